@@ -1,0 +1,288 @@
+//! The whole keyspace: the databases behind one gate, the hasher that places
+//! keys in shards, keyspace statistics, and the active expire cycle.
+//!
+//! Ordinary commands hold the gate shared (cheap) and lock only their shards;
+//! commands that must see or change every database at once (SWAPDB, FLUSHALL,
+//! DEBUG RELOAD, later MULTI/EXEC and scripts) hold it exclusively.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ahash::RandomState;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
+use crate::shard::ShardGuard;
+use crate::value::ValueType;
+use crate::now_ms;
+
+/// Counters the keyspace keeps for INFO, and switches DEBUG flips.
+#[derive(Debug)]
+pub struct KeyspaceStats {
+    expired_keys: AtomicU64,
+    active_expire_enabled: AtomicBool,
+    started: Instant,
+}
+
+impl KeyspaceStats {
+    pub fn expired_keys(&self) -> u64 {
+        self.expired_keys.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record_expired(&self, n: u64) {
+        if n > 0 {
+            self.expired_keys.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn reset(&self) {
+        self.expired_keys.store(0, Ordering::Relaxed);
+    }
+
+    /// Seconds since the keyspace was created: the LRU clock of OBJECT IDLETIME.
+    pub fn clock_s(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    pub fn set_active_expire(&self, enabled: bool) {
+        self.active_expire_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn active_expire_enabled(&self) -> bool {
+        self.active_expire_enabled.load(Ordering::Relaxed)
+    }
+}
+
+/// What one active expire cycle did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ActiveExpireReport {
+    pub shards_visited: usize,
+    pub keys_expired: usize,
+    pub out_of_time: bool,
+}
+
+/// All databases.
+pub struct Keyspace {
+    gate: RwLock<Vec<Db>>,
+    hasher: RandomState,
+    stats: KeyspaceStats,
+    /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
+    expire_cursor: AtomicUsize,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace {
+            gate: RwLock::new((0..databases.max(1)).map(|_| Db::default()).collect()),
+            hasher: RandomState::new(),
+            stats: KeyspaceStats {
+                expired_keys: AtomicU64::new(0),
+                active_expire_enabled: AtomicBool::new(true),
+                started: Instant::now(),
+            },
+            expire_cursor: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> &KeyspaceStats {
+        &self.stats
+    }
+
+    /// Shared access for ordinary commands.
+    pub fn read(&self) -> KeyspaceRead<'_> {
+        KeyspaceRead { dbs: self.gate.read(), keyspace: self, now_ms: now_ms() }
+    }
+
+    /// Exclusive access: no other command runs while this is held.
+    pub fn exclusive(&self) -> RwLockWriteGuard<'_, Vec<Db>> {
+        self.gate.write()
+    }
+
+    pub fn database_count(&self) -> usize {
+        self.gate.read().len()
+    }
+
+    /// Removes expired keys shard by shard, resuming where the last cycle
+    /// stopped, until every shard was visited once or `budget` is spent.
+    /// (Redis samples keys from its expires table; Ferrite's shards are small,
+    /// so it sweeps whole shards that have any key with an expiry.)
+    pub fn active_expire_cycle(&self, budget: Duration) -> ActiveExpireReport {
+        let mut report = ActiveExpireReport::default();
+        if !self.stats.active_expire_enabled() {
+            return report;
+        }
+        let start = Instant::now();
+        let dbs = self.gate.read();
+        let total = dbs.len() * SHARD_COUNT;
+        let now = now_ms();
+        let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
+        for _ in 0..total {
+            let mut shard = dbs[position / SHARD_COUNT].lock_shard(position % SHARD_COUNT, &self.stats, now);
+            report.keys_expired += shard.remove_expired();
+            drop(shard);
+            report.shards_visited += 1;
+            position = (position + 1) % total;
+            if report.shards_visited % 64 == 0 && start.elapsed() > budget {
+                report.out_of_time = true;
+                break;
+            }
+        }
+        self.expire_cursor.store(position, Ordering::Relaxed);
+        report
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+}
+
+/// The keyspace held shared, with the time the command started.
+pub struct KeyspaceRead<'a> {
+    dbs: RwLockReadGuard<'a, Vec<Db>>,
+    keyspace: &'a Keyspace,
+    now_ms: u64,
+}
+
+impl<'a> KeyspaceRead<'a> {
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn key<'k>(&self, bytes: &'k [u8]) -> KeyHash<'k> {
+        KeyHash { bytes, hash: self.keyspace.hash(bytes) }
+    }
+
+    /// Locks the shard holding `key` in database `db`.
+    pub fn lock(&self, db: usize, key: &KeyHash) -> ShardGuard<'_> {
+        self.dbs[db].lock_shard(key.shard_index(), &self.keyspace.stats, self.now_ms)
+    }
+
+    /// Locks every shard holding one of `keys` (pairs of database and key), in
+    /// ascending (database, shard) order so concurrent multi-key commands
+    /// cannot deadlock. Returns the guards and, for each key, its guard's index.
+    pub fn lock_many(&self, keys: &[(usize, KeyHash)]) -> (Vec<ShardGuard<'_>>, Vec<usize>) {
+        let mut order: Vec<(usize, usize)> =
+            keys.iter().map(|(db, key)| (*db, key.shard_index())).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards = order
+            .iter()
+            .map(|&(db, shard)| self.dbs[db].lock_shard(shard, &self.keyspace.stats, self.now_ms))
+            .collect();
+        let positions = keys
+            .iter()
+            .map(|(db, key)| {
+                order
+                    .binary_search(&(*db, key.shard_index()))
+                    .expect("every key's shard was locked")
+            })
+            .collect();
+        (guards, positions)
+    }
+
+    /// Calls `f` on every shard of database `db`, one lock at a time.
+    pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(&mut ShardGuard<'_>)) {
+        let database = &self.dbs[db];
+        for index in 0..database.shard_count() {
+            let mut guard = database.lock_shard(index, &self.keyspace.stats, self.now_ms);
+            f(&mut guard);
+        }
+    }
+
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        keep: impl FnMut(&[u8], ValueType) -> bool,
+    ) -> ScanBatch {
+        self.dbs[db].scan(cursor, count, &self.keyspace.stats, self.now_ms, keep)
+    }
+
+    /// Live keys and keys with an expiry in database `db`.
+    pub fn counts(&self, db: usize) -> (usize, usize) {
+        let (mut keys, mut volatile) = (0, 0);
+        self.for_each_shard(db, |shard| {
+            keys += shard.len();
+            volatile += shard.volatile_len();
+        });
+        (keys, volatile)
+    }
+
+    /// A random live key of database `db`.
+    pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
+        use rand::Rng;
+        let database = &self.dbs[db];
+        let start = rand::thread_rng().gen_range(0..database.shard_count());
+        for step in 0..database.shard_count() {
+            let index = (start + step) % database.shard_count();
+            let shard = database.lock_shard(index, &self.keyspace.stats, self.now_ms);
+            if shard.is_empty() {
+                continue;
+            }
+            let n = rand::thread_rng().gen_range(0..shard.len());
+            if let Some(key) = shard.nth_live_key(n).or_else(|| shard.nth_live_key(0)) {
+                return Some(key.to_vec());
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::Entry;
+    use crate::value::{StringValue, Value};
+
+    fn set(ks: &Keyspace, key: &str, expire: Option<u64>) {
+        let read = ks.read();
+        let k = read.key(key.as_bytes());
+        let mut shard = read.lock(0, &k);
+        shard.insert(&k, Entry::with_expiry(Value::String(StringValue::from_bytes(b"v")), expire));
+    }
+
+    #[test]
+    fn scan_returns_every_key_once_despite_inserts() {
+        let ks = Keyspace::new(1);
+        for i in 0..5000 {
+            set(&ks, &format!("key:{i}"), None);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let batch = ks.read().scan(0, cursor, 37, |_, _| true);
+            for k in batch.keys {
+                assert!(seen.insert(k), "duplicate key");
+            }
+            // Writes between pages must not hide keys present all along.
+            set(&ks, &format!("new:{round}"), None);
+            round += 1;
+            cursor = batch.next_cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..5000 {
+            assert!(seen.contains(format!("key:{i}").as_bytes()));
+        }
+    }
+
+    #[test]
+    fn expired_keys_vanish_lazily_and_actively() {
+        let ks = Keyspace::new(1);
+        set(&ks, "gone", Some(1));
+        set(&ks, "swept", Some(1));
+        set(&ks, "kept", None);
+        {
+            let read = ks.read();
+            let k = read.key(b"gone");
+            assert!(read.lock(0, &k).get(&k).is_none());
+        }
+        assert_eq!(ks.stats().expired_keys(), 1);
+        let report = ks.active_expire_cycle(Duration::from_secs(1));
+        assert_eq!(report.keys_expired, 1);
+        assert_eq!(ks.read().counts(0), (1, 0));
+    }
+}

@@ -1,0 +1,31 @@
+//! Ferrite's keyspace: databases split into shards, the value types, expiry, and
+//! the RDB value codec used by DUMP/RESTORE.
+//!
+//! This crate knows nothing of sockets, RESP or commands. The server's command
+//! families call it with typed operations; every operation locks only the shard
+//! (or shards, in ascending order) it touches.
+
+mod db;
+mod dump;
+mod keyspace;
+mod pattern;
+mod shard;
+mod value;
+
+pub mod crc64;
+pub mod lzf;
+
+pub use db::{Db, KeyHash, ScanBatch};
+pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
+pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
+pub use pattern::glob_match;
+pub use shard::{Entry, Shard, ShardGuard};
+pub use value::{StringValue, Value, ValueType};
+
+/// Milliseconds since the Unix epoch, the unit of every expiry time.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,210 @@
+//! One shard of a database: a small hash table of keys to entries behind its own
+//! lock. Small shards keep every lock hold and every table resize short.
+
+use hashbrown::HashTable;
+use parking_lot::MutexGuard;
+
+use crate::db::KeyHash;
+use crate::keyspace::KeyspaceStats;
+use crate::value::Value;
+
+/// A key's value plus its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means the key does not expire.
+    expire_at_ms: u64,
+    /// Last access, in seconds on the keyspace's clock (OBJECT IDLETIME).
+    last_access_s: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Entry {
+        Entry { value, expire_at_ms: 0, last_access_s: 0 }
+    }
+
+    pub fn with_expiry(value: Value, expire_at_ms: Option<u64>) -> Entry {
+        Entry { value, expire_at_ms: expire_at_ms.unwrap_or(0), last_access_s: 0 }
+    }
+
+    pub fn expire_at_ms(&self) -> Option<u64> {
+        (self.expire_at_ms != 0).then_some(self.expire_at_ms)
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
+    }
+
+    pub fn last_access_s(&self) -> u32 {
+        self.last_access_s
+    }
+}
+
+/// A key and its entry, as stored in the table.
+#[derive(Debug)]
+struct Slot {
+    key: Box<[u8]>,
+    hash: u64,
+    entry: Entry,
+}
+
+/// The table itself. All access goes through [`ShardGuard`].
+#[derive(Debug, Default)]
+pub struct Shard {
+    table: HashTable<Slot>,
+    /// How many entries have an expiry (the active expire cycle skips shards
+    /// without any).
+    volatile: usize,
+}
+
+/// A locked shard, with the keyspace statistics its lazy expiry updates.
+pub struct ShardGuard<'a> {
+    pub(crate) shard: MutexGuard<'a, Shard>,
+    pub(crate) stats: &'a KeyspaceStats,
+    pub(crate) now_ms: u64,
+    pub(crate) clock_s: u32,
+}
+
+impl ShardGuard<'_> {
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The live entry for `key`, updating its access time. An expired entry is
+    /// deleted here (lazy expiry) and reported as absent.
+    pub fn get(&mut self, key: &KeyHash) -> Option<&mut Entry> {
+        self.get_with_touch(key, true)
+    }
+
+    /// As [`ShardGuard::get`] but without updating the access time (OBJECT,
+    /// TTL, CLIENT NO-TOUCH).
+    pub fn peek(&mut self, key: &KeyHash) -> Option<&mut Entry> {
+        self.get_with_touch(key, false)
+    }
+
+    fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
+        self.expire_if_due(key);
+        let clock = self.clock_s;
+        let slot = self
+            .shard
+            .table
+            .find_mut(key.hash, |slot| *slot.key == *key.bytes)?;
+        if touch {
+            slot.entry.last_access_s = clock;
+        }
+        Some(&mut slot.entry)
+    }
+
+    pub fn contains(&mut self, key: &KeyHash) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// Stores `entry` under `key`, replacing any previous entry, which is returned.
+    pub fn insert(&mut self, key: &KeyHash, mut entry: Entry) -> Option<Entry> {
+        entry.last_access_s = self.clock_s;
+        let old = self.remove(key);
+        let shard = &mut *self.shard;
+        if entry.expire_at_ms != 0 {
+            shard.volatile += 1;
+        }
+        shard.table.insert_unique(
+            key.hash,
+            Slot { key: key.bytes.into(), hash: key.hash, entry },
+            |slot| slot.hash,
+        );
+        old
+    }
+
+    /// Removes the live entry for `key`.
+    pub fn remove(&mut self, key: &KeyHash) -> Option<Entry> {
+        self.expire_if_due(key);
+        self.remove_unchecked(key)
+    }
+
+    fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
+        let shard = &mut *self.shard;
+        let found = shard.table.find_entry(key.hash, |slot| *slot.key == *key.bytes).ok()?;
+        let (slot, _) = found.remove();
+        if slot.entry.expire_at_ms != 0 {
+            shard.volatile -= 1;
+        }
+        Some(slot.entry)
+    }
+
+    /// Sets or clears the expiry of a live key; false if the key is absent.
+    pub fn set_expiry(&mut self, key: &KeyHash, expire_at_ms: Option<u64>) -> bool {
+        let new = expire_at_ms.unwrap_or(0);
+        let Some(entry) = self.peek(key) else { return false };
+        let old = std::mem::replace(&mut entry.expire_at_ms, new);
+        let shard = &mut *self.shard;
+        match (old != 0, new != 0) {
+            (false, true) => shard.volatile += 1,
+            (true, false) => shard.volatile -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    fn expire_if_due(&mut self, key: &KeyHash) {
+        let now = self.now_ms;
+        let expired = self
+            .shard
+            .table
+            .find(key.hash, |slot| *slot.key == *key.bytes)
+            .is_some_and(|slot| slot.entry.is_expired(now));
+        if expired {
+            self.remove_unchecked(key);
+            self.stats.record_expired(1);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.shard.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shard.table.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.shard.volatile
+    }
+
+    /// Every key with its hash and entry, including expired ones not yet removed.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, &Entry)> {
+        self.shard.table.iter().map(|slot| (&*slot.key, slot.hash, &slot.entry))
+    }
+
+    /// Removes every expired entry; returns how many.
+    pub fn remove_expired(&mut self) -> usize {
+        if self.shard.volatile == 0 {
+            return 0;
+        }
+        let now = self.now_ms;
+        let shard = &mut *self.shard;
+        let before = shard.table.len();
+        shard.table.retain(|slot| !slot.entry.is_expired(now));
+        let removed = before - shard.table.len();
+        shard.volatile -= removed;
+        self.stats.record_expired(removed as u64);
+        removed
+    }
+
+    /// Removes everything; returns how many keys there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.shard.table.len();
+        self.shard.table = HashTable::new();
+        self.shard.volatile = 0;
+        n
+    }
+
+    /// The `n`th key that has not expired, in table order (RANDOMKEY).
+    pub fn nth_live_key(&self, n: usize) -> Option<&[u8]> {
+        self.shard
+            .table
+            .iter()
+            .filter(|slot| !slot.entry.is_expired(self.now_ms))
+            .nth(n)
+            .map(|slot| &*slot.key)
+    }
+}

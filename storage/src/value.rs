@@ -1,0 +1,177 @@
+//! The values a key can hold. Only strings exist so far; lists, hashes, sets,
+//! sorted sets and streams join this enum as their own variants.
+
+/// A stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(StringValue),
+}
+
+/// The type a value reports to TYPE and SCAN TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+}
+
+impl ValueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+        }
+    }
+}
+
+/// Redis's three string encodings, kept because memory and OBJECT ENCODING both
+/// depend on them: integers stored as integers, short strings that were never
+/// modified in place (`embstr`), and growable strings (`raw`, after APPEND or
+/// SETRANGE, or longer than 44 bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StringValue {
+    Int(i64),
+    Embedded(Box<[u8]>),
+    Raw(Box<Vec<u8>>),
+}
+
+/// Longest string Redis stores as `embstr`.
+const EMBSTR_MAX_LEN: usize = 44;
+
+/// Smallest and largest integer Redis shares (`OBJ_SHARED_INTEGERS`); OBJECT
+/// REFCOUNT reports these as shared objects.
+const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
+
+impl StringValue {
+    /// The encoding Redis would choose for a freshly set value.
+    pub fn from_bytes(bytes: &[u8]) -> StringValue {
+        if let Some(n) = parse_canonical_i64(bytes) {
+            return StringValue::Int(n);
+        }
+        if bytes.len() <= EMBSTR_MAX_LEN {
+            StringValue::Embedded(bytes.into())
+        } else {
+            StringValue::Raw(Box::new(bytes.to_vec()))
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StringValue::Int(n) => itoa::Buffer::new().format(*n).len(),
+            StringValue::Embedded(b) => b.len(),
+            StringValue::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with the value's bytes, formatting an integer on the stack.
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            StringValue::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
+            StringValue::Embedded(b) => f(b),
+            StringValue::Raw(v) => f(v),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.with_bytes(|b| b.to_vec())
+    }
+
+    /// The value as an integer if it is one in Redis's strict sense.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StringValue::Int(n) => Some(*n),
+            other => other.with_bytes(parse_canonical_i64),
+        }
+    }
+
+    /// A growable buffer for in-place modification (APPEND, SETRANGE): the value
+    /// becomes `raw`, as in Redis.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StringValue::Raw(_)) {
+            *self = StringValue::Raw(Box::new(self.to_vec()));
+        }
+        match self {
+            StringValue::Raw(v) => v,
+            _ => unreachable!("converted to raw above"),
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            StringValue::Int(_) => "int",
+            StringValue::Embedded(_) => "embstr",
+            StringValue::Raw(_) => "raw",
+        }
+    }
+
+    pub fn refcount(&self) -> i64 {
+        match self {
+            StringValue::Int(n) if SHARED_INTEGERS.contains(n) => i32::MAX as i64,
+            _ => 1,
+        }
+    }
+
+    /// Heap bytes used beyond the value's inline size (for MEMORY USAGE).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            StringValue::Int(_) => 0,
+            StringValue::Embedded(b) => b.len(),
+            StringValue::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+        }
+    }
+}
+
+impl Value {
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::String(_) => ValueType::String,
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::String(s) => s.encoding_name(),
+        }
+    }
+
+    pub fn as_string(&self) -> Option<&StringValue> {
+        match self {
+            Value::String(s) => Some(s),
+        }
+    }
+
+    pub fn as_string_mut(&mut self) -> Option<&mut StringValue> {
+        match self {
+            Value::String(s) => Some(s),
+        }
+    }
+}
+
+/// Parses an integer only when its text is exactly how Redis would print it
+/// (so `"007"` or `"+1"` stay strings and round-trip unchanged).
+pub fn parse_canonical_i64(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 20 {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let n: i64 = text.parse().ok()?;
+    (itoa::Buffer::new().format(n).as_bytes() == bytes).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(StringValue::from_bytes(b"12345").encoding_name(), "int");
+        assert_eq!(StringValue::from_bytes(b"0123").encoding_name(), "embstr");
+        assert_eq!(StringValue::from_bytes(&[b'a'; 44]).encoding_name(), "embstr");
+        assert_eq!(StringValue::from_bytes(&[b'a'; 45]).encoding_name(), "raw");
+        let mut v = StringValue::from_bytes(b"12");
+        v.make_raw().extend_from_slice(b"3");
+        assert_eq!(v.to_vec(), b"123");
+        assert_eq!(v.encoding_name(), "raw");
+    }
+}
