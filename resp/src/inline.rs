@@ -44,7 +44,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
                         return None;
                     }
-                    in_double = false;
                     i += 1;
                     break;
                 }
@@ -61,7 +60,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
                         return None;
                     }
-                    in_single = false;
                     i += 1;
                     break;
                 }

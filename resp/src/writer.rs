@@ -209,6 +209,23 @@ impl ReplyWriter {
         }
     }
 
+    /// A big number (`(` in RESP3, bulk string in RESP2).
+    pub fn big_number(&mut self, digits: &str) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(digits.as_bytes()),
+            Protocol::Resp3 => {
+                self.buf.push(b'(');
+                self.buf.extend_from_slice(digits.as_bytes());
+                self.crlf();
+            }
+        }
+    }
+
+    /// An attribute map header (RESP3 only; callers skip it in RESP2).
+    pub fn attribute(&mut self, len: usize) {
+        self.aggregate(b'|', len);
+    }
+
     /// Bytes that are already valid RESP (e.g. a reply captured earlier).
     pub fn raw(&mut self, encoded: &[u8]) {
         self.buf.extend_from_slice(encoded);

@@ -21,7 +21,6 @@ use crate::now_ms;
 pub struct KeyspaceStats {
     expired_keys: AtomicU64,
     active_expire_enabled: AtomicBool,
-    started: Instant,
 }
 
 impl KeyspaceStats {
@@ -39,9 +38,9 @@ impl KeyspaceStats {
         self.expired_keys.store(0, Ordering::Relaxed);
     }
 
-    /// Seconds since the keyspace was created: the LRU clock of OBJECT IDLETIME.
+    /// Unix seconds (wrapping in 2106): the LRU clock of OBJECT IDLETIME.
     pub fn clock_s(&self) -> u32 {
-        self.started.elapsed().as_secs() as u32
+        (now_ms() / 1000) as u32
     }
 
     pub fn set_active_expire(&self, enabled: bool) {
@@ -78,7 +77,6 @@ impl Keyspace {
             stats: KeyspaceStats {
                 expired_keys: AtomicU64::new(0),
                 active_expire_enabled: AtomicBool::new(true),
-                started: Instant::now(),
             },
             expire_cursor: AtomicUsize::new(0),
         }

@@ -95,6 +95,19 @@ impl ShardGuard<'_> {
         Some(&mut slot.entry)
     }
 
+    /// Makes a live key look idle for `idle_s` seconds (RESTORE IDLETIME).
+    pub fn set_idle(&mut self, key: &KeyHash, idle_s: u32) {
+        let clock = self.clock_s;
+        if let Some(entry) = self.peek(key) {
+            entry.last_access_s = clock.saturating_sub(idle_s);
+        }
+    }
+
+    /// Seconds since the entry was last accessed.
+    pub fn idle_seconds(&self, entry: &Entry) -> u32 {
+        self.clock_s.saturating_sub(entry.last_access_s)
+    }
+
     pub fn contains(&mut self, key: &KeyHash) -> bool {
         self.peek(key).is_some()
     }

@@ -1,0 +1,173 @@
+//! Client connections: the state a connection task owns ([`ClientState`]), the
+//! part other clients may read or act on ([`ClientHandle`]: CLIENT LIST, KILL,
+//! PAUSE), and the registry of all connected clients.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// What CLIENT REPLY asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by SKIP: the command being executed now has its reply dropped.
+    SkipThis,
+}
+
+/// Shared view of one client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub created: Instant,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_version: Mutex<String>,
+    pub last_command: Mutex<String>,
+    pub db: AtomicUsize,
+    pub resp: AtomicUsize,
+    /// Milliseconds since `created` of the last command (idle time).
+    pub last_interaction_ms: AtomicU64,
+    pub query_buffer_len: AtomicUsize,
+    pub monitor: AtomicBool,
+    killed: AtomicBool,
+    kill_notify: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, peer: SocketAddr, local: SocketAddr) -> ClientHandle {
+        ClientHandle {
+            id,
+            peer,
+            local,
+            created: Instant::now(),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_version: Mutex::new(String::new()),
+            last_command: Mutex::new("NULL".to_string()),
+            db: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            last_interaction_ms: AtomicU64::new(0),
+            query_buffer_len: AtomicUsize::new(0),
+            monitor: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        }
+    }
+
+    /// Asks the connection task to close the connection.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`ClientHandle::kill`] was called.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill_notify.notified().await;
+        }
+    }
+
+    pub fn touch(&self) {
+        self.last_interaction_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn idle_seconds(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Redis's CLIENT LIST / CLIENT INFO line.
+    pub fn info_line(&self) -> String {
+        let flags = if self.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+        let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.peer,
+            self.local,
+            self.name.lock(),
+            self.created.elapsed().as_secs(),
+            self.idle_seconds(),
+            self.db.load(Ordering::Relaxed),
+            self.last_command.lock(),
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock(),
+            self.lib_version.lock(),
+        )
+    }
+}
+
+/// State owned by the connection task.
+#[derive(Debug)]
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-TOUCH: reads do not update keys' access time.
+    pub no_touch: bool,
+    pub no_evict: bool,
+    /// Close the connection once the current replies are written (QUIT).
+    pub close_after_reply: bool,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
+        ClientState {
+            handle,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            no_evict: false,
+            close_after_reply: false,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.handle.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, peer: SocketAddr, local: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle::new(id, peer, local));
+        self.clients.lock().insert(id, handle.clone());
+        handle
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+}

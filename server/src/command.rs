@@ -1,0 +1,235 @@
+//! What a command is (its spec: arity, flags, key positions, handler) and the
+//! context and error types every command implementation uses.
+
+use bytes::Bytes;
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::KeyspaceRead;
+
+use crate::client::ClientState;
+use crate::server::Server;
+
+pub type CmdResult = Result<(), CmdError>;
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// A command's static description, as COMMAND INFO reports it.
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Positive: exact argument count (with the name); negative: at least -arity.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub categories: &'static [&'static str],
+    pub group: &'static str,
+    pub summary: &'static str,
+    /// `None` for containers (CONFIG, CLIENT, ...), whose subcommands run.
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, handler: Handler) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags: &[],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            categories: &[],
+            group: "generic",
+            summary: "",
+            handler: Some(handler),
+            subcommands: &[],
+        }
+    }
+
+    pub const fn container(name: &'static str, subcommands: &'static [CommandSpec]) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity: -2,
+            flags: &[],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            categories: &[],
+            group: "server",
+            summary: "",
+            handler: None,
+            subcommands,
+        }
+    }
+
+    /// A container that also runs on its own (COMMAND with no subcommand).
+    pub const fn with_handler(mut self, arity: i32, handler: Handler) -> Self {
+        self.arity = arity;
+        self.handler = Some(handler);
+        self
+    }
+
+    pub const fn flags(mut self, flags: &'static [&'static str]) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.first_key = first;
+        self.last_key = last;
+        self.step = step;
+        self
+    }
+
+    pub const fn acl(mut self, categories: &'static [&'static str]) -> Self {
+        self.categories = categories;
+        self
+    }
+
+    pub const fn doc(mut self, group: &'static str, summary: &'static str) -> Self {
+        self.group = group;
+        self.summary = summary;
+        self
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// Positions of key arguments in `args` (COMMAND GETKEYS), from first/last/step.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
+        let step = self.step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize).step_by(step).filter(|&i| i < argc).collect()
+    }
+}
+
+/// A command failed; the text is the error reply (code first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    Syntax,
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Overflow,
+    NoSuchKey,
+    DbIndexOutOfRange,
+    Other(String),
+}
+
+impl CmdError {
+    pub fn msg(text: impl Into<String>) -> CmdError {
+        CmdError::Other(text.into())
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            CmdError::Syntax => "ERR syntax error",
+            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value",
+            CmdError::NotInteger => "ERR value is not an integer or out of range",
+            CmdError::NotFloat => "ERR value is not a valid float",
+            CmdError::Overflow => "ERR increment or decrement would overflow",
+            CmdError::NoSuchKey => "ERR no such key",
+            CmdError::DbIndexOutOfRange => "ERR DB index is out of range",
+            CmdError::Other(text) => text,
+        }
+    }
+}
+
+/// Everything a command implementation may touch.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut ClientState,
+    pub out: &'a mut ReplyWriter,
+    /// The full name used for errors and stats (`get`, `config|get`).
+    pub command_name: &'static str,
+}
+
+impl<'a> Ctx<'a> {
+    /// The keyspace, held shared for the rest of the command.
+    pub fn keyspace(&self) -> KeyspaceRead<'a> {
+        self.server.keyspace.read()
+    }
+
+    pub fn record_lookup(&self, hit: bool) {
+        let stats = &self.server.stats;
+        let counter = if hit { &stats.keyspace_hits } else { &stats.keyspace_misses };
+        crate::stats::ServerStats::add(counter, 1);
+    }
+}
+
+/// Parses an argument as a strict integer (Redis's `string2ll`).
+pub fn parse_i64(arg: &[u8]) -> Result<i64, CmdError> {
+    ferrite_storage_int(arg).ok_or(CmdError::NotInteger)
+}
+
+fn ferrite_storage_int(arg: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.is_empty() || text.starts_with('+') || text.len() > 20 {
+        return None;
+    }
+    if text.len() > 1 && (text.starts_with('0') || text.starts_with("-0")) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Parses a float argument as Redis's `getLongDoubleFromObject` does: no
+/// blanks, no NaN; `inf` accepted where the caller allows it.
+pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
+    let text = std::str::from_utf8(arg).map_err(|_| CmdError::NotFloat)?;
+    if text.is_empty() || text.trim() != text {
+        return Err(CmdError::NotFloat);
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("nan") || lower.contains("inf") => return Err(CmdError::NotFloat),
+        _ => text.parse::<f64>().map_err(|_| CmdError::NotFloat)?,
+    };
+    Ok(value)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// An argument as text for messages (lossy).
+pub fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_strict() {
+        assert_eq!(parse_i64(b"-12"), Ok(-12));
+        assert_eq!(parse_i64(b" 1"), Err(CmdError::NotInteger));
+        assert_eq!(parse_i64(b"01"), Err(CmdError::NotInteger));
+        assert_eq!(parse_i64(b"9223372036854775808"), Err(CmdError::NotInteger));
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Ok(1.5));
+        assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert!(parse_f64(b"nan").is_err());
+        assert!(parse_f64(b" 1").is_err());
+    }
+}

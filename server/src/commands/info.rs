@@ -1,0 +1,225 @@
+//! INFO: Redis's sections and field names, filled from Ferrite's state.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::server::Server;
+use crate::stats::ServerStats;
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace"];
+
+/// Which sections the INFO arguments ask for, in Redis's order.
+pub fn sections_for(args: &[String]) -> Vec<&'static str> {
+    if args.is_empty() {
+        return DEFAULT_SECTIONS.to_vec();
+    }
+    let wanted: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
+    let has = |name: &str| wanted.iter().any(|w| w == name);
+    if has("all") || has("everything") {
+        return ALL_SECTIONS.to_vec();
+    }
+    let mut sections: Vec<&'static str> = Vec::new();
+    if has("default") {
+        sections.extend(DEFAULT_SECTIONS);
+    }
+    for section in ALL_SECTIONS {
+        if has(section) && !sections.contains(section) {
+            sections.push(section);
+        }
+    }
+    sections
+}
+
+pub fn render(server: &Server, sections: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, section) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => server_section(server, &mut out),
+            "clients" => clients_section(server, &mut out),
+            "memory" => memory_section(&mut out),
+            "persistence" => persistence_section(server, &mut out),
+            "stats" => stats_section(server, &mut out),
+            "replication" => replication_section(server, &mut out),
+            "cpu" => cpu_section(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => commandstats_section(server, &mut out),
+            "errorstats" => errorstats_section(server, &mut out),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace_section(server, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+macro_rules! field {
+    ($out:expr, $name:expr, $value:expr) => {
+        let _ = write!($out, "{}:{}\r\n", $name, $value);
+    };
+}
+
+fn server_section(server: &Server, out: &mut String) {
+    let uptime = server.started.elapsed().as_secs();
+    out.push_str("# Server\r\n");
+    field!(out, "redis_version", crate::REDIS_VERSION);
+    field!(out, "ferrite_version", env!("CARGO_PKG_VERSION"));
+    field!(out, "redis_git_sha1", "00000000");
+    field!(out, "redis_git_dirty", 0);
+    field!(out, "redis_mode", "standalone");
+    field!(out, "os", std::env::consts::OS);
+    field!(out, "arch_bits", 64);
+    field!(out, "multiplexing_api", "epoll");
+    field!(out, "process_id", std::process::id());
+    field!(out, "run_id", server.run_id);
+    field!(out, "tcp_port", server.port);
+    field!(out, "server_time_usec", ferrite_storage::now_ms() * 1000);
+    field!(out, "uptime_in_seconds", uptime);
+    field!(out, "uptime_in_days", uptime / 86_400);
+    field!(out, "hz", server.config.read().get("hz"));
+    field!(out, "executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+    let config_file = server.config.read().file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    field!(out, "config_file", config_file);
+}
+
+fn clients_section(server: &Server, out: &mut String) {
+    out.push_str("# Clients\r\n");
+    field!(out, "connected_clients", server.clients.len());
+    field!(out, "maxclients", server.hot.maxclients.load(Ordering::Relaxed));
+    field!(out, "blocked_clients", 0);
+    field!(out, "tracking_clients", 0);
+    field!(out, "clients_in_timeout_table", 0);
+}
+
+/// Resident set size from /proc (Linux); 0 where unavailable.
+pub fn resident_memory() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn memory_section(out: &mut String) {
+    // Ferrite does not count allocations yet: used_memory is the resident size.
+    let rss = resident_memory();
+    out.push_str("# Memory\r\n");
+    field!(out, "used_memory", rss);
+    field!(out, "used_memory_human", human_bytes(rss));
+    field!(out, "used_memory_rss", rss);
+    field!(out, "used_memory_peak", rss);
+    field!(out, "maxmemory", 0);
+    field!(out, "maxmemory_policy", "noeviction");
+    field!(out, "mem_allocator", "mimalloc");
+    field!(out, "lazyfree_pending_objects", 0);
+}
+
+fn human_bytes(bytes: u64) -> String {
+    let units = [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    for (suffix, size) in units {
+        if bytes >= size {
+            return format!("{:.2}{suffix}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
+fn persistence_section(server: &Server, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    field!(out, "loading", 0);
+    field!(out, "async_loading", 0);
+    field!(out, "rdb_changes_since_last_save", 0);
+    field!(out, "rdb_bgsave_in_progress", 0);
+    field!(out, "rdb_last_save_time", server.last_save_s.load(Ordering::Relaxed));
+    field!(out, "rdb_last_bgsave_status", "ok");
+    field!(out, "aof_enabled", 0);
+    field!(out, "aof_rewrite_in_progress", 0);
+}
+
+fn stats_section(server: &Server, out: &mut String) {
+    let s = &server.stats;
+    let get = ServerStats::get;
+    out.push_str("# Stats\r\n");
+    field!(out, "total_connections_received", get(&s.total_connections_received));
+    field!(out, "total_commands_processed", get(&s.total_commands_processed));
+    field!(out, "total_net_input_bytes", get(&s.net_input_bytes));
+    field!(out, "total_net_output_bytes", get(&s.net_output_bytes));
+    field!(out, "rejected_connections", get(&s.rejected_connections));
+    field!(out, "expired_keys", server.keyspace.stats().expired_keys());
+    field!(out, "evicted_keys", 0);
+    field!(out, "keyspace_hits", get(&s.keyspace_hits));
+    field!(out, "keyspace_misses", get(&s.keyspace_misses));
+    field!(out, "pubsub_channels", 0);
+    field!(out, "pubsub_patterns", 0);
+    field!(out, "total_error_replies", get(&s.total_error_replies));
+    field!(out, "sync_full", 0);
+    field!(out, "sync_partial_ok", 0);
+    field!(out, "sync_partial_err", 0);
+}
+
+fn replication_section(server: &Server, out: &mut String) {
+    let ids = server.replication.ids();
+    out.push_str("# Replication\r\n");
+    field!(out, "role", "master");
+    field!(out, "connected_slaves", 0);
+    field!(out, "master_failover_state", "no-failover");
+    field!(out, "master_replid", ids.replid);
+    field!(out, "master_replid2", ids.replid2);
+    field!(out, "master_repl_offset", server.replication.master_repl_offset());
+    field!(out, "second_repl_offset", ids.second_repl_offset);
+    field!(out, "repl_backlog_active", 0);
+    field!(out, "repl_backlog_size", server.config.read().get("repl-backlog-size"));
+    field!(out, "repl_backlog_first_byte_offset", 0);
+    field!(out, "repl_backlog_histlen", 0);
+}
+
+fn cpu_section(out: &mut String) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete rusage struct into the pointer.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+    out.push_str("# CPU\r\n");
+    field!(out, "used_cpu_sys", seconds(usage.ru_stime));
+    field!(out, "used_cpu_user", seconds(usage.ru_utime));
+}
+
+fn commandstats_section(server: &Server, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for (id, name, _) in server.commands.all() {
+        let stat = &server.stats.commands[id];
+        let calls = ServerStats::get(&stat.calls);
+        let rejected = ServerStats::get(&stat.rejected_calls);
+        let failed = ServerStats::get(&stat.failed_calls);
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let usec = ServerStats::get(&stat.usec);
+        let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let _ = write!(out, "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n");
+    }
+}
+
+fn errorstats_section(server: &Server, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    let errors = server.stats.errors.lock();
+    let mut codes: Vec<_> = errors.iter().collect();
+    codes.sort();
+    for (code, count) in codes {
+        let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
+}
+
+fn keyspace_section(server: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    let ks = server.keyspace.read();
+    for db in 0..server.keyspace.database_count() {
+        let (keys, expires) = ks.counts(db);
+        if keys > 0 {
+            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+}

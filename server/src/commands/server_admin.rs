@@ -1,0 +1,435 @@
+//! Server administration: INFO, CONFIG, TIME, DEBUG, SLOWLOG, LATENCY, MEMORY,
+//! SHUTDOWN, LASTSAVE, FUNCTION FLUSH.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_storage::{encode_dump_payload, Entry};
+
+use crate::command::{is, parse_f64, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::config::{self, find};
+
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("info", -1, info).flags(&["loading", "stale", "sentinel"]).acl(&["@slow", "@dangerous"]).doc("server", "Returns information and statistics about the server."),
+    CommandSpec::container("config", CONFIG_SUBCOMMANDS).doc("server", "A container for server configuration commands."),
+    CommandSpec::new("time", 1, time).flags(&["loading", "stale", "fast"]).acl(&["@fast"]).doc("server", "Returns the server time."),
+    CommandSpec::new("lastsave", 1, lastsave).flags(&["loading", "stale", "fast"]).acl(&["@fast", "@admin", "@dangerous"]).doc("server", "Returns the Unix timestamp of the last successful save to disk."),
+    CommandSpec::new("shutdown", -1, shutdown).flags(&["admin", "noscript", "loading", "stale", "no-multi", "sentinel", "allow-busy"]).acl(ADMIN_ACL).doc("server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    CommandSpec::new("debug", -2, debug).flags(&["admin", "noscript", "loading", "stale"]).acl(ADMIN_ACL).doc("server", "A container for debugging commands."),
+    CommandSpec::container("slowlog", SLOWLOG_SUBCOMMANDS).doc("server", "A container for slow log commands."),
+    CommandSpec::container("latency", LATENCY_SUBCOMMANDS).doc("server", "A container for latency diagnostics commands."),
+    CommandSpec::container("memory", MEMORY_SUBCOMMANDS).doc("server", "A container for memory diagnostics commands."),
+    CommandSpec::container("function", FUNCTION_SUBCOMMANDS).doc("scripting", "A container for function commands."),
+];
+
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", -3, config_get).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the effective values of configuration parameters."),
+    CommandSpec::new("set", -4, config_set).flags(&["admin", "noscript", "loading", "stale"]).acl(ADMIN_ACL).doc("server", "Sets configuration parameters in-flight."),
+    CommandSpec::new("resetstat", 2, config_resetstat).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Resets the server's statistics."),
+    CommandSpec::new("rewrite", 2, config_rewrite).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Persists the effective configuration to file."),
+    CommandSpec::new("help", 2, config_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+];
+
+const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", -2, slowlog_get).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the slow log's entries."),
+    CommandSpec::new("len", 2, slowlog_len).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the number of entries in the slow log."),
+    CommandSpec::new("reset", 2, slowlog_reset).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Clears all entries from the slow log."),
+    CommandSpec::new("help", 2, slowlog_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Show helpful text about the different subcommands"),
+];
+
+const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("latest", 2, latency_latest).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the latest latency samples for all events."),
+    CommandSpec::new("history", 3, latency_history).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns timestamp-latency samples for an event."),
+    CommandSpec::new("reset", -2, latency_reset).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Resets the latency data for one or more events."),
+    CommandSpec::new("doctor", 2, latency_doctor).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns a human-readable latency analysis report."),
+    CommandSpec::new("help", 2, latency_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+];
+
+const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("usage", -3, memory_usage).flags(&["readonly"]).keys(2, 2, 1).acl(&["@read", "@slow"]).doc("server", "Estimates the memory usage of a key."),
+    CommandSpec::new("help", 2, memory_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+];
+
+const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("flush", -2, function_flush).flags(&["write", "noscript"]).acl(&["@write", "@slow", "@scripting"]).doc("scripting", "Deletes all libraries and functions."),
+];
+
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
+    let sections = super::info::sections_for(&wanted);
+    let report = super::info::render(ctx.server, &sections);
+    ctx.out.verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let config = ctx.server.config.read();
+    let mut found: Vec<(&str, String)> = Vec::new();
+    for pattern in &args[2..] {
+        for (name, value) in config.matching(pattern) {
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, value.to_string()));
+            }
+        }
+    }
+    drop(config);
+    ctx.out.map(found.len());
+    for (name, value) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pairs = &args[2..];
+    if pairs.len() % 2 != 0 {
+        return Err(CmdError::msg("ERR wrong number of arguments for 'config|set' command"));
+    }
+    let mut staged = ctx.server.config.read().clone();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for pair in pairs.chunks(2) {
+        let name = text(&pair[0]);
+        let Some(directive) = find(&name) else {
+            return Err(CmdError::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")));
+        };
+        if seen.contains(&directive.name) {
+            return Err(CmdError::msg(format!("ERR Duplicate parameter - {name}")));
+        }
+        seen.push(directive.name);
+        staged
+            .set(&name, &[text(&pair[1])], false)
+            .map_err(|reason| CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
+    }
+    ctx.server.hot.refresh(&staged);
+    let slowlog_max = staged.get_i64("slowlog-max-len") as usize;
+    *ctx.server.config.write() = staged;
+    ctx.server.slowlog.lock().trim(slowlog_max);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.server.stats.reset();
+    ctx.server.keyspace.stats().reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let config = ctx.server.config.read().clone();
+    config::rewrite(&config).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    super::introspection::help_reply(ctx, "CONFIG", &[
+        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+        "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Rewrite the configuration file.",
+    ]);
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_integer(now.as_secs() as i64);
+    ctx.out.bulk_integer(now.subsec_micros() as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.integer(ctx.server.last_save_s.load(Ordering::Relaxed) as i64);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Ferrite has no RDB
+/// persistence yet, so an explicit SAVE is refused rather than faked.
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "save") {
+            save = true;
+        } else if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "abort") {
+            abort = true;
+        } else if !(is(arg, "now") || is(arg, "force")) {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (save && nosave) || (abort && args.len() > 2) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        return Err(CmdError::msg("ERR No shutdown in progress."));
+    }
+    if save {
+        tracing::warn!("Error trying to save the DB, can't exit: RDB persistence is not implemented yet");
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.server.request_shutdown();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // FUNCTION LOAD arrives with scripting; until then the library set is
+    // always empty, so flushing it has nothing to remove.
+    match args.get(2) {
+        None => {}
+        Some(mode) if is(mode, "async") || is(mode, "sync") => {}
+        Some(_) => return Err(CmdError::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = match args.get(2) {
+        None => 10,
+        Some(n) => {
+            let n = parse_i64(n).map_err(|_| CmdError::msg("ERR count should be greater than or equal to -1"))?;
+            if n < -1 {
+                return Err(CmdError::msg("ERR count should be greater than or equal to -1"));
+            }
+            if n == -1 { usize::MAX } else { n as usize }
+        }
+    };
+    let entries: Vec<_> = ctx.server.slowlog.lock().entries(count).cloned().collect();
+    ctx.out.array(entries.len());
+    for entry in entries {
+        ctx.out.array(6);
+        ctx.out.integer(entry.id as i64);
+        ctx.out.integer(entry.time_s as i64);
+        ctx.out.integer(entry.duration_us as i64);
+        ctx.out.array(entry.args.len());
+        for arg in &entry.args {
+            ctx.out.bulk(arg);
+        }
+        ctx.out.bulk(entry.peer.as_bytes());
+        ctx.out.bulk(entry.client_name.as_bytes());
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let len = ctx.server.slowlog.lock().len();
+    ctx.out.integer(len as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.server.slowlog.lock().reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    super::introspection::help_reply(ctx, "SLOWLOG", &[
+        "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,", "    client name",
+        "LEN", "    Return the length of the slowlog.",
+        "RESET", "    Reset the slowlog.",
+    ]);
+    Ok(())
+}
+
+fn latency_latest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let monitor = ctx.server.latency.lock();
+    let events: Vec<_> = monitor
+        .events
+        .iter()
+        .filter_map(|(name, event)| event.samples.back().map(|last| (name.clone(), *last, event.max_ms)))
+        .collect();
+    drop(monitor);
+    ctx.out.array(events.len());
+    for (name, last, max) in events {
+        ctx.out.array(4);
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.integer(last.time_s as i64);
+        ctx.out.integer(last.latency_ms as i64);
+        ctx.out.integer(max as i64);
+    }
+    Ok(())
+}
+
+fn latency_history(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let samples: Vec<_> = ctx
+        .server
+        .latency
+        .lock()
+        .events
+        .get(text(&args[2]).as_str())
+        .map(|e| e.samples.iter().copied().collect())
+        .unwrap_or_default();
+    ctx.out.array(samples.len());
+    for sample in samples {
+        ctx.out.array(2);
+        ctx.out.integer(sample.time_s as i64);
+        ctx.out.integer(sample.latency_ms as i64);
+    }
+    Ok(())
+}
+
+fn latency_reset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let names: Vec<String> = args[2..].iter().map(|a| text(a)).collect();
+    let reset = ctx.server.latency.lock().reset(&names);
+    ctx.out.integer(reset as i64);
+    Ok(())
+}
+
+fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let monitor = ctx.server.latency.lock();
+    let mut report = String::new();
+    if monitor.events.is_empty() {
+        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n");
+    } else {
+        report.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        for (i, (name, event)) in monitor.events.iter().enumerate() {
+            let average = event.samples.iter().map(|s| s.latency_ms).sum::<u64>() / event.samples.len().max(1) as u64;
+            report.push_str(&format!(
+                "{}. {name}: {} latency spikes (average {average}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.\n",
+                i + 1,
+                event.samples.len(),
+                event.max_ms
+            ));
+        }
+    }
+    drop(monitor);
+    ctx.out.verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+fn latency_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    super::introspection::help_reply(ctx, "LATENCY", &[
+        "DOCTOR", "    Return a human readable latency analysis report.",
+        "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+        "LATEST", "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+    ]);
+    Ok(())
+}
+
+/// Bytes a key costs: the key, the value's heap and the table slot.
+fn memory_usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match args.get(3..) {
+        Some([]) | None => {}
+        Some([samples, n]) if is(samples, "samples") => {
+            parse_i64(n)?;
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    let ks = ctx.keyspace();
+    let key = ks.key(&args[2]);
+    let usage = ks.lock(ctx.client.db, &key).peek(&key).map(|entry| {
+        let heap = match &entry.value {
+            ferrite_storage::Value::String(s) => s.heap_size(),
+        };
+        args[2].len() + heap + std::mem::size_of::<Entry>() + 16
+    });
+    drop(ks);
+    match usage {
+        Some(bytes) => ctx.out.integer(bytes as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    super::introspection::help_reply(ctx, "MEMORY", &[
+        "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+    ]);
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.config.read().get("enable-debug-command") == "no" {
+        return Err(CmdError::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+    }
+    let sub = text(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", text(&args[2]));
+            ctx.out.ok();
+        }
+        ("sleep", 3) => {
+            let seconds = parse_f64(&args[2])?;
+            std::thread::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+            ctx.out.ok();
+        }
+        ("set-active-expire", 3) => {
+            ctx.server.keyspace.stats().set_active_expire(parse_i64(&args[2])? != 0);
+            ctx.out.ok();
+        }
+        ("set-skip-checksum-validation", 3) => {
+            ctx.server.debug_skip_checksum.store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        ("pause-cron", 3) => {
+            ctx.server.debug_pause_cron.store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        ("object", 3) => debug_object(ctx, &args[2])?,
+        ("digest", 2) => {
+            let digest = crate::digest::dataset_digest(ctx.server);
+            ctx.out.simple(&digest);
+        }
+        ("digest-value", _) => {
+            let digests: Vec<String> = args[2..].iter().map(|key| crate::digest::key_digest(ctx.server, ctx.client.db, key)).collect();
+            ctx.out.array(digests.len());
+            for digest in digests {
+                ctx.out.simple(&digest);
+            }
+        }
+        ("protocol", 3) => crate::debug_protocol::reply(ctx, &text(&args[2]).to_ascii_lowercase())?,
+        ("help", _) => super::introspection::help_reply(ctx, "DEBUG", &[
+            "DIGEST", "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
+            "LOG <message>", "    Write <message> to the server log.",
+            "OBJECT <key>", "    Show low level info about the <key> and associated value.",
+            "PAUSE-CRON <0|1>", "    Stop periodic cron job processing.",
+            "PROTOCOL <type>", "    Reply with a test value of the specified type.",
+            "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
+            "SET-SKIP-CHECKSUM-VALIDATION <0|1>", "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
+            "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
+        ]),
+        _ => return Err(CmdError::msg(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", text(&args[1])))),
+    }
+    Ok(())
+}
+
+fn debug_object(ctx: &mut Ctx<'_>, key_arg: &Bytes) -> CmdResult {
+    let ks = ctx.keyspace();
+    let key = ks.key(key_arg);
+    let mut shard = ks.lock(ctx.client.db, &key);
+    let Some(entry) = shard.peek(&key).map(|e| e.clone()) else {
+        return Err(CmdError::NoSuchKey);
+    };
+    let idle = shard.idle_seconds(&entry);
+    drop(shard);
+    drop(ks);
+    let refcount = match &entry.value {
+        ferrite_storage::Value::String(s) => s.refcount(),
+    };
+    // The "address" identifies the key's slot; it is stable while the key lives.
+    let line = format!(
+        "Value at:0x{:x} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{idle}",
+        key.hash & 0xffff_ffff_ffff,
+        entry.value.encoding_name(),
+        encode_dump_payload(&entry.value).len().saturating_sub(11),
+        entry.last_access_s() & 0xff_ffff,
+    );
+    ctx.out.simple(&line);
+    Ok(())
+}

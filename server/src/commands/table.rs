@@ -1,0 +1,94 @@
+//! The command table: every command and subcommand, flattened and numbered (the
+//! number indexes per-command statistics), with case-insensitive lookup.
+
+use std::collections::HashMap;
+
+use crate::command::CommandSpec;
+
+/// Every family's commands.
+pub const COMMANDS: &[&[CommandSpec]] = &[
+    super::connection::COMMANDS,
+    super::strings::COMMANDS,
+    super::keys::COMMANDS,
+    super::server_admin::COMMANDS,
+    super::introspection::COMMANDS,
+];
+
+struct Registered {
+    spec: &'static CommandSpec,
+    full_name: &'static str,
+}
+
+pub struct CommandTable {
+    entries: Vec<Registered>,
+    by_name: HashMap<String, usize>,
+    /// (container id, lowercase subcommand) to id.
+    by_subcommand: HashMap<(usize, String), usize>,
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CommandTable {
+    pub fn new() -> CommandTable {
+        let mut table = CommandTable { entries: Vec::new(), by_name: HashMap::new(), by_subcommand: HashMap::new() };
+        for family in COMMANDS {
+            for spec in family.iter() {
+                let id = table.entries.len();
+                table.entries.push(Registered { spec, full_name: spec.name });
+                table.by_name.insert(spec.name.to_string(), id);
+                for sub in spec.subcommands {
+                    let sub_id = table.entries.len();
+                    let full_name: &'static str = Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str());
+                    table.entries.push(Registered { spec: sub, full_name });
+                    table.by_subcommand.insert((id, sub.name.to_string()), sub_id);
+                }
+            }
+        }
+        table
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+        if name.len() > 64 {
+            return None;
+        }
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let id = *self.by_name.get(&lower)?;
+        Some((id, self.entries[id].spec))
+    }
+
+    pub fn lookup_subcommand(&self, container: usize, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+        if name.len() > 64 {
+            return None;
+        }
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let id = *self.by_subcommand.get(&(container, lower))?;
+        Some((id, self.entries[id].spec))
+    }
+
+    pub fn spec(&self, id: usize) -> &'static CommandSpec {
+        self.entries[id].spec
+    }
+
+    /// `get`, or `config|get` for a subcommand.
+    pub fn full_name(&self, id: usize) -> &'static str {
+        self.entries[id].full_name
+    }
+
+    /// Top-level commands, in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.entries.iter().filter(|e| !e.full_name.contains('|')).map(|e| e.spec)
+    }
+
+    /// All commands and subcommands with their ids.
+    pub fn all(&self) -> impl Iterator<Item = (usize, &'static str, &'static CommandSpec)> + '_ {
+        self.entries.iter().enumerate().map(|(id, e)| (id, e.full_name, e.spec))
+    }
+}

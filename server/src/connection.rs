@@ -1,0 +1,235 @@
+//! One client connection: read what is available, parse every complete
+//! request, execute them in order, write all replies at once.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, warn};
+
+use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
+
+use crate::client::{ClientState, ReplyMode};
+use crate::command::{Ctx, CmdError};
+use crate::server::Server;
+use crate::stats::ServerStats;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(peer);
+    ServerStats::add(&server.stats.total_connections_received, 1);
+    let handle = server.clients.register(peer, local);
+    let id = handle.id;
+    if server.clients.len() as u64 > server.hot.maxclients.load(Ordering::Relaxed) {
+        ServerStats::add(&server.stats.rejected_connections, 1);
+        let mut stream = stream;
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        server.clients.unregister(id);
+        return;
+    }
+    let authenticated = !server.hot.requirepass_set.load(Ordering::Relaxed);
+    let mut client = ClientState::new(handle.clone(), authenticated);
+    if let Err(e) = serve_client(&server, stream, &mut client).await {
+        debug!("Client id={id} addr={peer} closed: {e}");
+    }
+    if handle.monitor.load(Ordering::SeqCst) {
+        server.monitors.fetch_sub(1, Ordering::SeqCst);
+    }
+    server.clients.unregister(id);
+}
+
+async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut ClientState) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    let mut out = ReplyWriter::new(Protocol::Resp2);
+    let handle = client.handle.clone();
+    let mut monitor_feed: Option<tokio::sync::broadcast::Receiver<Bytes>> = None;
+    loop {
+        buf.reserve(READ_CHUNK);
+        let read = tokio::select! {
+            read = stream.read_buf(&mut buf) => read?,
+            _ = handle.killed() => return Ok(()),
+            line = next_monitor_line(&mut monitor_feed) => {
+                match line {
+                    Some(line) => stream.write_all(&line).await?,
+                    None => return Ok(()),
+                }
+                continue;
+            }
+        };
+        if read == 0 {
+            return Ok(());
+        }
+        ServerStats::add(&server.stats.net_input_bytes, read as u64);
+        let limits = ParseLimits { max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
+        loop {
+            let request = match parser.next_request(&mut buf, &limits) {
+                Ok(Some(request)) => request,
+                Ok(None) => break,
+                Err(error) => {
+                    out.error(&error.to_string());
+                    server.stats.record_error("ERR");
+                    debug!("Protocol error from client {}: {error}", handle.peer);
+                    stream.write_all(out.as_bytes()).await?;
+                    return Ok(());
+                }
+            };
+            server.pause.wait(is_write_request(server, &request)).await;
+            execute(server, client, &mut out, &request);
+            if handle.monitor.load(Ordering::Relaxed) && monitor_feed.is_none() {
+                monitor_feed = Some(server.monitor_feed.subscribe());
+            }
+            if client.close_after_reply || handle.is_killed() {
+                break;
+            }
+        }
+        handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
+        if buf.len() as u64 > server.hot.query_buffer_limit.load(Ordering::Relaxed) {
+            warn!("Closing client that reached max query buffer length: id={} addr={}", handle.id, handle.peer);
+            return Ok(());
+        }
+        if !out.is_empty() {
+            ServerStats::add(&server.stats.net_output_bytes, out.len() as u64);
+            stream.write_all(out.as_bytes()).await?;
+            out.clear();
+        }
+        if client.close_after_reply || handle.is_killed() {
+            return Ok(());
+        }
+    }
+}
+
+async fn next_monitor_line(feed: &mut Option<tokio::sync::broadcast::Receiver<Bytes>>) -> Option<Bytes> {
+    match feed {
+        None => std::future::pending().await,
+        Some(receiver) => receiver.recv().await.ok(),
+    }
+}
+
+fn is_write_request(server: &Server, request: &[Bytes]) -> bool {
+    request
+        .first()
+        .and_then(|name| server.commands.lookup(name))
+        .is_some_and(|(_, spec)| spec.has_flag("write") || spec.has_flag("may-replicate"))
+}
+
+/// Runs one request and writes its reply (or not, per CLIENT REPLY).
+pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, request: &[Bytes]) {
+    let reply_start = out.len();
+    let errors_before = out.errors_written();
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::SkipThis;
+    }
+    let started = Instant::now();
+    let outcome = dispatch(server, client, out, request);
+    let elapsed = started.elapsed();
+    client.handle.touch();
+    if let Some(command_id) = outcome.command_id {
+        let stat = &server.stats.commands[command_id];
+        ServerStats::add(&server.stats.total_commands_processed, 1);
+        if outcome.rejected {
+            ServerStats::add(&stat.rejected_calls, 1);
+        } else {
+            ServerStats::add(&stat.calls, 1);
+            ServerStats::add(&stat.usec, elapsed.as_micros() as u64);
+            if out.errors_written() > errors_before {
+                ServerStats::add(&stat.failed_calls, 1);
+            }
+            crate::commands::observe(server, client, request, elapsed, command_id);
+        }
+    }
+    if out.errors_written() > errors_before {
+        if let Some(code) = out.take_last_error_code() {
+            server.stats.record_error(&code);
+        }
+    }
+    match client.reply_mode {
+        ReplyMode::Off => out.truncate(reply_start),
+        ReplyMode::SkipThis => {
+            out.truncate(reply_start);
+            client.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::On | ReplyMode::Skip => {}
+    }
+}
+
+/// Which command ran, and whether it was refused before running.
+struct Outcome {
+    command_id: Option<usize>,
+    rejected: bool,
+}
+
+fn dispatch(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, request: &[Bytes]) -> Outcome {
+    let Some(name) = request.first() else {
+        return Outcome { command_id: None, rejected: true };
+    };
+    let Some((mut command_id, mut spec)) = server.commands.lookup(name) else {
+        out.error(&unknown_command_error(request));
+        return Outcome { command_id: None, rejected: true };
+    };
+    if !spec.subcommands.is_empty() && request.len() >= 2 {
+        match server.commands.lookup_subcommand(command_id, &request[1]) {
+            Some((sub_id, sub)) => {
+                command_id = sub_id;
+                spec = sub;
+            }
+            None => {
+                out.error(&format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    truncated(&request[1]),
+                    spec.name.to_ascii_uppercase()
+                ));
+                return Outcome { command_id: Some(command_id), rejected: true };
+            }
+        }
+    }
+    let full_name = server.commands.full_name(command_id);
+    let rejected = |out: &mut ReplyWriter, text: &str| {
+        out.error(text);
+        Outcome { command_id: Some(command_id), rejected: true }
+    };
+    if !spec.arity_ok(request.len()) {
+        return rejected(out, &format!("ERR wrong number of arguments for '{full_name}' command"));
+    }
+    if !client.authenticated && !spec.has_flag("no-auth") {
+        return rejected(out, "NOAUTH Authentication required.");
+    }
+    let Some(handler) = spec.handler else {
+        return rejected(out, &format!("ERR wrong number of arguments for '{full_name}' command"));
+    };
+    *client.handle.last_command.lock() = full_name.to_string();
+    let mut ctx = Ctx { server, client, out, command_name: full_name };
+    if let Err(error) = handler(&mut ctx, request) {
+        write_error(ctx.out, &error);
+    }
+    Outcome { command_id: Some(command_id), rejected: false }
+}
+
+pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {
+    out.error(error.text());
+}
+
+/// Redis's text: `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
+fn unknown_command_error(request: &[Bytes]) -> String {
+    let mut args = String::new();
+    for arg in request.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let shown = &arg[..arg.len().min(room)];
+        args.push_str(&format!("'{}' ", String::from_utf8_lossy(shown)));
+    }
+    format!("ERR unknown command '{}', with args beginning with: {args}", truncated(&request[0]))
+}
+
+fn truncated(arg: &[u8]) -> String {
+    let end = arg.len().min(128);
+    String::from_utf8_lossy(&arg[..end]).into_owned()
+}

@@ -1,0 +1,61 @@
+//! DEBUG DIGEST and DEBUG DIGEST-VALUE: a SHA1-based fingerprint of the dataset
+//! (or of single values), used to compare two servers' contents. Like Redis's,
+//! it is order-independent across keys and 40 zeros for an empty dataset.
+
+use ferrite_storage::{Entry, Value};
+
+use crate::server::Server;
+
+const EMPTY: [u8; 20] = [0; 20];
+
+fn hex(digest: &[u8; 20]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn value_digest(value: &Value) -> [u8; 20] {
+    let mut hasher = sha1_smol::Sha1::new();
+    match value {
+        Value::String(s) => {
+            hasher.update(b"string");
+            s.with_bytes(|bytes| hasher.update(bytes));
+        }
+    }
+    hasher.digest().bytes()
+}
+
+fn entry_digest(key: &[u8], entry: &Entry) -> [u8; 20] {
+    let mut hasher = sha1_smol::Sha1::new();
+    hasher.update(key);
+    hasher.update(&value_digest(&entry.value));
+    if let Some(at) = entry.expire_at_ms() {
+        hasher.update(b"!!expire!!");
+        hasher.update(&at.to_le_bytes());
+    }
+    hasher.digest().bytes()
+}
+
+pub fn dataset_digest(server: &Server) -> String {
+    let mut digest = EMPTY;
+    let ks = server.keyspace.read();
+    let now = ks.now_ms();
+    for db in 0..server.keyspace.database_count() {
+        ks.for_each_shard(db, |shard| {
+            for (key, _, entry) in shard.iter() {
+                if entry.is_expired(now) {
+                    continue;
+                }
+                let mut keyed = entry_digest(key, entry);
+                keyed[0] ^= db as u8;
+                digest.iter_mut().zip(keyed).for_each(|(d, k)| *d ^= k);
+            }
+        });
+    }
+    hex(&digest)
+}
+
+pub fn key_digest(server: &Server, db: usize, key: &[u8]) -> String {
+    let ks = server.keyspace.read();
+    let hashed = ks.key(key);
+    let digest = ks.lock(db, &hashed).peek(&hashed).map(|e| value_digest(&e.value));
+    hex(&digest.unwrap_or(EMPTY))
+}

@@ -1,0 +1,71 @@
+//! The Ferrite server process: configuration, the listener and connections,
+//! client state, the command table and the command implementations.
+
+mod client;
+mod command;
+mod commands;
+pub mod config;
+mod connection;
+mod debug_protocol;
+mod digest;
+mod latency;
+mod lcs;
+mod log;
+mod pause;
+mod server;
+mod slowlog;
+mod stats;
+
+use std::sync::Arc;
+
+/// The Redis version Ferrite is compatible with, reported by INFO and HELLO so
+/// clients enable the features they expect.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Runs the server with redis-server's command line; returns the exit code.
+pub fn run(args: Vec<String>) -> i32 {
+    if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
+        println!("Ferrite server v={} (Redis {REDIS_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let config = match config::load(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return 1;
+        }
+    };
+    if let Err(error) = log::init(config.get("loglevel"), config.get("logfile")) {
+        eprintln!("Can't open the log file: {error}");
+        return 1;
+    }
+    if !config.get("dir").is_empty() {
+        if let Err(error) = std::env::set_current_dir(config.get("dir")) {
+            tracing::warn!("Can't chdir to '{}': {error}", config.get("dir"));
+            return 1;
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!("Failed to start the runtime: {error}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        let port = config.get_i64("port") as u16;
+        let bind = config.get("bind").to_string();
+        tracing::info!("Ferrite {} (Redis {REDIS_VERSION} compatible), 64 bit, standalone mode, port {port}, PID: {}", env!("CARGO_PKG_VERSION"), std::process::id());
+        let listeners = match server::bind_all(&bind, port).await {
+            Ok(listeners) => listeners,
+            Err(error) => {
+                tracing::warn!("{error}");
+                return 1;
+            }
+        };
+        let server = Arc::new(server::Server::new(config, port));
+        tracing::info!("Server initialized");
+        server::serve(server, listeners).await;
+        0
+    })
+}

@@ -1,0 +1,208 @@
+//! The process-wide state every connection shares, and the server's lifecycle:
+//! bind, accept, background jobs (active expiry), shutdown on signal or SHUTDOWN.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Notify};
+use tracing::{info, warn};
+
+use ferrite_replication::ReplicationState;
+use ferrite_storage::Keyspace;
+
+use crate::client::ClientRegistry;
+use crate::commands::CommandTable;
+use crate::config::Config;
+use crate::latency::LatencyMonitor;
+use crate::pause::PauseState;
+use crate::slowlog::Slowlog;
+use crate::stats::ServerStats;
+
+/// Config values the request path reads on every command, cached as atomics so
+/// it never takes the config lock.
+#[derive(Debug, Default)]
+pub struct HotConfig {
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+    pub maxclients: AtomicU64,
+    pub slowlog_slower_than_us: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    pub latency_threshold_ms: AtomicU64,
+    pub requirepass_set: AtomicBool,
+}
+
+impl HotConfig {
+    pub fn refresh(&self, config: &Config) {
+        let get = |name| config.get_i64(name);
+        self.proto_max_bulk_len.store(get("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        self.query_buffer_limit.store(get("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        self.maxclients.store(get("maxclients") as u64, Ordering::Relaxed);
+        self.slowlog_slower_than_us.store(get("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(get("slowlog-max-len") as u64, Ordering::Relaxed);
+        self.latency_threshold_ms.store(get("latency-monitor-threshold") as u64, Ordering::Relaxed);
+        self.requirepass_set.store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+    }
+}
+
+/// Shared state of the running server.
+pub struct Server {
+    pub config: RwLock<Config>,
+    pub hot: HotConfig,
+    pub keyspace: Keyspace,
+    pub commands: CommandTable,
+    pub clients: ClientRegistry,
+    pub stats: ServerStats,
+    pub slowlog: Mutex<Slowlog>,
+    pub latency: Mutex<LatencyMonitor>,
+    pub replication: ReplicationState,
+    pub pause: PauseState,
+    /// 40 hex characters, new on every start (INFO run_id).
+    pub run_id: String,
+    pub started: Instant,
+    pub port: u16,
+    /// Commands as MONITOR prints them.
+    pub monitor_feed: broadcast::Sender<bytes::Bytes>,
+    pub monitors: AtomicU64,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub last_save_s: AtomicU64,
+    pub debug_pause_cron: AtomicBool,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the CRC check.
+    pub debug_skip_checksum: AtomicBool,
+}
+
+impl Server {
+    pub fn new(config: Config, port: u16) -> Server {
+        let hot = HotConfig::default();
+        hot.refresh(&config);
+        let databases = config.get_i64("databases") as usize;
+        let commands = CommandTable::new();
+        let stats = ServerStats::new(commands.len());
+        Server {
+            config: RwLock::new(config),
+            hot,
+            keyspace: Keyspace::new(databases),
+            commands,
+            clients: ClientRegistry::default(),
+            stats,
+            slowlog: Mutex::new(Slowlog::default()),
+            latency: Mutex::new(LatencyMonitor::default()),
+            replication: ReplicationState::new(),
+            pause: PauseState::default(),
+            run_id: random_hex(40),
+            started: Instant::now(),
+            port,
+            monitor_feed: broadcast::channel(4096).0,
+            monitors: AtomicU64::new(0),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            last_save_s: AtomicU64::new(ferrite_storage::now_ms() / 1000),
+            debug_pause_cron: AtomicBool::new(false),
+            debug_skip_checksum: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks the accept loop to stop; the process exits once it has.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown.notify_one();
+    }
+}
+
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+}
+
+/// Binds every `bind` address on `port`. Addresses prefixed with `-` are
+/// optional (Redis's `-::1`): failing to bind them is not an error.
+pub async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for address in bind.split_whitespace() {
+        let (optional, host) = match address.strip_prefix('-') {
+            Some(host) => (true, host),
+            None => (false, address),
+        };
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let socket_addr: SocketAddr = match format!("{host}:{port}").parse().or_else(|_| format!("[{host}]:{port}").parse()) {
+            Ok(addr) => addr,
+            Err(_) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address {host}")))
+            }
+        };
+        match TcpListener::bind(socket_addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => warn!("Could not bind optional address {socket_addr}: {e}"),
+            Err(e) => return Err(std::io::Error::new(e.kind(), format!("Failed listening on port {port} (tcp), aborting: {e}"))),
+        }
+    }
+    Ok(listeners)
+}
+
+/// Accepts connections on every listener until shutdown.
+pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
+    spawn_background_jobs(server.clone());
+    for listener in listeners {
+        let server = server.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let server = server.clone();
+                        tokio::spawn(crate::connection::handle(server, stream, peer));
+                    }
+                    Err(e) => {
+                        warn!("Accepting client connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+    }
+    info!("Ready to accept connections tcp");
+    let terminate = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => warn!("Received SIGTERM scheduling shutdown..."),
+                        _ = int.recv() => warn!("Received SIGINT scheduling shutdown..."),
+                    }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = server.shutdown.notified() => {}
+    }
+    info!("User requested shutdown...");
+    info!("Ferrite is now ready to exit, bye bye...");
+}
+
+/// Periodic work Redis does in `serverCron`: here, the active expire cycle.
+fn spawn_background_jobs(server: Arc<Server>) {
+    std::thread::Builder::new()
+        .name("active-expire".into())
+        .spawn(move || loop {
+            let hz = server.config.read().get_i64("hz").clamp(1, 500) as u64;
+            let period = Duration::from_millis(1000 / hz);
+            std::thread::sleep(period);
+            if server.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            if !server.debug_pause_cron.load(Ordering::Relaxed) {
+                // Redis's slow cycle: at most 25% of each period.
+                server.keyspace.active_expire_cycle(period / 4);
+            }
+        })
+        .expect("spawning the active expire thread");
+}

@@ -1,0 +1,83 @@
+//! Server-wide counters for INFO: connections, commands, per-command and
+//! per-error statistics, keyspace hits and misses, network bytes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+/// Per-command counters (`cmdstat_<name>` in INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CommandStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+impl CommandStat {
+    fn reset(&self) {
+        for counter in [&self.calls, &self.usec, &self.rejected_calls, &self.failed_calls] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    /// Indexed by command id (see `commands::table`).
+    pub commands: Vec<CommandStat>,
+    pub errors: Mutex<HashMap<String, u64>>,
+}
+
+impl ServerStats {
+    pub fn new(command_count: usize) -> ServerStats {
+        ServerStats {
+            commands: (0..command_count).map(|_| CommandStat::default()).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub fn record_error(&self, code: &str) {
+        Self::add(&self.total_error_replies, 1);
+        let mut errors = self.errors.lock();
+        // Redis caps distinct error codes at 128 to bound memory.
+        if errors.len() < 128 || errors.contains_key(code) {
+            *errors.entry(code.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for counter in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.total_error_replies,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        self.commands.iter().for_each(CommandStat::reset);
+        self.errors.lock().clear();
+    }
+}
