@@ -138,6 +138,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyWriter,
         } else {
             ServerStats::add(&stat.calls, 1);
             ServerStats::add(&stat.usec, elapsed.as_micros() as u64);
+            if server.hot.latency_tracking.load(Ordering::Relaxed) {
+                stat.record_latency(elapsed.as_nanos() as u64);
+            }
             if out.errors_written() > errors_before {
                 ServerStats::add(&stat.failed_calls, 1);
             }

@@ -33,10 +33,11 @@ pub struct HotConfig {
     pub slowlog_max_len: AtomicU64,
     pub latency_threshold_ms: AtomicU64,
     pub requirepass_set: AtomicBool,
+    pub latency_tracking: AtomicBool,
 }
 
 impl HotConfig {
-    pub fn refresh(&self, config: &Config) {
+    fn refresh(&self, config: &Config) {
         let get = |name| config.get_i64(name);
         self.proto_max_bulk_len.store(get("proto-max-bulk-len") as u64, Ordering::Relaxed);
         self.query_buffer_limit.store(get("client-query-buffer-limit") as u64, Ordering::Relaxed);
@@ -45,6 +46,7 @@ impl HotConfig {
         self.slowlog_max_len.store(get("slowlog-max-len") as u64, Ordering::Relaxed);
         self.latency_threshold_ms.store(get("latency-monitor-threshold") as u64, Ordering::Relaxed);
         self.requirepass_set.store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+        self.latency_tracking.store(config.get_bool("latency-tracking"), Ordering::Relaxed);
     }
 }
 
@@ -77,14 +79,12 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config, port: u16) -> Server {
-        let hot = HotConfig::default();
-        hot.refresh(&config);
         let databases = config.get_i64("databases") as usize;
         let commands = CommandTable::new();
         let stats = ServerStats::new(commands.len());
-        Server {
-            config: RwLock::new(config),
-            hot,
+        let server = Server {
+            config: RwLock::new(Config::default()),
+            hot: HotConfig::default(),
             keyspace: Keyspace::new(databases),
             commands,
             clients: ClientRegistry::default(),
@@ -103,7 +103,22 @@ impl Server {
             last_save_s: AtomicU64::new(ferrite_storage::now_ms() / 1000),
             debug_pause_cron: AtomicBool::new(false),
             debug_skip_checksum: AtomicBool::new(false),
-        }
+        };
+        server.apply_config(config);
+        server
+    }
+
+    /// Makes a new configuration take effect (at startup and after CONFIG SET).
+    pub fn apply_config(&self, config: Config) {
+        self.hot.refresh(&config);
+        self.slowlog.lock().trim(config.get_i64("slowlog-max-len") as usize);
+        let lfu = config.get("maxmemory-policy").contains("lfu");
+        let params = ferrite_storage::LfuParams {
+            log_factor: config.get_i64("lfu-log-factor") as u32,
+            decay_minutes: config.get_i64("lfu-decay-time") as u32,
+        };
+        self.keyspace.stats().configure_lfu(lfu, params);
+        *self.config.write() = config;
     }
 
     /// Asks the accept loop to stop; the process exits once it has.

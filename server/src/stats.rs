@@ -6,13 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-/// Per-command counters (`cmdstat_<name>` in INFO commandstats).
+/// Latency buckets: bucket `i` counts calls that took at most 2^i microseconds.
+pub const LATENCY_BUCKETS: usize = 32;
+
+/// Per-command counters (`cmdstat_<name>` in INFO commandstats) and the
+/// latency histogram LATENCY HISTOGRAM reports.
 #[derive(Debug, Default)]
 pub struct CommandStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    pub latency_histogram: [AtomicU64; LATENCY_BUCKETS],
 }
 
 impl CommandStat {
@@ -20,6 +25,29 @@ impl CommandStat {
         for counter in [&self.calls, &self.usec, &self.rejected_calls, &self.failed_calls] {
             counter.store(0, Ordering::Relaxed);
         }
+        for bucket in &self.latency_histogram {
+            bucket.store(0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn record_latency(&self, nanos: u64) {
+        let micros = nanos.div_ceil(1000).max(1);
+        let bucket = (64 - (micros - 1).leading_zeros()) as usize;
+        self.latency_histogram[bucket.min(LATENCY_BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (upper bound in µs, cumulative count) for each bucket that adds calls.
+    pub fn latency_cdf(&self) -> Vec<(u64, u64)> {
+        let mut cumulative = 0;
+        let mut points = Vec::new();
+        for (i, bucket) in self.latency_histogram.iter().enumerate() {
+            let count = bucket.load(Ordering::Relaxed);
+            if count > 0 {
+                cumulative += count;
+                points.push((1u64 << i, cumulative));
+            }
+        }
+        points
     }
 }
 

@@ -5,12 +5,13 @@
 //! commands that must see or change every database at once (SWAPDB, FLUSHALL,
 //! DEBUG RELOAD, later MULTI/EXEC and scripts) hold it exclusively.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::lfu::LfuParams;
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::shard::ShardGuard;
 use crate::value::ValueType;
@@ -21,6 +22,11 @@ use crate::now_ms;
 pub struct KeyspaceStats {
     expired_keys: AtomicU64,
     active_expire_enabled: AtomicBool,
+    /// Set while an LFU eviction policy is configured: accesses then update
+    /// each key's frequency counter.
+    lfu_enabled: AtomicBool,
+    lfu_log_factor: AtomicU32,
+    lfu_decay_minutes: AtomicU32,
 }
 
 impl KeyspaceStats {
@@ -45,6 +51,20 @@ impl KeyspaceStats {
 
     pub fn set_active_expire(&self, enabled: bool) {
         self.active_expire_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Turns frequency tracking on or off and sets its parameters.
+    pub fn configure_lfu(&self, enabled: bool, params: LfuParams) {
+        self.lfu_log_factor.store(params.log_factor, Ordering::Relaxed);
+        self.lfu_decay_minutes.store(params.decay_minutes, Ordering::Relaxed);
+        self.lfu_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    pub(crate) fn lfu_params(&self) -> Option<LfuParams> {
+        self.lfu_enabled.load(Ordering::Relaxed).then(|| LfuParams {
+            log_factor: self.lfu_log_factor.load(Ordering::Relaxed),
+            decay_minutes: self.lfu_decay_minutes.load(Ordering::Relaxed),
+        })
     }
 
     pub fn active_expire_enabled(&self) -> bool {
@@ -77,6 +97,9 @@ impl Keyspace {
             stats: KeyspaceStats {
                 expired_keys: AtomicU64::new(0),
                 active_expire_enabled: AtomicBool::new(true),
+                lfu_enabled: AtomicBool::new(false),
+                lfu_log_factor: AtomicU32::new(LfuParams::default().log_factor),
+                lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
             },
             expire_cursor: AtomicUsize::new(0),
         }

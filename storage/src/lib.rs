@@ -8,6 +8,7 @@
 mod db;
 mod dump;
 mod keyspace;
+mod lfu;
 mod pattern;
 mod shard;
 mod value;
@@ -17,6 +18,7 @@ pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
+pub use lfu::LfuParams;
 pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
 pub use pattern::glob_match;
 pub use shard::{Entry, Shard, ShardGuard};

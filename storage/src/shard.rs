@@ -5,6 +5,7 @@ use hashbrown::HashTable;
 use parking_lot::MutexGuard;
 
 use crate::db::KeyHash;
+use crate::lfu;
 use crate::keyspace::KeyspaceStats;
 use crate::value::Value;
 
@@ -16,15 +17,17 @@ pub struct Entry {
     expire_at_ms: u64,
     /// Last access, in seconds on the keyspace's clock (OBJECT IDLETIME).
     last_access_s: u32,
+    /// Redis's logarithmic access-frequency counter (LFU policies, OBJECT FREQ).
+    lfu_counter: u8,
 }
 
 impl Entry {
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_at_ms: 0, last_access_s: 0 }
+        Entry::with_expiry(value, None)
     }
 
     pub fn with_expiry(value: Value, expire_at_ms: Option<u64>) -> Entry {
-        Entry { value, expire_at_ms: expire_at_ms.unwrap_or(0), last_access_s: 0 }
+        Entry { value, expire_at_ms: expire_at_ms.unwrap_or(0), last_access_s: 0, lfu_counter: lfu::INITIAL }
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
@@ -85,11 +88,16 @@ impl ShardGuard<'_> {
     fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
         self.expire_if_due(key);
         let clock = self.clock_s;
+        let lfu = self.stats.lfu_params();
         let slot = self
             .shard
             .table
             .find_mut(key.hash, |slot| *slot.key == *key.bytes)?;
         if touch {
+            if let Some(params) = lfu {
+                let decayed = lfu::decayed(slot.entry.lfu_counter, slot.entry.last_access_s, clock, params);
+                slot.entry.lfu_counter = lfu::log_increment(decayed, params);
+            }
             slot.entry.last_access_s = clock;
         }
         Some(&mut slot.entry)
@@ -101,6 +109,19 @@ impl ShardGuard<'_> {
         if let Some(entry) = self.peek(key) {
             entry.last_access_s = clock.saturating_sub(idle_s);
         }
+    }
+
+    /// Sets a live key's access-frequency counter (RESTORE FREQ).
+    pub fn set_frequency(&mut self, key: &KeyHash, counter: u8) {
+        if let Some(entry) = self.peek(key) {
+            entry.lfu_counter = counter;
+        }
+    }
+
+    /// The entry's access-frequency counter after time decay (OBJECT FREQ).
+    pub fn frequency(&self, entry: &Entry) -> u8 {
+        let params = self.stats.lfu_params().unwrap_or_default();
+        lfu::decayed(entry.lfu_counter, entry.last_access_s, self.clock_s, params)
     }
 
     /// Seconds since the entry was last accessed.

@@ -407,7 +407,7 @@ fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ttl = parse_i64(&args[2])?;
-    let (mut replace, mut absolute, mut idle) = (false, false, None);
+    let (mut replace, mut absolute, mut idle, mut frequency) = (false, false, None, None);
     let mut i = 4;
     while i < args.len() {
         if is(&args[i], "replace") {
@@ -426,11 +426,15 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             if !(0..=255).contains(&freq) {
                 return Err(CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255"));
             }
+            frequency = Some(freq as u8);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
+    }
+    if idle.is_some() && frequency.is_some() {
+        return Err(CmdError::Syntax);
     }
     if ttl < 0 {
         return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
@@ -455,6 +459,9 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         shard.insert(&key, Entry::with_expiry(value, expire_at));
         if let Some(idle) = idle {
             shard.set_idle(&key, idle.min(u32::MAX as i64) as u32);
+        }
+        if let Some(frequency) = frequency {
+            shard.set_frequency(&key, frequency);
         }
     }
     drop(shard);
@@ -540,11 +547,20 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Access frequency is not tracked yet (it comes with LFU eviction), so this
-/// gives Redis's answer for servers without an LFU policy.
 fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if with_entry(ctx, &args[2], |_, _| ()).is_none() {
+    let frequency = {
+        let ks = ctx.keyspace();
+        let key = ks.key(&args[2]);
+        let mut shard = ks.lock(ctx.client.db, &key);
+        let entry = shard.peek(&key).map(|e| e.clone());
+        entry.map(|e| shard.frequency(&e))
+    };
+    let Some(frequency) = frequency else {
         ctx.out.null();
+        return Ok(());
+    };
+    if ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
+        ctx.out.integer(frequency as i64);
         return Ok(());
     }
     Err(CmdError::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))

@@ -46,6 +46,7 @@ const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("history", 3, latency_history).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns timestamp-latency samples for an event."),
     CommandSpec::new("reset", -2, latency_reset).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Resets the latency data for one or more events."),
     CommandSpec::new("doctor", 2, latency_doctor).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns a human-readable latency analysis report."),
+    CommandSpec::new("histogram", -2, latency_histogram).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the cumulative distribution of latencies of a subset or all commands."),
     CommandSpec::new("help", 2, latency_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
 ];
 
@@ -105,10 +106,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .set(&name, &[text(&pair[1])], false)
             .map_err(|reason| CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
     }
-    ctx.server.hot.refresh(&staged);
-    let slowlog_max = staged.get_i64("slowlog-max-len") as usize;
-    *ctx.server.config.write() = staged;
-    ctx.server.slowlog.lock().trim(slowlog_max);
+    ctx.server.apply_config(staged);
     ctx.out.ok();
     Ok(())
 }
@@ -306,6 +304,52 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     drop(monitor);
     ctx.out.verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+/// Commands named in LATENCY HISTOGRAM's arguments (a container stands for
+/// its subcommands; unknown names are skipped), or every command.
+fn histogram_targets(ctx: &Ctx<'_>, names: &[Bytes]) -> Vec<usize> {
+    let table = &ctx.server.commands;
+    if names.is_empty() {
+        return table.all().map(|(id, _, _)| id).collect();
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        let lower = text(name).to_ascii_lowercase();
+        for (id, full_name, _) in table.all() {
+            let is_sub_of = full_name.split_once('|').is_some_and(|(parent, _)| parent == lower);
+            if (full_name == lower || is_sub_of) && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+fn latency_histogram(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let histograms: Vec<(&str, u64, Vec<(u64, u64)>)> = histogram_targets(ctx, &args[2..])
+        .into_iter()
+        .filter_map(|id| {
+            let stat = &ctx.server.stats.commands[id];
+            let cdf = stat.latency_cdf();
+            let calls = cdf.last().map_or(0, |&(_, total)| total);
+            (calls > 0).then(|| (ctx.server.commands.full_name(id), calls, cdf))
+        })
+        .collect();
+    ctx.out.map(histograms.len());
+    for (name, calls, cdf) in histograms {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.integer(calls as i64);
+        ctx.out.bulk(b"histogram_usec");
+        ctx.out.map(cdf.len());
+        for (micros, cumulative) in cdf {
+            ctx.out.integer(micros as i64);
+            ctx.out.integer(cumulative as i64);
+        }
+    }
     Ok(())
 }
 

@@ -94,6 +94,8 @@ pub const DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-expire", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-eviction", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-server-del", YES_NO_BOOL, "no", true),
+    d("lfu-log-factor", int(0, i32::MAX as i64), "10", true),
+    d("lfu-decay-time", int(0, i32::MAX as i64), "1", true),
     alias(d("replica-lazy-flush", YES_NO_BOOL, "no", true), &["slave-lazy-flush"]),
     // Persistence and replication: values are validated and reported; the
     // replication issue makes them act.
