@@ -53,8 +53,9 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
     loop {
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
-            read = stream.read_buf(&mut buf) => read?,
+            biased;
             _ = handle.killed() => return Ok(()),
+            read = stream.read_buf(&mut buf) => read?,
             line = next_monitor_line(&mut monitor_feed) => {
                 match line {
                     Some(line) => stream.write_all(&line).await?,
@@ -69,11 +70,14 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
         ServerStats::add(&server.stats.net_input_bytes, read as u64);
         let limits = ParseLimits { max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
         loop {
+            if handle.is_killed() {
+                return Ok(());
+            }
             let request = match parser.next_request(&mut buf, &limits) {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(error) => {
-                    out.error(&error.to_string());
+                    out.error(&format!("ERR {error}"));
                     server.stats.record_error("ERR");
                     debug!("Protocol error from client {}: {error}", handle.peer);
                     stream.write_all(out.as_bytes()).await?;

@@ -1,0 +1,105 @@
+//! The wire protocol against a real server: inline and multibulk requests,
+//! pipelines split at every byte, malformed input, claimed lengths, RESP3.
+
+mod common;
+
+use common::Server;
+
+#[test]
+fn inline_commands_and_bare_newlines() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(b"\r\n\nPING\r\nECHO \"a b\"\nSET k 'v 1'\r\nGET k\r\n");
+    conn.expect(b"+PONG\r\n$3\r\na b\r\n+OK\r\n$3\r\nv 1\r\n");
+}
+
+#[test]
+fn pipeline_split_at_every_byte_boundary() {
+    let server = Server::start();
+    let pipeline = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nPING\r\n";
+    let expected = b"+OK\r\n$5\r\nhello\r\n+PONG\r\n";
+    for split in 1..pipeline.len() {
+        let mut conn = server.raw();
+        conn.send(&pipeline[..split]);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        conn.send(&pipeline[split..]);
+        conn.expect(expected);
+    }
+}
+
+#[test]
+fn malformed_requests_get_redis_errors_and_close() {
+    let mut server = Server::start();
+    let cases: [(&[u8], &[u8]); 5] = [
+        (b"*3000000000\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", b"-ERR Protocol error: expected '$', got 'f'\r\n"),
+        (b"*1\r\n$-10\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$blabla\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"set \"\"\"test-key\"\"\" test-value\r\n", b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ];
+    for (input, reply) in cases {
+        let mut conn = server.raw();
+        conn.send(input);
+        conn.expect(reply);
+        assert!(conn.is_closed(), "connection stays open after {:?}", String::from_utf8_lossy(input));
+    }
+    assert!(server.is_alive());
+    server.raw().send(b"PING\r\n");
+}
+
+#[test]
+fn huge_claimed_lengths_do_not_allocate_or_crash() {
+    let mut server = Server::start();
+    let mut conn = server.raw();
+    // Claims a 512 MB argument and 2^31-1 arguments, sends a few bytes, leaves.
+    conn.send(b"*2147483647\r\n$536870912\r\nabc");
+    drop(conn);
+    let mut conn = server.raw();
+    conn.send(b"PING\r\n");
+    conn.expect(b"+PONG\r\n");
+    assert!(server.is_alive());
+}
+
+#[test]
+fn inline_request_over_64k_is_refused() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(&vec![b'a'; 70 * 1024]);
+    conn.expect(b"-ERR Protocol error: too big inline request\r\n");
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn unknown_command_and_arity_errors() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(b"FOO bar baz\r\nGET\r\nPING a b\r\n");
+    conn.expect(b"-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n");
+    conn.expect(b"-ERR wrong number of arguments for 'get' command\r\n");
+    conn.expect(b"-ERR wrong number of arguments for 'ping' command\r\n");
+}
+
+#[test]
+fn hello_switches_to_resp3() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(b"HELLO 3\r\n");
+    let mut reply = vec![0u8; 4096];
+    let n = std::io::Read::read(&mut conn.stream, &mut reply).expect("read");
+    let text = String::from_utf8_lossy(&reply[..n]).to_string();
+    assert!(text.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n"), "{text}");
+    conn.send(b"GET missing\r\nDEBUG PROTOCOL double\r\nDEBUG PROTOCOL map\r\nHELLO 4\r\n");
+    conn.expect(b"_\r\n,3.141\r\n%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n-NOPROTO unsupported protocol version\r\n");
+}
+
+#[test]
+fn quit_stops_the_pipeline() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(b"PING\r\nQUIT\r\nSET after quit\r\n");
+    conn.expect(b"+PONG\r\n+OK\r\n");
+    assert!(conn.is_closed());
+    let mut conn = server.raw();
+    conn.send(b"EXISTS after\r\n");
+    conn.expect(b":0\r\n");
+}
