@@ -32,7 +32,8 @@ pub struct ClientHandle {
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_version: Mutex<String>,
-    pub last_command: Mutex<String>,
+    /// Full name of the last command run (CLIENT LIST `cmd=`).
+    pub last_command: Mutex<&'static str>,
     pub db: AtomicUsize,
     pub resp: AtomicUsize,
     /// Milliseconds since `created` of the last command (idle time).
@@ -53,7 +54,7 @@ impl ClientHandle {
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_version: Mutex::new(String::new()),
-            last_command: Mutex::new("NULL".to_string()),
+            last_command: Mutex::new("NULL"),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
             last_interaction_ms: AtomicU64::new(0),

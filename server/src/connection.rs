@@ -84,7 +84,9 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
                     return Ok(());
                 }
             };
-            server.pause.wait(is_write_request(server, &request)).await;
+            if server.pause.is_active() {
+                server.pause.wait(is_write_request(server, &request)).await;
+            }
             execute(server, client, &mut out, &request);
             if handle.monitor.load(Ordering::Relaxed) && monitor_feed.is_none() {
                 monitor_feed = Some(server.monitor_feed.subscribe());
@@ -210,7 +212,7 @@ fn dispatch(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, re
     let Some(handler) = spec.handler else {
         return rejected(out, &format!("ERR wrong number of arguments for '{full_name}' command"));
     };
-    *client.handle.last_command.lock() = full_name.to_string();
+    *client.handle.last_command.lock() = full_name;
     let mut ctx = Ctx { server, client, out, command_name: full_name };
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);

@@ -1,6 +1,7 @@
 //! CLIENT PAUSE / UNPAUSE: holds back commands from normal clients (all
 //! commands, or only writes) until a deadline or UNPAUSE.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -14,6 +15,9 @@ pub enum PauseScope {
 
 #[derive(Debug, Default)]
 pub struct PauseState {
+    /// Fast path: false while no pause was requested since the last UNPAUSE
+    /// (checked on every command without taking the lock).
+    active: AtomicBool,
     current: Mutex<Option<(PauseScope, Instant)>>,
     unpaused: Notify,
 }
@@ -23,6 +27,7 @@ impl PauseState {
     pub fn pause(&self, scope: PauseScope, duration: Duration) {
         let until = Instant::now() + duration;
         let mut current = self.current.lock();
+        self.active.store(true, Ordering::SeqCst);
         *current = match *current {
             Some((old_scope, old_until)) if old_until > Instant::now() => {
                 let scope = if old_scope == PauseScope::All || scope == PauseScope::All { PauseScope::All } else { PauseScope::Write };
@@ -34,7 +39,12 @@ impl PauseState {
 
     pub fn unpause(&self) {
         *self.current.lock() = None;
+        self.active.store(false, Ordering::SeqCst);
         self.unpaused.notify_waiters();
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// How long a command must still wait (None when it may run now).

@@ -60,11 +60,13 @@ impl Db {
         &'a self,
         index: usize,
         stats: &'a KeyspaceStats,
+        hasher: &'a ahash::RandomState,
         now_ms: u64,
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
             stats,
+            hasher,
             now_ms,
             clock_s: stats.clock_s(),
         }
@@ -81,6 +83,7 @@ impl Db {
         cursor: u64,
         count: usize,
         stats: &KeyspaceStats,
+        hasher: &ahash::RandomState,
         now_ms: u64,
         mut keep: impl FnMut(&[u8], ValueType) -> bool,
     ) -> ScanBatch {
@@ -89,7 +92,7 @@ impl Db {
         let mut visited = 0usize;
         let first_shard = (cursor >> (64 - SHARD_BITS)) as usize;
         for index in first_shard..SHARD_COUNT {
-            let shard = self.lock_shard(index, stats, now_ms);
+            let shard = self.lock_shard(index, stats, hasher, now_ms);
             let mut candidates: Vec<(u64, &[u8], ValueType)> = shard
                 .iter()
                 .filter(|(_, hash, entry)| {

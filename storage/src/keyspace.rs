@@ -138,7 +138,7 @@ impl Keyspace {
         let now = now_ms();
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
-            let mut shard = dbs[position / SHARD_COUNT].lock_shard(position % SHARD_COUNT, &self.stats, now);
+            let mut shard = dbs[position / SHARD_COUNT].lock_shard(position % SHARD_COUNT, &self.stats, &self.hasher, now);
             report.keys_expired += shard.remove_expired();
             drop(shard);
             report.shards_visited += 1;
@@ -175,7 +175,7 @@ impl<'a> KeyspaceRead<'a> {
 
     /// Locks the shard holding `key` in database `db`.
     pub fn lock(&self, db: usize, key: &KeyHash) -> ShardGuard<'_> {
-        self.dbs[db].lock_shard(key.shard_index(), &self.keyspace.stats, self.now_ms)
+        self.dbs[db].lock_shard(key.shard_index(), &self.keyspace.stats, &self.keyspace.hasher, self.now_ms)
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
@@ -188,7 +188,7 @@ impl<'a> KeyspaceRead<'a> {
         order.dedup();
         let guards = order
             .iter()
-            .map(|&(db, shard)| self.dbs[db].lock_shard(shard, &self.keyspace.stats, self.now_ms))
+            .map(|&(db, shard)| self.dbs[db].lock_shard(shard, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms))
             .collect();
         let positions = keys
             .iter()
@@ -205,7 +205,7 @@ impl<'a> KeyspaceRead<'a> {
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(&mut ShardGuard<'_>)) {
         let database = &self.dbs[db];
         for index in 0..database.shard_count() {
-            let mut guard = database.lock_shard(index, &self.keyspace.stats, self.now_ms);
+            let mut guard = database.lock_shard(index, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms);
             f(&mut guard);
         }
     }
@@ -217,7 +217,7 @@ impl<'a> KeyspaceRead<'a> {
         count: usize,
         keep: impl FnMut(&[u8], ValueType) -> bool,
     ) -> ScanBatch {
-        self.dbs[db].scan(cursor, count, &self.keyspace.stats, self.now_ms, keep)
+        self.dbs[db].scan(cursor, count, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms, keep)
     }
 
     /// Live keys and keys with an expiry in database `db`.
@@ -237,7 +237,7 @@ impl<'a> KeyspaceRead<'a> {
         let start = rand::thread_rng().gen_range(0..database.shard_count());
         for step in 0..database.shard_count() {
             let index = (start + step) % database.shard_count();
-            let shard = database.lock_shard(index, &self.keyspace.stats, self.now_ms);
+            let shard = database.lock_shard(index, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms);
             if shard.is_empty() {
                 continue;
             }

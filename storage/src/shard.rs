@@ -47,7 +47,6 @@ impl Entry {
 #[derive(Debug)]
 struct Slot {
     key: Box<[u8]>,
-    hash: u64,
     entry: Entry,
 }
 
@@ -64,6 +63,8 @@ pub struct Shard {
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
     pub(crate) stats: &'a KeyspaceStats,
+    /// Rehashes keys when the table grows (hashes are not stored, to save 8 bytes a key).
+    pub(crate) hasher: &'a ahash::RandomState,
     pub(crate) now_ms: u64,
     pub(crate) clock_s: u32,
 }
@@ -138,13 +139,14 @@ impl ShardGuard<'_> {
         entry.last_access_s = self.clock_s;
         let old = self.remove(key);
         let shard = &mut *self.shard;
+        let hasher = self.hasher;
         if entry.expire_at_ms != 0 {
             shard.volatile += 1;
         }
         shard.table.insert_unique(
             key.hash,
-            Slot { key: key.bytes.into(), hash: key.hash, entry },
-            |slot| slot.hash,
+            Slot { key: key.bytes.into(), entry },
+            |slot| hasher.hash_one(&*slot.key),
         );
         old
     }
@@ -206,7 +208,8 @@ impl ShardGuard<'_> {
 
     /// Every key with its hash and entry, including expired ones not yet removed.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, &Entry)> {
-        self.shard.table.iter().map(|slot| (&*slot.key, slot.hash, &slot.entry))
+        let hasher = self.hasher;
+        self.shard.table.iter().map(move |slot| (&*slot.key, hasher.hash_one(&*slot.key), &slot.entry))
     }
 
     /// Removes every expired entry; returns how many.

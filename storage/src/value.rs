@@ -21,14 +21,14 @@ impl ValueType {
     }
 }
 
-/// Redis's three string encodings, kept because memory and OBJECT ENCODING both
-/// depend on them: integers stored as integers, short strings that were never
-/// modified in place (`embstr`), and growable strings (`raw`, after APPEND or
-/// SETRANGE, or longer than 44 bytes).
+/// Redis's string encodings, kept because memory and OBJECT ENCODING both
+/// depend on them: integers stored as integers; strings set whole, in one
+/// exact-size allocation (Redis calls them `embstr` up to 44 bytes and `raw`
+/// beyond); and growable strings after APPEND, SETRANGE or SETBIT (`raw`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StringValue {
     Int(i64),
-    Embedded(Box<[u8]>),
+    Plain(Box<[u8]>),
     Raw(Box<Vec<u8>>),
 }
 
@@ -45,17 +45,13 @@ impl StringValue {
         if let Some(n) = parse_canonical_i64(bytes) {
             return StringValue::Int(n);
         }
-        if bytes.len() <= EMBSTR_MAX_LEN {
-            StringValue::Embedded(bytes.into())
-        } else {
-            StringValue::Raw(Box::new(bytes.to_vec()))
-        }
+        StringValue::Plain(bytes.into())
     }
 
     pub fn len(&self) -> usize {
         match self {
             StringValue::Int(n) => itoa::Buffer::new().format(*n).len(),
-            StringValue::Embedded(b) => b.len(),
+            StringValue::Plain(b) => b.len(),
             StringValue::Raw(v) => v.len(),
         }
     }
@@ -68,7 +64,7 @@ impl StringValue {
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             StringValue::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
-            StringValue::Embedded(b) => f(b),
+            StringValue::Plain(b) => f(b),
             StringValue::Raw(v) => f(v),
         }
     }
@@ -100,7 +96,8 @@ impl StringValue {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             StringValue::Int(_) => "int",
-            StringValue::Embedded(_) => "embstr",
+            StringValue::Plain(b) if b.len() <= EMBSTR_MAX_LEN => "embstr",
+            StringValue::Plain(_) => "raw",
             StringValue::Raw(_) => "raw",
         }
     }
@@ -116,7 +113,7 @@ impl StringValue {
     pub fn heap_size(&self) -> usize {
         match self {
             StringValue::Int(_) => 0,
-            StringValue::Embedded(b) => b.len(),
+            StringValue::Plain(b) => b.len(),
             StringValue::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
         }
     }

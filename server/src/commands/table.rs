@@ -14,6 +14,17 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::introspection::COMMANDS,
 ];
 
+/// Longer than any command name; longer input cannot name a command.
+const MAX_NAME_LEN: usize = 32;
+
+fn lowercase<'b>(name: &[u8], buffer: &'b mut [u8; MAX_NAME_LEN]) -> Option<&'b [u8]> {
+    let target = buffer.get_mut(..name.len())?;
+    for (to, from) in target.iter_mut().zip(name) {
+        *to = from.to_ascii_lowercase();
+    }
+    Some(target)
+}
+
 struct Registered {
     spec: &'static CommandSpec,
     full_name: &'static str,
@@ -21,9 +32,9 @@ struct Registered {
 
 pub struct CommandTable {
     entries: Vec<Registered>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<Box<[u8]>, usize, ahash::RandomState>,
     /// (container id, lowercase subcommand) to id.
-    by_subcommand: HashMap<(usize, String), usize>,
+    by_subcommand: HashMap<(usize, Box<[u8]>), usize, ahash::RandomState>,
 }
 
 impl Default for CommandTable {
@@ -34,17 +45,17 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> CommandTable {
-        let mut table = CommandTable { entries: Vec::new(), by_name: HashMap::new(), by_subcommand: HashMap::new() };
+        let mut table = CommandTable { entries: Vec::new(), by_name: HashMap::default(), by_subcommand: HashMap::default() };
         for family in COMMANDS {
             for spec in family.iter() {
                 let id = table.entries.len();
                 table.entries.push(Registered { spec, full_name: spec.name });
-                table.by_name.insert(spec.name.to_string(), id);
+                table.by_name.insert(spec.name.as_bytes().into(), id);
                 for sub in spec.subcommands {
                     let sub_id = table.entries.len();
                     let full_name: &'static str = Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str());
                     table.entries.push(Registered { spec: sub, full_name });
-                    table.by_subcommand.insert((id, sub.name.to_string()), sub_id);
+                    table.by_subcommand.insert((id, sub.name.as_bytes().into()), sub_id);
                 }
             }
         }
@@ -55,21 +66,18 @@ impl CommandTable {
         self.entries.len()
     }
 
+    /// Case-insensitive lookup without allocating (names are short).
     pub fn lookup(&self, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
-        if name.len() > 64 {
-            return None;
-        }
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let id = *self.by_name.get(&lower)?;
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let lower = lowercase(name, &mut lower)?;
+        let id = *self.by_name.get(lower)?;
         Some((id, self.entries[id].spec))
     }
 
     pub fn lookup_subcommand(&self, container: usize, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
-        if name.len() > 64 {
-            return None;
-        }
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let id = *self.by_subcommand.get(&(container, lower))?;
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let lower = lowercase(name, &mut lower)?;
+        let id = *self.by_subcommand.get(&(container, Box::from(lower)))?;
         Some((id, self.entries[id].spec))
     }
 
