@@ -45,7 +45,12 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let io_threads = config.get_i64("io-threads");
+    if io_threads > 0 {
+        builder.worker_threads(io_threads as usize);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::warn!("Failed to start the runtime: {error}");

@@ -68,7 +68,7 @@ impl Db {
             stats,
             hasher,
             now_ms,
-            clock_s: stats.clock_s(),
+            clock_s: (now_ms / 1000) as u32,
         }
     }
 

@@ -44,11 +44,6 @@ impl KeyspaceStats {
         self.expired_keys.store(0, Ordering::Relaxed);
     }
 
-    /// Unix seconds (wrapping in 2106): the LRU clock of OBJECT IDLETIME.
-    pub fn clock_s(&self) -> u32 {
-        (now_ms() / 1000) as u32
-    }
-
     pub fn set_active_expire(&self, enabled: bool) {
         self.active_expire_enabled.store(enabled, Ordering::Relaxed);
     }

@@ -87,7 +87,13 @@ impl ShardGuard<'_> {
     }
 
     fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
-        self.expire_if_due(key);
+        let now = self.now_ms;
+        let found = self.shard.table.find(key.hash, |slot| *slot.key == *key.bytes)?;
+        if found.entry.is_expired(now) {
+            self.remove_unchecked(key);
+            self.stats.record_expired(1);
+            return None;
+        }
         let clock = self.clock_s;
         let lfu = self.stats.lfu_params();
         let slot = self
@@ -134,11 +140,23 @@ impl ShardGuard<'_> {
         self.peek(key).is_some()
     }
 
-    /// Stores `entry` under `key`, replacing any previous entry, which is returned.
+    /// Stores `entry` under `key`, replacing any previous live entry, which is
+    /// returned. One probe when the key exists (the slot is reused).
     pub fn insert(&mut self, key: &KeyHash, mut entry: Entry) -> Option<Entry> {
         entry.last_access_s = self.clock_s;
-        let old = self.remove(key);
+        let now = self.now_ms;
         let shard = &mut *self.shard;
+        let volatile_delta = |old: &Entry, new: &Entry| (new.expire_at_ms != 0) as isize - (old.expire_at_ms != 0) as isize;
+        if let Some(slot) = shard.table.find_mut(key.hash, |slot| *slot.key == *key.bytes) {
+            let delta = volatile_delta(&slot.entry, &entry);
+            let old = std::mem::replace(&mut slot.entry, entry);
+            shard.volatile = shard.volatile.wrapping_add_signed(delta);
+            if old.is_expired(now) {
+                self.stats.record_expired(1);
+                return None;
+            }
+            return Some(old);
+        }
         let hasher = self.hasher;
         if entry.expire_at_ms != 0 {
             shard.volatile += 1;
@@ -148,13 +166,17 @@ impl ShardGuard<'_> {
             Slot { key: key.bytes.into(), entry },
             |slot| hasher.hash_one(&*slot.key),
         );
-        old
+        None
     }
 
     /// Removes the live entry for `key`.
     pub fn remove(&mut self, key: &KeyHash) -> Option<Entry> {
-        self.expire_if_due(key);
-        self.remove_unchecked(key)
+        let removed = self.remove_unchecked(key)?;
+        if removed.is_expired(self.now_ms) {
+            self.stats.record_expired(1);
+            return None;
+        }
+        Some(removed)
     }
 
     fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
@@ -179,19 +201,6 @@ impl ShardGuard<'_> {
             _ => {}
         }
         true
-    }
-
-    fn expire_if_due(&mut self, key: &KeyHash) {
-        let now = self.now_ms;
-        let expired = self
-            .shard
-            .table
-            .find(key.hash, |slot| *slot.key == *key.bytes)
-            .is_some_and(|slot| slot.entry.is_expired(now));
-        if expired {
-            self.remove_unchecked(key);
-            self.stats.record_expired(1);
-        }
     }
 
     pub fn len(&self) -> usize {

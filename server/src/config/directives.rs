@@ -79,6 +79,9 @@ pub const DIRECTIVES: &[Directive] = &[
     d("dir", Kind::Text, "", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d("hz", int(1, 500), "10", true),
+    // Ferrite's meaning: the number of threads executing connections (tokio
+    // workers); 0 means one per CPU core.
+    d("io-threads", int(0, 128), "0", false),
     d("proto-max-bulk-len", mem(1024 * 1024, i64::MAX), "536870912", true),
     d("client-query-buffer-limit", mem(1024 * 1024, i64::MAX), "1073741824", true),
     d("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
@@ -134,7 +137,6 @@ pub const DIRECTIVES: &[Directive] = &[
     accepted("maxmemory-clients", mem(0, i64::MAX), "0"),
     alias(accepted("busy-reply-threshold", int(0, MAX), "5000"), &["lua-time-limit"]),
     accepted("protected-mode", YES_NO_BOOL, "yes"),
-    accepted("io-threads", int(1, 128), "1"),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
     accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
     alias(accepted("list-max-listpack-size", int(i32::MIN as i64, i32::MAX as i64), "-2"), &["list-max-ziplist-size"]),
