@@ -7,6 +7,7 @@
 
 mod db;
 mod dump;
+mod key;
 mod keyspace;
 mod lfu;
 mod pattern;

@@ -5,6 +5,7 @@ use hashbrown::HashTable;
 use parking_lot::MutexGuard;
 
 use crate::db::KeyHash;
+use crate::key::KeyBytes;
 use crate::lfu;
 use crate::keyspace::KeyspaceStats;
 use crate::value::Value;
@@ -46,14 +47,16 @@ impl Entry {
 /// A key and its entry, as stored in the table.
 #[derive(Debug)]
 struct Slot {
-    key: Box<[u8]>,
+    key: KeyBytes,
     entry: Entry,
 }
 
 /// The table itself. All access goes through [`ShardGuard`].
 #[derive(Debug, Default)]
 pub struct Shard {
-    table: HashTable<Slot>,
+    /// Slots are boxed: the table then costs 8 bytes per bucket, which matters
+    /// because a hash table is often only half full after it grows.
+    table: HashTable<Box<Slot>>,
     /// How many entries have an expiry (the active expire cycle skips shards
     /// without any).
     volatile: usize,
@@ -88,7 +91,7 @@ impl ShardGuard<'_> {
 
     fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
         let now = self.now_ms;
-        let found = self.shard.table.find(key.hash, |slot| *slot.key == *key.bytes)?;
+        let found = self.shard.table.find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if found.entry.is_expired(now) {
             self.remove_unchecked(key);
             self.stats.record_expired(1);
@@ -99,7 +102,7 @@ impl ShardGuard<'_> {
         let slot = self
             .shard
             .table
-            .find_mut(key.hash, |slot| *slot.key == *key.bytes)?;
+            .find_mut(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if touch {
             if let Some(params) = lfu {
                 let decayed = lfu::decayed(slot.entry.lfu_counter, slot.entry.last_access_s, clock, params);
@@ -147,7 +150,7 @@ impl ShardGuard<'_> {
         let now = self.now_ms;
         let shard = &mut *self.shard;
         let volatile_delta = |old: &Entry, new: &Entry| (new.expire_at_ms != 0) as isize - (old.expire_at_ms != 0) as isize;
-        if let Some(slot) = shard.table.find_mut(key.hash, |slot| *slot.key == *key.bytes) {
+        if let Some(slot) = shard.table.find_mut(key.hash, |slot| slot.key.as_slice() == key.bytes) {
             let delta = volatile_delta(&slot.entry, &entry);
             let old = std::mem::replace(&mut slot.entry, entry);
             shard.volatile = shard.volatile.wrapping_add_signed(delta);
@@ -163,8 +166,8 @@ impl ShardGuard<'_> {
         }
         shard.table.insert_unique(
             key.hash,
-            Slot { key: key.bytes.into(), entry },
-            |slot| hasher.hash_one(&*slot.key),
+            Box::new(Slot { key: KeyBytes::new(key.bytes), entry }),
+            |slot| hasher.hash_one(slot.key.as_slice()),
         );
         None
     }
@@ -181,7 +184,7 @@ impl ShardGuard<'_> {
 
     fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
         let shard = &mut *self.shard;
-        let found = shard.table.find_entry(key.hash, |slot| *slot.key == *key.bytes).ok()?;
+        let found = shard.table.find_entry(key.hash, |slot| slot.key.as_slice() == key.bytes).ok()?;
         let (slot, _) = found.remove();
         if slot.entry.expire_at_ms != 0 {
             shard.volatile -= 1;
@@ -218,7 +221,7 @@ impl ShardGuard<'_> {
     /// Every key with its hash and entry, including expired ones not yet removed.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, &Entry)> {
         let hasher = self.hasher;
-        self.shard.table.iter().map(move |slot| (&*slot.key, hasher.hash_one(&*slot.key), &slot.entry))
+        self.shard.table.iter().map(move |slot| (slot.key.as_slice(), hasher.hash_one(slot.key.as_slice()), &slot.entry))
     }
 
     /// Removes every expired entry; returns how many.
@@ -251,6 +254,6 @@ impl ShardGuard<'_> {
             .iter()
             .filter(|slot| !slot.entry.is_expired(self.now_ms))
             .nth(n)
-            .map(|slot| &*slot.key)
+            .map(|slot| slot.key.as_slice())
     }
 }
