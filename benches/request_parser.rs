@@ -21,7 +21,11 @@ fn command(args: &[&[u8]]) -> Vec<u8> {
 fn pipeline(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..n {
-        out.extend(command(&[b"SET", format!("key:{i:06}").as_bytes(), &[b'x'; 64]]));
+        out.extend(command(&[
+            b"SET",
+            format!("key:{i:06}").as_bytes(),
+            &[b'x'; 64],
+        ]));
     }
     out
 }
@@ -56,7 +60,9 @@ fn redis_protocol_parse(input: &[u8], chunk: usize) -> usize {
     let mut parsed = 0;
     for piece in input.chunks(chunk) {
         buf.extend_from_slice(piece);
-        while let Some((frame, _, _)) = redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).expect("valid input") {
+        while let Some((frame, _, _)) =
+            redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).expect("valid input")
+        {
             black_box(frame);
             parsed += 1;
         }
@@ -70,13 +76,20 @@ fn benches(c: &mut Criterion) {
         ("mset_10k_pairs_in_1k_reads", big_mset(10_000), 1024),
     ];
     for (name, input, chunk) in cases {
-        assert_eq!(ferrite_parse(&input, chunk), redis_protocol_parse(&input, chunk));
+        assert_eq!(
+            ferrite_parse(&input, chunk),
+            redis_protocol_parse(&input, chunk)
+        );
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_with_input(BenchmarkId::new("ferrite", chunk), &input, |b, input| b.iter(|| ferrite_parse(input, chunk)));
-        group.bench_with_input(BenchmarkId::new("redis-protocol", chunk), &input, |b, input| {
-            b.iter(|| redis_protocol_parse(input, chunk))
+        group.bench_with_input(BenchmarkId::new("ferrite", chunk), &input, |b, input| {
+            b.iter(|| ferrite_parse(input, chunk))
         });
+        group.bench_with_input(
+            BenchmarkId::new("redis-protocol", chunk),
+            &input,
+            |b, input| b.iter(|| redis_protocol_parse(input, chunk)),
+        );
         group.finish();
     }
 }

@@ -20,21 +20,51 @@ fn strings_and_counters() {
     assert_eq!(run::<String>(&mut c, &["SET", "k", "v"]).unwrap(), "OK");
     assert_eq!(run::<i64>(&mut c, &["APPEND", "k", "alue"]).unwrap(), 5);
     assert_eq!(run::<String>(&mut c, &["GET", "k"]).unwrap(), "value");
-    assert_eq!(run::<String>(&mut c, &["OBJECT", "ENCODING", "k"]).unwrap(), "raw");
+    assert_eq!(
+        run::<String>(&mut c, &["OBJECT", "ENCODING", "k"]).unwrap(),
+        "raw"
+    );
     assert_eq!(run::<i64>(&mut c, &["INCRBY", "n", "41"]).unwrap(), 41);
     assert_eq!(run::<i64>(&mut c, &["INCR", "n"]).unwrap(), 42);
-    assert_eq!(run::<String>(&mut c, &["OBJECT", "ENCODING", "n"]).unwrap(), "int");
-    assert_eq!(run::<String>(&mut c, &["INCRBYFLOAT", "f", "10.5"]).unwrap(), "10.5");
-    assert_eq!(run::<String>(&mut c, &["INCRBYFLOAT", "f", "0.1"]).unwrap(), "10.6");
+    assert_eq!(
+        run::<String>(&mut c, &["OBJECT", "ENCODING", "n"]).unwrap(),
+        "int"
+    );
+    assert_eq!(
+        run::<String>(&mut c, &["INCRBYFLOAT", "f", "10.5"]).unwrap(),
+        "10.5"
+    );
+    assert_eq!(
+        run::<String>(&mut c, &["INCRBYFLOAT", "f", "0.1"]).unwrap(),
+        "10.6"
+    );
     let error = run::<i64>(&mut c, &["INCR", "k"]).unwrap_err();
-    assert_eq!(error.detail(), Some("value is not an integer or out of range"));
-    assert_eq!(run::<i64>(&mut c, &["SETRANGE", "r", "3", "ab"]).unwrap(), 5);
+    assert_eq!(
+        error.detail(),
+        Some("value is not an integer or out of range")
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["SETRANGE", "r", "3", "ab"]).unwrap(),
+        5
+    );
     assert_eq!(run::<Vec<u8>>(&mut c, &["GET", "r"]).unwrap(), b"\0\0\0ab");
-    assert_eq!(run::<String>(&mut c, &["GETRANGE", "k", "-3", "-1"]).unwrap(), "lue");
+    assert_eq!(
+        run::<String>(&mut c, &["GETRANGE", "k", "-3", "-1"]).unwrap(),
+        "lue"
+    );
     assert_eq!(run::<String>(&mut c, &["LCS", "k", "k"]).unwrap(), "value");
-    assert_eq!(run::<String>(&mut c, &["MSET", "a", "1", "b", "2"]).unwrap(), "OK");
-    assert_eq!(run::<Vec<Option<String>>>(&mut c, &["MGET", "a", "nope", "b"]).unwrap(), vec![Some("1".into()), None, Some("2".into())]);
-    assert_eq!(run::<i64>(&mut c, &["MSETNX", "a", "x", "c", "3"]).unwrap(), 0);
+    assert_eq!(
+        run::<String>(&mut c, &["MSET", "a", "1", "b", "2"]).unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        run::<Vec<Option<String>>>(&mut c, &["MGET", "a", "nope", "b"]).unwrap(),
+        vec![Some("1".into()), None, Some("2".into())]
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["MSETNX", "a", "x", "c", "3"]).unwrap(),
+        0
+    );
     assert_eq!(run::<Option<String>>(&mut c, &["GET", "c"]).unwrap(), None);
 }
 
@@ -42,11 +72,20 @@ fn strings_and_counters() {
 fn set_options_and_expiry() {
     let server = Server::start();
     let mut c = server.client();
-    assert_eq!(run::<Option<String>>(&mut c, &["SET", "k", "1", "NX", "GET"]).unwrap(), None);
-    assert_eq!(run::<Option<String>>(&mut c, &["SET", "k", "2", "XX", "GET", "EX", "100"]).unwrap(), Some("1".into()));
+    assert_eq!(
+        run::<Option<String>>(&mut c, &["SET", "k", "1", "NX", "GET"]).unwrap(),
+        None
+    );
+    assert_eq!(
+        run::<Option<String>>(&mut c, &["SET", "k", "2", "XX", "GET", "EX", "100"]).unwrap(),
+        Some("1".into())
+    );
     let ttl: i64 = run(&mut c, &["TTL", "k"]).unwrap();
     assert!((99..=100).contains(&ttl), "ttl {ttl}");
-    assert_eq!(run::<String>(&mut c, &["SET", "k", "3", "KEEPTTL"]).unwrap(), "OK");
+    assert_eq!(
+        run::<String>(&mut c, &["SET", "k", "3", "KEEPTTL"]).unwrap(),
+        "OK"
+    );
     assert!(run::<i64>(&mut c, &["PTTL", "k"]).unwrap() > 98_000);
     assert_eq!(run::<i64>(&mut c, &["EXPIRE", "k", "50", "GT"]).unwrap(), 0);
     assert_eq!(run::<i64>(&mut c, &["EXPIRE", "k", "50", "LT"]).unwrap(), 1);
@@ -56,7 +95,10 @@ fn set_options_and_expiry() {
     let error = run::<String>(&mut c, &["SET", "k", "v", "EX", "0"]).unwrap_err();
     assert_eq!(error.detail(), Some("invalid expire time in 'set' command"));
     // A key that expires vanishes without being read (active expiry).
-    assert_eq!(run::<String>(&mut c, &["SET", "short", "v", "PX", "30"]).unwrap(), "OK");
+    assert_eq!(
+        run::<String>(&mut c, &["SET", "short", "v", "PX", "30"]).unwrap(),
+        "OK"
+    );
     std::thread::sleep(std::time::Duration::from_millis(400));
     let info: String = run(&mut c, &["INFO", "keyspace"]).unwrap();
     assert!(info.contains("db0:keys=1,expires=0"), "{info}");
@@ -72,7 +114,8 @@ fn scan_returns_every_key_once() {
     let mut seen = std::collections::HashSet::new();
     let mut cursor = "0".to_string();
     loop {
-        let (next, keys): (String, Vec<String>) = run(&mut c, &["SCAN", &cursor, "COUNT", "17", "MATCH", "key:*"]).unwrap();
+        let (next, keys): (String, Vec<String>) =
+            run(&mut c, &["SCAN", &cursor, "COUNT", "17", "MATCH", "key:*"]).unwrap();
         for key in keys {
             assert!(seen.insert(key));
         }
@@ -89,9 +132,15 @@ fn keys_rename_copy_move_swapdb() {
     let server = Server::start();
     let mut c = server.client();
     run::<()>(&mut c, &["SET", "src", "v", "EX", "100"]).unwrap();
-    assert_eq!(run::<String>(&mut c, &["RENAME", "src", "dst"]).unwrap(), "OK");
+    assert_eq!(
+        run::<String>(&mut c, &["RENAME", "src", "dst"]).unwrap(),
+        "OK"
+    );
     assert!(run::<i64>(&mut c, &["TTL", "dst"]).unwrap() > 90);
-    assert_eq!(run::<i64>(&mut c, &["COPY", "dst", "copy", "DB", "3"]).unwrap(), 1);
+    assert_eq!(
+        run::<i64>(&mut c, &["COPY", "dst", "copy", "DB", "3"]).unwrap(),
+        1
+    );
     assert_eq!(run::<i64>(&mut c, &["MOVE", "dst", "3"]).unwrap(), 1);
     assert_eq!(run::<i64>(&mut c, &["EXISTS", "dst", "dst"]).unwrap(), 0);
     assert_eq!(run::<String>(&mut c, &["SWAPDB", "0", "3"]).unwrap(), "OK");
@@ -119,20 +168,34 @@ fn dump_payload_round_trips_and_matches_redis_format() {
     let mut restore = cmd("RESTORE");
     restore.arg("k3").arg(0).arg(&corrupt[..]);
     let error = restore.query::<String>(&mut c).unwrap_err();
-    assert_eq!(error.detail(), Some("DUMP payload version or checksum are wrong"));
+    assert_eq!(
+        error.detail(),
+        Some("DUMP payload version or checksum are wrong")
+    );
 }
 
 #[test]
 fn config_get_set_and_info() {
     let server = Server::start();
     let mut c = server.client();
-    assert_eq!(run::<String>(&mut c, &["CONFIG", "SET", "maxmemory", "10mb", "hz", "20"]).unwrap(), "OK");
+    assert_eq!(
+        run::<String>(&mut c, &["CONFIG", "SET", "maxmemory", "10mb", "hz", "20"]).unwrap(),
+        "OK"
+    );
     let pairs: Vec<String> = run(&mut c, &["CONFIG", "GET", "maxmemory", "hz"]).unwrap();
     assert_eq!(pairs, vec!["maxmemory", "10485760", "hz", "20"]);
     let error = run::<String>(&mut c, &["CONFIG", "SET", "port", "1"]).unwrap_err();
-    assert_eq!(error.detail(), Some("CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"));
+    assert_eq!(
+        error.detail(),
+        Some(
+            "CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        )
+    );
     let info: String = run(&mut c, &["INFO"]).unwrap();
-    let run_id = info.lines().find_map(|l| l.strip_prefix("run_id:")).expect("run_id");
+    let run_id = info
+        .lines()
+        .find_map(|l| l.strip_prefix("run_id:"))
+        .expect("run_id");
     assert_eq!(run_id.trim().len(), 40);
     assert!(info.contains("# Keyspace"));
     let info: String = run(&mut c, &["INFO", "commandstats"]).unwrap();
@@ -144,14 +207,26 @@ fn client_list_kill_and_names() {
     let server = Server::start();
     let mut a = server.client();
     let mut b = server.client();
-    assert_eq!(run::<String>(&mut b, &["CLIENT", "SETNAME", "victim"]).unwrap(), "OK");
+    assert_eq!(
+        run::<String>(&mut b, &["CLIENT", "SETNAME", "victim"]).unwrap(),
+        "OK"
+    );
     let id: i64 = run(&mut b, &["CLIENT", "ID"]).unwrap();
     let list: String = run(&mut a, &["CLIENT", "LIST"]).unwrap();
-    assert!(list.contains(&format!("id={id} ")) && list.contains("name=victim"), "{list}");
-    assert_eq!(run::<i64>(&mut a, &["CLIENT", "KILL", "ID", &id.to_string()]).unwrap(), 1);
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
+    assert_eq!(
+        run::<i64>(&mut a, &["CLIENT", "KILL", "ID", &id.to_string()]).unwrap(),
+        1
+    );
     assert!(run::<Value>(&mut b, &["PING"]).is_err());
     let error = run::<String>(&mut a, &["CLIENT", "NOPE"]).unwrap_err();
-    assert_eq!(error.detail(), Some("unknown subcommand 'NOPE'. Try CLIENT HELP."));
+    assert_eq!(
+        error.detail(),
+        Some("unknown subcommand 'NOPE'. Try CLIENT HELP.")
+    );
 }
 
 #[test]

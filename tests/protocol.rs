@@ -16,7 +16,8 @@ fn inline_commands_and_bare_newlines() {
 #[test]
 fn pipeline_split_at_every_byte_boundary() {
     let server = Server::start();
-    let pipeline = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nPING\r\n";
+    let pipeline =
+        b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nPING\r\n";
     let expected = b"+OK\r\n$5\r\nhello\r\n+PONG\r\n";
     for split in 1..pipeline.len() {
         let mut conn = server.raw();
@@ -31,17 +32,36 @@ fn pipeline_split_at_every_byte_boundary() {
 fn malformed_requests_get_redis_errors_and_close() {
     let mut server = Server::start();
     let cases: [(&[u8], &[u8]); 5] = [
-        (b"*3000000000\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", b"-ERR Protocol error: expected '$', got 'f'\r\n"),
-        (b"*1\r\n$-10\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$blabla\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"set \"\"\"test-key\"\"\" test-value\r\n", b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"*3000000000\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
+            b"-ERR Protocol error: expected '$', got 'f'\r\n",
+        ),
+        (
+            b"*1\r\n$-10\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$blabla\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"set \"\"\"test-key\"\"\" test-value\r\n",
+            b"-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (input, reply) in cases {
         let mut conn = server.raw();
         conn.send(input);
         conn.expect(reply);
-        assert!(conn.is_closed(), "connection stays open after {:?}", String::from_utf8_lossy(input));
+        assert!(
+            conn.is_closed(),
+            "connection stays open after {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     assert!(server.is_alive());
     server.raw().send(b"PING\r\n");

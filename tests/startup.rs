@@ -18,8 +18,14 @@ fn unknown_directive_is_a_startup_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at line 2"), "{stderr}");
     assert!(stderr.contains(">>> 'no-such-directive yes'"), "{stderr}");
-    assert!(stderr.contains("Bad directive or wrong number of arguments"), "{stderr}");
-    let output = Command::new(binary()).args(["--port"]).output().expect("run");
+    assert!(
+        stderr.contains("Bad directive or wrong number of arguments"),
+        "{stderr}"
+    );
+    let output = Command::new(binary())
+        .args(["--port"])
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong number of arguments"));
     std::fs::remove_dir_all(dir).ok();
@@ -31,17 +37,33 @@ fn config_file_include_and_rewrite() {
     let included = server_dir.join("included.conf");
     std::fs::write(&included, "hz 15\n").unwrap();
     let file = server_dir.join("ferrite.conf");
-    std::fs::write(&file, format!("# comment kept\ninclude {}\nbind 127.0.0.1\nsave \"\"\n", included.display())).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "# comment kept\ninclude {}\nbind 127.0.0.1\nsave \"\"\n",
+            included.display()
+        ),
+    )
+    .unwrap();
     let port = common::free_port();
     let mut child = Command::new(binary())
         .arg(&file)
-        .args(["--port", &port.to_string(), "--dir", &server_dir.display().to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            &server_dir.display().to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start");
     std::thread::sleep(Duration::from_millis(300));
     let cli = |args: &[&str]| {
-        let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().expect("redis-cli");
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     assert_eq!(cli(&["CONFIG", "GET", "hz"]), "hz\n15");
@@ -59,33 +81,55 @@ fn config_file_include_and_rewrite() {
 fn sigterm_and_shutdown_exit_cleanly() {
     let mut server = Server::start();
     let pid = server_pid(&server);
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 
     let mut server = Server::start();
-    let out = Command::new("redis-cli").args(["-p", &server.port.to_string(), "SHUTDOWN", "NOSAVE"]).output().expect("redis-cli");
+    let out = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "SHUTDOWN", "NOSAVE"])
+        .output()
+        .expect("redis-cli");
     assert!(out.status.success() || out.status.code() == Some(1));
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
 fn server_pid(server: &Server) -> u32 {
-    let out = Command::new("redis-cli").args(["-p", &server.port.to_string(), "INFO", "server"]).output().expect("redis-cli");
+    let out = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "INFO", "server"])
+        .output()
+        .expect("redis-cli");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.lines().find_map(|l| l.strip_prefix("process_id:")).and_then(|p| p.trim().parse().ok()).expect("process_id")
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("process_id")
 }
 
 #[test]
 fn redis_cli_works_unchanged() {
     let server = Server::start();
     let cli = |args: &[&str]| {
-        let out = Command::new("redis-cli").args(["-p", &server.port.to_string()]).args(args).output().expect("redis-cli");
+        let out = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     assert_eq!(cli(&["SET", "greeting", "hello world"]), "OK\n");
     assert_eq!(cli(&["GET", "greeting"]), "hello world\n");
     assert_eq!(cli(&["--raw", "INCR", "counter"]), "1\n");
-    assert_eq!(cli(&["-3", "HELLO", "3"]).lines().next(), Some("server redis"));
+    assert_eq!(
+        cli(&["-3", "HELLO", "3"]).lines().next(),
+        Some("server redis")
+    );
     assert!(cli(&["--scan", "--pattern", "gre*"]).contains("greeting"));
-    assert_eq!(cli(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]), "a\nb\n");
+    assert_eq!(
+        cli(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        "a\nb\n"
+    );
     assert_eq!(cli(&["DBSIZE"]), "2\n");
 }

@@ -31,7 +31,9 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bulk_len: 512 * 1024 * 1024 }
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+        }
     }
 }
 
@@ -274,8 +276,8 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline_pipelined() {
-        let reqs = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*0\r\nECHO \"a b\"\n")
-            .unwrap();
+        let reqs =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*0\r\nECHO \"a b\"\n").unwrap();
         assert_eq!(
             reqs,
             vec![
@@ -293,11 +295,17 @@ mod tests {
             let mut parser = RequestParser::new();
             let mut buf = BytesMut::from(&input[..split]);
             let mut got = Vec::new();
-            while let Some(r) = parser.next_request(&mut buf, &ParseLimits::default()).unwrap() {
+            while let Some(r) = parser
+                .next_request(&mut buf, &ParseLimits::default())
+                .unwrap()
+            {
                 got.push(r);
             }
             buf.extend_from_slice(&input[split..]);
-            while let Some(r) = parser.next_request(&mut buf, &ParseLimits::default()).unwrap() {
+            while let Some(r) = parser
+                .next_request(&mut buf, &ParseLimits::default())
+                .unwrap()
+            {
                 got.push(r);
             }
             assert_eq!(got.len(), 2, "split at {split}");
@@ -324,7 +332,10 @@ mod tests {
             parse_all(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n"),
             Err(ProtocolError::InvalidBulkLength)
         );
-        assert_eq!(parse_all(b"*1\r\n$blabla\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            parse_all(b"*1\r\n$blabla\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
         assert_eq!(
             parse_all(b"set \"\"\"test-key\"\"\" x\r\n"),
             Err(ProtocolError::UnbalancedQuotes)
@@ -338,7 +349,10 @@ mod tests {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*2147483647\r\n$536870912\r\nab"[..]);
         let capacity_before = buf.capacity();
-        assert_eq!(parser.next_request(&mut buf, &ParseLimits::default()), Ok(None));
+        assert_eq!(
+            parser.next_request(&mut buf, &ParseLimits::default()),
+            Ok(None)
+        );
         assert_eq!(buf.capacity(), capacity_before);
     }
 

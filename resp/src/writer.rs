@@ -33,7 +33,10 @@ pub struct ReplyWriter {
 
 impl ReplyWriter {
     pub fn new(protocol: Protocol) -> Self {
-        ReplyWriter { protocol, ..Default::default() }
+        ReplyWriter {
+            protocol,
+            ..Default::default()
+        }
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -189,7 +192,8 @@ impl ReplyWriter {
         match self.protocol {
             Protocol::Resp2 => self.integer(value as i64),
             Protocol::Resp3 => {
-                self.buf.extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" })
+                self.buf
+                    .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" })
             }
         }
     }
@@ -268,7 +272,10 @@ mod tests {
         w.null();
         w.boolean(true);
         w.verbatim("txt", b"hi");
-        assert_eq!(w.as_bytes(), b"%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n=6\r\ntxt:hi\r\n");
+        assert_eq!(
+            w.as_bytes(),
+            b"%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n=6\r\ntxt:hi\r\n"
+        );
     }
 
     #[test]

@@ -83,7 +83,8 @@ impl ClientHandle {
     }
 
     pub fn touch(&self) {
-        self.last_interaction_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn idle_seconds(&self) -> u64 {
@@ -93,7 +94,11 @@ impl ClientHandle {
 
     /// Redis's CLIENT LIST / CLIENT INFO line.
     pub fn info_line(&self) -> String {
-        let flags = if self.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+        let flags = if self.monitor.load(Ordering::Relaxed) {
+            "O"
+        } else {
+            "N"
+        };
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",

@@ -110,9 +110,16 @@ impl CommandSpec {
         if self.first_key <= 0 {
             return Vec::new();
         }
-        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key
+        };
         let step = self.step.max(1) as usize;
-        (self.first_key as usize..=last.max(0) as usize).step_by(step).filter(|&i| i < argc).collect()
+        (self.first_key as usize..=last.max(0) as usize)
+            .step_by(step)
+            .filter(|&i| i < argc)
+            .collect()
     }
 }
 
@@ -137,7 +144,9 @@ impl CmdError {
     pub fn text(&self) -> &str {
         match self {
             CmdError::Syntax => "ERR syntax error",
-            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value",
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value"
+            }
             CmdError::NotInteger => "ERR value is not an integer or out of range",
             CmdError::NotFloat => "ERR value is not a valid float",
             CmdError::Overflow => "ERR increment or decrement would overflow",
@@ -165,7 +174,11 @@ impl<'a> Ctx<'a> {
 
     pub fn record_lookup(&self, hit: bool) {
         let stats = &self.server.stats;
-        let counter = if hit { &stats.keyspace_hits } else { &stats.keyspace_misses };
+        let counter = if hit {
+            &stats.keyspace_hits
+        } else {
+            &stats.keyspace_misses
+        };
         crate::stats::ServerStats::add(counter, 1);
     }
 }

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
 use crate::client::{ClientState, ReplyMode};
-use crate::command::{Ctx, CmdError};
+use crate::command::{CmdError, Ctx};
 use crate::server::Server;
 use crate::stats::ServerStats;
 
@@ -29,7 +29,9 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if server.clients.len() as u64 > server.hot.maxclients.load(Ordering::Relaxed) {
         ServerStats::add(&server.stats.rejected_connections, 1);
         let mut stream = stream;
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         server.clients.unregister(id);
         return;
     }
@@ -44,7 +46,11 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     server.clients.unregister(id);
 }
 
-async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut ClientState) -> std::io::Result<()> {
+async fn serve_client(
+    server: &Server,
+    mut stream: TcpStream,
+    client: &mut ClientState,
+) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let mut out = ReplyWriter::new(Protocol::Resp2);
@@ -68,7 +74,9 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
             return Ok(());
         }
         ServerStats::add(&server.stats.net_input_bytes, read as u64);
-        let limits = ParseLimits { max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
+        let limits = ParseLimits {
+            max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+        };
         loop {
             if handle.is_killed() {
                 return Ok(());
@@ -97,7 +105,10 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
         }
         handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
         if buf.len() as u64 > server.hot.query_buffer_limit.load(Ordering::Relaxed) {
-            warn!("Closing client that reached max query buffer length: id={} addr={}", handle.id, handle.peer);
+            warn!(
+                "Closing client that reached max query buffer length: id={} addr={}",
+                handle.id, handle.peer
+            );
             return Ok(());
         }
         if !out.is_empty() {
@@ -111,7 +122,9 @@ async fn serve_client(server: &Server, mut stream: TcpStream, client: &mut Clien
     }
 }
 
-async fn next_monitor_line(feed: &mut Option<tokio::sync::broadcast::Receiver<Bytes>>) -> Option<Bytes> {
+async fn next_monitor_line(
+    feed: &mut Option<tokio::sync::broadcast::Receiver<Bytes>>,
+) -> Option<Bytes> {
     match feed {
         None => std::future::pending().await,
         Some(receiver) => receiver.recv().await.ok(),
@@ -126,7 +139,12 @@ fn is_write_request(server: &Server, request: &[Bytes]) -> bool {
 }
 
 /// Runs one request and writes its reply (or not, per CLIENT REPLY).
-pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, request: &[Bytes]) {
+pub fn execute(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut ReplyWriter,
+    request: &[Bytes],
+) {
     let reply_start = out.len();
     let errors_before = out.errors_written();
     if client.reply_mode == ReplyMode::Skip {
@@ -174,13 +192,24 @@ struct Outcome {
     rejected: bool,
 }
 
-fn dispatch(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, request: &[Bytes]) -> Outcome {
+fn dispatch(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut ReplyWriter,
+    request: &[Bytes],
+) -> Outcome {
     let Some(name) = request.first() else {
-        return Outcome { command_id: None, rejected: true };
+        return Outcome {
+            command_id: None,
+            rejected: true,
+        };
     };
     let Some((mut command_id, mut spec)) = server.commands.lookup(name) else {
         out.error(&unknown_command_error(request));
-        return Outcome { command_id: None, rejected: true };
+        return Outcome {
+            command_id: None,
+            rejected: true,
+        };
     };
     if !spec.subcommands.is_empty() && request.len() >= 2 {
         match server.commands.lookup_subcommand(command_id, &request[1]) {
@@ -194,30 +223,50 @@ fn dispatch(server: &Server, client: &mut ClientState, out: &mut ReplyWriter, re
                     truncated(&request[1]),
                     spec.name.to_ascii_uppercase()
                 ));
-                return Outcome { command_id: Some(command_id), rejected: true };
+                return Outcome {
+                    command_id: Some(command_id),
+                    rejected: true,
+                };
             }
         }
     }
     let full_name = server.commands.full_name(command_id);
     let rejected = |out: &mut ReplyWriter, text: &str| {
         out.error(text);
-        Outcome { command_id: Some(command_id), rejected: true }
+        Outcome {
+            command_id: Some(command_id),
+            rejected: true,
+        }
     };
     if !spec.arity_ok(request.len()) {
-        return rejected(out, &format!("ERR wrong number of arguments for '{full_name}' command"));
+        return rejected(
+            out,
+            &format!("ERR wrong number of arguments for '{full_name}' command"),
+        );
     }
     if !client.authenticated && !spec.has_flag("no-auth") {
         return rejected(out, "NOAUTH Authentication required.");
     }
     let Some(handler) = spec.handler else {
-        return rejected(out, &format!("ERR wrong number of arguments for '{full_name}' command"));
+        return rejected(
+            out,
+            &format!("ERR wrong number of arguments for '{full_name}' command"),
+        );
     };
     *client.handle.last_command.lock() = full_name;
-    let mut ctx = Ctx { server, client, out, command_name: full_name };
+    let mut ctx = Ctx {
+        server,
+        client,
+        out,
+        command_name: full_name,
+    };
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);
     }
-    Outcome { command_id: Some(command_id), rejected: false }
+    Outcome {
+        command_id: Some(command_id),
+        rejected: false,
+    }
 }
 
 pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {
@@ -235,7 +284,10 @@ fn unknown_command_error(request: &[Bytes]) -> String {
         let shown = &arg[..arg.len().min(room)];
         args.push_str(&format!("'{}' ", String::from_utf8_lossy(shown)));
     }
-    format!("ERR unknown command '{}', with args beginning with: {args}", truncated(&request[0]))
+    format!(
+        "ERR unknown command '{}', with args beginning with: {args}",
+        truncated(&request[0])
+    )
 }
 
 fn truncated(arg: &[u8]) -> String {

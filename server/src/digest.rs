@@ -56,6 +56,9 @@ pub fn dataset_digest(server: &Server) -> String {
 pub fn key_digest(server: &Server, db: usize, key: &[u8]) -> String {
     let ks = server.keyspace.read();
     let hashed = ks.key(key);
-    let digest = ks.lock(db, &hashed).peek(&hashed).map(|e| value_digest(&e.value));
+    let digest = ks
+        .lock(db, &hashed)
+        .peek(&hashed)
+        .map(|e| value_digest(&e.value));
     hex(&digest.unwrap_or(EMPTY))
 }

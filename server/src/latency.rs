@@ -31,7 +31,10 @@ impl LatencyMonitor {
         match history.samples.back_mut() {
             Some(last) if last.time_s == now => last.latency_ms = last.latency_ms.max(latency_ms),
             _ => {
-                history.samples.push_back(LatencySample { time_s: now, latency_ms });
+                history.samples.push_back(LatencySample {
+                    time_s: now,
+                    latency_ms,
+                });
                 if history.samples.len() > HISTORY_LEN {
                     history.samples.pop_front();
                 }
@@ -46,6 +49,9 @@ impl LatencyMonitor {
             self.events.clear();
             return n;
         }
-        names.iter().filter(|name| self.events.remove(name.as_str()).is_some()).count()
+        names
+            .iter()
+            .filter(|name| self.events.remove(name.as_str()).is_some())
+            .count()
     }
 }

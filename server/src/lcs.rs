@@ -73,7 +73,10 @@ pub fn longest_common_subsequence(a: &[u8], b: &[u8]) -> LcsResult {
             }
         }
         if emit {
-            matches.push(LcsMatch { a: (a_start, a_end), b: (b_start, b_end) });
+            matches.push(LcsMatch {
+                a: (a_start, a_end),
+                b: (b_start, b_end),
+            });
             a_start = none;
         }
     }
@@ -90,7 +93,16 @@ mod tests {
         assert_eq!(result.text, b"mytext");
         assert_eq!(
             result.matches,
-            vec![LcsMatch { a: (4, 7), b: (5, 8) }, LcsMatch { a: (2, 3), b: (0, 1) }]
+            vec![
+                LcsMatch {
+                    a: (4, 7),
+                    b: (5, 8)
+                },
+                LcsMatch {
+                    a: (2, 3),
+                    b: (0, 1)
+                }
+            ]
         );
     }
 }

@@ -25,7 +25,10 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// Runs the server with redis-server's command line; returns the exit code.
 pub fn run(args: Vec<String>) -> i32 {
     if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
-        println!("Ferrite server v={} (Redis {REDIS_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+        println!(
+            "Ferrite server v={} (Redis {REDIS_VERSION} compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
         return 0;
     }
     let config = match config::load(&args) {

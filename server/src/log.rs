@@ -20,7 +20,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mark = match *event.metadata().level() {
             Level::TRACE => '.',
             Level::DEBUG => '-',
@@ -41,7 +46,9 @@ fn timestamp() -> String {
     let secs = now.as_secs() as i64;
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let in_day = secs.rem_euclid(86_400);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{day:02} {} {year} {:02}:{:02}:{:02}.{:03}",
         MONTHS[(month - 1) as usize],
@@ -80,11 +87,16 @@ pub fn level_for(loglevel: &str) -> Level {
 pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level_for(loglevel))
-        .event_format(RedisFormat { pid: std::process::id() });
+        .event_format(RedisFormat {
+            pid: std::process::id(),
+        });
     if logfile.is_empty() {
         builder.with_writer(std::io::stdout).init();
     } else {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(logfile)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)?;
         builder.with_writer(Mutex::new(file)).init();
     }
     Ok(())

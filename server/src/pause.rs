@@ -30,7 +30,11 @@ impl PauseState {
         self.active.store(true, Ordering::SeqCst);
         *current = match *current {
             Some((old_scope, old_until)) if old_until > Instant::now() => {
-                let scope = if old_scope == PauseScope::All || scope == PauseScope::All { PauseScope::All } else { PauseScope::Write };
+                let scope = if old_scope == PauseScope::All || scope == PauseScope::All {
+                    PauseScope::All
+                } else {
+                    PauseScope::Write
+                };
                 Some((scope, old_until.max(until)))
             }
             _ => Some((scope, until)),

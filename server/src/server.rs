@@ -39,14 +39,22 @@ pub struct HotConfig {
 impl HotConfig {
     fn refresh(&self, config: &Config) {
         let get = |name| config.get_i64(name);
-        self.proto_max_bulk_len.store(get("proto-max-bulk-len") as u64, Ordering::Relaxed);
-        self.query_buffer_limit.store(get("client-query-buffer-limit") as u64, Ordering::Relaxed);
-        self.maxclients.store(get("maxclients") as u64, Ordering::Relaxed);
-        self.slowlog_slower_than_us.store(get("slowlog-log-slower-than"), Ordering::Relaxed);
-        self.slowlog_max_len.store(get("slowlog-max-len") as u64, Ordering::Relaxed);
-        self.latency_threshold_ms.store(get("latency-monitor-threshold") as u64, Ordering::Relaxed);
-        self.requirepass_set.store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
-        self.latency_tracking.store(config.get_bool("latency-tracking"), Ordering::Relaxed);
+        self.proto_max_bulk_len
+            .store(get("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        self.query_buffer_limit
+            .store(get("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        self.maxclients
+            .store(get("maxclients") as u64, Ordering::Relaxed);
+        self.slowlog_slower_than_us
+            .store(get("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len
+            .store(get("slowlog-max-len") as u64, Ordering::Relaxed);
+        self.latency_threshold_ms
+            .store(get("latency-monitor-threshold") as u64, Ordering::Relaxed);
+        self.requirepass_set
+            .store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+        self.latency_tracking
+            .store(config.get_bool("latency-tracking"), Ordering::Relaxed);
     }
 }
 
@@ -111,7 +119,9 @@ impl Server {
     /// Makes a new configuration take effect (at startup and after CONFIG SET).
     pub fn apply_config(&self, config: Config) {
         self.hot.refresh(&config);
-        self.slowlog.lock().trim(config.get_i64("slowlog-max-len") as usize);
+        self.slowlog
+            .lock()
+            .trim(config.get_i64("slowlog-max-len") as usize);
         let lfu = config.get("maxmemory-policy").contains("lfu");
         let params = ferrite_storage::LfuParams {
             log_factor: config.get_i64("lfu-log-factor") as u32,
@@ -131,7 +141,9 @@ impl Server {
 pub fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Binds every `bind` address on `port`. Addresses prefixed with `-` are
@@ -144,16 +156,27 @@ pub async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>
             None => (false, address),
         };
         let host = if host == "*" { "0.0.0.0" } else { host };
-        let socket_addr: SocketAddr = match format!("{host}:{port}").parse().or_else(|_| format!("[{host}]:{port}").parse()) {
+        let socket_addr: SocketAddr = match format!("{host}:{port}")
+            .parse()
+            .or_else(|_| format!("[{host}]:{port}").parse())
+        {
             Ok(addr) => addr,
             Err(_) => {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address {host}")))
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid bind address {host}"),
+                ))
             }
         };
         match TcpListener::bind(socket_addr).await {
             Ok(listener) => listeners.push(listener),
             Err(e) if optional => warn!("Could not bind optional address {socket_addr}: {e}"),
-            Err(e) => return Err(std::io::Error::new(e.kind(), format!("Failed listening on port {port} (tcp), aborting: {e}"))),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Failed listening on port {port} (tcp), aborting: {e}"),
+                ))
+            }
         }
     }
     Ok(listeners)
@@ -184,7 +207,10 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
                 (Ok(mut term), Ok(mut int)) => {
                     tokio::select! {
                         _ = term.recv() => warn!("Received SIGTERM scheduling shutdown..."),

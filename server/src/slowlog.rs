@@ -26,10 +26,24 @@ pub struct Slowlog {
 }
 
 impl Slowlog {
-    pub fn record(&mut self, args: &[Bytes], duration_us: u64, peer: &str, client_name: &str, max_len: usize) {
-        let mut kept: Vec<Bytes> = args.iter().take(MAX_ARGS).map(|arg| truncate(arg)).collect();
+    pub fn record(
+        &mut self,
+        args: &[Bytes],
+        duration_us: u64,
+        peer: &str,
+        client_name: &str,
+        max_len: usize,
+    ) {
+        let mut kept: Vec<Bytes> = args
+            .iter()
+            .take(MAX_ARGS)
+            .map(|arg| truncate(arg))
+            .collect();
         if args.len() > MAX_ARGS {
-            kept[MAX_ARGS - 1] = Bytes::from(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1));
+            kept[MAX_ARGS - 1] = Bytes::from(format!(
+                "... ({} more arguments)",
+                args.len() - MAX_ARGS + 1
+            ));
         }
         self.entries.push_front(SlowlogEntry {
             id: self.next_id,

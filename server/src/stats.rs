@@ -22,7 +22,12 @@ pub struct CommandStat {
 
 impl CommandStat {
     fn reset(&self) {
-        for counter in [&self.calls, &self.usec, &self.rejected_calls, &self.failed_calls] {
+        for counter in [
+            &self.calls,
+            &self.usec,
+            &self.rejected_calls,
+            &self.failed_calls,
+        ] {
             counter.store(0, Ordering::Relaxed);
         }
         for bucket in &self.latency_histogram {

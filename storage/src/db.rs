@@ -51,7 +51,11 @@ pub struct Db {
 
 impl Default for Db {
     fn default() -> Self {
-        Db { shards: (0..SHARD_COUNT).map(|_| Mutex::new(Shard::default())).collect() }
+        Db {
+            shards: (0..SHARD_COUNT)
+                .map(|_| Mutex::new(Shard::default()))
+                .collect(),
+        }
     }
 }
 
@@ -103,7 +107,10 @@ impl Db {
             candidates.sort_unstable_by_key(|c| c.0);
             let wanted = count - visited;
             let mut taken = candidates.len().min(wanted);
-            while taken > 0 && taken < candidates.len() && candidates[taken].0 == candidates[taken - 1].0 {
+            while taken > 0
+                && taken < candidates.len()
+                && candidates[taken].0 == candidates[taken - 1].0
+            {
                 taken += 1;
             }
             visited += taken;
@@ -136,7 +143,10 @@ mod tests {
 
     #[test]
     fn shard_bits_lead_the_ordinal() {
-        let key = KeyHash { bytes: b"k", hash: 0x0003_ff00_0000_1234 };
+        let key = KeyHash {
+            bytes: b"k",
+            hash: 0x0003_ff00_0000_1234,
+        };
         let ordinal = KeyHash::ordinal(key.hash);
         assert_eq!((ordinal >> (64 - SHARD_BITS)) as usize, key.shard_index());
     }

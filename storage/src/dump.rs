@@ -32,7 +32,9 @@ pub enum DumpError {
 impl fmt::Display for DumpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DumpError::VersionOrChecksum => f.write_str("DUMP payload version or checksum are wrong"),
+            DumpError::VersionOrChecksum => {
+                f.write_str("DUMP payload version or checksum are wrong")
+            }
             DumpError::BadFormat(what) => write!(f, "Bad data format ({what})"),
         }
     }
@@ -133,7 +135,10 @@ enum Length {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], DumpError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.data.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.data.len());
         let end = end.ok_or(DumpError::BadFormat("truncated"))?;
         let slice = &self.data[self.pos..end];
         self.pos = end;
@@ -152,7 +157,9 @@ impl Reader<'_> {
             2 if first == 0x80 => {
                 Length::Plain(u32::from_be_bytes(self.take(4)?.try_into().expect("4")) as u64)
             }
-            2 if first == 0x81 => Length::Plain(u64::from_be_bytes(self.take(8)?.try_into().expect("8"))),
+            2 if first == 0x81 => {
+                Length::Plain(u64::from_be_bytes(self.take(8)?.try_into().expect("8")))
+            }
             2 => return Err(DumpError::BadFormat("unknown length encoding")),
             _ => Length::Special(first & 0x3f),
         })
@@ -160,7 +167,9 @@ impl Reader<'_> {
 
     fn plain_length(&mut self) -> Result<usize, DumpError> {
         match self.length()? {
-            Length::Plain(n) => usize::try_from(n).map_err(|_| DumpError::BadFormat("length too large")),
+            Length::Plain(n) => {
+                usize::try_from(n).map_err(|_| DumpError::BadFormat("length too large"))
+            }
             Length::Special(_) => Err(DumpError::BadFormat("expected a length")),
         }
     }
@@ -203,14 +212,20 @@ mod tests {
         assert_eq!(&payload[..8], b"\x00\x05hello\x0a");
         assert_eq!(decode_dump_payload(&payload, true).unwrap(), value);
         let number = Value::String(StringValue::from_bytes(b"-1234567"));
-        assert_eq!(decode_dump_payload(&encode_dump_payload(&number), true).unwrap(), number);
+        assert_eq!(
+            decode_dump_payload(&encode_dump_payload(&number), true).unwrap(),
+            number
+        );
     }
 
     #[test]
     fn rejects_corruption() {
         let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         payload[1] ^= 1;
-        assert_eq!(decode_dump_payload(&payload, true), Err(DumpError::VersionOrChecksum));
+        assert_eq!(
+            decode_dump_payload(&payload, true),
+            Err(DumpError::VersionOrChecksum)
+        );
         assert!(decode_dump_payload(b"short", true).is_err());
     }
 }

@@ -6,7 +6,10 @@ const INLINE_CAPACITY: usize = 22;
 
 #[derive(Debug, Clone)]
 pub(crate) enum KeyBytes {
-    Inline { len: u8, bytes: [u8; INLINE_CAPACITY] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_CAPACITY],
+    },
     Heap(Box<[u8]>),
 }
 
@@ -15,7 +18,10 @@ impl KeyBytes {
         if key.len() <= INLINE_CAPACITY {
             let mut bytes = [0u8; INLINE_CAPACITY];
             bytes[..key.len()].copy_from_slice(key);
-            KeyBytes::Inline { len: key.len() as u8, bytes }
+            KeyBytes::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
         } else {
             KeyBytes::Heap(key.into())
         }

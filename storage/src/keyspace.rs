@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use ahash::RandomState;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::lfu::LfuParams;
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
+use crate::lfu::LfuParams;
+use crate::now_ms;
 use crate::shard::ShardGuard;
 use crate::value::ValueType;
-use crate::now_ms;
 
 /// Counters the keyspace keeps for INFO, and switches DEBUG flips.
 #[derive(Debug)]
@@ -50,8 +50,10 @@ impl KeyspaceStats {
 
     /// Turns frequency tracking on or off and sets its parameters.
     pub fn configure_lfu(&self, enabled: bool, params: LfuParams) {
-        self.lfu_log_factor.store(params.log_factor, Ordering::Relaxed);
-        self.lfu_decay_minutes.store(params.decay_minutes, Ordering::Relaxed);
+        self.lfu_log_factor
+            .store(params.log_factor, Ordering::Relaxed);
+        self.lfu_decay_minutes
+            .store(params.decay_minutes, Ordering::Relaxed);
         self.lfu_enabled.store(enabled, Ordering::Relaxed);
     }
 
@@ -106,7 +108,11 @@ impl Keyspace {
 
     /// Shared access for ordinary commands.
     pub fn read(&self) -> KeyspaceRead<'_> {
-        KeyspaceRead { dbs: self.gate.read(), keyspace: self, now_ms: now_ms() }
+        KeyspaceRead {
+            dbs: self.gate.read(),
+            keyspace: self,
+            now_ms: now_ms(),
+        }
     }
 
     /// Exclusive access: no other command runs while this is held.
@@ -133,7 +139,12 @@ impl Keyspace {
         let now = now_ms();
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
-            let mut shard = dbs[position / SHARD_COUNT].lock_shard(position % SHARD_COUNT, &self.stats, &self.hasher, now);
+            let mut shard = dbs[position / SHARD_COUNT].lock_shard(
+                position % SHARD_COUNT,
+                &self.stats,
+                &self.hasher,
+                now,
+            );
             report.keys_expired += shard.remove_expired();
             drop(shard);
             report.shards_visited += 1;
@@ -165,25 +176,42 @@ impl<'a> KeyspaceRead<'a> {
     }
 
     pub fn key<'k>(&self, bytes: &'k [u8]) -> KeyHash<'k> {
-        KeyHash { bytes, hash: self.keyspace.hash(bytes) }
+        KeyHash {
+            bytes,
+            hash: self.keyspace.hash(bytes),
+        }
     }
 
     /// Locks the shard holding `key` in database `db`.
     pub fn lock(&self, db: usize, key: &KeyHash) -> ShardGuard<'_> {
-        self.dbs[db].lock_shard(key.shard_index(), &self.keyspace.stats, &self.keyspace.hasher, self.now_ms)
+        self.dbs[db].lock_shard(
+            key.shard_index(),
+            &self.keyspace.stats,
+            &self.keyspace.hasher,
+            self.now_ms,
+        )
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
     /// ascending (database, shard) order so concurrent multi-key commands
     /// cannot deadlock. Returns the guards and, for each key, its guard's index.
     pub fn lock_many(&self, keys: &[(usize, KeyHash)]) -> (Vec<ShardGuard<'_>>, Vec<usize>) {
-        let mut order: Vec<(usize, usize)> =
-            keys.iter().map(|(db, key)| (*db, key.shard_index())).collect();
+        let mut order: Vec<(usize, usize)> = keys
+            .iter()
+            .map(|(db, key)| (*db, key.shard_index()))
+            .collect();
         order.sort_unstable();
         order.dedup();
         let guards = order
             .iter()
-            .map(|&(db, shard)| self.dbs[db].lock_shard(shard, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms))
+            .map(|&(db, shard)| {
+                self.dbs[db].lock_shard(
+                    shard,
+                    &self.keyspace.stats,
+                    &self.keyspace.hasher,
+                    self.now_ms,
+                )
+            })
             .collect();
         let positions = keys
             .iter()
@@ -200,7 +228,12 @@ impl<'a> KeyspaceRead<'a> {
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(&mut ShardGuard<'_>)) {
         let database = &self.dbs[db];
         for index in 0..database.shard_count() {
-            let mut guard = database.lock_shard(index, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms);
+            let mut guard = database.lock_shard(
+                index,
+                &self.keyspace.stats,
+                &self.keyspace.hasher,
+                self.now_ms,
+            );
             f(&mut guard);
         }
     }
@@ -212,7 +245,14 @@ impl<'a> KeyspaceRead<'a> {
         count: usize,
         keep: impl FnMut(&[u8], ValueType) -> bool,
     ) -> ScanBatch {
-        self.dbs[db].scan(cursor, count, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms, keep)
+        self.dbs[db].scan(
+            cursor,
+            count,
+            &self.keyspace.stats,
+            &self.keyspace.hasher,
+            self.now_ms,
+            keep,
+        )
     }
 
     /// Live keys and keys with an expiry in database `db`.
@@ -232,7 +272,12 @@ impl<'a> KeyspaceRead<'a> {
         let start = rand::thread_rng().gen_range(0..database.shard_count());
         for step in 0..database.shard_count() {
             let index = (start + step) % database.shard_count();
-            let shard = database.lock_shard(index, &self.keyspace.stats, &self.keyspace.hasher, self.now_ms);
+            let shard = database.lock_shard(
+                index,
+                &self.keyspace.stats,
+                &self.keyspace.hasher,
+                self.now_ms,
+            );
             if shard.is_empty() {
                 continue;
             }
@@ -255,7 +300,10 @@ mod tests {
         let read = ks.read();
         let k = read.key(key.as_bytes());
         let mut shard = read.lock(0, &k);
-        shard.insert(&k, Entry::with_expiry(Value::String(StringValue::from_bytes(b"v")), expire));
+        shard.insert(
+            &k,
+            Entry::with_expiry(Value::String(StringValue::from_bytes(b"v")), expire),
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
-pub use lfu::LfuParams;
 pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
+pub use lfu::LfuParams;
 pub use pattern::glob_match;
 pub use shard::{Entry, Shard, ShardGuard};
 pub use value::{StringValue, Value, ValueType};

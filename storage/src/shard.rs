@@ -6,8 +6,8 @@ use parking_lot::MutexGuard;
 
 use crate::db::KeyHash;
 use crate::key::KeyBytes;
-use crate::lfu;
 use crate::keyspace::KeyspaceStats;
+use crate::lfu;
 use crate::value::Value;
 
 /// A key's value plus its metadata.
@@ -28,7 +28,12 @@ impl Entry {
     }
 
     pub fn with_expiry(value: Value, expire_at_ms: Option<u64>) -> Entry {
-        Entry { value, expire_at_ms: expire_at_ms.unwrap_or(0), last_access_s: 0, lfu_counter: lfu::INITIAL }
+        Entry {
+            value,
+            expire_at_ms: expire_at_ms.unwrap_or(0),
+            last_access_s: 0,
+            lfu_counter: lfu::INITIAL,
+        }
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
@@ -91,7 +96,10 @@ impl ShardGuard<'_> {
 
     fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
         let now = self.now_ms;
-        let found = self.shard.table.find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
+        let found = self
+            .shard
+            .table
+            .find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if found.entry.is_expired(now) {
             self.remove_unchecked(key);
             self.stats.record_expired(1);
@@ -105,7 +113,12 @@ impl ShardGuard<'_> {
             .find_mut(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if touch {
             if let Some(params) = lfu {
-                let decayed = lfu::decayed(slot.entry.lfu_counter, slot.entry.last_access_s, clock, params);
+                let decayed = lfu::decayed(
+                    slot.entry.lfu_counter,
+                    slot.entry.last_access_s,
+                    clock,
+                    params,
+                );
                 slot.entry.lfu_counter = lfu::log_increment(decayed, params);
             }
             slot.entry.last_access_s = clock;
@@ -149,8 +162,13 @@ impl ShardGuard<'_> {
         entry.last_access_s = self.clock_s;
         let now = self.now_ms;
         let shard = &mut *self.shard;
-        let volatile_delta = |old: &Entry, new: &Entry| (new.expire_at_ms != 0) as isize - (old.expire_at_ms != 0) as isize;
-        if let Some(slot) = shard.table.find_mut(key.hash, |slot| slot.key.as_slice() == key.bytes) {
+        let volatile_delta = |old: &Entry, new: &Entry| {
+            (new.expire_at_ms != 0) as isize - (old.expire_at_ms != 0) as isize
+        };
+        if let Some(slot) = shard
+            .table
+            .find_mut(key.hash, |slot| slot.key.as_slice() == key.bytes)
+        {
             let delta = volatile_delta(&slot.entry, &entry);
             let old = std::mem::replace(&mut slot.entry, entry);
             shard.volatile = shard.volatile.wrapping_add_signed(delta);
@@ -166,7 +184,10 @@ impl ShardGuard<'_> {
         }
         shard.table.insert_unique(
             key.hash,
-            Box::new(Slot { key: KeyBytes::new(key.bytes), entry }),
+            Box::new(Slot {
+                key: KeyBytes::new(key.bytes),
+                entry,
+            }),
             |slot| hasher.hash_one(slot.key.as_slice()),
         );
         None
@@ -184,7 +205,10 @@ impl ShardGuard<'_> {
 
     fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
         let shard = &mut *self.shard;
-        let found = shard.table.find_entry(key.hash, |slot| slot.key.as_slice() == key.bytes).ok()?;
+        let found = shard
+            .table
+            .find_entry(key.hash, |slot| slot.key.as_slice() == key.bytes)
+            .ok()?;
         let (slot, _) = found.remove();
         if slot.entry.expire_at_ms != 0 {
             shard.volatile -= 1;
@@ -195,7 +219,9 @@ impl ShardGuard<'_> {
     /// Sets or clears the expiry of a live key; false if the key is absent.
     pub fn set_expiry(&mut self, key: &KeyHash, expire_at_ms: Option<u64>) -> bool {
         let new = expire_at_ms.unwrap_or(0);
-        let Some(entry) = self.peek(key) else { return false };
+        let Some(entry) = self.peek(key) else {
+            return false;
+        };
         let old = std::mem::replace(&mut entry.expire_at_ms, new);
         let shard = &mut *self.shard;
         match (old != 0, new != 0) {
@@ -221,7 +247,13 @@ impl ShardGuard<'_> {
     /// Every key with its hash and entry, including expired ones not yet removed.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, &Entry)> {
         let hasher = self.hasher;
-        self.shard.table.iter().map(move |slot| (slot.key.as_slice(), hasher.hash_one(slot.key.as_slice()), &slot.entry))
+        self.shard.table.iter().map(move |slot| {
+            (
+                slot.key.as_slice(),
+                hasher.hash_one(slot.key.as_slice()),
+                &slot.entry,
+            )
+        })
     }
 
     /// Removes every expired entry; returns how many.

@@ -164,7 +164,10 @@ mod tests {
     fn encodings_follow_redis() {
         assert_eq!(StringValue::from_bytes(b"12345").encoding_name(), "int");
         assert_eq!(StringValue::from_bytes(b"0123").encoding_name(), "embstr");
-        assert_eq!(StringValue::from_bytes(&[b'a'; 44]).encoding_name(), "embstr");
+        assert_eq!(
+            StringValue::from_bytes(&[b'a'; 44]).encoding_name(),
+            "embstr"
+        );
         assert_eq!(StringValue::from_bytes(&[b'a'; 45]).encoding_name(), "raw");
         let mut v = StringValue::from_bytes(b"12");
         v.make_raw().extend_from_slice(b"3");

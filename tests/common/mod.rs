@@ -15,7 +15,11 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("local addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 pub fn binary() -> PathBuf {
@@ -23,7 +27,11 @@ pub fn binary() -> PathBuf {
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrite-test-{tag}-{}-{}", std::process::id(), free_port()));
+    let dir = std::env::temp_dir().join(format!(
+        "ferrite-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
@@ -37,11 +45,16 @@ impl Server {
         let port = free_port();
         let dir = temp_dir("server");
         let mut args: Vec<String> = vec![
-            "--port".into(), port.to_string(),
-            "--bind".into(), "127.0.0.1".into(),
-            "--save".into(), "".into(),
-            "--dir".into(), dir.display().to_string(),
-            "--enable-debug-command".into(), "yes".into(),
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--enable-debug-command".into(),
+            "yes".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(binary())
@@ -62,7 +75,9 @@ impl Server {
                 // Any reply counts (a server with requirepass answers -NOAUTH).
                 if stream.write_all(b"PING\r\n").is_ok() {
                     let mut first = [0u8; 1];
-                    if stream.read_exact(&mut first).is_ok() && (first[0] == b'+' || first[0] == b'-') {
+                    if stream.read_exact(&mut first).is_ok()
+                        && (first[0] == b'+' || first[0] == b'-')
+                    {
                         return;
                     }
                 }
@@ -74,7 +89,9 @@ impl Server {
 
     pub fn raw(&self) -> RawConnection {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         RawConnection { stream }
     }
 
@@ -123,8 +140,13 @@ impl RawConnection {
     /// Reads exactly `expected.len()` bytes and compares them.
     pub fn expect(&mut self, expected: &[u8]) {
         let mut got = vec![0u8; expected.len()];
-        self.stream.read_exact(&mut got).unwrap_or_else(|e| panic!("reading {:?}: {e}", String::from_utf8_lossy(expected)));
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
+        self.stream
+            .read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("reading {:?}: {e}", String::from_utf8_lossy(expected)));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
     }
 
     /// True once the server has closed the connection.

@@ -6,20 +6,75 @@ use ferrite_resp::Protocol;
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, ping).flags(&["fast", "sentinel"]).acl(&["@fast", "@connection"]).doc("connection", "Returns the server's liveliness response."),
-    CommandSpec::new("echo", 2, echo).flags(&["fast"]).acl(&["@fast", "@connection"]).doc("connection", "Returns the given string."),
-    CommandSpec::new("quit", -1, quit).flags(&["allow-busy", "noscript", "loading", "stale", "fast", "no-auth"]).acl(&["@fast", "@connection"]).doc("connection", "Closes the connection."),
-    CommandSpec::new("reset", 1, reset).flags(&["noscript", "loading", "stale", "fast", "no-auth", "allow-busy"]).acl(&["@fast", "@connection"]).doc("connection", "Resets the connection."),
-    CommandSpec::new("hello", -1, hello).flags(&["noscript", "loading", "stale", "fast", "no-auth", "sentinel", "allow-busy"]).acl(&["@fast", "@connection"]).doc("connection", "Handshakes with the Redis server."),
-    CommandSpec::new("auth", -2, auth).flags(&["noscript", "loading", "stale", "fast", "no-auth", "sentinel", "allow-busy"]).acl(&["@fast", "@connection"]).doc("connection", "Authenticates the connection."),
-    CommandSpec::new("select", 2, select).flags(&["loading", "stale", "fast"]).acl(&["@fast", "@connection"]).doc("connection", "Changes the selected database."),
+    CommandSpec::new("ping", -1, ping)
+        .flags(&["fast", "sentinel"])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Returns the server's liveliness response."),
+    CommandSpec::new("echo", 2, echo)
+        .flags(&["fast"])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Returns the given string."),
+    CommandSpec::new("quit", -1, quit)
+        .flags(&[
+            "allow-busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no-auth",
+        ])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Closes the connection."),
+    CommandSpec::new("reset", 1, reset)
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no-auth",
+            "allow-busy",
+        ])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Resets the connection."),
+    CommandSpec::new("hello", -1, hello)
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no-auth",
+            "sentinel",
+            "allow-busy",
+        ])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Handshakes with the Redis server."),
+    CommandSpec::new("auth", -2, auth)
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no-auth",
+            "sentinel",
+            "allow-busy",
+        ])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Authenticates the connection."),
+    CommandSpec::new("select", 2, select)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .doc("connection", "Changes the selected database."),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match args {
         [_] => ctx.out.simple("PONG"),
         [_, message] => ctx.out.bulk(message),
-        _ => return Err(CmdError::msg("ERR wrong number of arguments for 'ping' command")),
+        _ => {
+            return Err(CmdError::msg(
+                "ERR wrong number of arguments for 'ping' command",
+            ))
+        }
     }
     Ok(())
 }
@@ -50,7 +105,10 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn set_protocol(ctx: &mut Ctx<'_>, protocol: Protocol) {
     ctx.out.set_protocol(protocol);
-    ctx.client.handle.resp.store(protocol.version() as usize, std::sync::atomic::Ordering::Relaxed);
+    ctx.client.handle.resp.store(
+        protocol.version() as usize,
+        std::sync::atomic::Ordering::Relaxed,
+    );
 }
 
 /// Checks a password for the `default` user (the only user until ACLs exist).
@@ -59,7 +117,9 @@ fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), Cmd
     if user == b"default" && (requirepass.is_empty() || requirepass.as_bytes() == password) {
         Ok(())
     } else {
-        Err(CmdError::msg("WRONGPASS invalid username-password pair or user is disabled."))
+        Err(CmdError::msg(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
     }
 }
 
@@ -84,7 +144,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut protocol = None;
     let mut rest = &args[1..];
     if let Some((version, tail)) = rest.split_first() {
-        let version = parse_i64(version).map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
+        let version = parse_i64(version)
+            .map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
         protocol = Some(match version {
             2 => Protocol::Resp2,
             3 => Protocol::Resp3,
@@ -102,7 +163,10 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             name = Some(tail[0].clone());
             rest = &tail[1..];
         } else {
-            return Err(CmdError::msg(format!("ERR Syntax error in HELLO option '{}'", text(option))));
+            return Err(CmdError::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                text(option)
+            )));
         }
     }
     if let Some((user, password)) = credentials {

@@ -6,8 +6,33 @@ use std::sync::atomic::Ordering;
 use crate::server::Server;
 use crate::stats::ServerStats;
 
-const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
-const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 /// Which sections the INFO arguments ask for, in Redis's order.
 pub fn sections_for(args: &[String]) -> Vec<&'static str> {
@@ -80,15 +105,31 @@ fn server_section(server: &Server, out: &mut String) {
     field!(out, "uptime_in_seconds", uptime);
     field!(out, "uptime_in_days", uptime / 86_400);
     field!(out, "hz", server.config.read().get("hz"));
-    field!(out, "executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
-    let config_file = server.config.read().file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    field!(
+        out,
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    let config_file = server
+        .config
+        .read()
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     field!(out, "config_file", config_file);
 }
 
 fn clients_section(server: &Server, out: &mut String) {
     out.push_str("# Clients\r\n");
     field!(out, "connected_clients", server.clients.len());
-    field!(out, "maxclients", server.hot.maxclients.load(Ordering::Relaxed));
+    field!(
+        out,
+        "maxclients",
+        server.hot.maxclients.load(Ordering::Relaxed)
+    );
     field!(out, "blocked_clients", 0);
     field!(out, "tracking_clients", 0);
     field!(out, "clients_in_timeout_table", 0);
@@ -97,7 +138,11 @@ fn clients_section(server: &Server, out: &mut String) {
 /// Resident set size from /proc (Linux); 0 where unavailable.
 pub fn resident_memory() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -131,7 +176,11 @@ fn persistence_section(server: &Server, out: &mut String) {
     field!(out, "async_loading", 0);
     field!(out, "rdb_changes_since_last_save", 0);
     field!(out, "rdb_bgsave_in_progress", 0);
-    field!(out, "rdb_last_save_time", server.last_save_s.load(Ordering::Relaxed));
+    field!(
+        out,
+        "rdb_last_save_time",
+        server.last_save_s.load(Ordering::Relaxed)
+    );
     field!(out, "rdb_last_bgsave_status", "ok");
     field!(out, "aof_enabled", 0);
     field!(out, "aof_rewrite_in_progress", 0);
@@ -141,8 +190,16 @@ fn stats_section(server: &Server, out: &mut String) {
     let s = &server.stats;
     let get = ServerStats::get;
     out.push_str("# Stats\r\n");
-    field!(out, "total_connections_received", get(&s.total_connections_received));
-    field!(out, "total_commands_processed", get(&s.total_commands_processed));
+    field!(
+        out,
+        "total_connections_received",
+        get(&s.total_connections_received)
+    );
+    field!(
+        out,
+        "total_commands_processed",
+        get(&s.total_commands_processed)
+    );
     field!(out, "total_net_input_bytes", get(&s.net_input_bytes));
     field!(out, "total_net_output_bytes", get(&s.net_output_bytes));
     field!(out, "rejected_connections", get(&s.rejected_connections));
@@ -166,10 +223,18 @@ fn replication_section(server: &Server, out: &mut String) {
     field!(out, "master_failover_state", "no-failover");
     field!(out, "master_replid", ids.replid);
     field!(out, "master_replid2", ids.replid2);
-    field!(out, "master_repl_offset", server.replication.master_repl_offset());
+    field!(
+        out,
+        "master_repl_offset",
+        server.replication.master_repl_offset()
+    );
     field!(out, "second_repl_offset", ids.second_repl_offset);
     field!(out, "repl_backlog_active", 0);
-    field!(out, "repl_backlog_size", server.config.read().get("repl-backlog-size"));
+    field!(
+        out,
+        "repl_backlog_size",
+        server.config.read().get("repl-backlog-size")
+    );
     field!(out, "repl_backlog_first_byte_offset", 0);
     field!(out, "repl_backlog_histlen", 0);
 }
@@ -198,7 +263,11 @@ fn commandstats_section(server: &Server, out: &mut String) {
             continue;
         }
         let usec = ServerStats::get(&stat.usec);
-        let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let per_call = if calls > 0 {
+            usec as f64 / calls as f64
+        } else {
+            0.0
+        };
         let _ = write!(out, "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n");
     }
 }

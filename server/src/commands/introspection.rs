@@ -13,40 +13,141 @@ const CONN: &[&str] = &["@slow", "@connection"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::container("client", CLIENT_SUBCOMMANDS).doc("connection", "A container for client connection commands."),
-    CommandSpec::container("command", COMMAND_SUBCOMMANDS).with_handler(-1, command_info).doc("server", "Returns detailed information about all commands."),
-    CommandSpec::new("monitor", 1, monitor).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous"]).doc("server", "Listens for all requests received by the server in real-time."),
+    CommandSpec::container("client", CLIENT_SUBCOMMANDS)
+        .doc("connection", "A container for client connection commands."),
+    CommandSpec::container("command", COMMAND_SUBCOMMANDS)
+        .with_handler(-1, command_info)
+        .doc("server", "Returns detailed information about all commands."),
+    CommandSpec::new("monitor", 1, monitor)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc(
+            "server",
+            "Listens for all requests received by the server in real-time.",
+        ),
 ];
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("id", 2, client_id).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Returns the unique client ID of the connection."),
-    CommandSpec::new("setname", 3, client_setname).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Sets the connection name."),
-    CommandSpec::new("getname", 2, client_getname).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Returns the name of the connection."),
-    CommandSpec::new("setinfo", 4, client_setinfo).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Sets information specific to the client or connection."),
-    CommandSpec::new("info", 2, client_info).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Returns information about the connection."),
-    CommandSpec::new("list", -2, client_list).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous", "@connection"]).doc("connection", "Lists open connections."),
-    CommandSpec::new("kill", -3, client_kill).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous", "@connection"]).doc("connection", "Terminates open connections."),
-    CommandSpec::new("pause", -3, client_pause).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous", "@connection"]).doc("connection", "Suspends commands processing."),
-    CommandSpec::new("unpause", 2, client_unpause).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous", "@connection"]).doc("connection", "Resumes processing commands from paused clients."),
-    CommandSpec::new("reply", 3, client_reply).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Instructs the server whether to reply to commands."),
-    CommandSpec::new("no-evict", 3, client_no_evict).flags(ADMIN).acl(&["@admin", "@slow", "@dangerous", "@connection"]).doc("connection", "Sets the client eviction mode of the connection."),
-    CommandSpec::new("no-touch", 3, client_no_touch).flags(&["noscript", "loading", "stale"]).acl(CONN).doc("connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-    CommandSpec::new("help", 2, client_help).flags(&["loading", "stale"]).acl(CONN).doc("connection", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("id", 2, client_id)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Returns the unique client ID of the connection.",
+        ),
+    CommandSpec::new("setname", 3, client_setname)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc("connection", "Sets the connection name."),
+    CommandSpec::new("getname", 2, client_getname)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc("connection", "Returns the name of the connection."),
+    CommandSpec::new("setinfo", 4, client_setinfo)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Sets information specific to the client or connection.",
+        ),
+    CommandSpec::new("info", 2, client_info)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc("connection", "Returns information about the connection."),
+    CommandSpec::new("list", -2, client_list)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("connection", "Lists open connections."),
+    CommandSpec::new("kill", -3, client_kill)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("connection", "Terminates open connections."),
+    CommandSpec::new("pause", -3, client_pause)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("connection", "Suspends commands processing."),
+    CommandSpec::new("unpause", 2, client_unpause)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc(
+            "connection",
+            "Resumes processing commands from paused clients.",
+        ),
+    CommandSpec::new("reply", 3, client_reply)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Instructs the server whether to reply to commands.",
+        ),
+    CommandSpec::new("no-evict", 3, client_no_evict)
+        .flags(ADMIN)
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc(
+            "connection",
+            "Sets the client eviction mode of the connection.",
+        ),
+    CommandSpec::new("no-touch", 3, client_no_touch)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        ),
+    CommandSpec::new("help", 2, client_help)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("count", 2, command_count).flags(&["loading", "stale"]).acl(CONN).doc("server", "Returns a count of commands."),
-    CommandSpec::new("info", -2, command_info).flags(&["loading", "stale"]).acl(CONN).doc("server", "Returns information about one, multiple or all commands."),
-    CommandSpec::new("docs", -2, command_docs).flags(&["loading", "stale"]).acl(CONN).doc("server", "Returns documentary information about one, multiple or all commands."),
-    CommandSpec::new("list", -2, command_list).flags(&["loading", "stale"]).acl(CONN).doc("server", "Returns a list of command names."),
-    CommandSpec::new("getkeys", -3, command_getkeys).flags(&["loading", "stale"]).acl(CONN).doc("server", "Extracts the key names from an arbitrary command."),
-    CommandSpec::new("help", 2, command_help).flags(&["loading", "stale"]).acl(CONN).doc("server", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("count", 2, command_count)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc("server", "Returns a count of commands."),
+    CommandSpec::new("info", -2, command_info)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "server",
+            "Returns information about one, multiple or all commands.",
+        ),
+    CommandSpec::new("docs", -2, command_docs)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "server",
+            "Returns documentary information about one, multiple or all commands.",
+        ),
+    CommandSpec::new("list", -2, command_list)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc("server", "Returns a list of command names."),
+    CommandSpec::new("getkeys", -3, command_getkeys)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "server",
+            "Extracts the key names from an arbitrary command.",
+        ),
+    CommandSpec::new("help", 2, command_help)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "server",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 /// Redis's HELP reply: a title line, the given lines, and the HELP line.
 pub fn help_reply(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    ctx.out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for line in lines {
         ctx.out.simple(line);
     }
@@ -56,7 +157,9 @@ pub fn help_reply(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
 
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
     if name.iter().any(|&c| c <= b' ' || c > b'~') {
-        return Err(CmdError::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -86,14 +189,20 @@ fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let value = &args[3];
     if value.iter().any(|&c| c < b'!' || c > b'~') {
-        return Err(CmdError::msg(format!("ERR {} cannot contain spaces, newlines or special characters.", text(&args[2]).to_ascii_uppercase())));
+        return Err(CmdError::msg(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            text(&args[2]).to_ascii_uppercase()
+        )));
     }
     let target = if is(&args[2], "lib-name") {
         &ctx.client.handle.lib_name
     } else if is(&args[2], "lib-ver") {
         &ctx.client.handle.lib_version
     } else {
-        return Err(CmdError::msg(format!("ERR Unrecognized option '{}'", text(&args[2]))));
+        return Err(CmdError::msg(format!(
+            "ERR Unrecognized option '{}'",
+            text(&args[2])
+        )));
     };
     *target.lock() = text(value);
     ctx.out.ok();
@@ -114,14 +223,20 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if is(&args[i], "type") && i + 1 < args.len() {
             let kind = text(&args[i + 1]).to_ascii_lowercase();
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&kind.as_str()) {
-                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", text(&args[i + 1]))));
+                return Err(CmdError::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    text(&args[i + 1])
+                )));
             }
             type_filter = Some(kind);
             i += 2;
         } else if is(&args[i], "id") && i + 1 < args.len() {
             let mut list = Vec::new();
             for arg in &args[i + 1..] {
-                let id = parse_i64(arg).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::msg("ERR Invalid client ID"))?;
+                let id = parse_i64(arg)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| CmdError::msg("ERR Invalid client ID"))?;
                 list.push(id as u64);
             }
             ids = Some(list);
@@ -163,15 +278,22 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut skip_me = true;
     let mut i = 2;
     while i < args.len() {
-        let Some(value) = args.get(i + 1) else { return Err(CmdError::Syntax) };
+        let Some(value) = args.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
         let option = text(&args[i]).to_ascii_lowercase();
         let value = text(value);
         match option.as_str() {
             "id" => {
-                parse_i64(value.as_bytes()).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::msg("ERR client-id should be greater than 0"))?;
+                parse_i64(value.as_bytes())
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| CmdError::msg("ERR client-id should be greater than 0"))?;
             }
             "type" => {
-                if !["normal", "master", "replica", "slave", "pubsub"].contains(&value.to_ascii_lowercase().as_str()) {
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .contains(&value.to_ascii_lowercase().as_str())
+                {
                     return Err(CmdError::msg(format!("ERR Unknown client type '{value}'")));
                 }
             }
@@ -200,7 +322,9 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "laddr" => handle.local.to_string() == *value,
             "type" => value.eq_ignore_ascii_case("normal"),
             "user" => value == "default",
-            "maxage" => value.parse::<u64>().is_ok_and(|age| handle.created.elapsed().as_secs() >= age),
+            "maxage" => value
+                .parse::<u64>()
+                .is_ok_and(|age| handle.created.elapsed().as_secs() >= age),
             _ => true,
         });
         if matches {
@@ -213,7 +337,8 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let millis = parse_i64(&args[2]).map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    let millis = parse_i64(&args[2])
+        .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
     if millis < 0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
@@ -226,7 +351,9 @@ fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 4 {
         return Err(CmdError::Syntax);
     }
-    ctx.server.pause.pause(scope, Duration::from_millis(millis as u64));
+    ctx.server
+        .pause
+        .pause(scope, Duration::from_millis(millis as u64));
     ctx.out.ok();
     Ok(())
 }
@@ -277,21 +404,38 @@ fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    help_reply(ctx, "CLIENT", &[
-        "GETNAME", "    Return the name of the current connection.",
-        "ID", "    Return the ID of the current connection.",
-        "INFO", "    Return information about the current client connection.",
-        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-        "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
-        "LIST [options ...]", "    Return information about client connections. Options: TYPE, ID.",
-        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
-        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
-        "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-        "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
-    ]);
+    help_reply(
+        ctx,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options: TYPE, ID.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
     Ok(())
 }
 
@@ -370,8 +514,16 @@ fn write_key_specs(out: &mut ferrite_resp::ReplyWriter, spec: &CommandSpec) {
         out.array(0);
         return;
     }
-    let access: &[&str] = if spec.has_flag("write") { &["RW", "UPDATE"] } else { &["RO", "ACCESS"] };
-    let last = if spec.last_key < 0 { spec.last_key } else { spec.last_key - spec.first_key };
+    let access: &[&str] = if spec.has_flag("write") {
+        &["RW", "UPDATE"]
+    } else {
+        &["RO", "ACCESS"]
+    };
+    let last = if spec.last_key < 0 {
+        spec.last_key
+    } else {
+        spec.last_key - spec.first_key
+    };
     out.array(1);
     out.map(3);
     out.bulk(b"flags");
@@ -403,9 +555,16 @@ fn write_key_specs(out: &mut ferrite_resp::ReplyWriter, spec: &CommandSpec) {
 
 fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let specs: Vec<(&'static str, &'static CommandSpec)> = if args.len() <= 2 {
-        ctx.server.commands.top_level().map(|s| (s.name, s)).collect()
+        ctx.server
+            .commands
+            .top_level()
+            .map(|s| (s.name, s))
+            .collect()
     } else {
-        args[2..].iter().filter_map(|name| find_command(ctx, name)).collect()
+        args[2..]
+            .iter()
+            .filter_map(|name| find_command(ctx, name))
+            .collect()
     };
     ctx.out.map(specs.len());
     for (name, spec) in specs {
@@ -426,7 +585,8 @@ fn write_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
         ctx.out.bulk(b"subcommands");
         ctx.out.map(spec.subcommands.len());
         for sub in spec.subcommands {
-            ctx.out.bulk(format!("{}|{}", spec.name, sub.name).as_bytes());
+            ctx.out
+                .bulk(format!("{}|{}", spec.name, sub.name).as_bytes());
             write_docs(ctx, sub);
         }
     }
@@ -436,7 +596,9 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let filter = match args.get(2..) {
         Some([]) | None => None,
         Some([kind, value]) if is(kind, "filterby") => Some(value.clone()),
-        Some([kind, by, value]) if is(kind, "filterby") => Some(Bytes::from([by.as_ref(), b" ", value.as_ref()].concat())),
+        Some([kind, by, value]) if is(kind, "filterby") => {
+            Some(Bytes::from([by.as_ref(), b" ", value.as_ref()].concat()))
+        }
         _ => return Err(CmdError::Syntax),
     };
     let mut names: Vec<&str> = Vec::new();
@@ -446,8 +608,13 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(f) => {
                 let f = text(f);
                 match f.split_once(' ') {
-                    Some((kind, value)) if kind.eq_ignore_ascii_case("pattern") => ferrite_storage::glob_match(value.as_bytes(), name.as_bytes(), true),
-                    Some((kind, value)) if kind.eq_ignore_ascii_case("aclcat") => spec.categories.iter().any(|c| c.trim_start_matches('@').eq_ignore_ascii_case(value)),
+                    Some((kind, value)) if kind.eq_ignore_ascii_case("pattern") => {
+                        ferrite_storage::glob_match(value.as_bytes(), name.as_bytes(), true)
+                    }
+                    Some((kind, value)) if kind.eq_ignore_ascii_case("aclcat") => spec
+                        .categories
+                        .iter()
+                        .any(|c| c.trim_start_matches('@').eq_ignore_ascii_case(value)),
                     _ => false,
                 }
             }
@@ -476,7 +643,9 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     if !spec.arity_ok(command.len()) {
-        return Err(CmdError::msg("ERR Invalid number of arguments specified for command"));
+        return Err(CmdError::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let positions = spec.key_positions(command.len());
     if positions.is_empty() {
@@ -490,14 +659,24 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    help_reply(ctx, "COMMAND", &[
-        "(no subcommand)", "    Return details about all Redis commands.",
-        "COUNT", "    Return the total number of commands in this Redis server.",
-        "LIST", "    Return a list of all commands in this Redis server.",
-        "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
-        "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
-        "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
-    ]);
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
     Ok(())
 }
 
@@ -511,8 +690,16 @@ fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"` as MONITOR prints it.
 pub fn monitor_line(client: &ClientState, request: &[Bytes]) -> Bytes {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), client.db, client.handle.peer);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        client.handle.peer
+    );
     for arg in request {
         line.push_str(" \"");
         for &byte in arg.iter() {

@@ -40,11 +40,45 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("encoding", 3, object_encoding).flags(&["readonly"]).keys(2, 2, 1).acl(KEYSPACE).doc("generic", "Returns the internal encoding of a Redis object."),
-    CommandSpec::new("refcount", 3, object_refcount).flags(&["readonly"]).keys(2, 2, 1).acl(KEYSPACE).doc("generic", "Returns the reference count of a value of a key."),
-    CommandSpec::new("idletime", 3, object_idletime).flags(&["readonly"]).keys(2, 2, 1).acl(KEYSPACE).doc("generic", "Returns the time since the last access to a Redis object."),
-    CommandSpec::new("freq", 3, object_freq).flags(&["readonly"]).keys(2, 2, 1).acl(KEYSPACE).doc("generic", "Returns the logarithmic access frequency counter of a Redis object."),
-    CommandSpec::new("help", 2, object_help).flags(&["loading", "stale"]).acl(KEYSPACE).doc("generic", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("encoding", 3, object_encoding)
+        .flags(&["readonly"])
+        .keys(2, 2, 1)
+        .acl(KEYSPACE)
+        .doc(
+            "generic",
+            "Returns the internal encoding of a Redis object.",
+        ),
+    CommandSpec::new("refcount", 3, object_refcount)
+        .flags(&["readonly"])
+        .keys(2, 2, 1)
+        .acl(KEYSPACE)
+        .doc(
+            "generic",
+            "Returns the reference count of a value of a key.",
+        ),
+    CommandSpec::new("idletime", 3, object_idletime)
+        .flags(&["readonly"])
+        .keys(2, 2, 1)
+        .acl(KEYSPACE)
+        .doc(
+            "generic",
+            "Returns the time since the last access to a Redis object.",
+        ),
+    CommandSpec::new("freq", 3, object_freq)
+        .flags(&["readonly"])
+        .keys(2, 2, 1)
+        .acl(KEYSPACE)
+        .doc(
+            "generic",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        ),
+    CommandSpec::new("help", 2, object_help)
+        .flags(&["loading", "stale"])
+        .acl(KEYSPACE)
+        .doc(
+            "generic",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -69,7 +103,11 @@ fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for arg in &args[1..] {
         let key = ks.key(arg);
         let mut shard = ks.lock(ctx.client.db, &key);
-        let present = if touch { shard.get(&key).is_some() } else { shard.contains(&key) };
+        let present = if touch {
+            shard.get(&key).is_some()
+        } else {
+            shard.contains(&key)
+        };
         found += present as i64;
     }
     drop(ks);
@@ -80,7 +118,10 @@ fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
-    let name = ks.lock(ctx.client.db, &key).peek(&key).map_or("none", |e| e.value.value_type().name());
+    let name = ks
+        .lock(ctx.client.db, &key)
+        .peek(&key)
+        .map_or("none", |e| e.value.value_type().name());
     drop(ks);
     ctx.out.simple(name);
     Ok(())
@@ -107,14 +148,21 @@ fn parse_expire_flags(args: &[Bytes]) -> Result<ExpireFlags, CmdError> {
         } else if is(arg, "lt") {
             flags.lt = true;
         } else {
-            return Err(CmdError::msg(format!("ERR Unsupported option {}", text(arg))));
+            return Err(CmdError::msg(format!(
+                "ERR Unsupported option {}",
+                text(arg)
+            )));
         }
     }
     if flags.nx && (flags.xx || flags.gt || flags.lt) {
-        return Err(CmdError::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if flags.gt && flags.lt {
-        return Err(CmdError::msg("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(flags)
 }
@@ -135,7 +183,12 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, relative: bool) -> CmdResult {
     let when = parse_i64(&args[2])?;
     let flags = parse_expire_flags(&args[3..])?;
-    let invalid = || CmdError::msg(format!("ERR invalid expire time in '{}' command", ctx.command_name));
+    let invalid = || {
+        CmdError::msg(format!(
+            "ERR invalid expire time in '{}' command",
+            ctx.command_name
+        ))
+    };
     let mut when_ms = when.checked_mul(unit_ms).ok_or_else(invalid)?;
     let ks = ctx.keyspace();
     let now = ks.now_ms();
@@ -153,7 +206,9 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, relative: boo
     let current = entry.expire_at_ms().map(|t| t as i64);
     let allowed = match current {
         None => !(flags.xx || flags.gt),
-        Some(current) => !flags.nx && (!flags.gt || when_ms > current) && (!flags.lt || when_ms < current),
+        Some(current) => {
+            !flags.nx && (!flags.gt || when_ms > current) && (!flags.lt || when_ms < current)
+        }
     };
     if allowed {
         if when_ms <= now as i64 {
@@ -183,7 +238,9 @@ fn expiry_query(ctx: &mut Ctx<'_>, args: &[Bytes], report: fn(u64, u64) -> i64) 
 }
 
 fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    expiry_query(ctx, args, |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
+    expiry_query(ctx, args, |at, now| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    })
 }
 fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     expiry_query(ctx, args, |at, now| at.saturating_sub(now) as i64)
@@ -258,7 +315,10 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let ks = ctx.keyspace();
     let batch = ks.scan(ctx.client.db, cursor, count, |key, value_type| {
-        pattern.is_none_or(|p| glob_match(p, key, false)) && type_filter.as_deref().is_none_or(|t| t == value_type.name())
+        pattern.is_none_or(|p| glob_match(p, key, false))
+            && type_filter
+                .as_deref()
+                .is_none_or(|t| t == value_type.name())
     });
     drop(ks);
     ctx.out.array(2);
@@ -293,7 +353,11 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Moves the entry (value and expiry) from one key to another.
-fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_missing: bool) -> Result<bool, CmdError> {
+fn rename_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    only_if_missing: bool,
+) -> Result<bool, CmdError> {
     let ks = ctx.keyspace();
     let db = ctx.client.db;
     let keys = [(db, ks.key(&args[1])), (db, ks.key(&args[2]))];
@@ -308,7 +372,9 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_missing: bool) -> R
     if only_if_missing && guards[positions[1]].contains(target) {
         return Ok(false);
     }
-    let entry = guards[positions[0]].remove(source).ok_or(CmdError::NoSuchKey)?;
+    let entry = guards[positions[0]]
+        .remove(source)
+        .ok_or(CmdError::NoSuchKey)?;
     guards[positions[1]].insert(target, entry);
     Ok(true)
 }
@@ -337,17 +403,26 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += 1;
     }
     if target_db == ctx.client.db && args[1] == args[2] {
-        return Err(CmdError::msg("ERR source and destination objects are the same"));
+        return Err(CmdError::msg(
+            "ERR source and destination objects are the same",
+        ));
     }
     let ks = ctx.keyspace();
-    let keys = [(ctx.client.db, ks.key(&args[1])), (target_db, ks.key(&args[2]))];
+    let keys = [
+        (ctx.client.db, ks.key(&args[1])),
+        (target_db, ks.key(&args[2])),
+    ];
     let copied = copy_entry(&ks, &keys, replace);
     drop(ks);
     ctx.out.integer(copied as i64);
     Ok(())
 }
 
-fn copy_entry(ks: &ferrite_storage::KeyspaceRead<'_>, keys: &[(usize, KeyHash); 2], replace: bool) -> bool {
+fn copy_entry(
+    ks: &ferrite_storage::KeyspaceRead<'_>,
+    keys: &[(usize, KeyHash); 2],
+    replace: bool,
+) -> bool {
     let (mut guards, positions) = ks.lock_many(keys);
     let Some(entry) = guards[positions[0]].peek(&keys[0].1).map(|e| e.clone()) else {
         return false;
@@ -363,12 +438,18 @@ fn copy_entry(ks: &ferrite_storage::KeyspaceRead<'_>, keys: &[(usize, KeyHash); 
 fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let target_db = parse_db_index(ctx, &args[2])?;
     if target_db == ctx.client.db {
-        return Err(CmdError::msg("ERR source and destination objects are the same"));
+        return Err(CmdError::msg(
+            "ERR source and destination objects are the same",
+        ));
     }
     let ks = ctx.keyspace();
-    let keys = [(ctx.client.db, ks.key(&args[1])), (target_db, ks.key(&args[1]))];
+    let keys = [
+        (ctx.client.db, ks.key(&args[1])),
+        (target_db, ks.key(&args[1])),
+    ];
     let (mut guards, positions) = ks.lock_many(&keys);
-    let moved = guards[positions[0]].contains(&keys[0].1) && !guards[positions[1]].contains(&keys[1].1);
+    let moved =
+        guards[positions[0]].contains(&keys[0].1) && !guards[positions[1]].contains(&keys[1].1);
     if moved {
         let entry: Option<Entry> = guards[positions[0]].remove(&keys[0].1);
         if let Some(entry) = entry {
@@ -388,7 +469,10 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if first < 0 || first >= count || second < 0 || second >= count {
         return Err(CmdError::DbIndexOutOfRange);
     }
-    ctx.server.keyspace.exclusive().swap(first as usize, second as usize);
+    ctx.server
+        .keyspace
+        .exclusive()
+        .swap(first as usize, second as usize);
     ctx.out.ok();
     Ok(())
 }
@@ -396,7 +480,10 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
-    let payload = ks.lock(ctx.client.db, &key).peek(&key).map(|e| encode_dump_payload(&e.value));
+    let payload = ks
+        .lock(ctx.client.db, &key)
+        .peek(&key)
+        .map(|e| encode_dump_payload(&e.value));
     drop(ks);
     match payload {
         Some(payload) => ctx.out.bulk(&payload),
@@ -424,7 +511,9 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(&args[i], "freq") && i + 1 < args.len() {
             let freq = parse_i64(&args[i + 1])?;
             if !(0..=255).contains(&freq) {
-                return Err(CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+                return Err(CmdError::msg(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
             }
             frequency = Some(freq as u8);
             i += 1;
@@ -439,8 +528,12 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
     }
-    let verify = !ctx.server.debug_skip_checksum.load(std::sync::atomic::Ordering::Relaxed);
-    let value = decode_dump_payload(&args[3], verify).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let verify = !ctx
+        .server
+        .debug_skip_checksum
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let value =
+        decode_dump_payload(&args[3], verify).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     let ks = ctx.keyspace();
     let now = ks.now_ms();
     let key = ks.key(&args[1]);
@@ -537,7 +630,13 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
+    if ctx
+        .server
+        .config
+        .read()
+        .get("maxmemory-policy")
+        .contains("lfu")
+    {
         return Err(CmdError::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
     match with_entry(ctx, &args[2], |_, idle| idle) {
@@ -559,7 +658,13 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    if ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
+    if ctx
+        .server
+        .config
+        .read()
+        .get("maxmemory-policy")
+        .contains("lfu")
+    {
         ctx.out.integer(frequency as i64);
         return Ok(());
     }
@@ -567,19 +672,23 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn object_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::introspection::help_reply(ctx, "OBJECT", &[
-        "ENCODING <key>",
-        "    Return the kind of internal representation used in order to store the value",
-        "    associated with a <key>.",
-        "FREQ <key>",
-        "    Return the access frequency index of the <key>. The returned integer is",
-        "    proportional to the logarithm of the recent access frequency of the key.",
-        "IDLETIME <key>",
-        "    Return the idle time of the <key>, that is the approximated number of",
-        "    seconds elapsed since the last access to the key.",
-        "REFCOUNT <key>",
-        "    Return the number of references of the value associated with the specified",
-        "    <key>.",
-    ]);
+    super::introspection::help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
     Ok(())
 }

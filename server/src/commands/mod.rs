@@ -2,10 +2,10 @@
 //! arguments meet typed storage operations.
 
 mod connection;
+mod info;
 mod introspection;
 mod keys;
 mod server_admin;
-mod info;
 mod strings;
 mod table;
 
@@ -20,22 +20,43 @@ use crate::client::ClientState;
 use crate::server::Server;
 
 /// After a command ran: slow log, latency monitor and MONITOR feed.
-pub fn observe(server: &Server, client: &ClientState, request: &[Bytes], elapsed: Duration, command_id: usize) {
+pub fn observe(
+    server: &Server,
+    client: &ClientState,
+    request: &[Bytes],
+    elapsed: Duration,
+    command_id: usize,
+) {
     let spec = server.commands.spec(command_id);
     let micros = elapsed.as_micros() as u64;
     let threshold = server.hot.slowlog_slower_than_us.load(Ordering::Relaxed);
     if threshold >= 0 && micros >= threshold as u64 && !spec.has_flag("skip-slowlog") {
         let max_len = server.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
         let name = client.handle.name.lock().clone();
-        server.slowlog.lock().record(request, micros, &client.handle.peer.to_string(), &name, max_len);
+        server.slowlog.lock().record(
+            request,
+            micros,
+            &client.handle.peer.to_string(),
+            &name,
+            max_len,
+        );
     }
     let latency_threshold = server.hot.latency_threshold_ms.load(Ordering::Relaxed);
     let millis = elapsed.as_millis() as u64;
     if latency_threshold > 0 && millis >= latency_threshold {
-        let event = if spec.has_flag("fast") { "fast-command" } else { "command" };
+        let event = if spec.has_flag("fast") {
+            "fast-command"
+        } else {
+            "command"
+        };
         server.latency.lock().record(event, millis);
     }
-    if server.monitors.load(Ordering::Relaxed) > 0 && !spec.has_flag("admin") && !spec.has_flag("skip-monitor") {
-        let _ = server.monitor_feed.send(introspection::monitor_line(client, request));
+    if server.monitors.load(Ordering::Relaxed) > 0
+        && !spec.has_flag("admin")
+        && !spec.has_flag("skip-monitor")
+    {
+        let _ = server
+            .monitor_feed
+            .send(introspection::monitor_line(client, request));
     }
 }

@@ -14,50 +14,164 @@ const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("info", -1, info).flags(&["loading", "stale", "sentinel"]).acl(&["@slow", "@dangerous"]).doc("server", "Returns information and statistics about the server."),
-    CommandSpec::container("config", CONFIG_SUBCOMMANDS).doc("server", "A container for server configuration commands."),
-    CommandSpec::new("time", 1, time).flags(&["loading", "stale", "fast"]).acl(&["@fast"]).doc("server", "Returns the server time."),
-    CommandSpec::new("lastsave", 1, lastsave).flags(&["loading", "stale", "fast"]).acl(&["@fast", "@admin", "@dangerous"]).doc("server", "Returns the Unix timestamp of the last successful save to disk."),
-    CommandSpec::new("shutdown", -1, shutdown).flags(&["admin", "noscript", "loading", "stale", "no-multi", "sentinel", "allow-busy"]).acl(ADMIN_ACL).doc("server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
-    CommandSpec::new("debug", -2, debug).flags(&["admin", "noscript", "loading", "stale"]).acl(ADMIN_ACL).doc("server", "A container for debugging commands."),
-    CommandSpec::container("slowlog", SLOWLOG_SUBCOMMANDS).doc("server", "A container for slow log commands."),
-    CommandSpec::container("latency", LATENCY_SUBCOMMANDS).doc("server", "A container for latency diagnostics commands."),
-    CommandSpec::container("memory", MEMORY_SUBCOMMANDS).doc("server", "A container for memory diagnostics commands."),
-    CommandSpec::container("function", FUNCTION_SUBCOMMANDS).doc("scripting", "A container for function commands."),
+    CommandSpec::new("info", -1, info)
+        .flags(&["loading", "stale", "sentinel"])
+        .acl(&["@slow", "@dangerous"])
+        .doc(
+            "server",
+            "Returns information and statistics about the server.",
+        ),
+    CommandSpec::container("config", CONFIG_SUBCOMMANDS)
+        .doc("server", "A container for server configuration commands."),
+    CommandSpec::new("time", 1, time)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast"])
+        .doc("server", "Returns the server time."),
+    CommandSpec::new("lastsave", 1, lastsave)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@admin", "@dangerous"])
+        .doc(
+            "server",
+            "Returns the Unix timestamp of the last successful save to disk.",
+        ),
+    CommandSpec::new("shutdown", -1, shutdown)
+        .flags(&[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no-multi",
+            "sentinel",
+            "allow-busy",
+        ])
+        .acl(ADMIN_ACL)
+        .doc(
+            "server",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        ),
+    CommandSpec::new("debug", -2, debug)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(ADMIN_ACL)
+        .doc("server", "A container for debugging commands."),
+    CommandSpec::container("slowlog", SLOWLOG_SUBCOMMANDS)
+        .doc("server", "A container for slow log commands."),
+    CommandSpec::container("latency", LATENCY_SUBCOMMANDS)
+        .doc("server", "A container for latency diagnostics commands."),
+    CommandSpec::container("memory", MEMORY_SUBCOMMANDS)
+        .doc("server", "A container for memory diagnostics commands."),
+    CommandSpec::container("function", FUNCTION_SUBCOMMANDS)
+        .doc("scripting", "A container for function commands."),
 ];
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", -3, config_get).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the effective values of configuration parameters."),
-    CommandSpec::new("set", -4, config_set).flags(&["admin", "noscript", "loading", "stale"]).acl(ADMIN_ACL).doc("server", "Sets configuration parameters in-flight."),
-    CommandSpec::new("resetstat", 2, config_resetstat).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Resets the server's statistics."),
-    CommandSpec::new("rewrite", 2, config_rewrite).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Persists the effective configuration to file."),
-    CommandSpec::new("help", 2, config_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("get", -3, config_get)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc(
+            "server",
+            "Returns the effective values of configuration parameters.",
+        ),
+    CommandSpec::new("set", -4, config_set)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(ADMIN_ACL)
+        .doc("server", "Sets configuration parameters in-flight."),
+    CommandSpec::new("resetstat", 2, config_resetstat)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Resets the server's statistics."),
+    CommandSpec::new("rewrite", 2, config_rewrite)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Persists the effective configuration to file."),
+    CommandSpec::new("help", 2, config_help)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow"])
+        .doc(
+            "server",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", -2, slowlog_get).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the slow log's entries."),
-    CommandSpec::new("len", 2, slowlog_len).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the number of entries in the slow log."),
-    CommandSpec::new("reset", 2, slowlog_reset).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Clears all entries from the slow log."),
-    CommandSpec::new("help", 2, slowlog_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Show helpful text about the different subcommands"),
+    CommandSpec::new("get", -2, slowlog_get)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Returns the slow log's entries."),
+    CommandSpec::new("len", 2, slowlog_len)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Returns the number of entries in the slow log."),
+    CommandSpec::new("reset", 2, slowlog_reset)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Clears all entries from the slow log."),
+    CommandSpec::new("help", 2, slowlog_help)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow"])
+        .doc(
+            "server",
+            "Show helpful text about the different subcommands",
+        ),
 ];
 
 const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("latest", 2, latency_latest).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the latest latency samples for all events."),
-    CommandSpec::new("history", 3, latency_history).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns timestamp-latency samples for an event."),
-    CommandSpec::new("reset", -2, latency_reset).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Resets the latency data for one or more events."),
-    CommandSpec::new("doctor", 2, latency_doctor).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns a human-readable latency analysis report."),
-    CommandSpec::new("histogram", -2, latency_histogram).flags(ADMIN).acl(ADMIN_ACL).doc("server", "Returns the cumulative distribution of latencies of a subset or all commands."),
-    CommandSpec::new("help", 2, latency_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("latest", 2, latency_latest)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc(
+            "server",
+            "Returns the latest latency samples for all events.",
+        ),
+    CommandSpec::new("history", 3, latency_history)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Returns timestamp-latency samples for an event."),
+    CommandSpec::new("reset", -2, latency_reset)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc("server", "Resets the latency data for one or more events."),
+    CommandSpec::new("doctor", 2, latency_doctor)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc(
+            "server",
+            "Returns a human-readable latency analysis report.",
+        ),
+    CommandSpec::new("histogram", -2, latency_histogram)
+        .flags(ADMIN)
+        .acl(ADMIN_ACL)
+        .doc(
+            "server",
+            "Returns the cumulative distribution of latencies of a subset or all commands.",
+        ),
+    CommandSpec::new("help", 2, latency_help)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow"])
+        .doc(
+            "server",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("usage", -3, memory_usage).flags(&["readonly"]).keys(2, 2, 1).acl(&["@read", "@slow"]).doc("server", "Estimates the memory usage of a key."),
-    CommandSpec::new("help", 2, memory_help).flags(&["loading", "stale"]).acl(&["@slow"]).doc("server", "Returns helpful text about the different subcommands."),
+    CommandSpec::new("usage", -3, memory_usage)
+        .flags(&["readonly"])
+        .keys(2, 2, 1)
+        .acl(&["@read", "@slow"])
+        .doc("server", "Estimates the memory usage of a key."),
+    CommandSpec::new("help", 2, memory_help)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow"])
+        .doc(
+            "server",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
-const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("flush", -2, function_flush).flags(&["write", "noscript"]).acl(&["@write", "@slow", "@scripting"]).doc("scripting", "Deletes all libraries and functions."),
-];
+const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[CommandSpec::new("flush", -2, function_flush)
+    .flags(&["write", "noscript"])
+    .acl(&["@write", "@slow", "@scripting"])
+    .doc("scripting", "Deletes all libraries and functions.")];
 
 fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
@@ -89,14 +203,18 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let pairs = &args[2..];
     if pairs.len() % 2 != 0 {
-        return Err(CmdError::msg("ERR wrong number of arguments for 'config|set' command"));
+        return Err(CmdError::msg(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
     }
     let mut staged = ctx.server.config.read().clone();
     let mut seen: Vec<&'static str> = Vec::new();
     for pair in pairs.chunks(2) {
         let name = text(&pair[0]);
         let Some(directive) = find(&name) else {
-            return Err(CmdError::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")));
+            return Err(CmdError::msg(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
         };
         if seen.contains(&directive.name) {
             return Err(CmdError::msg(format!("ERR Duplicate parameter - {name}")));
@@ -104,7 +222,11 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         seen.push(directive.name);
         staged
             .set(&name, &[text(&pair[1])], false)
-            .map_err(|reason| CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
+            .map_err(|reason| {
+                CmdError::msg(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                ))
+            })?;
     }
     ctx.server.apply_config(staged);
     ctx.out.ok();
@@ -126,17 +248,27 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn config_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::introspection::help_reply(ctx, "CONFIG", &[
-        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-        "RESETSTAT", "    Reset statistics reported by the INFO command.",
-        "REWRITE", "    Rewrite the configuration file.",
-    ]);
+    super::introspection::help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
     Ok(())
 }
 
 fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk_integer(now.as_secs() as i64);
     ctx.out.bulk_integer(now.subsec_micros() as i64);
@@ -144,7 +276,8 @@ fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.integer(ctx.server.last_save_s.load(Ordering::Relaxed) as i64);
+    ctx.out
+        .integer(ctx.server.last_save_s.load(Ordering::Relaxed) as i64);
     Ok(())
 }
 
@@ -170,7 +303,9 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
     if save {
-        tracing::warn!("Error trying to save the DB, can't exit: RDB persistence is not implemented yet");
+        tracing::warn!(
+            "Error trying to save the DB, can't exit: RDB persistence is not implemented yet"
+        );
         return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!("User requested shutdown...");
@@ -185,7 +320,11 @@ fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match args.get(2) {
         None => {}
         Some(mode) if is(mode, "async") || is(mode, "sync") => {}
-        Some(_) => return Err(CmdError::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")),
+        Some(_) => {
+            return Err(CmdError::msg(
+                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+            ))
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -195,11 +334,18 @@ fn slowlog_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = match args.get(2) {
         None => 10,
         Some(n) => {
-            let n = parse_i64(n).map_err(|_| CmdError::msg("ERR count should be greater than or equal to -1"))?;
+            let n = parse_i64(n)
+                .map_err(|_| CmdError::msg("ERR count should be greater than or equal to -1"))?;
             if n < -1 {
-                return Err(CmdError::msg("ERR count should be greater than or equal to -1"));
+                return Err(CmdError::msg(
+                    "ERR count should be greater than or equal to -1",
+                ));
             }
-            if n == -1 { usize::MAX } else { n as usize }
+            if n == -1 {
+                usize::MAX
+            } else {
+                n as usize
+            }
         }
     };
     let entries: Vec<_> = ctx.server.slowlog.lock().entries(count).cloned().collect();
@@ -232,12 +378,21 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn slowlog_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::introspection::help_reply(ctx, "SLOWLOG", &[
-        "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,", "    client name",
-        "LEN", "    Return the length of the slowlog.",
-        "RESET", "    Reset the slowlog.",
-    ]);
+    super::introspection::help_reply(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
     Ok(())
 }
 
@@ -246,7 +401,12 @@ fn latency_latest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let events: Vec<_> = monitor
         .events
         .iter()
-        .filter_map(|(name, event)| event.samples.back().map(|last| (name.clone(), *last, event.max_ms)))
+        .filter_map(|(name, event)| {
+            event
+                .samples
+                .back()
+                .map(|last| (name.clone(), *last, event.max_ms))
+        })
         .collect();
     drop(monitor);
     ctx.out.array(events.len());
@@ -293,7 +453,8 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     } else {
         report.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
         for (i, (name, event)) in monitor.events.iter().enumerate() {
-            let average = event.samples.iter().map(|s| s.latency_ms).sum::<u64>() / event.samples.len().max(1) as u64;
+            let average = event.samples.iter().map(|s| s.latency_ms).sum::<u64>()
+                / event.samples.len().max(1) as u64;
             report.push_str(&format!(
                 "{}. {name}: {} latency spikes (average {average}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.\n",
                 i + 1,
@@ -318,7 +479,9 @@ fn histogram_targets(ctx: &Ctx<'_>, names: &[Bytes]) -> Vec<usize> {
     for name in names {
         let lower = text(name).to_ascii_lowercase();
         for (id, full_name, _) in table.all() {
-            let is_sub_of = full_name.split_once('|').is_some_and(|(parent, _)| parent == lower);
+            let is_sub_of = full_name
+                .split_once('|')
+                .is_some_and(|(parent, _)| parent == lower);
             if (full_name == lower || is_sub_of) && !ids.contains(&id) {
                 ids.push(id);
             }
@@ -328,7 +491,8 @@ fn histogram_targets(ctx: &Ctx<'_>, names: &[Bytes]) -> Vec<usize> {
 }
 
 fn latency_histogram(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let histograms: Vec<(&str, u64, Vec<(u64, u64)>)> = histogram_targets(ctx, &args[2..])
+    type Histogram = (&'static str, u64, Vec<(u64, u64)>);
+    let histograms: Vec<Histogram> = histogram_targets(ctx, &args[2..])
         .into_iter()
         .filter_map(|id| {
             let stat = &ctx.server.stats.commands[id];
@@ -354,13 +518,21 @@ fn latency_histogram(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn latency_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::introspection::help_reply(ctx, "LATENCY", &[
-        "DOCTOR", "    Return a human readable latency analysis report.",
-        "HISTORY <event>", "    Return time-latency samples for the <event> class.",
-        "LATEST", "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
-        "    (default: reset all data for all event classes)",
-    ]);
+    super::introspection::help_reply(
+        ctx,
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+        ],
+    );
     Ok(())
 }
 
@@ -390,10 +562,15 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn memory_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::introspection::help_reply(ctx, "MEMORY", &[
-        "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
-        "    sampled up to <count> times (default: 5, 0 means sample all).",
-    ]);
+    super::introspection::help_reply(
+        ctx,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    );
     Ok(())
 }
 
@@ -413,15 +590,22 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("set-active-expire", 3) => {
-            ctx.server.keyspace.stats().set_active_expire(parse_i64(&args[2])? != 0);
+            ctx.server
+                .keyspace
+                .stats()
+                .set_active_expire(parse_i64(&args[2])? != 0);
             ctx.out.ok();
         }
         ("set-skip-checksum-validation", 3) => {
-            ctx.server.debug_skip_checksum.store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
+            ctx.server
+                .debug_skip_checksum
+                .store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
             ctx.out.ok();
         }
         ("pause-cron", 3) => {
-            ctx.server.debug_pause_cron.store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
+            ctx.server
+                .debug_pause_cron
+                .store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
             ctx.out.ok();
         }
         ("object", 3) => debug_object(ctx, &args[2])?,
@@ -430,25 +614,46 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.simple(&digest);
         }
         ("digest-value", _) => {
-            let digests: Vec<String> = args[2..].iter().map(|key| crate::digest::key_digest(ctx.server, ctx.client.db, key)).collect();
+            let digests: Vec<String> = args[2..]
+                .iter()
+                .map(|key| crate::digest::key_digest(ctx.server, ctx.client.db, key))
+                .collect();
             ctx.out.array(digests.len());
             for digest in digests {
                 ctx.out.simple(&digest);
             }
         }
         ("protocol", 3) => crate::debug_protocol::reply(ctx, &text(&args[2]).to_ascii_lowercase())?,
-        ("help", _) => super::introspection::help_reply(ctx, "DEBUG", &[
-            "DIGEST", "    Output a hex signature representing the current DB content.",
-            "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
-            "LOG <message>", "    Write <message> to the server log.",
-            "OBJECT <key>", "    Show low level info about the <key> and associated value.",
-            "PAUSE-CRON <0|1>", "    Stop periodic cron job processing.",
-            "PROTOCOL <type>", "    Reply with a test value of the specified type.",
-            "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
-            "SET-SKIP-CHECKSUM-VALIDATION <0|1>", "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
-            "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
-        ]),
-        _ => return Err(CmdError::msg(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", text(&args[1])))),
+        ("help", _) => super::introspection::help_reply(
+            ctx,
+            "DEBUG",
+            &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "OBJECT <key>",
+                "    Show low level info about the <key> and associated value.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background.",
+                "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+                "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ),
+        _ => {
+            return Err(CmdError::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                text(&args[1])
+            )))
+        }
     }
     Ok(())
 }

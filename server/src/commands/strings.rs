@@ -45,16 +45,31 @@ fn new_string(bytes: &[u8]) -> Value {
 }
 
 /// The string at `key`, WRONGTYPE if it holds another type.
-fn read_string<'g>(shard: &'g mut ShardGuard<'_>, key: &KeyHash, touch: bool) -> Result<Option<&'g mut StringValue>, CmdError> {
-    let entry = if touch { shard.get(key) } else { shard.peek(key) };
+fn read_string<'g>(
+    shard: &'g mut ShardGuard<'_>,
+    key: &KeyHash,
+    touch: bool,
+) -> Result<Option<&'g mut StringValue>, CmdError> {
+    let entry = if touch {
+        shard.get(key)
+    } else {
+        shard.peek(key)
+    };
     match entry {
         None => Ok(None),
-        Some(entry) => entry.value.as_string_mut().map(Some).ok_or(CmdError::WrongType),
+        Some(entry) => entry
+            .value
+            .as_string_mut()
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
 fn max_string_len(ctx: &Ctx<'_>) -> u64 {
-    ctx.server.hot.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed)
+    ctx.server
+        .hot
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -87,9 +102,20 @@ enum ExpirySpec {
 }
 
 /// Turns an EX/PX/EXAT/PXAT argument into an absolute time, with Redis's checks.
-fn expiry_from_arg(ctx: &Ctx<'_>, arg: &[u8], unit_ms: i64, relative: bool, now_ms: u64) -> Result<u64, CmdError> {
+fn expiry_from_arg(
+    ctx: &Ctx<'_>,
+    arg: &[u8],
+    unit_ms: i64,
+    relative: bool,
+    now_ms: u64,
+) -> Result<u64, CmdError> {
     let value = parse_i64(arg)?;
-    let invalid = || CmdError::msg(format!("ERR invalid expire time in '{}' command", ctx.command_name));
+    let invalid = || {
+        CmdError::msg(format!(
+            "ERR invalid expire time in '{}' command",
+            ctx.command_name
+        ))
+    };
     if value <= 0 || (unit_ms == 1000 && value > i64::MAX / 1000) {
         return Err(invalid());
     }
@@ -126,7 +152,9 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(option, "keepttl") && !expiry_given {
             expiry = ExpirySpec::Keep;
             expiry_given = true;
-        } else if let (Some((unit, relative)), Some(value), false) = (expiry_option(option), next, expiry_given) {
+        } else if let (Some((unit, relative)), Some(value), false) =
+            (expiry_option(option), next, expiry_given)
+        {
             expiry = ExpirySpec::At(expiry_from_arg(ctx, value, unit, relative, now)?);
             expiry_given = true;
             i += 1;
@@ -153,7 +181,14 @@ fn expiry_option(option: &[u8]) -> Option<(i64, bool)> {
     }
 }
 
-fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, condition: Condition, expiry: ExpirySpec, return_old: bool) -> CmdResult {
+fn set_generic(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    value: &Bytes,
+    condition: Condition,
+    expiry: ExpirySpec,
+    return_old: bool,
+) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(key);
     let mut shard = ks.lock(ctx.client.db, &key);
@@ -210,21 +245,45 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let at = expiry_from_arg(ctx, &args[2], 1000, true, ferrite_storage::now_ms())?;
-    set_generic(ctx, &args[1], &args[3], Condition::Always, ExpirySpec::At(at), false)
+    set_generic(
+        ctx,
+        &args[1],
+        &args[3],
+        Condition::Always,
+        ExpirySpec::At(at),
+        false,
+    )
 }
 
 fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let at = expiry_from_arg(ctx, &args[2], 1, true, ferrite_storage::now_ms())?;
-    set_generic(ctx, &args[1], &args[3], Condition::Always, ExpirySpec::At(at), false)
+    set_generic(
+        ctx,
+        &args[1],
+        &args[3],
+        Condition::Always,
+        ExpirySpec::At(at),
+        false,
+    )
 }
 
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    set_generic(ctx, &args[1], &args[2], Condition::Always, ExpirySpec::Clear, true)
+    set_generic(
+        ctx,
+        &args[1],
+        &args[2],
+        Condition::Always,
+        ExpirySpec::Clear,
+        true,
+    )
 }
 
 fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
-    let keys: Vec<(usize, KeyHash)> = args[1..].iter().map(|k| (ctx.client.db, ks.key(k))).collect();
+    let keys: Vec<(usize, KeyHash)> = args[1..]
+        .iter()
+        .map(|k| (ctx.client.db, ks.key(k)))
+        .collect();
     let (mut guards, positions) = ks.lock_many(&keys);
     ctx.out.array(keys.len());
     for ((_, key), position) in keys.iter().zip(positions) {
@@ -247,20 +306,34 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn mset_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_none_exist: bool) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::msg(format!("ERR wrong number of arguments for '{}' command", ctx.command_name)));
+        return Err(CmdError::msg(format!(
+            "ERR wrong number of arguments for '{}' command",
+            ctx.command_name
+        )));
     }
     let ks = ctx.keyspace();
-    let pairs: Vec<(usize, KeyHash)> = args[1..].iter().step_by(2).map(|k| (ctx.client.db, ks.key(k))).collect();
+    let pairs: Vec<(usize, KeyHash)> = args[1..]
+        .iter()
+        .step_by(2)
+        .map(|k| (ctx.client.db, ks.key(k)))
+        .collect();
     let (mut guards, positions) = ks.lock_many(&pairs);
     if only_if_none_exist {
-        let any_exists = pairs.iter().zip(&positions).any(|((_, key), &p)| guards[p].contains(key));
+        let any_exists = pairs
+            .iter()
+            .zip(&positions)
+            .any(|((_, key), &p)| guards[p].contains(key));
         if any_exists {
             drop(guards);
             ctx.out.integer(0);
             return Ok(());
         }
     }
-    for (((_, key), &position), value) in pairs.iter().zip(&positions).zip(args[2..].iter().step_by(2)) {
+    for (((_, key), &position), value) in pairs
+        .iter()
+        .zip(&positions)
+        .zip(args[2..].iter().step_by(2))
+    {
         guards[position].insert(key, string_value(new_string(value)));
     }
     drop(guards);
@@ -295,7 +368,9 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let option = &args[i];
         if is(option, "persist") && change.is_none() {
             change = Some(None);
-        } else if let (Some((unit, relative)), Some(value), true) = (expiry_option(option), args.get(i + 1), change.is_none()) {
+        } else if let (Some((unit, relative)), Some(value), true) =
+            (expiry_option(option), args.get(i + 1), change.is_none())
+        {
             change = Some(Some(expiry_from_arg(ctx, value, unit, relative, now)?));
             i += 1;
         } else {
@@ -373,7 +448,9 @@ fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let by = parse_i64(&args[2])?;
-    let negated = by.checked_neg().ok_or_else(|| CmdError::msg("ERR decrement would overflow"))?;
+    let negated = by
+        .checked_neg()
+        .ok_or_else(|| CmdError::msg("ERR decrement would overflow"))?;
     incr_by(ctx, &args[1], negated)
 }
 
@@ -467,7 +544,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 let mut raw = Vec::new();
                 splice(&mut raw, offset as usize, patch);
                 let len = raw.len();
-                shard.insert(&key, string_value(Value::String(StringValue::Raw(Box::new(raw)))));
+                shard.insert(
+                    &key,
+                    string_value(Value::String(StringValue::Raw(Box::new(raw)))),
+                );
                 len
             }
         }
@@ -509,7 +589,11 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     if start < 0 && end < 0 && start > end {
         return None;
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let mut end = if end < 0 { (len + end).max(0) } else { end };
     if end >= len {
         end = len - 1;
@@ -560,7 +644,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         None => {
             let mut raw = Vec::new();
             let old = update(&mut raw);
-            shard.insert(&key, string_value(Value::String(StringValue::Raw(Box::new(raw)))));
+            shard.insert(
+                &key,
+                string_value(Value::String(StringValue::Raw(Box::new(raw)))),
+            );
             old
         }
     };
@@ -575,7 +662,11 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let bit = read_string(&mut shard, &key, true)?.is_some_and(|value| {
-        value.with_bytes(|bytes| bytes.get((offset >> 3) as usize).is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0))
+        value.with_bytes(|bytes| {
+            bytes
+                .get((offset >> 3) as usize)
+                .is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0)
+        })
     });
     drop(shard);
     ctx.out.integer(bit as i64);
@@ -583,7 +674,8 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0u64);
+    let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) =
+        (false, false, false, 0u64);
     let mut i = 3;
     while i < args.len() {
         let option = &args[i];
@@ -602,7 +694,9 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += 1;
     }
     if want_len && want_idx {
-        return Err(CmdError::msg("ERR If you want both the length and indexes, please just use IDX."));
+        return Err(CmdError::msg(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
     }
     let (a, b) = {
         let ks = ctx.keyspace();
@@ -611,24 +705,28 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let mut shard = ks.lock(ctx.client.db, &key);
             match shard.get(&key) {
                 None => Ok(Vec::new()),
-                Some(entry) => entry
-                    .value
-                    .as_string()
-                    .map(|s| s.to_vec())
-                    .ok_or_else(|| CmdError::msg("ERR The specified keys must contain string values")),
+                Some(entry) => entry.value.as_string().map(|s| s.to_vec()).ok_or_else(|| {
+                    CmdError::msg("ERR The specified keys must contain string values")
+                }),
             }
         };
         (fetch(&args[1])?, fetch(&args[2])?)
     };
     let table_bytes = (a.len() as u64 + 1) * (b.len() as u64 + 1) * 4;
     if table_bytes > max_string_len(ctx) {
-        return Err(CmdError::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+        return Err(CmdError::msg(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     }
     let result = crate::lcs::longest_common_subsequence(&a, &b);
     if want_len {
         ctx.out.integer(result.text.len() as i64);
     } else if want_idx {
-        let matches: Vec<_> = result.matches.iter().filter(|m| min_match_len == 0 || m.len() >= min_match_len).collect();
+        let matches: Vec<_> = result
+            .matches
+            .iter()
+            .filter(|m| min_match_len == 0 || m.len() >= min_match_len)
+            .collect();
         ctx.out.map(2);
         ctx.out.bulk(b"matches");
         ctx.out.array(matches.len());

@@ -45,17 +45,30 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> CommandTable {
-        let mut table = CommandTable { entries: Vec::new(), by_name: HashMap::default(), by_subcommand: HashMap::default() };
+        let mut table = CommandTable {
+            entries: Vec::new(),
+            by_name: HashMap::default(),
+            by_subcommand: HashMap::default(),
+        };
         for family in COMMANDS {
             for spec in family.iter() {
                 let id = table.entries.len();
-                table.entries.push(Registered { spec, full_name: spec.name });
+                table.entries.push(Registered {
+                    spec,
+                    full_name: spec.name,
+                });
                 table.by_name.insert(spec.name.as_bytes().into(), id);
                 for sub in spec.subcommands {
                     let sub_id = table.entries.len();
-                    let full_name: &'static str = Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str());
-                    table.entries.push(Registered { spec: sub, full_name });
-                    table.by_subcommand.insert((id, sub.name.as_bytes().into()), sub_id);
+                    let full_name: &'static str =
+                        Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str());
+                    table.entries.push(Registered {
+                        spec: sub,
+                        full_name,
+                    });
+                    table
+                        .by_subcommand
+                        .insert((id, sub.name.as_bytes().into()), sub_id);
                 }
             }
         }
@@ -74,7 +87,11 @@ impl CommandTable {
         Some((id, self.entries[id].spec))
     }
 
-    pub fn lookup_subcommand(&self, container: usize, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    pub fn lookup_subcommand(
+        &self,
+        container: usize,
+        name: &[u8],
+    ) -> Option<(usize, &'static CommandSpec)> {
         let mut lower = [0u8; MAX_NAME_LEN];
         let lower = lowercase(name, &mut lower)?;
         let id = *self.by_subcommand.get(&(container, Box::from(lower)))?;
@@ -92,11 +109,17 @@ impl CommandTable {
 
     /// Top-level commands, in table order.
     pub fn top_level(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-        self.entries.iter().filter(|e| !e.full_name.contains('|')).map(|e| e.spec)
+        self.entries
+            .iter()
+            .filter(|e| !e.full_name.contains('|'))
+            .map(|e| e.spec)
     }
 
     /// All commands and subcommands with their ids.
     pub fn all(&self) -> impl Iterator<Item = (usize, &'static str, &'static CommandSpec)> + '_ {
-        self.entries.iter().enumerate().map(|(id, e)| (id, e.full_name, e.spec))
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(id, e)| (id, e.full_name, e.spec))
     }
 }

@@ -7,9 +7,15 @@
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Bytes, written with optional k/kb/m/mb/g/gb suffixes; reported as bytes.
-    Memory { min: i64, max: i64 },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     /// Free text (paths, passwords, flag strings).
     Text,
@@ -41,11 +47,25 @@ pub struct Directive {
 }
 
 const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
-    Directive { name, aliases: &[], kind, default, mutable, support: Support::Implemented }
+    Directive {
+        name,
+        aliases: &[],
+        kind,
+        default,
+        mutable,
+        support: Support::Implemented,
+    }
 }
 
 const fn accepted(name: &'static str, kind: Kind, default: &'static str) -> Directive {
-    Directive { name, aliases: &[], kind, default, mutable: true, support: Support::Accepted }
+    Directive {
+        name,
+        aliases: &[],
+        kind,
+        default,
+        mutable: true,
+        support: Support::Accepted,
+    }
 }
 
 const fn alias(mut directive: Directive, aliases: &'static [&'static str]) -> Directive {
@@ -82,16 +102,46 @@ pub const DIRECTIVES: &[Directive] = &[
     // Ferrite's meaning: the number of threads executing connections (tokio
     // workers); 0 means one per CPU core.
     d("io-threads", int(0, 128), "0", false),
-    d("proto-max-bulk-len", mem(1024 * 1024, i64::MAX), "536870912", true),
-    d("client-query-buffer-limit", mem(1024 * 1024, i64::MAX), "1073741824", true),
-    d("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-protected-configs", Kind::Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-module-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
+    d(
+        "proto-max-bulk-len",
+        mem(1024 * 1024, i64::MAX),
+        "536870912",
+        true,
+    ),
+    d(
+        "client-query-buffer-limit",
+        mem(1024 * 1024, i64::MAX),
+        "1073741824",
+        true,
+    ),
+    d(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-module-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
     d("slowlog-log-slower-than", int(-1, i64::MAX), "10000", true),
     d("slowlog-max-len", int(0, i64::MAX), "128", true),
     d("latency-monitor-threshold", int(0, i64::MAX), "0", true),
     d("latency-tracking", YES_NO_BOOL, "yes", true),
-    d("latency-tracking-info-percentiles", Kind::Text, "50 99 99.9", true),
+    d(
+        "latency-tracking-info-percentiles",
+        Kind::Text,
+        "50 99 99.9",
+        true,
+    ),
     d("lazyfree-lazy-user-flush", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-user-del", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-expire", YES_NO_BOOL, "no", true),
@@ -99,52 +149,129 @@ pub const DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-server-del", YES_NO_BOOL, "no", true),
     d("lfu-log-factor", int(0, i32::MAX as i64), "10", true),
     d("lfu-decay-time", int(0, i32::MAX as i64), "1", true),
-    alias(d("replica-lazy-flush", YES_NO_BOOL, "no", true), &["slave-lazy-flush"]),
+    alias(
+        d("replica-lazy-flush", YES_NO_BOOL, "no", true),
+        &["slave-lazy-flush"],
+    ),
     // Persistence and replication: values are validated and reported; the
     // replication issue makes them act.
     accepted("save", Kind::SavePoints, "3600 1 300 100 60 10000"),
     accepted("rdbcompression", YES_NO_BOOL, "yes"),
     accepted("rdbchecksum", YES_NO_BOOL, "yes"),
     accepted("stop-writes-on-bgsave-error", YES_NO_BOOL, "yes"),
-    accepted("sanitize-dump-payload", Kind::Enum(&["no", "yes", "clients"]), "no"),
+    accepted(
+        "sanitize-dump-payload",
+        Kind::Enum(&["no", "yes", "clients"]),
+        "no",
+    ),
     accepted("appendonly", Kind::Enum(&["no"]), "no"),
     accepted("appendfilename", Kind::Text, "appendonly.aof"),
-    accepted("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec"),
+    accepted(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+    ),
     accepted("no-appendfsync-on-rewrite", YES_NO_BOOL, "no"),
     accepted("aof-use-rdb-preamble", YES_NO_BOOL, "yes"),
     accepted("activerehashing", YES_NO_BOOL, "yes"),
     accepted("notify-keyspace-events", Kind::Text, ""),
-    accepted("propagation-error-behavior", Kind::Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore"),
+    accepted(
+        "propagation-error-behavior",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+    ),
     accepted("repl-diskless-sync", YES_NO_BOOL, "yes"),
     accepted("repl-diskless-sync-delay", int(0, i32::MAX as i64), "5"),
-    accepted("repl-diskless-sync-max-replicas", int(0, i32::MAX as i64), "0"),
-    accepted("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled"),
+    accepted(
+        "repl-diskless-sync-max-replicas",
+        int(0, i32::MAX as i64),
+        "0",
+    ),
+    accepted(
+        "repl-diskless-load",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+    ),
     accepted("repl-backlog-size", mem(1, i64::MAX), "1048576"),
     accepted("repl-backlog-ttl", int(0, i32::MAX as i64), "3600"),
     accepted("repl-timeout", int(1, i32::MAX as i64), "60"),
     accepted("repl-ping-replica-period", int(1, i32::MAX as i64), "10"),
-    alias(accepted("replica-serve-stale-data", YES_NO_BOOL, "yes"), &["slave-serve-stale-data"]),
-    alias(accepted("replica-read-only", YES_NO_BOOL, "yes"), &["slave-read-only"]),
-    alias(accepted("replica-priority", int(0, i32::MAX as i64), "100"), &["slave-priority"]),
-    alias(accepted("min-replicas-to-write", int(0, i32::MAX as i64), "0"), &["min-slaves-to-write"]),
-    alias(accepted("min-replicas-max-lag", int(0, i32::MAX as i64), "10"), &["min-slaves-max-lag"]),
+    alias(
+        accepted("replica-serve-stale-data", YES_NO_BOOL, "yes"),
+        &["slave-serve-stale-data"],
+    ),
+    alias(
+        accepted("replica-read-only", YES_NO_BOOL, "yes"),
+        &["slave-read-only"],
+    ),
+    alias(
+        accepted("replica-priority", int(0, i32::MAX as i64), "100"),
+        &["slave-priority"],
+    ),
+    alias(
+        accepted("min-replicas-to-write", int(0, i32::MAX as i64), "0"),
+        &["min-slaves-to-write"],
+    ),
+    alias(
+        accepted("min-replicas-max-lag", int(0, i32::MAX as i64), "10"),
+        &["min-slaves-max-lag"],
+    ),
     accepted("masterauth", Kind::Text, ""),
     accepted("masteruser", Kind::Text, ""),
-    accepted("client-output-buffer-limit", Kind::OutputBufferLimits, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    accepted(
+        "client-output-buffer-limit",
+        Kind::OutputBufferLimits,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     accepted("maxmemory", mem(0, i64::MAX), "0"),
-    accepted("maxmemory-policy", Kind::Enum(&["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction"),
+    accepted(
+        "maxmemory-policy",
+        Kind::Enum(&[
+            "volatile-lru",
+            "allkeys-lru",
+            "volatile-lfu",
+            "allkeys-lfu",
+            "volatile-random",
+            "allkeys-random",
+            "volatile-ttl",
+            "noeviction",
+        ]),
+        "noeviction",
+    ),
     accepted("maxmemory-samples", int(1, 64), "5"),
     accepted("maxmemory-clients", mem(0, i64::MAX), "0"),
-    alias(accepted("busy-reply-threshold", int(0, MAX), "5000"), &["lua-time-limit"]),
+    alias(
+        accepted("busy-reply-threshold", int(0, MAX), "5000"),
+        &["lua-time-limit"],
+    ),
     accepted("protected-mode", YES_NO_BOOL, "yes"),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
     accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
-    alias(accepted("list-max-listpack-size", int(i32::MIN as i64, i32::MAX as i64), "-2"), &["list-max-ziplist-size"]),
-    alias(accepted("hash-max-listpack-entries", int(0, MAX), "128"), &["hash-max-ziplist-entries"]),
-    alias(accepted("hash-max-listpack-value", int(0, MAX), "64"), &["hash-max-ziplist-value"]),
+    alias(
+        accepted(
+            "list-max-listpack-size",
+            int(i32::MIN as i64, i32::MAX as i64),
+            "-2",
+        ),
+        &["list-max-ziplist-size"],
+    ),
+    alias(
+        accepted("hash-max-listpack-entries", int(0, MAX), "128"),
+        &["hash-max-ziplist-entries"],
+    ),
+    alias(
+        accepted("hash-max-listpack-value", int(0, MAX), "64"),
+        &["hash-max-ziplist-value"],
+    ),
     accepted("set-max-intset-entries", int(0, MAX), "512"),
-    alias(accepted("zset-max-listpack-entries", int(0, MAX), "128"), &["zset-max-ziplist-entries"]),
-    alias(accepted("zset-max-listpack-value", int(0, MAX), "64"), &["zset-max-ziplist-value"]),
+    alias(
+        accepted("zset-max-listpack-entries", int(0, MAX), "128"),
+        &["zset-max-ziplist-entries"],
+    ),
+    alias(
+        accepted("zset-max-listpack-value", int(0, MAX), "64"),
+        &["zset-max-ziplist-value"],
+    ),
     accepted("stream-node-max-entries", int(0, MAX), "100"),
     accepted("stream-node-max-bytes", mem(0, MAX), "4096"),
 ];

@@ -16,8 +16,16 @@ pub struct ConfigFileError {
 
 impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (Ferrite {}) ***", env!("CARGO_PKG_VERSION"))?;
-        writeln!(f, "Reading the configuration file, at line {}", self.line_number)?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Ferrite {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
+        writeln!(
+            f,
+            "Reading the configuration file, at line {}",
+            self.line_number
+        )?;
         writeln!(f, ">>> '{}'", self.line)?;
         write!(f, "{}", self.reason)
     }
@@ -79,11 +87,20 @@ fn quote(arg: &str) -> String {
 }
 
 fn read_with_includes(path: &Path, depth: usize) -> Result<String, ConfigFileError> {
-    let fail = |reason: String| ConfigFileError { line_number: 0, line: path.display().to_string(), reason };
+    let fail = |reason: String| ConfigFileError {
+        line_number: 0,
+        line: path.display().to_string(),
+        reason,
+    };
     if depth > 16 {
         return Err(fail("Too many nested includes".into()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("Fatal error, can't open config file '{}': {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(format!(
+            "Fatal error, can't open config file '{}': {e}",
+            path.display()
+        ))
+    })?;
     let mut out = String::new();
     for line in text.lines() {
         let args = split_args(line.trim().as_bytes()).unwrap_or_default();
@@ -110,10 +127,17 @@ fn apply_text(config: &mut Config, text: &str) -> Result<(), ConfigFileError> {
             line: line.to_string(),
             reason: reason.to_string(),
         };
-        let args = split_args(line.as_bytes()).ok_or_else(|| error("Unbalanced quotes in configuration line"))?;
-        let args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
-        let Some((name, values)) = args.split_first() else { continue };
-        let directive = find(name).ok_or_else(|| error("Bad directive or wrong number of arguments"))?;
+        let args = split_args(line.as_bytes())
+            .ok_or_else(|| error("Unbalanced quotes in configuration line"))?;
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .collect();
+        let Some((name, values)) = args.split_first() else {
+            continue;
+        };
+        let directive =
+            find(name).ok_or_else(|| error("Bad directive or wrong number of arguments"))?;
         let mut values = values.to_vec();
         if directive.name == "save" {
             // Several `save` lines accumulate; the first replaces the default.
@@ -125,7 +149,9 @@ fn apply_text(config: &mut Config, text: &str) -> Result<(), ConfigFileError> {
             }
             save_seen = true;
         }
-        config.set(name, &values, true).map_err(|reason| error(&reason))?;
+        config
+            .set(name, &values, true)
+            .map_err(|reason| error(&reason))?;
     }
     Ok(())
 }
@@ -134,13 +160,18 @@ fn apply_text(config: &mut Config, text: &str) -> Result<(), ConfigFileError> {
 /// unknown lines, replacing each directive's first line with its current value,
 /// dropping its later lines, and appending changed directives not yet present.
 pub fn rewrite(config: &Config) -> Result<(), String> {
-    let path = config.file.as_ref().ok_or("The server is running without a config file")?;
+    let path = config
+        .file
+        .as_ref()
+        .ok_or("The server is running without a config file")?;
     let original = std::fs::read_to_string(path).unwrap_or_default();
     let mut written: Vec<&'static str> = Vec::new();
     let mut out = String::new();
     for line in original.lines() {
         let args = split_args(line.trim().as_bytes()).unwrap_or_default();
-        let directive = args.first().and_then(|name| find(&String::from_utf8_lossy(name)));
+        let directive = args
+            .first()
+            .and_then(|name| find(&String::from_utf8_lossy(name)));
         match directive {
             Some(directive) if !line.trim_start().starts_with('#') => {
                 if !written.contains(&directive.name) {
@@ -168,7 +199,9 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
 
 fn format_line(name: &str, value: &str) -> String {
     match name {
-        "save" | "bind" | "client-output-buffer-limit" if !value.is_empty() => format!("{name} {value}"),
+        "save" | "bind" | "client-output-buffer-limit" if !value.is_empty() => {
+            format!("{name} {value}")
+        }
         _ => format!("{name} {}", quote(value)),
     }
 }
@@ -183,7 +216,14 @@ mod tests {
 
     #[test]
     fn command_line_overrides() {
-        let config = load(&args(&["--port", "7000", "--save", "", "--maxmemory 700mb"])).unwrap();
+        let config = load(&args(&[
+            "--port",
+            "7000",
+            "--save",
+            "",
+            "--maxmemory 700mb",
+        ]))
+        .unwrap();
         assert_eq!(config.get("port"), "7000");
         assert_eq!(config.get("save"), "");
         assert_eq!(config.get("maxmemory"), "734003200");

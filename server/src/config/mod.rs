@@ -24,7 +24,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
+            values: DIRECTIVES
+                .iter()
+                .map(|d| (d.name, d.default.to_string()))
+                .collect(),
             file: None,
         }
     }
@@ -34,7 +37,8 @@ impl Config {
     /// Sets a directive from its arguments, validating them as Redis does.
     /// `at_startup` allows directives CONFIG SET may not change.
     pub fn set(&mut self, name: &str, args: &[String], at_startup: bool) -> Result<(), String> {
-        let directive = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        let directive =
+            find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         if !at_startup && !directive.mutable {
             return Err("can't set immutable config".to_string());
         }
@@ -75,7 +79,11 @@ impl Config {
 }
 
 /// Validates `args` for `directive` and returns the text CONFIG GET reports.
-fn canonical_value(directive: &Directive, args: &[String], current: &str) -> Result<String, String> {
+fn canonical_value(
+    directive: &Directive,
+    args: &[String],
+    current: &str,
+) -> Result<String, String> {
     let single = || -> Result<&str, String> {
         match args {
             [one] => Ok(one.as_str()),
@@ -89,11 +97,14 @@ fn canonical_value(directive: &Directive, args: &[String], current: &str) -> Res
             _ => Err("argument must be 'yes' or 'no'".into()),
         },
         Kind::Int { min, max } => {
-            let value: i64 = single()?.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            let value: i64 = single()?
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             check_range(value, min, max)
         }
         Kind::Memory { min, max } => {
-            let value = parse_memory(single()?).ok_or_else(|| "argument must be a memory value".to_string())?;
+            let value = parse_memory(single()?)
+                .ok_or_else(|| "argument must be a memory value".to_string())?;
             check_range(value, min, max)
         }
         Kind::Enum(choices) => {
@@ -101,7 +112,10 @@ fn canonical_value(directive: &Directive, args: &[String], current: &str) -> Res
             if choices.contains(&value.as_str()) {
                 Ok(value)
             } else {
-                Err(format!("argument(s) must be one of the following: {}", choices.join(", ")))
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    choices.join(", ")
+                ))
             }
         }
         Kind::Text => Ok(single()?.to_string()),
@@ -118,7 +132,9 @@ fn canonical_value(directive: &Directive, args: &[String], current: &str) -> Res
 
 fn check_range(value: i64, min: i64, max: i64) -> Result<String, String> {
     if value < min || value > max {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(value.to_string())
 }
@@ -151,7 +167,8 @@ fn parse_save_points(args: &[String]) -> Result<String, String> {
         return Err("Invalid save parameters".into());
     }
     for word in &words {
-        word.parse::<u64>().map_err(|_| "Invalid save parameters".to_string())?;
+        word.parse::<u64>()
+            .map_err(|_| "Invalid save parameters".to_string())?;
     }
     Ok(words.join(" "))
 }
@@ -166,23 +183,34 @@ fn merge_output_buffer_limits(args: &[String], current: &str) -> Result<String, 
         .collect::<Vec<_>>()
         .chunks(4)
         .filter(|c| c.len() == 4)
-        .map(|c| (c[0].to_string(), [c[1], c[2], c[3]].map(|n| n.parse().unwrap_or(0))))
+        .map(|c| {
+            (
+                c[0].to_string(),
+                [c[1], c[2], c[3]].map(|n| n.parse().unwrap_or(0)),
+            )
+        })
         .collect();
     for chunk in words.chunks(4) {
         let class = match chunk[0].to_ascii_lowercase().as_str() {
             "normal" => "normal",
             "slave" | "replica" => "slave",
             "pubsub" => "pubsub",
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
         };
         let hard = parse_memory(chunk[1]);
         let soft = parse_memory(chunk[2]);
         let seconds = chunk[3].parse::<i64>().ok();
         let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
-            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
         };
         if hard < 0 || soft < 0 || seconds < 0 {
-            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
         }
         match classes.iter_mut().find(|(name, _)| name == class) {
             Some((_, limits)) => *limits = [hard, soft, seconds],
@@ -209,13 +237,21 @@ mod tests {
         let mut config = Config::default();
         config.set("maxmemory", &strings(&["1mb"]), false).unwrap();
         assert_eq!(config.get("maxmemory"), "1048576");
-        config.set("SLAVE-READ-ONLY", &strings(&["No"]), false).unwrap();
+        config
+            .set("SLAVE-READ-ONLY", &strings(&["No"]), false)
+            .unwrap();
         assert_eq!(config.get("replica-read-only"), "no");
         assert!(config.set("port", &strings(&["7000"]), false).is_err());
         assert!(config.set("hz", &strings(&["x"]), false).is_err());
         config.set("save", &strings(&[""]), false).unwrap();
         assert_eq!(config.get("save"), "");
-        config.set("client-output-buffer-limit", &strings(&["pubsub 1mb 2 3"]), false).unwrap();
+        config
+            .set(
+                "client-output-buffer-limit",
+                &strings(&["pubsub 1mb 2 3"]),
+                false,
+            )
+            .unwrap();
         assert_eq!(
             config.get("client-output-buffer-limit"),
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2 3"
