@@ -20,7 +20,7 @@ pub fn format_double(value: f64) -> String {
         .split_once('e')
         .expect("Rust's {:e} format always has an exponent");
     let exponent: i32 = exponent.parse().expect("exponent is an integer");
-    if exponent < -4 || exponent >= PRECISION {
+    if !(-4..PRECISION).contains(&exponent) {
         let mantissa = trim_fraction_zeros(mantissa);
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exponent.abs())

@@ -34,11 +34,7 @@ impl Slowlog {
         client_name: &str,
         max_len: usize,
     ) {
-        let mut kept: Vec<Bytes> = args
-            .iter()
-            .take(MAX_ARGS)
-            .map(|arg| truncate(arg))
-            .collect();
+        let mut kept: Vec<Bytes> = args.iter().take(MAX_ARGS).map(truncate).collect();
         if args.len() > MAX_ARGS {
             kept[MAX_ARGS - 1] = Bytes::from(format!(
                 "... ({} more arguments)",

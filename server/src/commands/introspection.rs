@@ -188,7 +188,7 @@ fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let value = &args[3];
-    if value.iter().any(|&c| c < b'!' || c > b'~') {
+    if value.iter().any(|c| !(b'!'..=b'~').contains(c)) {
         return Err(CmdError::msg(format!(
             "ERR {} cannot contain spaces, newlines or special characters.",
             text(&args[2]).to_ascii_uppercase()

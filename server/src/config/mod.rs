@@ -163,7 +163,7 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 
 fn parse_save_points(args: &[String]) -> Result<String, String> {
     let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     for word in &words {
@@ -175,7 +175,7 @@ fn parse_save_points(args: &[String]) -> Result<String, String> {
 
 fn merge_output_buffer_limits(args: &[String], current: &str) -> Result<String, String> {
     let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    if words.len() % 4 != 0 || words.is_empty() {
+    if !words.len().is_multiple_of(4) || words.is_empty() {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut classes: Vec<(String, [i64; 3])> = current
