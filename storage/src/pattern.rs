@@ -3,13 +3,24 @@
 /// Matches `text` against a Redis glob: `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
 /// With `nocase`, ASCII letters compare case-insensitively.
 pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
-    match_from(pattern, text, nocase, 0)
+    let mut skip_longer_matches = false;
+    match_from(pattern, text, nocase, 0, &mut skip_longer_matches)
 }
 
 /// Nesting limit for `*`, so a hostile pattern cannot exhaust the stack.
 const MAX_STAR_DEPTH: usize = 1000;
 
-fn match_from(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
+/// `skip_longer` is Redis's `skipLongerMatches`: once the rest of a pattern
+/// after a `*` matched nowhere in the remaining text, no earlier `*` can help
+/// by matching more, so every pending `*` gives up. This keeps patterns like
+/// `a*a*a*a*...b` linear instead of exponential.
+fn match_from(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    depth: usize,
+    skip_longer: &mut bool,
+) -> bool {
     if depth > MAX_STAR_DEPTH {
         return false;
     }
@@ -30,10 +41,14 @@ fn match_from(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                     return true;
                 }
                 for start in 0..=s.len() {
-                    if match_from(&p[1..], &s[start..], nocase, depth + 1) {
+                    if match_from(&p[1..], &s[start..], nocase, depth + 1, skip_longer) {
                         return true;
                     }
+                    if *skip_longer {
+                        return false;
+                    }
                 }
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -122,5 +137,15 @@ mod tests {
         assert!(glob_match(b"MAXMEM*", b"maxmemory", true));
         assert!(!glob_match(b"a*", b"", false));
         assert!(glob_match(b"", b"", false));
+    }
+
+    #[test]
+    fn nested_stars_stay_fast() {
+        let pattern = "a*".repeat(50) + "b";
+        let text = "a".repeat(60);
+        let started = std::time::Instant::now();
+        assert!(!glob_match(pattern.as_bytes(), text.as_bytes(), false));
+        assert!(glob_match(b"*a*b*c", b"xxaxxbxxc", false));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

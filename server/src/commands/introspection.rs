@@ -515,9 +515,9 @@ fn write_key_specs(out: &mut ferrite_resp::ReplyWriter, spec: &CommandSpec) {
         return;
     }
     let access: &[&str] = if spec.has_flag("write") {
-        &["RW", "UPDATE"]
+        &["RW", "update"]
     } else {
-        &["RO", "ACCESS"]
+        &["RO", "access"]
     };
     let last = if spec.last_key < 0 {
         spec.last_key
@@ -595,8 +595,10 @@ fn write_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
 fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let filter = match args.get(2..) {
         Some([]) | None => None,
-        Some([kind, value]) if is(kind, "filterby") => Some(value.clone()),
-        Some([kind, by, value]) if is(kind, "filterby") => {
+        Some([kind, by, value])
+            if is(kind, "filterby")
+                && (is(by, "module") || is(by, "aclcat") || is(by, "pattern")) =>
+        {
             Some(Bytes::from([by.as_ref(), b" ", value.as_ref()].concat()))
         }
         _ => return Err(CmdError::Syntax),

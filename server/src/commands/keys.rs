@@ -528,12 +528,6 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
     }
-    let verify = !ctx
-        .server
-        .debug_skip_checksum
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let value =
-        decode_dump_payload(&args[3], verify).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     let ks = ctx.keyspace();
     let now = ks.now_ms();
     let key = ks.key(&args[1]);
@@ -541,6 +535,12 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !replace && shard.contains(&key) {
         return Err(CmdError::msg("BUSYKEY Target key name already exists."));
     }
+    let verify = !ctx
+        .server
+        .debug_skip_checksum
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let value =
+        decode_dump_payload(&args[3], verify).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     let expire_at = match (ttl, absolute) {
         (0, _) => None,
         (ttl, true) => Some(ttl as u64),
