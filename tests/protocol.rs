@@ -123,3 +123,32 @@ fn quit_stops_the_pipeline() {
     conn.send(b"EXISTS after\r\n");
     conn.expect(b":0\r\n");
 }
+
+#[test]
+fn monitor_streams_other_clients_commands() {
+    let server = Server::start();
+    let mut monitor = server.raw();
+    monitor.send(b"MONITOR\r\n");
+    monitor.expect(b"+OK\r\n");
+    let mut client = server.raw();
+    client.send(b"SET \"a b\" 1\r\n");
+    client.expect(b"+OK\r\n");
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        std::io::Read::read_exact(&mut monitor.stream, &mut byte).expect("monitor line");
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line).to_string();
+    assert!(line.starts_with('+'), "{line}");
+    assert!(line.contains(" [0 127.0.0.1:"), "{line}");
+    assert!(line.ends_with("] \"SET\" \"a b\" \"1\"\r\n"), "{line}");
+}
+
+#[test]
+fn client_reply_off_and_skip() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(b"CLIENT REPLY SKIP\r\nSET k 1\r\nGET k\r\nCLIENT REPLY OFF\r\nGET k\r\nCLIENT REPLY ON\r\nPING\r\n");
+    conn.expect(b"$1\r\n1\r\n+OK\r\n+PONG\r\n");
+}
