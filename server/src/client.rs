@@ -129,6 +129,7 @@ pub struct ClientState {
     pub no_evict: bool,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
+    pub pending_stats: crate::stats::PendingCommandStats,
 }
 
 impl ClientState {
@@ -141,6 +142,7 @@ impl ClientState {
             no_touch: false,
             no_evict: false,
             close_after_reply: false,
+            pending_stats: Default::default(),
         }
     }
 

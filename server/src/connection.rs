@@ -111,6 +111,7 @@ async fn serve_client(
             );
             return Ok(());
         }
+        client.pending_stats.flush(&server.stats);
         if !out.is_empty() {
             ServerStats::add(&server.stats.net_output_bytes, out.len() as u64);
             stream.write_all(out.as_bytes()).await?;
@@ -150,24 +151,35 @@ pub fn execute(
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::SkipThis;
     }
+    // Statistics summed for a run of the same command are published before
+    // any other command runs, so INFO or CONFIG RESETSTAT see exact counts.
+    if let Some(pending) = client.pending_stats.command_id() {
+        let same = request.first().is_some_and(|name| {
+            server
+                .commands
+                .full_name(pending)
+                .as_bytes()
+                .eq_ignore_ascii_case(name)
+        });
+        if !same {
+            client.pending_stats.flush(&server.stats);
+        }
+    }
     let started = Instant::now();
     let outcome = dispatch(server, client, out, request);
     let elapsed = started.elapsed();
     client.handle.touch();
     if let Some(command_id) = outcome.command_id {
-        let stat = &server.stats.commands[command_id];
-        ServerStats::add(&server.stats.total_commands_processed, 1);
         if outcome.rejected {
-            ServerStats::add(&stat.rejected_calls, 1);
+            client.pending_stats.flush(&server.stats);
+            ServerStats::add(&server.stats.total_commands_processed, 1);
+            ServerStats::add(&server.stats.commands[command_id].rejected_calls, 1);
         } else {
-            ServerStats::add(&stat.calls, 1);
-            ServerStats::add(&stat.usec, elapsed.as_micros() as u64);
-            if server.hot.latency_tracking.load(Ordering::Relaxed) {
-                stat.record_latency(elapsed.as_nanos() as u64);
-            }
-            if out.errors_written() > errors_before {
-                ServerStats::add(&stat.failed_calls, 1);
-            }
+            let failed = out.errors_written() > errors_before;
+            let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
+            client
+                .pending_stats
+                .record(&server.stats, command_id, elapsed, failed, track_latency);
             crate::commands::observe(server, client, request, elapsed, command_id);
         }
     }

@@ -35,12 +35,6 @@ impl CommandStat {
         }
     }
 
-    pub fn record_latency(&self, nanos: u64) {
-        let micros = nanos.div_ceil(1000).max(1);
-        let bucket = (64 - (micros - 1).leading_zeros()) as usize;
-        self.latency_histogram[bucket.min(LATENCY_BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
-    }
-
     /// (upper bound in µs, cumulative count) for each bucket that adds calls.
     pub fn latency_cdf(&self) -> Vec<(u64, u64)> {
         let mut cumulative = 0;
@@ -113,4 +107,74 @@ impl ServerStats {
         self.commands.iter().for_each(CommandStat::reset);
         self.errors.lock().clear();
     }
+}
+
+/// A connection's command statistics not yet added to the shared counters.
+///
+/// Consecutive calls of the same command (a pipeline of SETs) are summed here
+/// and added once, before the replies are written or when another command
+/// runs, so shared counters are not hit once per pipelined command. Anyone who
+/// has seen a reply therefore sees its command counted.
+#[derive(Debug, Default)]
+pub struct PendingCommandStats {
+    command_id: Option<usize>,
+    calls: u64,
+    usec: u64,
+    failed: u64,
+    latency_buckets: [u32; LATENCY_BUCKETS],
+}
+
+impl PendingCommandStats {
+    pub fn record(
+        &mut self,
+        stats: &ServerStats,
+        command_id: usize,
+        elapsed: std::time::Duration,
+        failed: bool,
+        track_latency: bool,
+    ) {
+        if self.command_id != Some(command_id) {
+            self.flush(stats);
+            self.command_id = Some(command_id);
+        }
+        self.calls += 1;
+        self.usec += elapsed.as_micros() as u64;
+        self.failed += failed as u64;
+        if track_latency {
+            self.latency_buckets[latency_bucket(elapsed.as_nanos() as u64)] += 1;
+        }
+    }
+
+    /// The command whose calls are being summed.
+    pub fn command_id(&self) -> Option<usize> {
+        self.command_id
+    }
+
+    pub fn flush(&mut self, stats: &ServerStats) {
+        let Some(command_id) = self.command_id.take() else {
+            return;
+        };
+        let stat = &stats.commands[command_id];
+        ServerStats::add(&stats.total_commands_processed, self.calls);
+        ServerStats::add(&stat.calls, self.calls);
+        ServerStats::add(&stat.usec, self.usec);
+        if self.failed > 0 {
+            ServerStats::add(&stat.failed_calls, self.failed);
+        }
+        for (bucket, count) in self.latency_buckets.iter_mut().enumerate() {
+            if *count > 0 {
+                ServerStats::add(&stat.latency_histogram[bucket], u64::from(*count));
+                *count = 0;
+            }
+        }
+        self.calls = 0;
+        self.usec = 0;
+        self.failed = 0;
+    }
+}
+
+/// Bucket `i` holds calls that took at most 2^i microseconds.
+fn latency_bucket(nanos: u64) -> usize {
+    let micros = nanos.div_ceil(1000).max(1);
+    ((64 - (micros - 1).leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
 }
