@@ -128,6 +128,16 @@ impl Server {
             decay_minutes: config.get_i64("lfu-decay-time") as u32,
         };
         self.keyspace.stats().configure_lfu(lfu, params);
+        self.keyspace
+            .encoding_limits
+            .set(ferrite_storage::EncodingLimits {
+                list_max_listpack_size: config.get_i64("list-max-listpack-size"),
+                hash_max_listpack_entries: config.get_i64("hash-max-listpack-entries"),
+                hash_max_listpack_value: config.get_i64("hash-max-listpack-value"),
+                set_max_intset_entries: config.get_i64("set-max-intset-entries"),
+                zset_max_listpack_entries: config.get_i64("zset-max-listpack-entries"),
+                zset_max_listpack_value: config.get_i64("zset-max-listpack-value"),
+            });
         *self.config.write() = config;
     }
 

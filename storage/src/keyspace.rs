@@ -12,6 +12,7 @@ use ahash::RandomState;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
+use crate::encoding::EncodingLimitsCell;
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::shard::ShardGuard;
@@ -80,6 +81,8 @@ pub struct ActiveExpireReport {
 /// All databases.
 pub struct Keyspace {
     gate: RwLock<Vec<Db>>,
+    /// Collection encoding thresholds (CONFIG SET changes them).
+    pub encoding_limits: EncodingLimitsCell,
     hasher: RandomState,
     stats: KeyspaceStats,
     /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
@@ -89,6 +92,7 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
+            encoding_limits: EncodingLimitsCell::default(),
             gate: RwLock::new((0..databases.max(1)).map(|_| Db::default()).collect()),
             hasher: RandomState::new(),
             stats: KeyspaceStats {

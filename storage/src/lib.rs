@@ -7,6 +7,7 @@
 
 mod db;
 mod dump;
+mod encoding;
 mod key;
 mod keyspace;
 mod lfu;
@@ -19,6 +20,7 @@ pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
+pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
 pub use lfu::LfuParams;
 pub use pattern::glob_match;

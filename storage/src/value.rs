@@ -143,6 +143,20 @@ impl Value {
             Value::String(s) => Some(s),
         }
     }
+
+    /// OBJECT REFCOUNT: shared small integers report Redis's shared refcount.
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Value::String(s) => s.refcount(),
+        }
+    }
+
+    /// Heap bytes the value owns (MEMORY USAGE).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::String(s) => s.heap_size(),
+        }
+    }
 }
 
 /// Parses an integer only when its text is exactly how Redis would print it

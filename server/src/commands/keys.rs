@@ -619,9 +619,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let refcount = with_entry(ctx, &args[2], |e, _| match &e.value {
-        ferrite_storage::Value::String(s) => s.refcount(),
-    });
+    let refcount = with_entry(ctx, &args[2], |e, _| e.value.refcount());
     match refcount {
         Some(n) => ctx.out.integer(n),
         None => ctx.out.null(),

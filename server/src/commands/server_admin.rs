@@ -548,9 +548,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[2]);
     let usage = ks.lock(ctx.client.db, &key).peek(&key).map(|entry| {
-        let heap = match &entry.value {
-            ferrite_storage::Value::String(s) => s.heap_size(),
-        };
+        let heap = entry.value.heap_size();
         args[2].len() + heap + std::mem::size_of::<Entry>() + 16
     });
     drop(ks);
@@ -668,9 +666,7 @@ fn debug_object(ctx: &mut Ctx<'_>, key_arg: &Bytes) -> CmdResult {
     let idle = shard.idle_seconds(&entry);
     drop(shard);
     drop(ks);
-    let refcount = match &entry.value {
-        ferrite_storage::Value::String(s) => s.refcount(),
-    };
+    let refcount = entry.value.refcount();
     // The "address" identifies the key's slot; it is stable while the key lives.
     let line = format!(
         "Value at:0x{:x} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{idle}",
