@@ -130,6 +130,8 @@ pub struct ClientState {
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
     pub pending_stats: crate::stats::PendingCommandStats,
+    /// Set by a blocking command that found nothing to serve.
+    pub blocked: Option<crate::blocking::Blocked>,
 }
 
 impl ClientState {
@@ -143,6 +145,7 @@ impl ClientState {
             no_evict: false,
             close_after_reply: false,
             pending_stats: Default::default(),
+            blocked: None,
         }
     }
 

@@ -172,6 +172,29 @@ impl<'a> Ctx<'a> {
         self.server.keyspace.read()
     }
 
+    /// Blocks the client on `keys` unless `try_serve` can reply right away
+    /// (it is tried once more under the blocking registry's lock).
+    pub fn block_on(
+        &mut self,
+        keys: Vec<Bytes>,
+        args: &[Bytes],
+        timeout: Option<std::time::Duration>,
+        timeout_reply: crate::blocking::TimeoutReply,
+        try_serve: crate::blocking::TryServe,
+    ) {
+        let request = crate::blocking::BlockRequest {
+            client_id: self.client.handle.id,
+            db: self.client.db,
+            keys,
+            args,
+            protocol: self.out.protocol(),
+            timeout,
+            timeout_reply,
+            try_serve,
+        };
+        self.client.blocked = self.server.blocking.block(self.server, request, self.out);
+    }
+
     pub fn record_lookup(&self, hit: bool) {
         let stats = &self.server.stats;
         let counter = if hit {

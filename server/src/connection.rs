@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
+use crate::blocking::{Blocked, TimeoutReply, Wake};
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{CmdError, Ctx};
 use crate::server::Server;
@@ -96,6 +97,16 @@ async fn serve_client(
                 server.pause.wait(is_write_request(server, &request)).await;
             }
             execute(server, client, &mut out, &request);
+            if let Some(blocked) = client.blocked.take() {
+                client.pending_stats.flush(&server.stats);
+                stream.write_all(out.as_bytes()).await?;
+                out.clear();
+                if !wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
+                    .await?
+                {
+                    return Ok(());
+                }
+            }
             if handle.monitor.load(Ordering::Relaxed) && monitor_feed.is_none() {
                 monitor_feed = Some(server.monitor_feed.subscribe());
             }
@@ -121,6 +132,64 @@ async fn serve_client(
             return Ok(());
         }
     }
+}
+
+/// Waits for a blocked command to be served, time out, be unblocked, or the
+/// client to go away (false). Bytes that arrive meanwhile are kept for later.
+async fn wait_while_blocked(
+    server: &Server,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &mut ClientState,
+    blocked: Blocked,
+    out: &mut ReplyWriter,
+) -> std::io::Result<bool> {
+    let handle = client.handle.clone();
+    let deadline = blocked.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut wake = blocked.wake;
+    let sleep_until_deadline = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep_until_deadline);
+    let outcome = loop {
+        buf.reserve(READ_CHUNK);
+        tokio::select! {
+            biased;
+            woken = &mut wake => break woken.ok(),
+            _ = handle.killed() => {
+                server.blocking.cancel(handle.id);
+                return Ok(false);
+            }
+            _ = &mut sleep_until_deadline => {
+                if server.blocking.cancel(handle.id) {
+                    break Some(Wake::UnblockedAsTimeout);
+                }
+                break (&mut wake).await.ok();
+            }
+            read = stream.read_buf(buf) => {
+                if read? == 0 {
+                    server.blocking.cancel(handle.id);
+                    return Ok(false);
+                }
+            }
+        }
+    };
+    match outcome {
+        Some(Wake::Served(reply)) => out.raw(&reply),
+        Some(Wake::UnblockedWithError) => {
+            out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        }
+        Some(Wake::UnblockedAsTimeout) | None => match blocked.timeout_reply {
+            TimeoutReply::NullArray => out.null_array(),
+            TimeoutReply::NullBulk => out.null(),
+        },
+    }
+    stream.write_all(out.as_bytes()).await?;
+    out.clear();
+    Ok(true)
 }
 
 async fn next_monitor_line(
@@ -181,6 +250,7 @@ pub fn execute(
                 .pending_stats
                 .record(&server.stats, command_id, elapsed, failed, track_latency);
             crate::commands::observe(server, client, request, elapsed, command_id);
+            serve_blocked_clients(server, client.db, command_id, request);
         }
     }
     if out.errors_written() > errors_before {
@@ -196,6 +266,23 @@ pub fn execute(
         }
         ReplyMode::On | ReplyMode::Skip => {}
     }
+}
+
+/// After a write, serves clients blocked on the keys it touched.
+fn serve_blocked_clients(server: &Server, db: usize, command_id: usize, request: &[Bytes]) {
+    if server.blocking.blocked_clients() == 0 {
+        return;
+    }
+    let spec = server.commands.spec(command_id);
+    if !spec.has_flag("write") {
+        return;
+    }
+    let keys: Vec<&[u8]> = spec
+        .key_positions(request.len())
+        .into_iter()
+        .map(|i| request[i].as_ref())
+        .collect();
+    server.blocking.serve_keys(server, db, &keys);
 }
 
 /// Which command ran, and whether it was refused before running.

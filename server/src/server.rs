@@ -70,6 +70,7 @@ pub struct Server {
     pub latency: Mutex<LatencyMonitor>,
     pub replication: ReplicationState,
     pub pause: PauseState,
+    pub blocking: crate::blocking::BlockingRegistry,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
@@ -101,6 +102,7 @@ impl Server {
             latency: Mutex::new(LatencyMonitor::default()),
             replication: ReplicationState::new(),
             pause: PauseState::default(),
+            blocking: Default::default(),
             run_id: random_hex(40),
             started: Instant::now(),
             port,

@@ -130,7 +130,7 @@ fn clients_section(server: &Server, out: &mut String) {
         "maxclients",
         server.hot.maxclients.load(Ordering::Relaxed)
     );
-    field!(out, "blocked_clients", 0);
+    field!(out, "blocked_clients", server.blocking.blocked_clients());
     field!(out, "tracking_clients", 0);
     field!(out, "clients_in_timeout_table", 0);
 }

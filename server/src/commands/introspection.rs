@@ -73,6 +73,13 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
             "connection",
             "Resumes processing commands from paused clients.",
         ),
+    CommandSpec::new("unblock", -3, client_unblock)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc(
+            "connection",
+            "Unblocks a client blocked by a blocking command from a different connection.",
+        ),
     CommandSpec::new("reply", 3, client_reply)
         .flags(&["noscript", "loading", "stale"])
         .acl(CONN)
@@ -355,6 +362,26 @@ fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .pause
         .pause(scope, Duration::from_millis(millis as u64));
     ctx.out.ok();
+    Ok(())
+}
+
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let id = parse_i64(&args[2])?;
+    let with_error = match args.get(3) {
+        None => false,
+        Some(mode) if is(mode, "timeout") => false,
+        Some(mode) if is(mode, "error") => true,
+        Some(_) => {
+            return Err(CmdError::msg(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    if args.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    let unblocked = id > 0 && ctx.server.blocking.unblock(id as u64, with_error);
+    ctx.out.integer(unblocked as i64);
     Ok(())
 }
 

@@ -1,0 +1,222 @@
+//! Clients blocked on keys (BLPOP and the other blocking pops).
+//!
+//! As in Redis, a blocked client is served by whoever makes its key ready: after
+//! a write command that touched a key someone waits on, the waiters of that key
+//! are tried in the order they blocked (FIFO), each by running its command's
+//! non-blocking attempt and handing the reply bytes to its connection task. A
+//! blocking command tries once and registers under the same registry lock, so a
+//! push that lands between the two cannot be missed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_resp::{Protocol, ReplyWriter};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::server::Server;
+
+/// A blocking command's non-blocking attempt: writes its reply and returns
+/// true if there was something to serve, else writes nothing and returns false.
+pub type TryServe = fn(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool;
+
+/// What a blocked client receives when it stops waiting early.
+#[derive(Debug)]
+pub enum Wake {
+    /// The reply bytes of its served command.
+    Served(Vec<u8>),
+    /// CLIENT UNBLOCK ... ERROR.
+    UnblockedWithError,
+    /// CLIENT UNBLOCK [TIMEOUT]: reply as if the timeout passed.
+    UnblockedAsTimeout,
+}
+
+/// The null a blocking command replies with on timeout.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeoutReply {
+    NullArray,
+    NullBulk,
+}
+
+/// A blocked client's state while its connection task waits.
+#[derive(Debug)]
+pub struct Blocked {
+    pub wake: oneshot::Receiver<Wake>,
+    pub timeout: Option<Duration>,
+    pub timeout_reply: TimeoutReply,
+}
+
+struct Waiter {
+    client_id: u64,
+    db: usize,
+    keys: Vec<Bytes>,
+    args: Vec<Bytes>,
+    protocol: Protocol,
+    try_serve: TryServe,
+    wake: oneshot::Sender<Wake>,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    by_client: HashMap<u64, Waiter>,
+}
+
+#[derive(Default)]
+pub struct BlockingRegistry {
+    registry: Mutex<Registry>,
+    blocked: AtomicUsize,
+}
+
+/// Everything a blocking command says about itself when it must wait.
+pub struct BlockRequest<'a> {
+    pub client_id: u64,
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    pub args: &'a [Bytes],
+    pub protocol: Protocol,
+    pub timeout: Option<Duration>,
+    pub timeout_reply: TimeoutReply,
+    pub try_serve: TryServe,
+}
+
+impl BlockingRegistry {
+    /// Number of blocked clients (INFO `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    /// Tries the command once more under the registry lock; if it still has
+    /// nothing to serve, registers the client and returns how to wait.
+    pub fn block(
+        &self,
+        server: &Server,
+        request: BlockRequest<'_>,
+        out: &mut ReplyWriter,
+    ) -> Option<Blocked> {
+        let mut registry = self.registry.lock();
+        if (request.try_serve)(server, request.db, request.args, out) {
+            return None;
+        }
+        let (sender, receiver) = oneshot::channel();
+        for key in &request.keys {
+            registry
+                .by_key
+                .entry((request.db, key.clone()))
+                .or_default()
+                .push_back(request.client_id);
+        }
+        registry.by_client.insert(
+            request.client_id,
+            Waiter {
+                client_id: request.client_id,
+                db: request.db,
+                keys: request.keys,
+                args: request.args.to_vec(),
+                protocol: request.protocol,
+                try_serve: request.try_serve,
+                wake: sender,
+            },
+        );
+        self.blocked
+            .store(registry.by_client.len(), Ordering::Relaxed);
+        Some(Blocked {
+            wake: receiver,
+            timeout: request.timeout,
+            timeout_reply: request.timeout_reply,
+        })
+    }
+
+    /// Serves, in FIFO order, clients blocked on any of `keys` of database `db`.
+    pub fn serve_keys(&self, server: &Server, db: usize, keys: &[&[u8]]) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let mut registry = self.registry.lock();
+        for key in keys {
+            let map_key = (db, Bytes::copy_from_slice(key));
+            loop {
+                let Some(&client_id) = registry
+                    .by_key
+                    .get(&map_key)
+                    .and_then(|queue| queue.front())
+                else {
+                    break;
+                };
+                let Some(waiter) = registry.by_client.get(&client_id) else {
+                    break;
+                };
+                let mut out = ReplyWriter::new(waiter.protocol);
+                if !(waiter.try_serve)(server, waiter.db, &waiter.args, &mut out) {
+                    break;
+                }
+                if let Some(waiter) = remove(&mut registry, client_id) {
+                    let _ = waiter.wake.send(Wake::Served(out.as_bytes().to_vec()));
+                }
+            }
+        }
+        self.blocked
+            .store(registry.by_client.len(), Ordering::Relaxed);
+    }
+
+    /// Stops waiting for `client_id` (timeout, disconnect); false if it was
+    /// served (or unblocked) meanwhile, in which case its wake message is sent.
+    pub fn cancel(&self, client_id: u64) -> bool {
+        let mut registry = self.registry.lock();
+        let removed = remove(&mut registry, client_id).is_some();
+        self.blocked
+            .store(registry.by_client.len(), Ordering::Relaxed);
+        removed
+    }
+
+    /// CLIENT UNBLOCK: wakes a blocked client; false if it was not blocked.
+    pub fn unblock(&self, client_id: u64, with_error: bool) -> bool {
+        let mut registry = self.registry.lock();
+        let Some(waiter) = remove(&mut registry, client_id) else {
+            return false;
+        };
+        self.blocked
+            .store(registry.by_client.len(), Ordering::Relaxed);
+        let wake = if with_error {
+            Wake::UnblockedWithError
+        } else {
+            Wake::UnblockedAsTimeout
+        };
+        let _ = waiter.wake.send(wake);
+        true
+    }
+}
+
+fn remove(registry: &mut Registry, client_id: u64) -> Option<Waiter> {
+    let waiter = registry.by_client.remove(&client_id)?;
+    for key in &waiter.keys {
+        let map_key = (waiter.db, key.clone());
+        if let Some(queue) = registry.by_key.get_mut(&map_key) {
+            queue.retain(|id| *id != waiter.client_id);
+            if queue.is_empty() {
+                registry.by_key.remove(&map_key);
+            }
+        }
+    }
+    Some(waiter)
+}
+
+/// Parses a blocking timeout in seconds (decimals allowed), as Redis does.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, crate::command::CmdError> {
+    use crate::command::CmdError;
+    let invalid = || CmdError::msg("ERR timeout is not a float or out of range");
+    let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
+    let seconds: f64 = text.trim().parse().map_err(|_| invalid())?;
+    if !seconds.is_finite() || text.trim() != text {
+        return Err(invalid());
+    }
+    if seconds < 0.0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_secs_f64(seconds.min(1e9))))
+}
