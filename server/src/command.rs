@@ -216,6 +216,56 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
     Ok(value)
 }
 
+/// The arguments of HSCAN and SSCAN: `cursor [MATCH pattern] [COUNT count]`.
+#[derive(Debug)]
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    /// `None` when every element matches (no MATCH, or MATCH `*`).
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+}
+
+/// Parses `args[at..]` as a collection scan's cursor and options.
+pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdError> {
+    let cursor = args
+        .get(at)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let mut scan = ScanArgs {
+        cursor,
+        pattern: None,
+        count: 10,
+    };
+    let mut i = at + 1;
+    while i < args.len() {
+        let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
+        if is(&args[i], "match") {
+            scan.pattern = Some(&value[..]).filter(|p| *p != b"*");
+        } else if is(&args[i], "count") {
+            let n = parse_i64(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            scan.count = n as usize;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(scan)
+}
+
+/// Parses a count with Redis's `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`.
+pub fn parse_signed_count(arg: &[u8]) -> Result<i64, CmdError> {
+    match parse_i64(arg)? {
+        i64::MIN => Err(CmdError::msg(
+            "ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807",
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
