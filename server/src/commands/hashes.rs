@@ -97,7 +97,7 @@ fn wrong_args(ctx: &Ctx<'_>) -> CmdError {
 
 /// HSET and HMSET: sets every pair, returns how many fields are new.
 fn set_pairs(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(wrong_args(ctx));
     }
     let limits = limits(ctx);
