@@ -260,7 +260,7 @@ pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdErr
 pub fn parse_signed_count(arg: &[u8]) -> Result<i64, CmdError> {
     match parse_i64(arg)? {
         i64::MIN => Err(CmdError::msg(
-            "ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807",
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         )),
         n => Ok(n),
     }

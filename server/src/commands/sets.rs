@@ -220,10 +220,11 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => {
-            let n = parse_i64(&args[2])?;
-            if n < 0 {
-                return Err(CmdError::msg("ERR value is out of range, must be positive"));
-            }
+            // Redis's getPositiveLongFromObjectOrReply: one error for both cases.
+            let n = parse_i64(&args[2])
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| CmdError::msg("ERR value is out of range, must be positive"))?;
             Some(n as usize)
         }
         _ => return Err(CmdError::Syntax),

@@ -256,7 +256,7 @@ pub const DIRECTIVES: &[Directive] = &[
         &["list-max-ziplist-size"],
     ),
     alias(
-        d("hash-max-listpack-entries", int(0, MAX), "128", true),
+        d("hash-max-listpack-entries", int(0, MAX), "512", true),
         &["hash-max-ziplist-entries"],
     ),
     alias(
