@@ -256,6 +256,19 @@ pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdErr
     Ok(scan)
 }
 
+/// The positions an HSCAN/SSCAN call over a hash-table collection returns:
+/// `start..end`, and `start` is the next cursor (0 when done). Positions are
+/// visited from the end down, because a removal moves the last member into the
+/// hole: members not yet visited stay below the cursor, so every member present
+/// for the whole scan is returned (Redis's guarantee).
+pub fn scan_window(cursor: u64, count: usize, len: usize) -> (usize, usize) {
+    let end = match cursor {
+        0 => len,
+        c => usize::try_from(c).map_or(len, |c| c.min(len)),
+    };
+    (end.saturating_sub(count), end)
+}
+
 /// Parses a count with Redis's `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`.
 pub fn parse_signed_count(arg: &[u8]) -> Result<i64, CmdError> {
     match parse_i64(arg)? {
@@ -286,6 +299,14 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"01"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"9223372036854775808"), Err(CmdError::NotInteger));
+    }
+
+    #[test]
+    fn scan_windows_walk_down_to_zero() {
+        assert_eq!(scan_window(0, 10, 25), (15, 25));
+        assert_eq!(scan_window(15, 10, 25), (5, 15));
+        assert_eq!(scan_window(5, 10, 25), (0, 5));
+        assert_eq!(scan_window(30, 10, 12), (2, 12));
     }
 
     #[test]

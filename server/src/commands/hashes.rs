@@ -6,8 +6,8 @@ use ferrite_storage::{glob_match, EncodingLimits, Entry, HashValue, KeyHash, Sha
 use rand::Rng;
 
 use crate::command::{
-    is, parse_f64, parse_i64, parse_scan_args, parse_signed_count, CmdError, CmdResult,
-    CommandSpec, Ctx,
+    is, parse_f64, parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError,
+    CmdResult, CommandSpec, Ctx,
 };
 use crate::commands::strings::format_human_float;
 
@@ -374,11 +374,10 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let (start, end) = if hash.encoding_name() == "listpack" {
             (0, hash.len())
         } else {
-            let start = usize::try_from(scan.cursor).unwrap_or(usize::MAX);
-            (start, start.saturating_add(scan.count))
+            scan_window(scan.cursor, scan.count, hash.len())
         };
-        let next = if end < hash.len() { end as u64 } else { 0 };
-        let found: Vec<(&[u8], &[u8])> = (start..end.min(hash.len()))
+        let next = start as u64;
+        let found: Vec<(&[u8], &[u8])> = (start..end)
             .filter_map(|i| hash.entry_at(i))
             .filter(|(field, _)| scan.pattern.is_none_or(|p| glob_match(p, field, false)))
             .collect();

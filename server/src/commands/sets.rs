@@ -9,7 +9,8 @@ use ferrite_storage::{
 use rand::Rng;
 
 use crate::command::{
-    parse_i64, parse_scan_args, parse_signed_count, CmdError, CmdResult, CommandSpec, Ctx,
+    parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError, CmdResult, CommandSpec,
+    Ctx,
 };
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -483,11 +484,10 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let (start, end) = if set.encoding_name() == "intset" {
             (0, set.len())
         } else {
-            let start = usize::try_from(scan.cursor).unwrap_or(usize::MAX);
-            (start, start.saturating_add(scan.count))
+            scan_window(scan.cursor, scan.count, set.len())
         };
-        let next = if end < set.len() { end as u64 } else { 0 };
-        let found: Vec<Member<'_>> = (start..end.min(set.len()))
+        let next = start as u64;
+        let found: Vec<Member<'_>> = (start..end)
             .filter_map(|i| set.member_at(i))
             .filter(|m| {
                 scan.pattern
