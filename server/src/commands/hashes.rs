@@ -335,28 +335,41 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         };
         let resp3 = ctx.out.protocol() == ferrite_resp::Protocol::Resp3;
         let mut rng = rand::thread_rng();
-        let picks: Vec<usize> = if count < 0 {
+        let write_pick = |ctx: &mut Ctx<'_>, position: usize| {
+            if let Some((field, value)) = hash.entry_at(position) {
+                if with_values && resp3 {
+                    ctx.out.array(2);
+                }
+                ctx.out.bulk(field);
+                if with_values {
+                    ctx.out.bulk(value);
+                }
+            }
+        };
+        let header = |ctx: &mut Ctx<'_>, picks: usize| {
+            ctx.out.array(if with_values && !resp3 {
+                picks * 2
+            } else {
+                picks
+            });
+        };
+        if count < 0 {
+            // With repetitions: streamed, never collected (the count may be huge).
             let n = count.unsigned_abs() as usize;
-            (0..n).map(|_| rng.gen_range(0..hash.len())).collect()
-        } else if count as usize >= hash.len() {
+            header(ctx, n);
+            for _ in 0..n {
+                write_pick(ctx, rng.gen_range(0..hash.len()));
+            }
+            return;
+        }
+        let picks: Vec<usize> = if count as usize >= hash.len() {
             (0..hash.len()).collect()
         } else {
             rand::seq::index::sample(&mut rng, hash.len(), count as usize).into_vec()
         };
-        let elements = if with_values && !resp3 {
-            picks.len() * 2
-        } else {
-            picks.len()
-        };
-        ctx.out.array(elements);
-        for (field, value) in picks.into_iter().filter_map(|i| hash.entry_at(i)) {
-            if with_values && resp3 {
-                ctx.out.array(2);
-            }
-            ctx.out.bulk(field);
-            if with_values {
-                ctx.out.bulk(value);
-            }
+        header(ctx, picks.len());
+        for position in picks {
+            write_pick(ctx, position);
         }
     })
 }
