@@ -236,3 +236,70 @@ fn requirepass_gates_commands() {
     conn.send(b"GET k\r\nAUTH wrong\r\nAUTH secret\r\nGET k\r\n");
     conn.expect(b"-NOAUTH Authentication required.\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n$-1\r\n");
 }
+
+#[test]
+fn hashes_and_sets() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(
+        run::<i64>(&mut c, &["HSET", "h", "a", "1", "b", "2"]).unwrap(),
+        2
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["HINCRBY", "h", "a", "41"]).unwrap(),
+        42
+    );
+    assert_eq!(
+        run::<Vec<(String, String)>>(&mut c, &["HGETALL", "h"]).unwrap(),
+        vec![("a".into(), "42".into()), ("b".into(), "2".into())]
+    );
+    assert_eq!(
+        run::<String>(&mut c, &["OBJECT", "ENCODING", "h"]).unwrap(),
+        "listpack"
+    );
+    assert_eq!(run::<String>(&mut c, &["TYPE", "h"]).unwrap(), "hash");
+    assert_eq!(run::<i64>(&mut c, &["HDEL", "h", "a", "b"]).unwrap(), 2);
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", "h"]).unwrap(), 0);
+
+    assert_eq!(
+        run::<i64>(&mut c, &["SADD", "s", "3", "1", "2"]).unwrap(),
+        3
+    );
+    assert_eq!(
+        run::<String>(&mut c, &["OBJECT", "ENCODING", "s"]).unwrap(),
+        "intset"
+    );
+    assert_eq!(run::<i64>(&mut c, &["SADD", "s", "x"]).unwrap(), 1);
+    assert_eq!(
+        run::<String>(&mut c, &["OBJECT", "ENCODING", "s"]).unwrap(),
+        "hashtable"
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["SADD", "t", "2", "3", "4"]).unwrap(),
+        3
+    );
+    let mut inter = run::<Vec<String>>(&mut c, &["SINTER", "s", "t"]).unwrap();
+    inter.sort();
+    assert_eq!(inter, vec!["2", "3"]);
+    assert_eq!(
+        run::<i64>(&mut c, &["SUNIONSTORE", "u", "s", "t"]).unwrap(),
+        5
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERCARD", "2", "s", "t", "LIMIT", "1"]).unwrap(),
+        1
+    );
+    let error =
+        run::<i64>(&mut c, &["SADD", "h2", "x"]).and(run::<i64>(&mut c, &["HSET", "s", "f", "v"]));
+    assert_eq!(
+        error.unwrap_err().detail(),
+        Some("Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(run::<i64>(&mut c, &["SMOVE", "t", "s", "4"]).unwrap(), 1);
+    assert_eq!(run::<i64>(&mut c, &["SCARD", "s"]).unwrap(), 5);
+    let popped = run::<Vec<String>>(&mut c, &["SPOP", "t", "10"]).unwrap();
+    assert_eq!(popped.len(), 2);
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", "t"]).unwrap(), 0);
+    let payload = run::<Vec<u8>>(&mut c, &["DUMP", "s"]).unwrap();
+    assert_eq!(payload[0], 2, "plain RDB set encoding");
+}

@@ -239,6 +239,69 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
     Ok(value)
 }
 
+/// The arguments of HSCAN and SSCAN: `cursor [MATCH pattern] [COUNT count]`.
+#[derive(Debug)]
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    /// `None` when every element matches (no MATCH, or MATCH `*`).
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+}
+
+/// Parses `args[at..]` as a collection scan's cursor and options.
+pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdError> {
+    let cursor = args
+        .get(at)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let mut scan = ScanArgs {
+        cursor,
+        pattern: None,
+        count: 10,
+    };
+    let mut i = at + 1;
+    while i < args.len() {
+        let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
+        if is(&args[i], "match") {
+            scan.pattern = Some(&value[..]).filter(|p| *p != b"*");
+        } else if is(&args[i], "count") {
+            let n = parse_i64(value)?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            scan.count = n as usize;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(scan)
+}
+
+/// The positions an HSCAN/SSCAN call over a hash-table collection returns:
+/// `start..end`, and `start` is the next cursor (0 when done). Positions are
+/// visited from the end down, because a removal moves the last member into the
+/// hole: members not yet visited stay below the cursor, so every member present
+/// for the whole scan is returned (Redis's guarantee).
+pub fn scan_window(cursor: u64, count: usize, len: usize) -> (usize, usize) {
+    let end = match cursor {
+        0 => len,
+        c => usize::try_from(c).map_or(len, |c| c.min(len)),
+    };
+    (end.saturating_sub(count), end)
+}
+
+/// Parses a count with Redis's `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`.
+pub fn parse_signed_count(arg: &[u8]) -> Result<i64, CmdError> {
+    match parse_i64(arg)? {
+        i64::MIN => Err(CmdError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
@@ -259,6 +322,14 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"01"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"9223372036854775808"), Err(CmdError::NotInteger));
+    }
+
+    #[test]
+    fn scan_windows_walk_down_to_zero() {
+        assert_eq!(scan_window(0, 10, 25), (15, 25));
+        assert_eq!(scan_window(15, 10, 25), (5, 15));
+        assert_eq!(scan_window(5, 10, 25), (0, 5));
+        assert_eq!(scan_window(30, 10, 12), (2, 12));
     }
 
     #[test]

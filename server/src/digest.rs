@@ -12,12 +12,38 @@ fn hex(digest: &[u8; 20]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// XOR of the SHA1s of `parts`: the same whatever order they come in.
+fn unordered_digest<'a>(parts: impl Iterator<Item = [&'a [u8]; 2]>) -> [u8; 20] {
+    let mut acc = EMPTY;
+    for [first, second] in parts {
+        let mut element = sha1_smol::Sha1::new();
+        element.update(&(first.len() as u64).to_le_bytes());
+        element.update(first);
+        element.update(second);
+        acc.iter_mut()
+            .zip(element.digest().bytes())
+            .for_each(|(a, e)| *a ^= e);
+    }
+    acc
+}
+
 fn value_digest(value: &Value) -> [u8; 20] {
     let mut hasher = sha1_smol::Sha1::new();
     match value {
         Value::String(s) => {
             hasher.update(b"string");
             s.with_bytes(|bytes| hasher.update(bytes));
+        }
+        Value::Hash(hash) => {
+            hasher.update(b"hash");
+            hasher.update(&unordered_digest(hash.iter().map(|(f, v)| [f, v])));
+        }
+        Value::Set(set) => {
+            hasher.update(b"set");
+            let members: Vec<Vec<u8>> = set.iter().map(|m| m.to_vec()).collect();
+            hasher.update(&unordered_digest(
+                members.iter().map(|m| [m.as_slice(), &[][..]]),
+            ));
         }
     }
     hasher.digest().bytes()

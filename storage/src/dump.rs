@@ -1,19 +1,27 @@
 //! DUMP/RESTORE payloads in Redis's format, so values move between Redis and
 //! Ferrite: `<RDB type><RDB value encoding><RDB version: u16 LE><CRC64: u64 LE>`.
 //!
-//! Only the string type exists so far; the collection types add their RDB
-//! encodings here when they arrive.
+//! Strings, sets and hashes so far. DUMP writes the plain RDB encodings (set:
+//! type 2, hash: type 4), which every Redis loads; RESTORE also reads Redis
+//! 7.0's compact ones (intset: 11, listpack hash: 16).
 
 use std::fmt;
 
 use crate::crc64::crc64;
+use crate::encoding::EncodingLimits;
+use crate::hash::HashValue;
 use crate::lzf;
+use crate::set::SetValue;
 use crate::value::{StringValue, Value};
 
 /// The RDB version Redis 7.0 writes.
 pub const RDB_VERSION: u16 = 10;
 
 const RDB_TYPE_STRING: u8 = 0;
+const RDB_TYPE_SET: u8 = 2;
+const RDB_TYPE_HASH: u8 = 4;
+const RDB_TYPE_SET_INTSET: u8 = 11;
+const RDB_TYPE_HASH_LISTPACK: u8 = 16;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -48,6 +56,21 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
             out.push(RDB_TYPE_STRING);
             write_string_value(&mut out, s);
         }
+        Value::Set(set) => {
+            out.push(RDB_TYPE_SET);
+            write_length(&mut out, set.len() as u64);
+            for member in set.iter() {
+                member.with_bytes(|b| write_bytes(&mut out, b));
+            }
+        }
+        Value::Hash(hash) => {
+            out.push(RDB_TYPE_HASH);
+            write_length(&mut out, hash.len() as u64);
+            for (field, value) in hash.iter() {
+                write_bytes(&mut out, field);
+                write_bytes(&mut out, value);
+            }
+        }
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
@@ -56,8 +79,13 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
-/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`).
-pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Value, DumpError> {
+/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`). Collections get the
+/// encodings `limits` call for.
+pub fn decode_dump_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+    limits: &EncodingLimits,
+) -> Result<Value, DumpError> {
     if payload.len() < 10 {
         return Err(DumpError::VersionOrChecksum);
     }
@@ -73,12 +101,181 @@ pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Valu
     let mut reader = Reader { data: body, pos: 0 };
     let value = match reader.byte()? {
         RDB_TYPE_STRING => Value::String(StringValue::from_bytes(&reader.string()?)),
+        RDB_TYPE_SET => {
+            let len = reader.plain_length()?;
+            let mut members = Vec::with_capacity(len.min(body.len()));
+            for _ in 0..len {
+                members.push(reader.string()?);
+            }
+            build_set(members, limits)?
+        }
+        RDB_TYPE_HASH => {
+            let len = reader.plain_length()?;
+            let mut pairs = Vec::with_capacity(len.min(body.len()));
+            for _ in 0..len {
+                pairs.push((reader.string()?, reader.string()?));
+            }
+            build_hash(pairs, limits)?
+        }
+        RDB_TYPE_SET_INTSET => build_set(read_intset(&reader.string()?)?, limits)?,
+        RDB_TYPE_HASH_LISTPACK => {
+            let items = read_listpack(&reader.string()?)?;
+            if items.len() % 2 != 0 {
+                return Err(DumpError::BadFormat("odd listpack hash"));
+            }
+            let mut items = items.into_iter();
+            let mut pairs = Vec::new();
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((field, value));
+            }
+            build_hash(pairs, limits)?
+        }
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
         return Err(DumpError::BadFormat("trailing bytes"));
     }
     Ok(value)
+}
+
+/// A set from RDB members; duplicates or no members are corruption.
+fn build_set(members: Vec<Vec<u8>>, limits: &EncodingLimits) -> Result<Value, DumpError> {
+    let mut set = SetValue::new();
+    for member in &members {
+        if !set.add(member, limits) {
+            return Err(DumpError::BadFormat("duplicate set member"));
+        }
+    }
+    if set.is_empty() {
+        return Err(DumpError::BadFormat("empty set"));
+    }
+    Ok(Value::Set(Box::new(set)))
+}
+
+/// A hash from RDB pairs; duplicate fields or no fields are corruption.
+fn build_hash(pairs: Vec<(Vec<u8>, Vec<u8>)>, limits: &EncodingLimits) -> Result<Value, DumpError> {
+    let mut hash = HashValue::new();
+    for (field, value) in &pairs {
+        if !hash.set(field, value, limits) {
+            return Err(DumpError::BadFormat("duplicate hash field"));
+        }
+    }
+    if hash.is_empty() {
+        return Err(DumpError::BadFormat("empty hash"));
+    }
+    Ok(Value::Hash(Box::new(hash)))
+}
+
+/// The members of a Redis intset blob: encoding width (u32), count (u32), then
+/// sorted little-endian integers of that width.
+fn read_intset(blob: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
+    let bad = DumpError::BadFormat("corrupt intset");
+    let header = |at: usize| -> Option<usize> {
+        let bytes: [u8; 4] = blob.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(bytes) as usize)
+    };
+    let (width, count) = header(0).zip(header(4)).ok_or(bad.clone())?;
+    if ![2, 4, 8].contains(&width) || blob.len() != 8 + width * count {
+        return Err(bad);
+    }
+    let mut members: Vec<Vec<u8>> = Vec::with_capacity(count);
+    let mut previous: Option<i64> = None;
+    for chunk in blob[8..].chunks_exact(width) {
+        let mut bytes = [0u8; 8];
+        bytes[..width].copy_from_slice(chunk);
+        let shift = 64 - 8 * width as u32;
+        let n = (i64::from_le_bytes(bytes) << shift) >> shift;
+        if previous.is_some_and(|p| p >= n) {
+            return Err(bad);
+        }
+        previous = Some(n);
+        members.push(n.to_string().into_bytes());
+    }
+    Ok(members)
+}
+
+/// The entries of a Redis listpack blob, as strings.
+fn read_listpack(blob: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
+    let bad = || DumpError::BadFormat("corrupt listpack");
+    let total = blob
+        .get(0..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(bad)?;
+    if total as usize != blob.len() || blob.len() < 7 {
+        return Err(bad());
+    }
+    let mut items = Vec::new();
+    let mut pos = 6;
+    loop {
+        let first = *blob.get(pos).ok_or_else(bad)?;
+        if first == 0xff {
+            break;
+        }
+        let take = |from: usize, n: usize| blob.get(from..from + n).ok_or_else(bad);
+        let int = |bytes: &[u8]| {
+            let mut buf = [0u8; 8];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            let shift = 64 - 8 * bytes.len() as u32;
+            (i64::from_le_bytes(buf) << shift) >> shift
+        };
+        let (item, entry_len) = if first & 0x80 == 0 {
+            ((first as i64).to_string().into_bytes(), 1)
+        } else if first & 0xc0 == 0x80 {
+            let len = (first & 0x3f) as usize;
+            (take(pos + 1, len)?.to_vec(), 1 + len)
+        } else if first & 0xe0 == 0xc0 {
+            let raw = (((first & 0x1f) as u16) << 8) | *blob.get(pos + 1).ok_or_else(bad)? as u16;
+            let n = ((raw << 3) as i16 >> 3) as i64;
+            (n.to_string().into_bytes(), 2)
+        } else if first & 0xf0 == 0xe0 {
+            let len =
+                (((first & 0x0f) as usize) << 8) | *blob.get(pos + 1).ok_or_else(bad)? as usize;
+            (take(pos + 2, len)?.to_vec(), 2 + len)
+        } else {
+            let width = match first {
+                0xf0 => {
+                    let len = int(take(pos + 1, 4)?) as u32 as usize;
+                    items.push(take(pos + 5, len)?.to_vec());
+                    pos += skip_backlen(5 + len);
+                    continue;
+                }
+                0xf1 => 2,
+                0xf2 => 3,
+                0xf3 => 4,
+                0xf4 => 8,
+                _ => return Err(bad()),
+            };
+            (
+                int(take(pos + 1, width)?).to_string().into_bytes(),
+                1 + width,
+            )
+        };
+        items.push(item);
+        pos += skip_backlen(entry_len);
+    }
+    if pos + 1 != blob.len() {
+        return Err(bad());
+    }
+    Ok(items)
+}
+
+/// An entry's length plus the size of its back-length field.
+fn skip_backlen(entry_len: usize) -> usize {
+    let backlen = match entry_len {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    };
+    entry_len + backlen
+}
+
+/// A byte string in the plain RDB string encoding.
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    write_length(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
@@ -99,10 +296,7 @@ fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
             return;
         }
     }
-    value.with_bytes(|bytes| {
-        write_length(out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-    });
+    value.with_bytes(|bytes| write_bytes(out, bytes));
 }
 
 /// RDB length encoding (6-bit, 14-bit, 32-bit or 64-bit).
@@ -210,12 +404,51 @@ mod tests {
         let value = Value::String(StringValue::from_bytes(b"hello"));
         let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..8], b"\x00\x05hello\x0a");
-        assert_eq!(decode_dump_payload(&payload, true).unwrap(), value);
+        assert_eq!(
+            decode_dump_payload(&payload, true, &EncodingLimits::default()).unwrap(),
+            value
+        );
         let number = Value::String(StringValue::from_bytes(b"-1234567"));
         assert_eq!(
-            decode_dump_payload(&encode_dump_payload(&number), true).unwrap(),
+            decode_dump_payload(
+                &encode_dump_payload(&number),
+                true,
+                &EncodingLimits::default()
+            )
+            .unwrap(),
             number
         );
+    }
+
+    #[test]
+    fn collections_round_trip_and_read_redis_compact_encodings() {
+        let limits = EncodingLimits::default();
+        let mut set = SetValue::new();
+        set.add(b"1", &limits);
+        set.add(b"x", &limits);
+        let set = Value::Set(Box::new(set));
+        let decoded = decode_dump_payload(&encode_dump_payload(&set), true, &limits).unwrap();
+        assert_eq!(decoded, set);
+        let mut hash = HashValue::new();
+        hash.set(b"f", b"v", &limits);
+        let hash = Value::Hash(Box::new(hash));
+        let decoded = decode_dump_payload(&encode_dump_payload(&hash), true, &limits).unwrap();
+        assert_eq!(decoded, hash);
+
+        // Redis 7.0: SADD s 1 2 3; DUMP s.
+        let intset = b"\x0b\x0e\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00\n\x00\xc3\xd8\xa9\xdcL\xdc\x80\x1d";
+        let value = decode_dump_payload(intset, false, &limits).unwrap();
+        assert_eq!(value.encoding_name(), "intset");
+        assert_eq!(value.as_set().map(SetValue::len), Some(3));
+        // Redis 7.0: HSET h f v n 12; DUMP h.
+        let listpack =
+            b"\x10\x12\x12\x00\x00\x00\x04\x00\x81f\x02\x81v\x02\x81n\x02\x0c\x01\xff\n\x00";
+        let mut payload = listpack.to_vec();
+        payload.extend_from_slice(&[0; 8]);
+        let value = decode_dump_payload(&payload, false, &limits).unwrap();
+        let hash = value.as_hash().unwrap();
+        assert_eq!(hash.get(b"f"), Some(&b"v"[..]));
+        assert_eq!(hash.get(b"n"), Some(&b"12"[..]));
     }
 
     #[test]
@@ -223,9 +456,9 @@ mod tests {
         let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         payload[1] ^= 1;
         assert_eq!(
-            decode_dump_payload(&payload, true),
+            decode_dump_payload(&payload, true, &EncodingLimits::default()),
             Err(DumpError::VersionOrChecksum)
         );
-        assert!(decode_dump_payload(b"short", true).is_err());
+        assert!(decode_dump_payload(b"short", true, &EncodingLimits::default()).is_err());
     }
 }

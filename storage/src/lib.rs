@@ -6,12 +6,15 @@
 //! (or shards, in ascending order) it touches.
 
 mod db;
+mod dense;
 mod dump;
 mod encoding;
+mod hash;
 mod key;
 mod keyspace;
 mod lfu;
 mod pattern;
+mod set;
 mod shard;
 mod value;
 
@@ -21,9 +24,11 @@ pub mod lzf;
 pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
+pub use hash::HashValue;
 pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
 pub use lfu::LfuParams;
 pub use pattern::glob_match;
+pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
 pub use value::{StringValue, Value, ValueType};
 

@@ -126,6 +126,17 @@ impl ShardGuard<'_> {
         Some(&mut slot.entry)
     }
 
+    /// The live entry for `key`, read-only: no access-time update and no lazy
+    /// deletion, so several keys of one shard can be read at once (multi-key
+    /// commands call `get` on each key first, which does both).
+    pub fn find(&self, key: &KeyHash) -> Option<&Entry> {
+        self.shard
+            .table
+            .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
+            .map(|slot| &slot.entry)
+            .filter(|entry| !entry.is_expired(self.now_ms))
+    }
+
     /// Makes a live key look idle for `idle_s` seconds (RESTORE IDLETIME).
     pub fn set_idle(&mut self, key: &KeyHash, idle_s: u32) {
         let clock = self.clock_s;

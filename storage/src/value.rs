@@ -1,22 +1,31 @@
-//! The values a key can hold. Only strings exist so far; lists, hashes, sets,
-//! sorted sets and streams join this enum as their own variants.
+//! The values a key can hold: strings, hashes and sets so far; lists, sorted
+//! sets and streams join this enum as their own variants.
+
+use crate::hash::HashValue;
+use crate::set::SetValue;
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    Hash,
+    Set,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
         }
     }
 }
@@ -123,24 +132,58 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::String(_) => ValueType::String,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 
     pub fn as_string(&self) -> Option<&StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_string_mut(&mut self) -> Option<&mut StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash(&self) -> Option<&HashValue> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Option<&mut HashValue> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn as_set(&self) -> Option<&SetValue> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -148,6 +191,7 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
+            Value::Hash(_) | Value::Set(_) => 1,
         }
     }
 
@@ -155,6 +199,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
         }
     }
 }

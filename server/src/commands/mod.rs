@@ -2,10 +2,12 @@
 //! arguments meet typed storage operations.
 
 mod connection;
+mod hashes;
 mod info;
 mod introspection;
 mod keys;
 mod server_admin;
+mod sets;
 mod strings;
 mod table;
 

@@ -504,7 +504,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// INCRBYFLOAT's result text: plain decimal, shortest form that reads back to
 /// the same double, never `-0`. (Redis computes in `long double` and prints
 /// 17 digits; results agree except where `long double` rounding differs.)
-fn format_human_float(value: f64) -> String {
+pub(crate) fn format_human_float(value: f64) -> String {
     if value == 0.0 {
         return "0".to_string();
     }

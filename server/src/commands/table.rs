@@ -9,6 +9,8 @@ use crate::command::CommandSpec;
 pub const COMMANDS: &[&[CommandSpec]] = &[
     super::connection::COMMANDS,
     super::strings::COMMANDS,
+    super::hashes::COMMANDS,
+    super::sets::COMMANDS,
     super::keys::COMMANDS,
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,

@@ -256,14 +256,14 @@ pub const DIRECTIVES: &[Directive] = &[
         &["list-max-ziplist-size"],
     ),
     alias(
-        accepted("hash-max-listpack-entries", int(0, MAX), "128"),
+        d("hash-max-listpack-entries", int(0, MAX), "512", true),
         &["hash-max-ziplist-entries"],
     ),
     alias(
-        accepted("hash-max-listpack-value", int(0, MAX), "64"),
+        d("hash-max-listpack-value", int(0, MAX), "64", true),
         &["hash-max-ziplist-value"],
     ),
-    accepted("set-max-intset-entries", int(0, MAX), "512"),
+    d("set-max-intset-entries", int(0, MAX), "512", true),
     alias(
         accepted("zset-max-listpack-entries", int(0, MAX), "128"),
         &["zset-max-ziplist-entries"],
