@@ -133,16 +133,10 @@ fn monitor_streams_other_clients_commands() {
     let mut client = server.raw();
     client.send(b"SET \"a b\" 1\r\n");
     client.expect(b"+OK\r\n");
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with(b"\r\n") {
-        std::io::Read::read_exact(&mut monitor.stream, &mut byte).expect("monitor line");
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8_lossy(&line).to_string();
+    let line = monitor.read_line();
     assert!(line.starts_with('+'), "{line}");
     assert!(line.contains(" [0 127.0.0.1:"), "{line}");
-    assert!(line.ends_with("] \"SET\" \"a b\" \"1\"\r\n"), "{line}");
+    assert!(line.ends_with("] \"SET\" \"a b\" \"1\""), "{line}");
 }
 
 #[test]

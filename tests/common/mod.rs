@@ -149,6 +149,18 @@ impl RawConnection {
         );
     }
 
+    /// One reply line without its CRLF.
+    pub fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            self.stream.read_exact(&mut byte).expect("reading a line");
+            line.push(byte[0]);
+        }
+        line.truncate(line.len() - 2);
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
     /// True once the server has closed the connection.
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
