@@ -19,6 +19,13 @@ fn value_digest(value: &Value) -> [u8; 20] {
             hasher.update(b"string");
             s.with_bytes(|bytes| hasher.update(bytes));
         }
+        Value::List(list) => {
+            hasher.update(b"list");
+            for item in list.iter() {
+                hasher.update(&(item.len() as u64).to_le_bytes());
+                hasher.update(item);
+            }
+        }
     }
     hasher.digest().bytes()
 }

@@ -1,12 +1,15 @@
 //! DUMP/RESTORE payloads in Redis's format, so values move between Redis and
 //! Ferrite: `<RDB type><RDB value encoding><RDB version: u16 LE><CRC64: u64 LE>`.
 //!
-//! Only the string type exists so far; the collection types add their RDB
-//! encodings here when they arrive.
+//! Strings and lists so far; the other collection types add their RDB encodings
+//! here when they arrive. Lists are written as RDB type 1 (a length and the
+//! elements), which Redis 7.0 still loads.
 
 use std::fmt;
 
 use crate::crc64::crc64;
+use crate::encoding::EncodingLimits;
+use crate::list::{ListEnd, ListValue};
 use crate::lzf;
 use crate::value::{StringValue, Value};
 
@@ -14,6 +17,7 @@ use crate::value::{StringValue, Value};
 pub const RDB_VERSION: u16 = 10;
 
 const RDB_TYPE_STRING: u8 = 0;
+const RDB_TYPE_LIST: u8 = 1;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -48,6 +52,14 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
             out.push(RDB_TYPE_STRING);
             write_string_value(&mut out, s);
         }
+        Value::List(list) => {
+            out.push(RDB_TYPE_LIST);
+            write_length(&mut out, list.len() as u64);
+            for item in list.iter() {
+                write_length(&mut out, item.len() as u64);
+                out.extend_from_slice(item);
+            }
+        }
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
@@ -56,8 +68,13 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
-/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`).
-pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Value, DumpError> {
+/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`). Collections are built
+/// in the encoding `limits` call for.
+pub fn decode_dump_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+    limits: &EncodingLimits,
+) -> Result<Value, DumpError> {
     if payload.len() < 10 {
         return Err(DumpError::VersionOrChecksum);
     }
@@ -73,6 +90,17 @@ pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Valu
     let mut reader = Reader { data: body, pos: 0 };
     let value = match reader.byte()? {
         RDB_TYPE_STRING => Value::String(StringValue::from_bytes(&reader.string()?)),
+        RDB_TYPE_LIST => {
+            let len = reader.plain_length()?;
+            if len == 0 {
+                return Err(DumpError::BadFormat("empty list"));
+            }
+            let mut list = ListValue::new();
+            for _ in 0..len {
+                list.push(ListEnd::Right, &reader.string()?, limits);
+            }
+            Value::List(Box::new(list))
+        }
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
@@ -210,12 +238,30 @@ mod tests {
         let value = Value::String(StringValue::from_bytes(b"hello"));
         let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..8], b"\x00\x05hello\x0a");
-        assert_eq!(decode_dump_payload(&payload, true).unwrap(), value);
+        assert_eq!(
+            decode_dump_payload(&payload, true, &EncodingLimits::default()).unwrap(),
+            value
+        );
         let number = Value::String(StringValue::from_bytes(b"-1234567"));
         assert_eq!(
-            decode_dump_payload(&encode_dump_payload(&number), true).unwrap(),
+            decode_dump_payload(
+                &encode_dump_payload(&number),
+                true,
+                &EncodingLimits::default()
+            )
+            .unwrap(),
             number
         );
+    }
+
+    #[test]
+    fn lists_round_trip_as_rdb_type_1() {
+        let limits = EncodingLimits::default();
+        let list = ListValue::from_items([&b"a"[..], b"12", &[b'x'; 100]], &limits);
+        let value = Value::List(Box::new(list));
+        let payload = encode_dump_payload(&value);
+        assert_eq!(&payload[..7], b"\x01\x03\x01a\x0212");
+        assert_eq!(decode_dump_payload(&payload, true, &limits).unwrap(), value);
     }
 
     #[test]
@@ -223,9 +269,9 @@ mod tests {
         let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         payload[1] ^= 1;
         assert_eq!(
-            decode_dump_payload(&payload, true),
+            decode_dump_payload(&payload, true, &EncodingLimits::default()),
             Err(DumpError::VersionOrChecksum)
         );
-        assert!(decode_dump_payload(b"short", true).is_err());
+        assert!(decode_dump_payload(b"short", true, &EncodingLimits::default()).is_err());
     }
 }

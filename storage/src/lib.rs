@@ -11,6 +11,7 @@ mod encoding;
 mod key;
 mod keyspace;
 mod lfu;
+mod list;
 mod pattern;
 mod shard;
 mod value;
@@ -23,6 +24,7 @@ pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION}
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
 pub use lfu::LfuParams;
+pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;
 pub use shard::{Entry, Shard, ShardGuard};
 pub use value::{StringValue, Value, ValueType};

@@ -1,22 +1,28 @@
-//! The values a key can hold. Only strings exist so far; lists, hashes, sets,
-//! sorted sets and streams join this enum as their own variants.
+//! The values a key can hold: strings and lists so far; hashes, sets, sorted
+//! sets and streams join this enum as their own variants.
+
+use crate::list::ListValue;
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    /// Boxed so that `Value` stays the size of a string.
+    List(Box<ListValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    List,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::List => "list",
         }
     }
 }
@@ -123,24 +129,42 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::String(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::List(l) => l.encoding_name(),
         }
     }
 
     pub fn as_string(&self) -> Option<&StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_string_mut(&mut self) -> Option<&mut StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&ListValue> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
         }
     }
 
@@ -148,6 +172,7 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
+            Value::List(_) => 1,
         }
     }
 
@@ -155,6 +180,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 }
