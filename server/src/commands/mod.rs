@@ -5,6 +5,7 @@ mod connection;
 mod info;
 mod introspection;
 mod keys;
+mod lists;
 mod server_admin;
 mod strings;
 mod table;

@@ -10,6 +10,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::connection::COMMANDS,
     super::strings::COMMANDS,
     super::keys::COMMANDS,
+    super::lists::COMMANDS,
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,
 ];
