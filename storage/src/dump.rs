@@ -10,6 +10,7 @@ use std::fmt;
 use crate::crc64::crc64;
 use crate::encoding::EncodingLimits;
 use crate::list::{ListEnd, ListValue};
+use crate::listpack;
 use crate::lzf;
 use crate::value::{StringValue, Value};
 
@@ -18,6 +19,10 @@ pub const RDB_VERSION: u16 = 10;
 
 const RDB_TYPE_STRING: u8 = 0;
 const RDB_TYPE_LIST: u8 = 1;
+const RDB_TYPE_LIST_QUICKLIST_2: u8 = 18;
+
+const QUICKLIST_NODE_PLAIN: usize = 1;
+const QUICKLIST_NODE_PACKED: usize = 2;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -101,12 +106,40 @@ pub fn decode_dump_payload(
             }
             Value::List(Box::new(list))
         }
+        RDB_TYPE_LIST_QUICKLIST_2 => Value::List(Box::new(read_quicklist(&mut reader, limits)?)),
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
         return Err(DumpError::BadFormat("trailing bytes"));
     }
     Ok(value)
+}
+
+/// Redis 7.0's own list payload: nodes that are each one plain element or a
+/// listpack of elements.
+fn read_quicklist(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<ListValue, DumpError> {
+    let nodes = reader.plain_length()?;
+    let mut list = ListValue::new();
+    for _ in 0..nodes {
+        let container = reader.plain_length()?;
+        let data = reader.string()?;
+        if data.is_empty() {
+            return Err(DumpError::BadFormat("empty quicklist node"));
+        }
+        match container {
+            QUICKLIST_NODE_PLAIN => list.push(ListEnd::Right, &data, limits),
+            QUICKLIST_NODE_PACKED => {
+                for item in listpack::decode(&data).map_err(DumpError::BadFormat)? {
+                    list.push(ListEnd::Right, &item, limits);
+                }
+            }
+            _ => return Err(DumpError::BadFormat("quicklist integrity check failed")),
+        }
+    }
+    if list.is_empty() {
+        return Err(DumpError::BadFormat("empty list"));
+    }
+    Ok(list)
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {

@@ -12,6 +12,7 @@ mod key;
 mod keyspace;
 mod lfu;
 mod list;
+mod listpack;
 mod pattern;
 mod shard;
 mod value;
