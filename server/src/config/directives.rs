@@ -256,6 +256,7 @@ pub const DIRECTIVES: &[Directive] = &[
         ),
         &["list-max-ziplist-size"],
     ),
+    accepted("list-compress-depth", int(0, i32::MAX as i64), "0"),
     alias(
         accepted("hash-max-listpack-entries", int(0, MAX), "128"),
         &["hash-max-ziplist-entries"],
