@@ -117,7 +117,10 @@ pub fn decode_dump_payload(
 
 /// Redis 7.0's own list payload: nodes that are each one plain element or a
 /// listpack of elements.
-fn read_quicklist(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<ListValue, DumpError> {
+fn read_quicklist(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<ListValue, DumpError> {
     let nodes = reader.plain_length()?;
     let mut list = ListValue::new();
     for _ in 0..nodes {

@@ -590,6 +590,9 @@ pub(crate) fn parse_mpop_args(args: &[Bytes]) -> Result<MpopArgs<'_>, CmdError> 
     })
 }
 
+/// The key LMPOP popped from and the elements, in pop order.
+pub(crate) type KeyAndValues<'k> = (&'k Bytes, Vec<Vec<u8>>);
+
 /// Pops up to `count` elements from the first of `keys` that holds a
 /// non-empty list; WRONGTYPE if a key before it holds another type.
 pub(crate) fn pop_first_nonempty<'k>(
@@ -599,7 +602,7 @@ pub(crate) fn pop_first_nonempty<'k>(
     end: ListEnd,
     count: usize,
     limits: &EncodingLimits,
-) -> Result<Option<(&'k Bytes, Vec<Vec<u8>>)>, CmdError> {
+) -> Result<Option<KeyAndValues<'k>>, CmdError> {
     let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|key| (db, ks.key(key))).collect();
     let (mut guards, positions) = ks.lock_many(&hashed);
     for ((_, key), (name, &position)) in hashed.iter().zip(keys.iter().zip(&positions)) {

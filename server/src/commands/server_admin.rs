@@ -612,7 +612,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             // Ferrite's large lists already hold every element in its own
             // allocation, so only the argument is checked.
             let size = config::parse_memory(&text(&args[2])).filter(|&n| n >= 0);
-            if !size.is_some_and(|n| n <= (1 << 32) - (1 << 20)) {
+            if size.is_none_or(|n| n > (1 << 32) - (1 << 20)) {
                 return Err(CmdError::msg(
                     "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
                 ));
