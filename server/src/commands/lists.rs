@@ -440,7 +440,12 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         0 => len,
         n => usize::try_from(n).unwrap_or(usize::MAX).min(len),
     };
-    let skip = usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX);
+    // Redis negates the rank in a C long: -LONG_MIN stays LONG_MIN, which then
+    // matches from the first match at the tail, as rank -1 does.
+    let skip = match rank {
+        i64::MIN => 0,
+        _ => usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX),
+    };
     let wanted = match count {
         None => 1,
         Some(0) => usize::MAX,
