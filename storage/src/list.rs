@@ -201,10 +201,10 @@ impl ListValue {
     /// Whether a packed list of `len` entries in `bytes` bytes fits the limit.
     fn fits_packed(len: usize, bytes: usize, limits: &EncodingLimits) -> bool {
         let fill = limits.list_max_listpack_size;
-        if fill > 0 {
+        if fill >= 0 {
             len as i64 <= fill && bytes <= SIZE_SAFETY_LIMIT
         } else {
-            let class = usize::try_from(-fill - 1).unwrap_or(0).min(4);
+            let class = usize::try_from(-(fill + 1)).unwrap_or(0).min(4);
             bytes <= SIZE_CLASSES[class]
         }
     }
@@ -515,7 +515,7 @@ mod tests {
 
     #[test]
     fn push_pop_both_ends_in_both_forms() {
-        for fill in [-2, 1, 3] {
+        for fill in [-2, 0, 1, 3, i64::MIN] {
             let l = limits(fill);
             let mut list = ListValue::new();
             list.push(ListEnd::Right, b"b", &l);
