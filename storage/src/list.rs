@@ -589,6 +589,57 @@ mod tests {
     }
 
     #[test]
+    fn random_operations_match_a_model() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for fill in [-1, 0, 4, 16] {
+            let l = limits(fill);
+            let mut list = ListValue::new();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            for step in 0..3000 {
+                let value = vec![b'a' + (step % 26) as u8; next(3) * next(200)];
+                match next(7) {
+                    0 | 1 => {
+                        list.push(ListEnd::Left, &value, &l);
+                        model.push_front(value);
+                    }
+                    2 => {
+                        list.push(ListEnd::Right, &value, &l);
+                        model.push_back(value);
+                    }
+                    3 => assert_eq!(list.pop(ListEnd::Right, &l), model.pop_back()),
+                    4 if !model.is_empty() => {
+                        let i = next(model.len());
+                        assert!(list.set(i, &value, &l));
+                        model[i] = value;
+                    }
+                    5 => {
+                        let i = next(model.len() + 1);
+                        list.insert(i, &value, &l);
+                        model.insert(i, value);
+                    }
+                    _ if model.len() > 40 => {
+                        let start = next(5);
+                        let end = model.len() - next(5);
+                        list.retain_range(start, end, &l);
+                        model.truncate(end);
+                        model.drain(..start);
+                    }
+                    _ => assert_eq!(list.pop(ListEnd::Left, &l), model.pop_front()),
+                }
+                assert_eq!(list.len(), model.len());
+            }
+            assert!(list.iter().eq(model.iter().map(|v| &v[..])));
+            assert!(list.iter().rev().eq(model.iter().rev().map(|v| &v[..])));
+        }
+    }
+
+    #[test]
     fn long_entries_round_trip_in_packed_form() {
         let l = limits(-5);
         let long = vec![7u8; 20_000];
