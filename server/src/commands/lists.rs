@@ -67,6 +67,18 @@ fn list_at<'g>(
     }
 }
 
+/// The list at `key` for a read command: counts the keyspace hit or miss
+/// (a key of another type is a hit, as in Redis) and honours CLIENT NO-TOUCH.
+fn read_list<'g>(
+    ctx: &Ctx<'_>,
+    shard: &'g mut ShardGuard<'_>,
+    key: &KeyHash,
+) -> Result<Option<&'g mut ListValue>, CmdError> {
+    let found = list_at(shard, key, !ctx.client.no_touch);
+    ctx.record_lookup(!matches!(found, Ok(None)));
+    found
+}
+
 /// Deletes `key` if its list has become empty (Redis never keeps empty lists).
 fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
     if shard
@@ -244,7 +256,7 @@ fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let len = list_at(&mut shard, &key, !ctx.client.no_touch)?.map_or(0, |list| list.len());
+    let len = read_list(ctx, &mut shard, &key)?.map_or(0, |list| list.len());
     drop(shard);
     ctx.out.integer(len as i64);
     Ok(())
@@ -254,13 +266,11 @@ fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(list) = list_at(&mut shard, &key, !ctx.client.no_touch)? else {
+    let Some(list) = read_list(ctx, &mut shard, &key)? else {
         drop(shard);
-        ctx.record_lookup(false);
         ctx.out.null();
         return Ok(());
     };
-    ctx.record_lookup(true);
     let index = parse_i64(&args[2])?;
     match resolve_index(index, list.len()).and_then(|i| list.get(i)) {
         Some(value) => ctx.out.bulk(value),
@@ -290,13 +300,11 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(list) = list_at(&mut shard, &key, !ctx.client.no_touch)? else {
+    let Some(list) = read_list(ctx, &mut shard, &key)? else {
         drop(shard);
-        ctx.record_lookup(false);
         ctx.out.array(0);
         return Ok(());
     };
-    ctx.record_lookup(true);
     match resolve_range(start, end, list.len()) {
         None => ctx.out.array(0),
         Some((from, to)) => {
@@ -425,16 +433,14 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(list) = list_at(&mut shard, &key, !ctx.client.no_touch)? else {
+    let Some(list) = read_list(ctx, &mut shard, &key)? else {
         drop(shard);
-        ctx.record_lookup(false);
         match count {
             Some(_) => ctx.out.array(0),
             None => ctx.out.null(),
         }
         return Ok(());
     };
-    ctx.record_lookup(true);
     let len = list.len();
     let scan = match maxlen {
         0 => len,
