@@ -303,3 +303,23 @@ fn hashes_and_sets() {
     let payload = run::<Vec<u8>>(&mut c, &["DUMP", "s"]).unwrap();
     assert_eq!(payload[0], 2, "plain RDB set encoding");
 }
+
+#[test]
+fn lists_end_to_end() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    conn.send(
+        b"RPUSH l a b c a\r\nLPUSH l z\r\nLRANGE l 0 -1\r\nLPOS l a COUNT 0\r\n\
+          LMOVE l dst RIGHT LEFT\r\nLMPOP 2 none l RIGHT COUNT 9\r\nEXISTS l\r\n\
+          LPOP l 2\r\nLPOP l\r\nSET s x\r\nLPUSH s y\r\nLINDEX dst 0\r\nTYPE dst\r\n\
+          OBJECT ENCODING dst\r\nLSET dst 5 x\r\nLPOS dst a RANK 0\r\n",
+    );
+    conn.expect(
+        b":4\r\n:5\r\n*5\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n\
+          *2\r\n:1\r\n:4\r\n$1\r\na\r\n*2\r\n$1\r\nl\r\n*4\r\n$1\r\nc\r\n$1\r\nb\r\n\
+          $1\r\na\r\n$1\r\nz\r\n:0\r\n*-1\r\n$-1\r\n+OK\r\n\
+          -WRONGTYPE Operation against a key holding the wrong kind of value\r\n\
+          $1\r\na\r\n+list\r\n$9\r\nquicklist\r\n-ERR index out of range\r\n\
+          -ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n",
+    );
+}

@@ -45,6 +45,13 @@ fn value_digest(value: &Value) -> [u8; 20] {
                 members.iter().map(|m| [m.as_slice(), &[][..]]),
             ));
         }
+        Value::List(list) => {
+            hasher.update(b"list");
+            for item in list.iter() {
+                hasher.update(&(item.len() as u64).to_le_bytes());
+                hasher.update(item);
+            }
+        }
     }
     hasher.digest().bytes()
 }

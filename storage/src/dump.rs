@@ -1,15 +1,17 @@
 //! DUMP/RESTORE payloads in Redis's format, so values move between Redis and
 //! Ferrite: `<RDB type><RDB value encoding><RDB version: u16 LE><CRC64: u64 LE>`.
 //!
-//! Strings, sets and hashes so far. DUMP writes the plain RDB encodings (set:
-//! type 2, hash: type 4), which every Redis loads; RESTORE also reads Redis
-//! 7.0's compact ones (intset: 11, listpack hash: 16).
+//! DUMP writes the plain RDB encodings (list: type 1, set: type 2, hash: type
+//! 4), which every Redis loads; RESTORE also reads Redis 7.0's compact ones
+//! (quicklist of listpacks: 18, intset: 11, listpack hash: 16).
 
 use std::fmt;
 
 use crate::crc64::crc64;
 use crate::encoding::EncodingLimits;
 use crate::hash::HashValue;
+use crate::list::{ListEnd, ListValue};
+use crate::listpack;
 use crate::lzf;
 use crate::set::SetValue;
 use crate::value::{StringValue, Value};
@@ -22,6 +24,11 @@ const RDB_TYPE_SET: u8 = 2;
 const RDB_TYPE_HASH: u8 = 4;
 const RDB_TYPE_SET_INTSET: u8 = 11;
 const RDB_TYPE_HASH_LISTPACK: u8 = 16;
+const RDB_TYPE_LIST: u8 = 1;
+const RDB_TYPE_LIST_QUICKLIST_2: u8 = 18;
+
+const QUICKLIST_NODE_PLAIN: usize = 1;
+const QUICKLIST_NODE_PACKED: usize = 2;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -71,6 +78,13 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
                 write_bytes(&mut out, value);
             }
         }
+        Value::List(list) => {
+            out.push(RDB_TYPE_LIST);
+            write_length(&mut out, list.len() as u64);
+            for item in list.iter() {
+                write_bytes(&mut out, item);
+            }
+        }
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
@@ -79,8 +93,8 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
-/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`). Collections get the
-/// encodings `limits` call for.
+/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`). Collections are built
+/// in the encoding `limits` call for.
 pub fn decode_dump_payload(
     payload: &[u8],
     verify_checksum: bool,
@@ -119,7 +133,7 @@ pub fn decode_dump_payload(
         }
         RDB_TYPE_SET_INTSET => build_set(read_intset(&reader.string()?)?, limits)?,
         RDB_TYPE_HASH_LISTPACK => {
-            let items = read_listpack(&reader.string()?)?;
+            let items = listpack::decode(&reader.string()?).map_err(DumpError::BadFormat)?;
             if items.len() % 2 != 0 {
                 return Err(DumpError::BadFormat("odd listpack hash"));
             }
@@ -130,6 +144,18 @@ pub fn decode_dump_payload(
             }
             build_hash(pairs, limits)?
         }
+        RDB_TYPE_LIST => {
+            let len = reader.plain_length()?;
+            if len == 0 {
+                return Err(DumpError::BadFormat("empty list"));
+            }
+            let mut list = ListValue::new();
+            for _ in 0..len {
+                list.push(ListEnd::Right, &reader.string()?, limits);
+            }
+            Value::List(Box::new(list))
+        }
+        RDB_TYPE_LIST_QUICKLIST_2 => Value::List(Box::new(read_quicklist(&mut reader, limits)?)),
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
@@ -194,88 +220,40 @@ fn read_intset(blob: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
     Ok(members)
 }
 
-/// The entries of a Redis listpack blob, as strings.
-fn read_listpack(blob: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
-    let bad = || DumpError::BadFormat("corrupt listpack");
-    let total = blob
-        .get(0..4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(bad)?;
-    if total as usize != blob.len() || blob.len() < 7 {
-        return Err(bad());
-    }
-    let mut items = Vec::new();
-    let mut pos = 6;
-    loop {
-        let first = *blob.get(pos).ok_or_else(bad)?;
-        if first == 0xff {
-            break;
-        }
-        let take = |from: usize, n: usize| blob.get(from..from + n).ok_or_else(bad);
-        let int = |bytes: &[u8]| {
-            let mut buf = [0u8; 8];
-            buf[..bytes.len()].copy_from_slice(bytes);
-            let shift = 64 - 8 * bytes.len() as u32;
-            (i64::from_le_bytes(buf) << shift) >> shift
-        };
-        let (item, entry_len) = if first & 0x80 == 0 {
-            ((first as i64).to_string().into_bytes(), 1)
-        } else if first & 0xc0 == 0x80 {
-            let len = (first & 0x3f) as usize;
-            (take(pos + 1, len)?.to_vec(), 1 + len)
-        } else if first & 0xe0 == 0xc0 {
-            let raw = (((first & 0x1f) as u16) << 8) | *blob.get(pos + 1).ok_or_else(bad)? as u16;
-            let n = ((raw << 3) as i16 >> 3) as i64;
-            (n.to_string().into_bytes(), 2)
-        } else if first & 0xf0 == 0xe0 {
-            let len =
-                (((first & 0x0f) as usize) << 8) | *blob.get(pos + 1).ok_or_else(bad)? as usize;
-            (take(pos + 2, len)?.to_vec(), 2 + len)
-        } else {
-            let width = match first {
-                0xf0 => {
-                    let len = int(take(pos + 1, 4)?) as u32 as usize;
-                    items.push(take(pos + 5, len)?.to_vec());
-                    pos += skip_backlen(5 + len);
-                    continue;
-                }
-                0xf1 => 2,
-                0xf2 => 3,
-                0xf3 => 4,
-                0xf4 => 8,
-                _ => return Err(bad()),
-            };
-            (
-                int(take(pos + 1, width)?).to_string().into_bytes(),
-                1 + width,
-            )
-        };
-        items.push(item);
-        pos += skip_backlen(entry_len);
-    }
-    if pos + 1 != blob.len() {
-        return Err(bad());
-    }
-    Ok(items)
-}
-
-/// An entry's length plus the size of its back-length field.
-fn skip_backlen(entry_len: usize) -> usize {
-    let backlen = match entry_len {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    };
-    entry_len + backlen
-}
-
 /// A byte string in the plain RDB string encoding.
 fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     write_length(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
+}
+
+/// Redis 7.0's own list payload: nodes that are each one plain element or a
+/// listpack of elements.
+fn read_quicklist(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<ListValue, DumpError> {
+    let nodes = reader.plain_length()?;
+    let mut list = ListValue::new();
+    for _ in 0..nodes {
+        let container = reader.plain_length()?;
+        let data = reader.string()?;
+        if data.is_empty() {
+            return Err(DumpError::BadFormat("empty quicklist node"));
+        }
+        match container {
+            QUICKLIST_NODE_PLAIN => list.push(ListEnd::Right, &data, limits),
+            QUICKLIST_NODE_PACKED => {
+                for item in listpack::decode(&data).map_err(DumpError::BadFormat)? {
+                    list.push(ListEnd::Right, &item, limits);
+                }
+            }
+            _ => return Err(DumpError::BadFormat("quicklist integrity check failed")),
+        }
+    }
+    if list.is_empty() {
+        return Err(DumpError::BadFormat("empty list"));
+    }
+    Ok(list)
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
@@ -449,6 +427,16 @@ mod tests {
         let hash = value.as_hash().unwrap();
         assert_eq!(hash.get(b"f"), Some(&b"v"[..]));
         assert_eq!(hash.get(b"n"), Some(&b"12"[..]));
+    }
+
+    #[test]
+    fn lists_round_trip_as_rdb_type_1() {
+        let limits = EncodingLimits::default();
+        let list = ListValue::from_items([&b"a"[..], b"12", &[b'x'; 100]], &limits);
+        let value = Value::List(Box::new(list));
+        let payload = encode_dump_payload(&value);
+        assert_eq!(&payload[..7], b"\x01\x03\x01a\x0212");
+        assert_eq!(decode_dump_payload(&payload, true, &limits).unwrap(), value);
     }
 
     #[test]

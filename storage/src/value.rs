@@ -1,7 +1,8 @@
-//! The values a key can hold: strings, hashes and sets so far; lists, sorted
+//! The values a key can hold: strings, lists, hashes and sets so far; sorted
 //! sets and streams join this enum as their own variants.
 
 use crate::hash::HashValue;
+use crate::list::ListValue;
 use crate::set::SetValue;
 
 /// A stored value.
@@ -10,6 +11,8 @@ pub enum Value {
     String(StringValue),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
+    /// Boxed so that `Value` stays the size of a string.
+    List(Box<ListValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
@@ -18,6 +21,7 @@ pub enum ValueType {
     String,
     Hash,
     Set,
+    List,
 }
 
 impl ValueType {
@@ -26,6 +30,7 @@ impl ValueType {
             ValueType::String => "string",
             ValueType::Hash => "hash",
             ValueType::Set => "set",
+            ValueType::List => "list",
         }
     }
 }
@@ -134,6 +139,7 @@ impl Value {
             Value::String(_) => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -142,6 +148,7 @@ impl Value {
             Value::String(s) => s.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
+            Value::List(l) => l.encoding_name(),
         }
     }
 
@@ -161,28 +168,42 @@ impl Value {
 
     pub fn as_hash(&self) -> Option<&HashValue> {
         match self {
-            Value::Hash(h) => Some(h),
+            Value::Hash(v) => Some(v),
             _ => None,
         }
     }
 
     pub fn as_hash_mut(&mut self) -> Option<&mut HashValue> {
         match self {
-            Value::Hash(h) => Some(h),
+            Value::Hash(v) => Some(v),
             _ => None,
         }
     }
 
     pub fn as_set(&self) -> Option<&SetValue> {
         match self {
-            Value::Set(s) => Some(s),
+            Value::Set(v) => Some(v),
             _ => None,
         }
     }
 
     pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
         match self {
-            Value::Set(s) => Some(s),
+            Value::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&ListValue> {
+        match self {
+            Value::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
+        match self {
+            Value::List(v) => Some(v),
             _ => None,
         }
     }
@@ -191,7 +212,7 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
-            Value::Hash(_) | Value::Set(_) => 1,
+            Value::Hash(_) | Value::Set(_) | Value::List(_) => 1,
         }
     }
 
@@ -201,6 +222,7 @@ impl Value {
             Value::String(s) => s.heap_size(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 }

@@ -607,6 +607,18 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => debug_object(ctx, &args[2])?,
+        ("quicklist-packed-threshold", 3) => {
+            // Redis keeps list elements above this size in nodes of their own.
+            // Ferrite's large lists already hold every element in its own
+            // allocation, so only the argument is checked.
+            let size = config::parse_memory(&text(&args[2])).filter(|&n| n >= 0);
+            if size.is_none_or(|n| n > (1 << 32) - (1 << 20)) {
+                return Err(CmdError::msg(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
+            ctx.out.ok();
+        }
         ("digest", 2) => {
             let digest = crate::digest::dataset_digest(ctx.server);
             ctx.out.simple(&digest);
@@ -638,6 +650,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type.",
+                "QUICKLIST-PACKED-THRESHOLD <size>",
+                "    Accepted for compatibility: large list elements are always stored apart.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background.",
                 "SET-SKIP-CHECKSUM-VALIDATION <0|1>",

@@ -12,6 +12,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::hashes::COMMANDS,
     super::sets::COMMANDS,
     super::keys::COMMANDS,
+    super::lists::COMMANDS,
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,
 ];

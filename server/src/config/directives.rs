@@ -248,13 +248,15 @@ pub const DIRECTIVES: &[Directive] = &[
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
     accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
     alias(
-        accepted(
+        d(
             "list-max-listpack-size",
             int(i32::MIN as i64, i32::MAX as i64),
             "-2",
+            true,
         ),
         &["list-max-ziplist-size"],
     ),
+    accepted("list-compress-depth", int(0, i32::MAX as i64), "0"),
     alias(
         d("hash-max-listpack-entries", int(0, MAX), "512", true),
         &["hash-max-ziplist-entries"],
