@@ -52,6 +52,7 @@ struct Waiter {
     client_id: u64,
     db: usize,
     keys: Vec<Bytes>,
+    pushes_to: Vec<Bytes>,
     args: Vec<Bytes>,
     protocol: Protocol,
     try_serve: TryServe,
@@ -75,6 +76,9 @@ pub struct BlockRequest<'a> {
     pub client_id: u64,
     pub db: usize,
     pub keys: Vec<Bytes>,
+    /// Keys the command pushes to when served (BLMOVE's destination): they
+    /// become ready in turn, so clients blocked on them are served too.
+    pub pushes_to: Vec<Bytes>,
     pub args: &'a [Bytes],
     pub protocol: Protocol,
     pub timeout: Option<Duration>,
@@ -114,6 +118,7 @@ impl BlockingRegistry {
                 client_id: request.client_id,
                 db: request.db,
                 keys: request.keys,
+                pushes_to: request.pushes_to,
                 args: request.args.to_vec(),
                 protocol: request.protocol,
                 try_serve: request.try_serve,
@@ -129,22 +134,21 @@ impl BlockingRegistry {
         })
     }
 
-    /// Serves, in FIFO order, clients blocked on any of `keys` of database `db`.
+    /// Serves, in FIFO order, clients blocked on any of `keys` of database `db`,
+    /// then those blocked on keys the served commands pushed to.
     pub fn serve_keys(&self, server: &Server, db: usize, keys: &[&[u8]]) {
         if self.blocked_clients() == 0 {
             return;
         }
         let mut registry = self.registry.lock();
-        for key in keys {
-            let map_key = (db, Bytes::copy_from_slice(key));
-            loop {
-                let Some(&client_id) = registry
-                    .by_key
-                    .get(&map_key)
-                    .and_then(|queue| queue.front())
-                else {
-                    break;
-                };
+        let mut ready: VecDeque<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+        while let Some(key) = ready.pop_front() {
+            let map_key = (db, key);
+            while let Some(&client_id) = registry
+                .by_key
+                .get(&map_key)
+                .and_then(|queue| queue.front())
+            {
                 let Some(waiter) = registry.by_client.get(&client_id) else {
                     break;
                 };
@@ -153,12 +157,31 @@ impl BlockingRegistry {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
+                    ready.extend(waiter.pushes_to.iter().cloned());
                     let _ = waiter.wake.send(Wake::Served(out.as_bytes().to_vec()));
                 }
             }
         }
         self.blocked
             .store(registry.by_client.len(), Ordering::Relaxed);
+    }
+
+    /// Serves clients blocked on any key of database `db` (after SWAPDB or
+    /// MOVE changed what the database holds).
+    pub fn serve_database(&self, server: &Server, db: usize) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let keys: Vec<Bytes> = self
+            .registry
+            .lock()
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        self.serve_keys(server, db, &keys);
     }
 
     /// Stops waiting for `client_id` (timeout, disconnect); false if it was

@@ -177,6 +177,7 @@ impl<'a> Ctx<'a> {
     pub fn block_on(
         &mut self,
         keys: Vec<Bytes>,
+        pushes_to: Vec<Bytes>,
         args: &[Bytes],
         timeout: Option<std::time::Duration>,
         timeout_reply: crate::blocking::TimeoutReply,
@@ -186,6 +187,7 @@ impl<'a> Ctx<'a> {
             client_id: self.client.handle.id,
             db: self.client.db,
             keys,
+            pushes_to,
             args,
             protocol: self.out.protocol(),
             timeout,

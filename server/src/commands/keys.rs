@@ -458,6 +458,11 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     drop(guards);
     drop(ks);
+    if moved {
+        ctx.server
+            .blocking
+            .serve_keys(ctx.server, target_db, &[&args[1][..]]);
+    }
     ctx.out.integer(moved as i64);
     Ok(())
 }
@@ -473,6 +478,12 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .keyspace
         .exclusive()
         .swap(first as usize, second as usize);
+    ctx.server
+        .blocking
+        .serve_database(ctx.server, first as usize);
+    ctx.server
+        .blocking
+        .serve_database(ctx.server, second as usize);
     ctx.out.ok();
     Ok(())
 }

@@ -91,7 +91,7 @@ fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
 }
 
 /// Parses LEFT / RIGHT.
-fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
+pub(crate) fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
     if is(arg, "left") {
         Ok(ListEnd::Left)
     } else if is(arg, "right") {

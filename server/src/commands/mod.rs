@@ -6,6 +6,7 @@ mod hashes;
 mod info;
 mod introspection;
 mod keys;
+mod list_blocking;
 mod lists;
 mod server_admin;
 mod sets;

@@ -13,6 +13,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::sets::COMMANDS,
     super::keys::COMMANDS,
     super::lists::COMMANDS,
+    super::list_blocking::COMMANDS,
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,
 ];

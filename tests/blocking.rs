@@ -1,0 +1,84 @@
+//! Blocking pops with several real clients: FIFO service, timeouts, CLIENT
+//! UNBLOCK, and a pop served by a push from another client.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+/// Waits until INFO reports `n` blocked clients.
+fn wait_blocked(server: &Server, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut client = server.client();
+    while Instant::now() < deadline {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut client)
+            .expect("info");
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never saw {n} blocked clients");
+}
+
+#[test]
+fn blocked_clients_are_served_in_order() {
+    let server = Server::start();
+    let mut first = server.raw();
+    first.send(b"BLPOP list other 0\r\n");
+    wait_blocked(&server, 1);
+    let mut second = server.raw();
+    second.send(b"BLPOP list 0\r\n");
+    wait_blocked(&server, 2);
+    let mut pusher = server.raw();
+    pusher.send(b"RPUSH list a b c\r\n");
+    pusher.expect(b":3\r\n");
+    first.expect(b"*2\r\n$4\r\nlist\r\n$1\r\na\r\n");
+    second.expect(b"*2\r\n$4\r\nlist\r\n$1\r\nb\r\n");
+    pusher.send(b"LRANGE list 0 -1\r\n");
+    pusher.expect(b"*1\r\n$1\r\nc\r\n");
+    wait_blocked(&server, 0);
+}
+
+#[test]
+fn timeouts_and_unblock() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    let started = Instant::now();
+    conn.send(b"BLPOP missing 0.2\r\n");
+    conn.expect(b"*-1\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    conn.send(b"BLMOVE src dst LEFT RIGHT 0.05\r\n");
+    conn.expect(b"$-1\r\n");
+    conn.send(b"BLPOP missing -1\r\n");
+    conn.expect(b"-ERR timeout is negative\r\n");
+    conn.send(b"BLPOP missing abc\r\n");
+    conn.expect(b"-ERR timeout is not a float or out of range\r\n");
+
+    let mut blocked = server.raw();
+    blocked.send(b"CLIENT ID\r\n");
+    let id = blocked.read_line().trim_start_matches(':').to_string();
+    blocked.send(b"BRPOP missing 0\r\n");
+    wait_blocked(&server, 1);
+    let mut admin = server.raw();
+    admin.send(format!("CLIENT UNBLOCK {id} ERROR\r\n").as_bytes());
+    admin.expect(b":1\r\n");
+    blocked.expect(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+}
+
+#[test]
+fn blmove_is_served_by_a_push() {
+    let server = Server::start();
+    let mut waiter = server.raw();
+    waiter.send(b"BLMOVE src dst RIGHT LEFT 0\r\n");
+    wait_blocked(&server, 1);
+    let mut pusher = server.raw();
+    pusher.send(b"LPUSH src x\r\n");
+    pusher.expect(b":1\r\n");
+    waiter.expect(b"$1\r\nx\r\n");
+    pusher.send(b"LRANGE dst 0 -1\r\nEXISTS src\r\n");
+    pusher.expect(b"*1\r\n$1\r\nx\r\n:0\r\n");
+}
