@@ -19,6 +19,13 @@ fn value_digest(value: &Value) -> [u8; 20] {
             hasher.update(b"string");
             s.with_bytes(|bytes| hasher.update(bytes));
         }
+        Value::ZSet(z) => {
+            hasher.update(b"zset");
+            for (score, member) in z.iter() {
+                hasher.update(member);
+                hasher.update(ferrite_resp::format_double(score).as_bytes());
+            }
+        }
     }
     hasher.digest().bytes()
 }

@@ -1,19 +1,23 @@
 //! DUMP/RESTORE payloads in Redis's format, so values move between Redis and
 //! Ferrite: `<RDB type><RDB value encoding><RDB version: u16 LE><CRC64: u64 LE>`.
 //!
-//! Only the string type exists so far; the collection types add their RDB
-//! encodings here when they arrive.
+//! Strings and sorted sets (written as RDB `ZSET_2`, which Redis 7.0 loads)
+//! exist so far; the other collection types add their RDB encodings here
+//! when they arrive.
 
 use std::fmt;
 
 use crate::crc64::crc64;
+use crate::encoding::EncodingLimits;
 use crate::lzf;
 use crate::value::{StringValue, Value};
+use crate::zset::ZSetValue;
 
 /// The RDB version Redis 7.0 writes.
 pub const RDB_VERSION: u16 = 10;
 
 const RDB_TYPE_STRING: u8 = 0;
+const RDB_TYPE_ZSET_2: u8 = 5;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -48,6 +52,16 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
             out.push(RDB_TYPE_STRING);
             write_string_value(&mut out, s);
         }
+        Value::ZSet(z) => {
+            out.push(RDB_TYPE_ZSET_2);
+            write_length(&mut out, z.len() as u64);
+            // Highest first, as Redis writes them (so loading prepends).
+            for (score, member) in z.iter_from(0, true) {
+                write_length(&mut out, member.len() as u64);
+                out.extend_from_slice(member);
+                out.extend_from_slice(&score.to_le_bytes());
+            }
+        }
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
@@ -56,8 +70,13 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
-/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`).
-pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Value, DumpError> {
+/// not checked (`DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`). Collections get the
+/// encoding `limits` call for.
+pub fn decode_dump_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+    limits: &EncodingLimits,
+) -> Result<Value, DumpError> {
     if payload.len() < 10 {
         return Err(DumpError::VersionOrChecksum);
     }
@@ -73,12 +92,35 @@ pub fn decode_dump_payload(payload: &[u8], verify_checksum: bool) -> Result<Valu
     let mut reader = Reader { data: body, pos: 0 };
     let value = match reader.byte()? {
         RDB_TYPE_STRING => Value::String(StringValue::from_bytes(&reader.string()?)),
+        RDB_TYPE_ZSET_2 => Value::ZSet(Box::new(read_zset(&mut reader, limits)?)),
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
         return Err(DumpError::BadFormat("trailing bytes"));
     }
     Ok(value)
+}
+
+/// An RDB `ZSET_2` body: a length, then member strings each followed by a
+/// little-endian binary double.
+fn read_zset(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<ZSetValue, DumpError> {
+    let len = reader.plain_length()?;
+    if len == 0 {
+        return Err(DumpError::BadFormat("empty sorted set"));
+    }
+    let mut zset = ZSetValue::Skiplist(Box::default());
+    for _ in 0..len {
+        let member = reader.string()?;
+        let score = f64::from_le_bytes(reader.take(8)?.try_into().expect("8 bytes"));
+        if score.is_nan() {
+            return Err(DumpError::BadFormat("NaN score"));
+        }
+        if zset.insert(&member, score, limits).is_some() {
+            return Err(DumpError::BadFormat("duplicate sorted set member"));
+        }
+    }
+    zset.shrink_if_fits(limits);
+    Ok(zset)
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
@@ -210,12 +252,34 @@ mod tests {
         let value = Value::String(StringValue::from_bytes(b"hello"));
         let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..8], b"\x00\x05hello\x0a");
-        assert_eq!(decode_dump_payload(&payload, true).unwrap(), value);
+        assert_eq!(
+            decode_dump_payload(&payload, true, &EncodingLimits::default()).unwrap(),
+            value
+        );
         let number = Value::String(StringValue::from_bytes(b"-1234567"));
         assert_eq!(
-            decode_dump_payload(&encode_dump_payload(&number), true).unwrap(),
+            decode_dump_payload(
+                &encode_dump_payload(&number),
+                true,
+                &EncodingLimits::default()
+            )
+            .unwrap(),
             number
         );
+    }
+
+    #[test]
+    fn sorted_sets_round_trip() {
+        let limits = EncodingLimits::default();
+        let mut z = ZSetValue::default();
+        z.insert(b"a", 1.5, &limits);
+        z.insert(b"b", f64::NEG_INFINITY, &limits);
+        let value = Value::ZSet(Box::new(z));
+        let payload = encode_dump_payload(&value);
+        assert_eq!(payload[0], RDB_TYPE_ZSET_2);
+        let back = decode_dump_payload(&payload, true, &limits).unwrap();
+        assert_eq!(back, value);
+        assert_eq!(back.encoding_name(), "listpack");
     }
 
     #[test]
@@ -223,9 +287,9 @@ mod tests {
         let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         payload[1] ^= 1;
         assert_eq!(
-            decode_dump_payload(&payload, true),
+            decode_dump_payload(&payload, true, &EncodingLimits::default()),
             Err(DumpError::VersionOrChecksum)
         );
-        assert!(decode_dump_payload(b"short", true).is_err());
+        assert!(decode_dump_payload(b"short", true, &EncodingLimits::default()).is_err());
     }
 }

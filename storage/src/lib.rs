@@ -14,6 +14,7 @@ mod lfu;
 mod pattern;
 mod shard;
 mod value;
+mod zset;
 
 pub mod crc64;
 pub mod lzf;
@@ -26,6 +27,7 @@ pub use lfu::LfuParams;
 pub use pattern::glob_match;
 pub use shard::{Entry, Shard, ShardGuard};
 pub use value::{StringValue, Value, ValueType};
+pub use zset::{Bound, ZSetValue};
 
 /// Milliseconds since the Unix epoch, the unit of every expiry time.
 pub fn now_ms() -> u64 {

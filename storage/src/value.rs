@@ -1,22 +1,27 @@
-//! The values a key can hold. Only strings exist so far; lists, hashes, sets,
-//! sorted sets and streams join this enum as their own variants.
+//! The values a key can hold: strings and sorted sets so far; lists, hashes,
+//! sets and streams join this enum as their own variants.
+
+use crate::zset::ZSetValue;
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    ZSet(Box<ZSetValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    ZSet,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::ZSet => "zset",
         }
     }
 }
@@ -123,24 +128,42 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::String(_) => ValueType::String,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
     pub fn as_string(&self) -> Option<&StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_string_mut(&mut self) -> Option<&mut StringValue> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset(&self) -> Option<&ZSetValue> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSetValue> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
         }
     }
 
@@ -148,6 +171,7 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
+            Value::ZSet(_) => 1,
         }
     }
 
@@ -155,6 +179,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.heap_size(),
         }
     }
 }
