@@ -46,13 +46,11 @@ impl PartialEq for ZSetValue {
     }
 }
 
-/// Where a score or lex range starts or ends.
+/// Where a score range starts or ends (`(` makes a bound exclusive).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bound<T> {
-    /// Before every element (`-inf` / `-`) or after every element (`+`).
-    Unbounded,
-    Inclusive(T),
-    Exclusive(T),
+pub enum Bound {
+    Inclusive(f64),
+    Exclusive(f64),
 }
 
 impl ZSetValue {
@@ -168,9 +166,8 @@ impl ZSetValue {
 
     /// How many elements lie before `bound` taken as a lower bound of a
     /// score range (so the range's first rank).
-    pub fn score_lower_rank(&self, bound: Bound<f64>) -> usize {
+    pub fn score_lower_rank(&self, bound: Bound) -> usize {
         match bound {
-            Bound::Unbounded => 0,
             Bound::Inclusive(min) => self.count_while(|s, _| s < min),
             Bound::Exclusive(min) => self.count_while(|s, _| s <= min),
         }
@@ -178,39 +175,16 @@ impl ZSetValue {
 
     /// The rank just past the last element within `bound` taken as the upper
     /// bound of a score range.
-    pub fn score_upper_rank(&self, bound: Bound<f64>) -> usize {
+    pub fn score_upper_rank(&self, bound: Bound) -> usize {
         match bound {
-            Bound::Unbounded => self.len(),
             Bound::Inclusive(max) => self.count_while(|s, _| s <= max),
             Bound::Exclusive(max) => self.count_while(|s, _| s < max),
         }
     }
 
-    /// As [`ZSetValue::score_lower_rank`] for a lex range (all scores equal).
-    /// `Unbounded` means `-`.
-    pub fn lex_lower_rank(&self, bound: Bound<&[u8]>, plus: bool) -> usize {
-        match bound {
-            Bound::Unbounded if plus => self.len(),
-            Bound::Unbounded => 0,
-            Bound::Inclusive(min) => self.count_while(|_, m| m < min),
-            Bound::Exclusive(min) => self.count_while(|_, m| m <= min),
-        }
-    }
-
-    /// As [`ZSetValue::score_upper_rank`] for a lex range. `Unbounded` means
-    /// `+` unless `minus` is set.
-    pub fn lex_upper_rank(&self, bound: Bound<&[u8]>, minus: bool) -> usize {
-        match bound {
-            Bound::Unbounded if minus => 0,
-            Bound::Unbounded => self.len(),
-            Bound::Inclusive(max) => self.count_while(|_, m| m <= max),
-            Bound::Exclusive(max) => self.count_while(|_, m| m < max),
-        }
-    }
-
     /// The number of leading elements for which `pred` holds (it must hold
-    /// for a prefix of the order and not after).
-    fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+    /// for a prefix of the order and not after): where a range starts or ends.
+    pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSetValue::Listpack(v) => v.partition_point(|(s, m)| pred(*s, m)),
             ZSetValue::Skiplist(index) => index.tree.count_while(&pred),
@@ -675,7 +649,7 @@ mod tests {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
             let member = format!("m{}", (rng >> 33) % 200).into_bytes();
             let score = ((rng >> 20) % 50) as f64;
-            if (rng >> 40) % 3 == 0 {
+            if (rng >> 40).is_multiple_of(3) {
                 assert_eq!(small.remove(&member), big.remove(&member));
             } else {
                 assert_eq!(
@@ -695,11 +669,7 @@ mod tests {
             let rev_small: Vec<_> = small.iter_from(rank, true).collect();
             assert_eq!(rev, rev_small);
         }
-        for b in [
-            Bound::Inclusive(10.0),
-            Bound::Exclusive(10.0),
-            Bound::Unbounded,
-        ] {
+        for b in [Bound::Inclusive(10.0), Bound::Exclusive(10.0)] {
             assert_eq!(small.score_lower_rank(b), big.score_lower_rank(b));
             assert_eq!(small.score_upper_rank(b), big.score_upper_rank(b));
         }

@@ -8,6 +8,7 @@ mod keys;
 mod server_admin;
 mod strings;
 mod table;
+mod zsets;
 
 pub use table::CommandTable;
 
