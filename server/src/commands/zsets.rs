@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use ferrite_resp::{format_double, Protocol, ReplyWriter};
-use ferrite_storage::{glob_match, Bound, EncodingLimits, Entry, KeyHash, ShardGuard, Value, ZSetValue};
+use ferrite_storage::{
+    glob_match, Bound, EncodingLimits, Entry, KeyHash, ShardGuard, Value, ZSetValue,
+};
 use rand::Rng;
 
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
@@ -60,6 +62,9 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
+
+/// An element copied out of a sorted set: (score, member).
+type Element = (f64, Vec<u8>);
 
 fn limits(ctx: &Ctx<'_>) -> EncodingLimits {
     ctx.server.keyspace.encoding_limits.get()
@@ -218,7 +223,7 @@ fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(CmdError::msg(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -233,7 +238,10 @@ fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .step_by(2)
         .map(|s| parse_f64(s))
         .collect::<Result<Vec<f64>, CmdError>>()?;
-    let elements: Vec<(f64, &Bytes)> = scores.into_iter().zip(pairs.iter().skip(1).step_by(2)).collect();
+    let elements: Vec<(f64, &Bytes)> = scores
+        .into_iter()
+        .zip(pairs.iter().skip(1).step_by(2))
+        .collect();
     add_generic(ctx, &args[1], &elements, flags)
 }
 
@@ -308,7 +316,8 @@ fn add_generic(
             ctx.out.null();
         }
     } else {
-        ctx.out.integer(if flags.ch { added + updated } else { added });
+        ctx.out
+            .integer(if flags.ch { added + updated } else { added });
     }
     Ok(())
 }
@@ -358,9 +367,11 @@ fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    with_zset(ctx, &args[1], |z, out| match z.and_then(|z| z.score(&args[2])) {
-        Some(score) => out.double(score),
-        None => out.null(),
+    with_zset(ctx, &args[1], |z, out| {
+        match z.and_then(|z| z.score(&args[2])) {
+            Some(score) => out.double(score),
+            None => out.null(),
+        }
     })
 }
 
@@ -611,13 +622,7 @@ fn range_command(
     with_zset(ctx, &args[1], |z, out| match z {
         None => out.array(0),
         Some(z) => {
-            let elements = select(
-                z,
-                request.range,
-                request.rev,
-                request.offset,
-                request.limit,
-            );
+            let elements = select(z, request.range, request.rev, request.offset, request.limit);
             reply_elements(out, elements.into_iter(), request.withscores);
         }
     })
@@ -675,20 +680,14 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         (ctx.client.db, ks.key(&args[2])),
     ];
     let (mut guards, positions) = ks.lock_many(&keys);
-    let elements: Vec<(f64, Vec<u8>)> =
-        match zset_at(&mut guards[positions[1]], &keys[1].1, true)? {
-            None => Vec::new(),
-            Some(z) => select(
-                z,
-                request.range,
-                request.rev,
-                request.offset,
-                request.limit,
-            )
+    let elements: Vec<(f64, Vec<u8>)> = match zset_at(&mut guards[positions[1]], &keys[1].1, true)?
+    {
+        None => Vec::new(),
+        Some(z) => select(z, request.range, request.rev, request.offset, request.limit)
             .into_iter()
             .map(|(s, m)| (s, m.to_vec()))
             .collect(),
-        };
+    };
     store_result(&mut guards[positions[0]], &keys[0].1, &elements, &limits);
     drop(guards);
     ctx.out.integer(elements.len() as i64);
@@ -754,7 +753,7 @@ pub(crate) fn pop_elements(
     key: &KeyHash,
     max: bool,
     count: usize,
-) -> Result<Option<Vec<(f64, Vec<u8>)>>, CmdError> {
+) -> Result<Option<Vec<Element>>, CmdError> {
     let Some(zset) = zset_at(shard, key, true)? else {
         return Ok(None);
     };
@@ -769,16 +768,16 @@ pub(crate) fn pop_elements(
     Ok(Some(popped))
 }
 
-/// Parses a count that must be ≥ `min`, with Redis's range error text.
+/// Parses a count that must be ≥ `min` (Redis's `getRangeLongFromObjectOrReply`:
+/// with a `message`, it is the error for any bad value).
 fn parse_count(arg: &[u8], min: i64, message: Option<&str>) -> Result<i64, CmdError> {
-    let n = parse_i64(arg)?;
-    if n < min {
-        return Err(CmdError::msg(message.map_or_else(
-            || "ERR value is out of range, must be positive".to_string(),
-            |m| format!("ERR {m}"),
-        )));
+    let n = parse_i64(arg);
+    match (n, message) {
+        (Ok(n), _) if n >= min => Ok(n),
+        (_, Some(m)) => Err(CmdError::msg(format!("ERR {m}"))),
+        (Err(e), None) => Err(e),
+        (Ok(_), None) => Err(CmdError::msg("ERR value is out of range, must be positive")),
     }
-    Ok(n)
 }
 
 fn zpop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
@@ -833,11 +832,9 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut j = where_index + 1;
     while j < args.len() {
         if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            count = Some(parse_count(
-                &args[j + 1],
-                1,
-                Some("count should be greater than 0"),
-            )? as usize);
+            count = Some(
+                parse_count(&args[j + 1], 1, Some("count should be greater than 0"))? as usize,
+            );
             j += 2;
         } else {
             return Err(CmdError::Syntax);
@@ -855,7 +852,12 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             drop(guards);
             ctx.out.array(2);
             ctx.out.bulk(key.bytes);
-            reply_owned(ctx.out, &popped, true);
+            ctx.out.array(popped.len());
+            for (score, member) in &popped {
+                ctx.out.array(2);
+                ctx.out.bulk(member);
+                ctx.out.double(*score);
+            }
             return Ok(());
         }
     }
@@ -924,8 +926,7 @@ fn parse_set_op_options(
                     .map_err(|_| CmdError::msg("ERR weight value is not a float"))?;
             }
             j += numkeys + 1;
-        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && is(arg, "aggregate")
-        {
+        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && is(arg, "aggregate") {
             let how = &args[j + 1];
             options.aggregate = if is(how, "sum") {
                 Aggregate::Sum
@@ -941,8 +942,7 @@ fn parse_set_op_options(
             options.withscores = true;
             j += 1;
         } else if cardinality_only && remaining >= 2 && is(arg, "limit") {
-            options.limit =
-                parse_count(&args[j + 1], 0, Some("LIMIT can't be negative"))? as usize;
+            options.limit = parse_count(&args[j + 1], 0, Some("LIMIT can't be negative"))? as usize;
             j += 2;
         } else {
             return Err(CmdError::Syntax);
@@ -997,7 +997,11 @@ fn compute_set_op(
                 let mut total = weighted(score, options.weights[first_index]);
                 for &(i, other) in &order[1..] {
                     match other.score(member) {
-                        Some(s) => aggregate(&mut total, weighted(s, options.weights[i]), options.aggregate),
+                        Some(s) => aggregate(
+                            &mut total,
+                            weighted(s, options.weights[i]),
+                            options.aggregate,
+                        ),
                         None => continue 'elements,
                     }
                 }
