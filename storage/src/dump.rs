@@ -18,6 +18,7 @@ pub const RDB_VERSION: u16 = 10;
 
 const RDB_TYPE_STRING: u8 = 0;
 const RDB_TYPE_ZSET_2: u8 = 5;
+const RDB_TYPE_ZSET_LISTPACK: u8 = 17;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -93,6 +94,10 @@ pub fn decode_dump_payload(
     let value = match reader.byte()? {
         RDB_TYPE_STRING => Value::String(StringValue::from_bytes(&reader.string()?)),
         RDB_TYPE_ZSET_2 => Value::ZSet(Box::new(read_zset(&mut reader, limits)?)),
+        RDB_TYPE_ZSET_LISTPACK => {
+            let blob = reader.string()?;
+            Value::ZSet(Box::new(zset_from_listpack(&blob, limits)?))
+        }
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
@@ -121,6 +126,87 @@ fn read_zset(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<ZSetVal
     }
     zset.shrink_if_fits(limits);
     Ok(zset)
+}
+
+/// A sorted set stored as a listpack (what Redis 7.0 dumps for small sorted
+/// sets): alternating member and score entries.
+fn zset_from_listpack(blob: &[u8], limits: &EncodingLimits) -> Result<ZSetValue, DumpError> {
+    let entries = listpack_entries(blob)?;
+    if entries.is_empty() || entries.len() % 2 != 0 {
+        return Err(DumpError::BadFormat("odd or empty sorted set listpack"));
+    }
+    let mut zset = ZSetValue::Skiplist(Box::default());
+    for pair in entries.chunks(2) {
+        let score = std::str::from_utf8(&pair[1])
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|s| !s.is_nan())
+            .ok_or(DumpError::BadFormat("bad score"))?;
+        if zset.insert(&pair[0], score, limits).is_some() {
+            return Err(DumpError::BadFormat("duplicate sorted set member"));
+        }
+    }
+    zset.shrink_if_fits(limits);
+    Ok(zset)
+}
+
+/// The entries of a listpack, integers formatted as text.
+fn listpack_entries(blob: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
+    const BAD: DumpError = DumpError::BadFormat("corrupt listpack");
+    if blob.len() < 7 {
+        return Err(BAD);
+    }
+    let total = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;
+    if total != blob.len() || blob.last() != Some(&0xff) {
+        return Err(BAD);
+    }
+    let mut r = Reader {
+        data: &blob[..blob.len() - 1],
+        pos: 6,
+    };
+    let mut entries = Vec::new();
+    while r.pos < r.data.len() {
+        let start = r.pos;
+        let first = r.byte()?;
+        let int = |bytes: &[u8]| -> i64 {
+            let mut buf = [0u8; 8];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            let shift = 64 - 8 * bytes.len() as u32;
+            (i64::from_le_bytes(buf) << shift) >> shift
+        };
+        let entry = match first {
+            0x00..=0x7f => (first as i64).to_string().into_bytes(),
+            0x80..=0xbf => r.take((first & 0x3f) as usize)?.to_vec(),
+            0xc0..=0xdf => {
+                let raw = (((first & 0x1f) as i64) << 8) | r.byte()? as i64;
+                ((raw << 51) >> 51).to_string().into_bytes()
+            }
+            0xe0..=0xef => {
+                let len = (((first & 0x0f) as usize) << 8) | r.byte()? as usize;
+                r.take(len)?.to_vec()
+            }
+            0xf0 => {
+                let len = u32::from_le_bytes(r.take(4)?.try_into().expect("4")) as usize;
+                r.take(len)?.to_vec()
+            }
+            0xf1 => int(r.take(2)?).to_string().into_bytes(),
+            0xf2 => int(r.take(3)?).to_string().into_bytes(),
+            0xf3 => int(r.take(4)?).to_string().into_bytes(),
+            0xf4 => int(r.take(8)?).to_string().into_bytes(),
+            _ => return Err(BAD),
+        };
+        let entry_len = r.pos - start;
+        let backlen = match entry_len {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        r.take(backlen)?;
+        entries.push(entry);
+    }
+    Ok(entries)
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
@@ -280,6 +366,36 @@ mod tests {
         let back = decode_dump_payload(&payload, true, &limits).unwrap();
         assert_eq!(back, value);
         assert_eq!(back.encoding_name(), "listpack");
+    }
+
+    #[test]
+    fn reads_redis_listpack_sorted_sets() {
+        // Redis 7.0: ZADD z 1 a 2.5 b -3 c; DUMP z.
+        let mut lp = vec![0u8; 6];
+        for entry in [
+            &b"\x81c\x02"[..],
+            b"\xdf\xfd\x02",
+            b"\x81a\x02",
+            b"\x01\x01",
+            b"\x81b\x02",
+            b"\x832.5\x04",
+        ] {
+            lp.extend_from_slice(entry);
+        }
+        lp.push(0xff);
+        let total = lp.len() as u32;
+        lp[..4].copy_from_slice(&total.to_le_bytes());
+        lp[4..6].copy_from_slice(&6u16.to_le_bytes());
+        let z = zset_from_listpack(&lp, &EncodingLimits::default()).unwrap();
+        let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (-3.0, b"c".to_vec()),
+                (1.0, b"a".to_vec()),
+                (2.5, b"b".to_vec())
+            ]
+        );
     }
 
     #[test]
