@@ -21,6 +21,15 @@ fn cmp_elements(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) ->
         .then_with(|| member_a.cmp(member_b))
 }
 
+/// A score as Redis's listpack keeps it: `-0` is written as the integer 0.
+fn listpack_score(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
+    }
+}
+
 /// A sorted set value.
 #[derive(Debug, Clone)]
 pub enum ZSetValue {
@@ -107,6 +116,7 @@ impl ZSetValue {
     /// full encoding when the compact one would exceed `limits`.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
         if let ZSetValue::Listpack(v) = self {
+            let score = listpack_score(score);
             let old = v.iter().position(|(_, m)| &**m == member);
             let too_big = member.len() as i64 > limits.zset_max_listpack_value
                 || (old.is_none() && v.len() as i64 >= limits.zset_max_listpack_entries);
@@ -259,7 +269,7 @@ impl ZSetValue {
                 let elements = index
                     .tree
                     .iter_from(0, false)
-                    .map(|(s, m)| (s, Box::from(m)))
+                    .map(|(s, m)| (listpack_score(s), Box::from(m)))
                     .collect();
                 *self = ZSetValue::Listpack(elements);
             }
