@@ -113,7 +113,16 @@ fn reply_elements<'a>(
     elements: impl ExactSizeIterator<Item = (f64, &'a [u8])>,
     withscores: bool,
 ) {
-    let n = elements.len();
+    reply_counted(out, elements.len(), elements, withscores);
+}
+
+/// As [`reply_elements`] for an iterator known to yield exactly `n` items.
+fn reply_counted<'a>(
+    out: &mut ReplyWriter,
+    n: usize,
+    elements: impl Iterator<Item = (f64, &'a [u8])>,
+    withscores: bool,
+) {
     let nested = withscores && out.protocol() == Protocol::Resp3;
     out.array(if withscores && !nested { n * 2 } else { n });
     for (score, member) in elements {
@@ -1157,11 +1166,14 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return;
         };
         let mut rng = rand::thread_rng();
-        let picks: Vec<usize> = if count < 0 {
-            (0..count.unsigned_abs())
-                .map(|_| rng.gen_range(0..z.len()))
-                .collect()
-        } else if count as usize >= z.len() {
+        if count < 0 {
+            // Repetitions allowed: stream the picks (the count may be huge).
+            let n = count.unsigned_abs() as usize;
+            let picks = (0..n).filter_map(|_| z.get_by_rank(rng.gen_range(0..z.len())));
+            reply_counted(out, n, picks, withscores);
+            return;
+        }
+        let picks: Vec<usize> = if count as usize >= z.len() {
             (0..z.len()).collect()
         } else {
             rand::seq::index::sample(&mut rng, z.len(), count as usize).into_vec()
