@@ -52,6 +52,13 @@ fn value_digest(value: &Value) -> [u8; 20] {
                 hasher.update(item);
             }
         }
+        Value::ZSet(z) => {
+            hasher.update(b"zset");
+            for (score, member) in z.iter() {
+                hasher.update(member);
+                hasher.update(ferrite_resp::format_double(score).as_bytes());
+            }
+        }
     }
     hasher.digest().bytes()
 }

@@ -2,8 +2,9 @@
 //! Ferrite: `<RDB type><RDB value encoding><RDB version: u16 LE><CRC64: u64 LE>`.
 //!
 //! DUMP writes the plain RDB encodings (list: type 1, set: type 2, hash: type
-//! 4), which every Redis loads; RESTORE also reads Redis 7.0's compact ones
-//! (quicklist of listpacks: 18, intset: 11, listpack hash: 16).
+//! 4, sorted set: type 5 `ZSET_2`), which every Redis 7.0 loads; RESTORE also
+//! reads Redis 7.0's compact ones (quicklist of listpacks: 18, intset: 11,
+//! listpack hash: 16, listpack sorted set: 17).
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use crate::listpack;
 use crate::lzf;
 use crate::set::SetValue;
 use crate::value::{StringValue, Value};
+use crate::zset::ZSetValue;
 
 /// The RDB version Redis 7.0 writes.
 pub const RDB_VERSION: u16 = 10;
@@ -29,6 +31,8 @@ const RDB_TYPE_LIST_QUICKLIST_2: u8 = 18;
 
 const QUICKLIST_NODE_PLAIN: usize = 1;
 const QUICKLIST_NODE_PACKED: usize = 2;
+const RDB_TYPE_ZSET_2: u8 = 5;
+const RDB_TYPE_ZSET_LISTPACK: u8 = 17;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -83,6 +87,16 @@ pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
             write_length(&mut out, list.len() as u64);
             for item in list.iter() {
                 write_bytes(&mut out, item);
+            }
+        }
+        Value::ZSet(z) => {
+            out.push(RDB_TYPE_ZSET_2);
+            write_length(&mut out, z.len() as u64);
+            // Highest first, as Redis writes them (so loading prepends).
+            for (score, member) in z.iter_from(0, true) {
+                write_length(&mut out, member.len() as u64);
+                out.extend_from_slice(member);
+                out.extend_from_slice(&score.to_le_bytes());
             }
         }
     }
@@ -156,6 +170,11 @@ pub fn decode_dump_payload(
             Value::List(Box::new(list))
         }
         RDB_TYPE_LIST_QUICKLIST_2 => Value::List(Box::new(read_quicklist(&mut reader, limits)?)),
+        RDB_TYPE_ZSET_2 => Value::ZSet(Box::new(read_zset(&mut reader, limits)?)),
+        RDB_TYPE_ZSET_LISTPACK => {
+            let blob = reader.string()?;
+            Value::ZSet(Box::new(zset_from_listpack(&blob, limits)?))
+        }
         _ => return Err(DumpError::BadFormat("unsupported value type")),
     };
     if reader.pos != body.len() {
@@ -254,6 +273,50 @@ fn read_quicklist(
         return Err(DumpError::BadFormat("empty list"));
     }
     Ok(list)
+}
+
+/// An RDB `ZSET_2` body: a length, then member strings each followed by a
+/// little-endian binary double.
+fn read_zset(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<ZSetValue, DumpError> {
+    let len = reader.plain_length()?;
+    if len == 0 {
+        return Err(DumpError::BadFormat("empty sorted set"));
+    }
+    let mut zset = ZSetValue::Skiplist(Box::default());
+    for _ in 0..len {
+        let member = reader.string()?;
+        let score = f64::from_le_bytes(reader.take(8)?.try_into().expect("8 bytes"));
+        if score.is_nan() {
+            return Err(DumpError::BadFormat("NaN score"));
+        }
+        if zset.insert(&member, score, limits).is_some() {
+            return Err(DumpError::BadFormat("duplicate sorted set member"));
+        }
+    }
+    zset.shrink_if_fits(limits);
+    Ok(zset)
+}
+
+/// A sorted set stored as a listpack (what Redis 7.0 dumps for small sorted
+/// sets): alternating member and score entries.
+fn zset_from_listpack(blob: &[u8], limits: &EncodingLimits) -> Result<ZSetValue, DumpError> {
+    let entries = listpack::decode(blob).map_err(DumpError::BadFormat)?;
+    if entries.is_empty() || entries.len() % 2 != 0 {
+        return Err(DumpError::BadFormat("odd or empty sorted set listpack"));
+    }
+    let mut zset = ZSetValue::Skiplist(Box::default());
+    for pair in entries.chunks(2) {
+        let score = std::str::from_utf8(&pair[1])
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|s| !s.is_nan())
+            .ok_or(DumpError::BadFormat("bad score"))?;
+        if zset.insert(&pair[0], score, limits).is_some() {
+            return Err(DumpError::BadFormat("duplicate sorted set member"));
+        }
+    }
+    zset.shrink_if_fits(limits);
+    Ok(zset)
 }
 
 fn write_string_value(out: &mut Vec<u8>, value: &StringValue) {
@@ -437,6 +500,50 @@ mod tests {
         let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..7], b"\x01\x03\x01a\x0212");
         assert_eq!(decode_dump_payload(&payload, true, &limits).unwrap(), value);
+    }
+
+    #[test]
+    fn sorted_sets_round_trip() {
+        let limits = EncodingLimits::default();
+        let mut z = ZSetValue::default();
+        z.insert(b"a", 1.5, &limits);
+        z.insert(b"b", f64::NEG_INFINITY, &limits);
+        let value = Value::ZSet(Box::new(z));
+        let payload = encode_dump_payload(&value);
+        assert_eq!(payload[0], RDB_TYPE_ZSET_2);
+        let back = decode_dump_payload(&payload, true, &limits).unwrap();
+        assert_eq!(back, value);
+        assert_eq!(back.encoding_name(), "listpack");
+    }
+
+    #[test]
+    fn reads_redis_listpack_sorted_sets() {
+        // Redis 7.0: ZADD z 1 a 2.5 b -3 c; DUMP z.
+        let mut lp = vec![0u8; 6];
+        for entry in [
+            &b"\x81c\x02"[..],
+            b"\xdf\xfd\x02",
+            b"\x81a\x02",
+            b"\x01\x01",
+            b"\x81b\x02",
+            b"\x832.5\x04",
+        ] {
+            lp.extend_from_slice(entry);
+        }
+        lp.push(0xff);
+        let total = lp.len() as u32;
+        lp[..4].copy_from_slice(&total.to_le_bytes());
+        lp[4..6].copy_from_slice(&6u16.to_le_bytes());
+        let z = zset_from_listpack(&lp, &EncodingLimits::default()).unwrap();
+        let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (-3.0, b"c".to_vec()),
+                (1.0, b"a".to_vec()),
+                (2.5, b"b".to_vec())
+            ]
+        );
     }
 
     #[test]

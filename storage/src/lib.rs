@@ -19,6 +19,7 @@ mod pattern;
 mod set;
 mod shard;
 mod value;
+mod zset;
 
 pub mod crc64;
 pub mod lzf;
@@ -34,6 +35,7 @@ pub use pattern::glob_match;
 pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
 pub use value::{StringValue, Value, ValueType};
+pub use zset::{Bound, ZSetValue};
 
 /// Milliseconds since the Unix epoch, the unit of every expiry time.
 pub fn now_ms() -> u64 {

@@ -1,9 +1,10 @@
-//! The values a key can hold: strings, lists, hashes and sets so far; sorted
-//! sets and streams join this enum as their own variants.
+//! The values a key can hold: strings, lists, hashes, sets and sorted sets;
+//! streams join this enum as their own variant.
 
 use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::set::SetValue;
+use crate::zset::ZSetValue;
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,7 @@ pub enum Value {
     Set(Box<SetValue>),
     /// Boxed so that `Value` stays the size of a string.
     List(Box<ListValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
@@ -22,6 +24,7 @@ pub enum ValueType {
     Hash,
     Set,
     List,
+    ZSet,
 }
 
 impl ValueType {
@@ -31,6 +34,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::List => "list",
+            ValueType::ZSet => "zset",
         }
     }
 }
@@ -140,6 +144,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -149,6 +154,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::List(l) => l.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -208,11 +214,25 @@ impl Value {
         }
     }
 
+    pub fn as_zset(&self) -> Option<&ZSetValue> {
+        match self {
+            Value::ZSet(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSetValue> {
+        match self {
+            Value::ZSet(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// OBJECT REFCOUNT: shared small integers report Redis's shared refcount.
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
-            Value::Hash(_) | Value::Set(_) | Value::List(_) => 1,
+            Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) => 1,
         }
     }
 
@@ -223,6 +243,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
             Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.heap_size(),
         }
     }
 }

@@ -550,7 +550,8 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .server
         .debug_skip_checksum
         .load(std::sync::atomic::Ordering::Relaxed);
-    let value = decode_dump_payload(&args[3], verify, &ctx.server.keyspace.encoding_limits.get())
+    let limits = ctx.server.keyspace.encoding_limits.get();
+    let value = decode_dump_payload(&args[3], verify, &limits)
         .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     let expire_at = match (ttl, absolute) {
         (0, _) => None,

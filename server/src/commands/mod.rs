@@ -12,6 +12,7 @@ mod server_admin;
 mod sets;
 mod strings;
 mod table;
+mod zsets;
 
 pub use table::CommandTable;
 

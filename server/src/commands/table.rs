@@ -16,6 +16,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::list_blocking::COMMANDS,
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,
+    super::zsets::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -267,11 +267,11 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d("set-max-intset-entries", int(0, MAX), "512", true),
     alias(
-        accepted("zset-max-listpack-entries", int(0, MAX), "128"),
+        d("zset-max-listpack-entries", int(0, MAX), "128", true),
         &["zset-max-ziplist-entries"],
     ),
     alias(
-        accepted("zset-max-listpack-value", int(0, MAX), "64"),
+        d("zset-max-listpack-value", int(0, MAX), "64", true),
         &["zset-max-ziplist-value"],
     ),
     accepted("stream-node-max-entries", int(0, MAX), "100"),
