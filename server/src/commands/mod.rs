@@ -10,8 +10,10 @@ mod list_blocking;
 mod lists;
 mod server_admin;
 mod sets;
+mod sort;
 mod strings;
 mod table;
+mod zset_blocking;
 mod zsets;
 
 pub use table::CommandTable;

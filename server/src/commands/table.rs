@@ -17,6 +17,8 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::server_admin::COMMANDS,
     super::introspection::COMMANDS,
     super::zsets::COMMANDS,
+    super::zset_blocking::COMMANDS,
+    super::sort::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use ferrite_resp::{format_double, Protocol, ReplyWriter};
 use ferrite_storage::{
-    glob_match, Bound, EncodingLimits, Entry, KeyHash, ShardGuard, Value, ZSetValue,
+    glob_match, Bound, EncodingLimits, Entry, KeyHash, KeyspaceRead, ShardGuard, Value, ZSetValue,
 };
 use rand::Rng;
 
@@ -824,9 +824,20 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     zpop_generic(ctx, args, true)
 }
 
-fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = parse_count(&args[1], 1, Some("numkeys should be greater than 0"))? as usize;
-    let where_index = numkeys.checked_add(2).ok_or(CmdError::Syntax)?;
+/// The parsed arguments of ZMPOP (and of BZMPOP after its timeout).
+pub(crate) struct ZmpopArgs<'a> {
+    pub keys: &'a [Bytes],
+    pub max: bool,
+    pub count: usize,
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT count]` starting at `args[0]`.
+pub(crate) fn parse_zmpop_args(args: &[Bytes]) -> Result<ZmpopArgs<'_>, CmdError> {
+    let Some(numkeys) = args.first() else {
+        return Err(CmdError::Syntax);
+    };
+    let numkeys = parse_count(numkeys, 1, Some("numkeys should be greater than 0"))? as usize;
+    let where_index = numkeys.checked_add(1).ok_or(CmdError::Syntax)?;
     let Some(direction) = args.get(where_index) else {
         return Err(CmdError::Syntax);
     };
@@ -849,29 +860,55 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let count = count.unwrap_or(1);
-    let ks = ctx.keyspace();
-    let keys: Vec<(usize, KeyHash)> = args[2..where_index]
-        .iter()
-        .map(|k| (ctx.client.db, ks.key(k)))
-        .collect();
-    let (mut guards, positions) = ks.lock_many(&keys);
-    for ((_, key), &position) in keys.iter().zip(&positions) {
+    Ok(ZmpopArgs {
+        keys: &args[1..where_index],
+        max,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// The key popped from and its popped elements.
+pub(crate) type KeyAndElements<'k> = (&'k Bytes, Vec<Element>);
+
+/// Pops up to `count` elements from the first of `keys` holding a sorted set.
+pub(crate) fn pop_first_nonempty<'k>(
+    ks: &KeyspaceRead<'_>,
+    db: usize,
+    keys: &'k [Bytes],
+    max: bool,
+    count: usize,
+) -> Result<Option<KeyAndElements<'k>>, CmdError> {
+    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|k| (db, ks.key(k))).collect();
+    let (mut guards, positions) = ks.lock_many(&hashed);
+    for ((name, (_, key)), &position) in keys.iter().zip(&hashed).zip(&positions) {
         if let Some(popped) = pop_elements(&mut guards[position], key, max, count)? {
-            drop(guards);
-            ctx.out.array(2);
-            ctx.out.bulk(key.bytes);
-            ctx.out.array(popped.len());
-            for (score, member) in &popped {
-                ctx.out.array(2);
-                ctx.out.bulk(member);
-                ctx.out.double(*score);
-            }
-            return Ok(());
+            return Ok(Some((name, popped)));
         }
     }
-    drop(guards);
-    ctx.out.null_array();
+    Ok(None)
+}
+
+/// ZMPOP's reply: `[key, [[member, score], ...]]`.
+pub(crate) fn write_mpop_reply(out: &mut ReplyWriter, key: &[u8], popped: &[Element]) {
+    out.array(2);
+    out.bulk(key);
+    out.array(popped.len());
+    for (score, member) in popped {
+        out.array(2);
+        out.bulk(member);
+        out.double(*score);
+    }
+}
+
+fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let parsed = parse_zmpop_args(&args[1..])?;
+    let ks = ctx.keyspace();
+    let popped = pop_first_nonempty(&ks, ctx.client.db, parsed.keys, parsed.max, parsed.count)?;
+    drop(ks);
+    match popped {
+        Some((key, popped)) => write_mpop_reply(ctx.out, key, &popped),
+        None => ctx.out.null_array(),
+    }
     Ok(())
 }
 
@@ -1036,6 +1073,27 @@ fn compute_set_op(
 
 /// ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD: Redis's
 /// `zunionInterDiffGenericCommand`. `numkeys_index` is where numkeys is.
+/// An input of ZUNION/ZINTER/ZDIFF: a sorted set, or a plain set whose
+/// members all score 1 (as Redis accepts); WRONGTYPE for anything else.
+fn input_as_zset(
+    shard: &mut ShardGuard<'_>,
+    key: &KeyHash,
+    limits: &EncodingLimits,
+) -> Result<Option<ZSetValue>, CmdError> {
+    let Some(entry) = shard.get(key) else {
+        return Ok(None);
+    };
+    if let Some(zset) = entry.value.as_zset() {
+        return Ok(Some(zset.clone()));
+    }
+    let set = entry.value.as_set().ok_or(CmdError::WrongType)?;
+    let mut zset = ZSetValue::default();
+    for member in set.iter() {
+        member.with_bytes(|bytes| zset.insert(bytes, 1.0, limits));
+    }
+    Ok(Some(zset))
+}
+
 fn set_op_command(
     ctx: &mut Ctx<'_>,
     args: &[Bytes],
@@ -1076,7 +1134,7 @@ fn set_op_command(
     let (mut guards, positions) = ks.lock_many(&keys);
     let mut inputs = Vec::with_capacity(numkeys);
     for ((_, key), &position) in keys.iter().zip(&positions).take(numkeys) {
-        inputs.push(zset_at(&mut guards[position], key, true)?.map(|z| z.clone()));
+        inputs.push(input_as_zset(&mut guards[position], key, &limits)?);
     }
     let options = options?;
     let mut result = compute_set_op(&inputs, op, &options);
