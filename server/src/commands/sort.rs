@@ -111,25 +111,37 @@ fn lookup(ks: &KeyspaceRead<'_>, db: usize, pattern: &[u8], element: &[u8]) -> O
     }
 }
 
+/// What kind of collection is being sorted (it decides what "no sort" means).
+#[derive(PartialEq, Eq)]
+enum Source {
+    Missing,
+    List,
+    Set,
+    SortedSet,
+}
+
 /// The elements to sort, in their natural order (list order, set order,
 /// sorted-set rank order).
 fn source_elements(
     ks: &KeyspaceRead<'_>,
     db: usize,
     key: &[u8],
-) -> Result<(Vec<Vec<u8>>, bool), CmdError> {
+) -> Result<(Vec<Vec<u8>>, Source), CmdError> {
     let hashed = ks.key(key);
     let mut shard = ks.lock(db, &hashed);
     let Some(entry) = shard.get(&hashed) else {
-        return Ok((Vec::new(), false));
+        return Ok((Vec::new(), Source::Missing));
     };
     Ok(match &entry.value {
-        Value::List(list) => (list.iter().map(<[u8]>::to_vec).collect(), false),
+        Value::List(list) => (list.iter().map(<[u8]>::to_vec).collect(), Source::List),
         Value::Set(set) => (
             set.iter().map(|m| m.with_bytes(<[u8]>::to_vec)).collect(),
-            true,
+            Source::Set,
         ),
-        Value::ZSet(zset) => (zset.iter().map(|(_, m)| m.to_vec()).collect(), false),
+        Value::ZSet(zset) => (
+            zset.iter().map(|(_, m)| m.to_vec()).collect(),
+            Source::SortedSet,
+        ),
         _ => return Err(CmdError::WrongType),
     })
 }
@@ -146,7 +158,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
     let options = parse_options(args, read_only)?;
     let db = ctx.client.db;
     let ks = ctx.keyspace();
-    let (mut elements, is_set) = source_elements(&ks, db, &args[1])?;
+    let (mut elements, source) = source_elements(&ks, db, &args[1])?;
+    let is_set = source == Source::Set;
     // BY with a pattern without `*` means "do not sort" (sets are still sorted
     // when storing, so the stored result is deterministic, as in Redis).
     let dont_sort = options.by.as_ref().is_some_and(|by| !by.contains(&b'*'));
@@ -195,6 +208,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
             }
         });
         elements = keyed.into_iter().map(|(element, _, _)| element).collect();
+    } else if source == Source::SortedSet && options.desc {
+        // Unsorted DESC on a sorted set walks it from the highest score, as Redis does.
+        elements.reverse();
     }
     let (start, end) = limit_range(options.limit, elements.len());
     let selected = if start <= end && start < elements.len() {
