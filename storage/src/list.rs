@@ -224,8 +224,8 @@ impl ListValue {
     fn shrink_check(&mut self, limits: &EncodingLimits) {
         if let Repr::Deque { items, bytes } = &self.repr {
             let len = items.len();
-            // Upper bound on the packed size: 2 * 10 header bytes per entry at most,
-            // but realistic entries need 2-6; estimate with 3 per side.
+            // Estimated packed size: each entry carries its length twice, 1-3
+            // bytes each for any element a packed list can hold.
             let estimate = bytes + len * 6;
             if Self::fits_packed(len * 2, estimate * 2, limits) {
                 let mut packed = Vec::with_capacity(estimate);
