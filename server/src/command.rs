@@ -197,6 +197,11 @@ impl<'a> Ctx<'a> {
         self.client.blocked = self.server.blocking.block(self.server, request, self.out);
     }
 
+    /// The collection encoding thresholds in force (CONFIG SET changes them).
+    pub fn encoding_limits(&self) -> ferrite_storage::EncodingLimits {
+        self.server.keyspace.encoding_limits.get()
+    }
+
     pub fn record_lookup(&self, hit: bool) {
         let stats = &self.server.stats;
         let counter = if hit {

@@ -34,7 +34,7 @@ pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;
 pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
-pub use value::{StringValue, Value, ValueType};
+pub use value::{Collection, StringValue, Value, ValueKind, ValueType};
 pub use zset::{Bound, ZSetValue};
 
 /// Milliseconds since the Unix epoch, the unit of every expiry time.

@@ -248,6 +248,56 @@ impl Value {
     }
 }
 
+/// A type a [`Value`] can hold, so command code can ask for "the list at this
+/// key" generically and answer WRONGTYPE for any other type.
+pub trait ValueKind {
+    fn from_value(value: &Value) -> Option<&Self>;
+    fn from_value_mut(value: &mut Value) -> Option<&mut Self>;
+}
+
+/// A collection type: created empty by the write that fills it, and deleted
+/// when it becomes empty (Redis never keeps empty collections).
+pub trait Collection: ValueKind + Default {
+    fn is_empty(&self) -> bool;
+    fn into_value(self) -> Value;
+}
+
+impl ValueKind for StringValue {
+    fn from_value(value: &Value) -> Option<&Self> {
+        value.as_string()
+    }
+    fn from_value_mut(value: &mut Value) -> Option<&mut Self> {
+        value.as_string_mut()
+    }
+}
+
+macro_rules! collection_kind {
+    ($type:ty, $variant:ident, $get:ident, $get_mut:ident) => {
+        impl ValueKind for $type {
+            fn from_value(value: &Value) -> Option<&Self> {
+                value.$get()
+            }
+            fn from_value_mut(value: &mut Value) -> Option<&mut Self> {
+                value.$get_mut()
+            }
+        }
+
+        impl Collection for $type {
+            fn is_empty(&self) -> bool {
+                <$type>::is_empty(self)
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
+        }
+    };
+}
+
+collection_kind!(ListValue, List, as_list, as_list_mut);
+collection_kind!(HashValue, Hash, as_hash, as_hash_mut);
+collection_kind!(SetValue, Set, as_set, as_set_mut);
+collection_kind!(ZSetValue, ZSet, as_zset, as_zset_mut);
+
 /// Parses an integer only when its text is exactly how Redis would print it
 /// (so `"007"` or `"+1"` stay strings and round-trip unchanged).
 pub fn parse_canonical_i64(bytes: &[u8]) -> Option<i64> {

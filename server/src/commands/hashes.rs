@@ -2,9 +2,10 @@
 //! as `ferrite_storage::HashValue`.
 
 use bytes::Bytes;
-use ferrite_storage::{glob_match, EncodingLimits, Entry, HashValue, KeyHash, ShardGuard, Value};
+use ferrite_storage::{glob_match, HashValue};
 use rand::Rng;
 
+use super::typed::{collection_for_write, remove_if_empty, value_at};
 use crate::command::{
     is, parse_f64, parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError,
     CmdResult, CommandSpec, Ctx,
@@ -34,60 +35,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hscan", -3, hscan).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Iterates over fields and values of a hash."),
 ];
 
-fn limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    ctx.server.keyspace.encoding_limits.get()
-}
-
-/// The hash at `key`, WRONGTYPE if it holds another type.
-fn read_hash<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-    touch: bool,
-) -> Result<Option<&'g mut HashValue>, CmdError> {
-    let entry = if touch {
-        shard.get(key)
-    } else {
-        shard.peek(key)
-    };
-    match entry {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_hash_mut()
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
-}
-
-/// The hash at `key`, created empty if missing; the caller must add a field.
-fn hash_for_write<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-) -> Result<&'g mut HashValue, CmdError> {
-    match shard.get(key) {
-        Some(entry) if entry.value.as_hash().is_none() => return Err(CmdError::WrongType),
-        Some(_) => {}
-        None => {
-            shard.insert(key, Entry::new(Value::Hash(Box::default())));
-        }
-    }
-    shard
-        .get(key)
-        .and_then(|e| e.value.as_hash_mut())
-        .ok_or(CmdError::WrongType)
-}
-
-/// Deletes the key when its hash has become empty.
-fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
-    if shard
-        .peek(key)
-        .and_then(|e| e.value.as_hash())
-        .is_some_and(HashValue::is_empty)
-    {
-        shard.remove(key);
-    }
-}
-
 fn wrong_args(ctx: &Ctx<'_>) -> CmdError {
     CmdError::msg(format!(
         "ERR wrong number of arguments for '{}' command",
@@ -100,11 +47,11 @@ fn set_pairs(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<i64, CmdError> {
     if !args.len().is_multiple_of(2) {
         return Err(wrong_args(ctx));
     }
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let hash = hash_for_write(&mut shard, &key)?;
+    let hash = collection_for_write::<HashValue>(&mut shard, &key)?;
     let longest = args[2..].iter().map(|a| a.len()).max().unwrap_or(0);
     hash.fit_lengths(longest, &limits);
     let mut created = 0;
@@ -127,16 +74,16 @@ fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    if read_hash(&mut shard, &key, true)?.is_some_and(|h| h.contains(&args[2])) {
+    if value_at::<HashValue>(&mut shard, &key, true)?.is_some_and(|h| h.contains(&args[2])) {
         drop(shard);
         ctx.out.integer(0);
         return Ok(());
     }
-    hash_for_write(&mut shard, &key)?.set(&args[2], &args[3], &limits);
+    collection_for_write::<HashValue>(&mut shard, &key)?.set(&args[2], &args[3], &limits);
     drop(shard);
     ctx.out.integer(1);
     Ok(())
@@ -146,7 +93,9 @@ fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    match read_hash(&mut shard, &key, !ctx.client.no_touch)?.and_then(|h| h.get(&args[2])) {
+    match value_at::<HashValue>(&mut shard, &key, !ctx.client.no_touch)?
+        .and_then(|h| h.get(&args[2]))
+    {
         Some(value) => ctx.out.bulk(value),
         None => ctx.out.null(),
     }
@@ -157,7 +106,7 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let hash = read_hash(&mut shard, &key, !ctx.client.no_touch)?;
+    let hash = value_at::<HashValue>(&mut shard, &key, !ctx.client.no_touch)?;
     ctx.out.array(args.len() - 2);
     for field in &args[2..] {
         match hash.as_ref().and_then(|h| h.get(field)) {
@@ -173,7 +122,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let mut deleted = 0;
-    if let Some(hash) = read_hash(&mut shard, &key, true)? {
+    if let Some(hash) = value_at::<HashValue>(&mut shard, &key, true)? {
         for field in &args[2..] {
             deleted += hash.remove(field) as i64;
             if hash.is_empty() {
@@ -181,7 +130,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<HashValue>(&mut shard, &key);
     drop(shard);
     ctx.out.integer(deleted);
     Ok(())
@@ -196,7 +145,7 @@ fn with_hash<R>(
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let hash = read_hash(&mut shard, &key, !ctx.client.no_touch)?;
+    let hash = value_at::<HashValue>(&mut shard, &key, !ctx.client.no_touch)?;
     Ok(f(ctx, hash.map(|h| &*h)))
 }
 
@@ -250,11 +199,11 @@ fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let by = parse_i64(&args[3])?;
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let hash = hash_for_write(&mut shard, &key)?;
+    let hash = collection_for_write::<HashValue>(&mut shard, &key)?;
     let current = match hash.get(&args[2]) {
         Some(value) => {
             parse_i64(value).map_err(|_| CmdError::msg("ERR hash value is not an integer"))?
@@ -269,7 +218,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             &limits,
         );
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<HashValue>(&mut shard, &key);
     drop(shard);
     ctx.out.integer(result?);
     Ok(())
@@ -280,11 +229,11 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !by.is_finite() {
         return Err(CmdError::msg("ERR value is NaN or Infinity"));
     }
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let hash = hash_for_write(&mut shard, &key)?;
+    let hash = collection_for_write::<HashValue>(&mut shard, &key)?;
     let current = match hash.get(&args[2]) {
         Some(value) => parse_f64(value).map_err(|_| CmdError::msg("ERR hash value is not a float")),
         None => Ok(0.0),
@@ -300,7 +249,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if let Ok(text) = &result {
         hash.set(&args[2], text.as_bytes(), &limits);
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<HashValue>(&mut shard, &key);
     drop(shard);
     ctx.out.bulk(result?.as_bytes());
     Ok(())

@@ -8,6 +8,7 @@ use ferrite_storage::{
     EncodingLimits, Entry, KeyHash, KeyspaceRead, ListEnd, ListValue, ShardGuard, Value,
 };
 
+use super::typed::{remove_if_empty, value_at};
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 
 const WDF: &[&str] = &["write", "denyoom", "fast"];
@@ -42,31 +43,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lmpop", -4, lmpop).flags(&["write", "movablekeys"]).acl(WRITE_SLOW).doc("list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
 ];
 
-fn limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    ctx.server.keyspace.encoding_limits.get()
-}
-
-/// The list at `key`, WRONGTYPE if it holds another type.
-fn list_at<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-    touch: bool,
-) -> Result<Option<&'g mut ListValue>, CmdError> {
-    let entry = if touch {
-        shard.get(key)
-    } else {
-        shard.peek(key)
-    };
-    match entry {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_list_mut()
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
-}
-
 /// The list at `key` for a read command: counts the keyspace hit or miss
 /// (a key of another type is a hit, as in Redis) and honours CLIENT NO-TOUCH.
 fn read_list<'g>(
@@ -74,20 +50,9 @@ fn read_list<'g>(
     shard: &'g mut ShardGuard<'_>,
     key: &KeyHash,
 ) -> Result<Option<&'g mut ListValue>, CmdError> {
-    let found = list_at(shard, key, !ctx.client.no_touch);
+    let found = value_at::<ListValue>(shard, key, !ctx.client.no_touch);
     ctx.record_lookup(!matches!(found, Ok(None)));
     found
-}
-
-/// Deletes `key` if its list has become empty (Redis never keeps empty lists).
-fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
-    if shard
-        .peek(key)
-        .and_then(|entry| entry.value.as_list())
-        .is_some_and(ListValue::is_empty)
-    {
-        shard.remove(key);
-    }
 }
 
 /// Parses LEFT / RIGHT.
@@ -135,11 +100,11 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 }
 
 fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: ListEnd, only_existing: bool) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let len = match list_at(&mut shard, &key, true)? {
+    let len = match value_at::<ListValue>(&mut shard, &key, true)? {
         Some(list) => {
             for value in &args[2..] {
                 list.push(end, value, &limits);
@@ -187,7 +152,7 @@ pub(crate) fn pop_from(
     count: usize,
     limits: &EncodingLimits,
 ) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
-    let Some(list) = list_at(shard, key, true)? else {
+    let Some(list) = value_at::<ListValue>(shard, key, true)? else {
         return Ok(None);
     };
     let mut popped = Vec::with_capacity(count.min(list.len()));
@@ -197,7 +162,7 @@ pub(crate) fn pop_from(
             None => break,
         }
     }
-    remove_if_empty(shard, key);
+    remove_if_empty::<ListValue>(shard, key);
     Ok(Some(popped))
 }
 
@@ -215,7 +180,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: ListEnd) -> CmdResult {
         )?),
         None => None,
     };
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
@@ -280,11 +245,11 @@ fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let list = list_at(&mut shard, &key, true)?.ok_or(CmdError::NoSuchKey)?;
+    let list = value_at::<ListValue>(&mut shard, &key, true)?.ok_or(CmdError::NoSuchKey)?;
     let index = parse_i64(&args[2])?;
     let position =
         resolve_index(index, list.len()).ok_or_else(|| CmdError::msg("ERR index out of range"))?;
@@ -320,14 +285,14 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let start = parse_i64(&args[2])?;
     let end = parse_i64(&args[3])?;
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    if let Some(list) = list_at(&mut shard, &key, true)? {
+    if let Some(list) = value_at::<ListValue>(&mut shard, &key, true)? {
         let (from, to) = resolve_range(start, end, list.len()).unwrap_or((0, 0));
         list.retain_range(from, to, &limits);
-        remove_if_empty(&mut shard, &key);
+        remove_if_empty::<ListValue>(&mut shard, &key);
     }
     drop(shard);
     ctx.out.ok();
@@ -337,12 +302,12 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = parse_i64(&args[2])?;
     let element = &args[3][..];
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let mut removed = 0;
-    if let Some(list) = list_at(&mut shard, &key, true)? {
+    if let Some(list) = value_at::<ListValue>(&mut shard, &key, true)? {
         let limit = match count.unsigned_abs() {
             0 => usize::MAX,
             n => usize::try_from(n).unwrap_or(usize::MAX),
@@ -367,7 +332,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         indexes.sort_unstable();
         removed = indexes.len();
         list.remove_indexes(&indexes, &limits);
-        remove_if_empty(&mut shard, &key);
+        remove_if_empty::<ListValue>(&mut shard, &key);
     }
     drop(shard);
     ctx.out.integer(removed as i64);
@@ -382,11 +347,11 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         return Err(CmdError::Syntax);
     };
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let reply = match list_at(&mut shard, &key, true)? {
+    let reply = match value_at::<ListValue>(&mut shard, &key, true)? {
         None => 0,
         Some(list) => match list.iter().position(|value| value == &args[3][..]) {
             None => -1,
@@ -509,7 +474,7 @@ pub(crate) fn move_between(
     let (mut guards, positions) = ks.lock_many(&keys);
     let (source_key, destination_key) = (&keys[0].1, &keys[1].1);
     let source_shard = &mut guards[positions[0]];
-    let Some(list) = list_at(source_shard, source_key, true)? else {
+    let Some(list) = value_at::<ListValue>(source_shard, source_key, true)? else {
         return Ok(None);
     };
     if source == destination {
@@ -523,15 +488,16 @@ pub(crate) fn move_between(
         return Ok(None);
     }
     // WRONGTYPE for the destination before anything is popped, as Redis does.
-    list_at(&mut guards[positions[1]], destination_key, true)?;
+    value_at::<ListValue>(&mut guards[positions[1]], destination_key, true)?;
     let source_shard = &mut guards[positions[0]];
-    let Some(value) = list_at(source_shard, source_key, false)?.and_then(|l| l.pop(from, limits))
+    let Some(value) =
+        value_at::<ListValue>(source_shard, source_key, false)?.and_then(|l| l.pop(from, limits))
     else {
         return Ok(None);
     };
-    remove_if_empty(source_shard, source_key);
+    remove_if_empty::<ListValue>(source_shard, source_key);
     let destination_shard = &mut guards[positions[1]];
-    match list_at(destination_shard, destination_key, false)? {
+    match value_at::<ListValue>(destination_shard, destination_key, false)? {
         Some(list) => list.push(to, &value, limits),
         None => {
             let mut list = ListValue::new();
@@ -543,7 +509,7 @@ pub(crate) fn move_between(
 }
 
 fn move_reply(ctx: &mut Ctx<'_>, args: &[Bytes], from: ListEnd, to: ListEnd) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let moved = move_between(&ks, ctx.client.db, &args[1], &args[2], from, to, &limits)?;
     drop(ks);
@@ -618,7 +584,7 @@ pub(crate) fn pop_first_nonempty<'k>(
     let (mut guards, positions) = ks.lock_many(&hashed);
     for ((_, key), (name, &position)) in hashed.iter().zip(keys.iter().zip(&positions)) {
         let shard = &mut guards[position];
-        if list_at(shard, key, true)?.is_some_and(|list| !list.is_empty()) {
+        if value_at::<ListValue>(shard, key, true)?.is_some_and(|list| !list.is_empty()) {
             let popped = pop_from(shard, key, end, count, limits)?.unwrap_or_default();
             return Ok(Some((name, popped)));
         }
@@ -628,7 +594,7 @@ pub(crate) fn pop_first_nonempty<'k>(
 
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let parsed = parse_mpop_args(&args[1..])?;
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let popped = pop_first_nonempty(
         &ks,

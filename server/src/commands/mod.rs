@@ -13,6 +13,7 @@ mod sets;
 mod sort;
 mod strings;
 mod table;
+mod typed;
 mod zset_blocking;
 mod zsets;
 

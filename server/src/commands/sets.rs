@@ -3,11 +3,10 @@
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{
-    glob_match, EncodingLimits, Entry, KeyHash, Member, SetValue, ShardGuard, Value,
-};
+use ferrite_storage::{glob_match, Entry, KeyHash, Member, SetValue, Value};
 use rand::Rng;
 
+use super::typed::{collection_for_write, remove_if_empty, value_at};
 use crate::command::{
     parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError, CmdResult, CommandSpec,
     Ctx,
@@ -38,64 +37,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sscan", -3, sscan).flags(R).keys(1, 1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Iterates over members of a set."),
 ];
 
-fn limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    ctx.server.keyspace.encoding_limits.get()
-}
-
 fn write_member(out: &mut ReplyWriter, member: Member<'_>) {
     match member {
         Member::Int(n) => out.bulk_integer(n),
         Member::Bytes(b) => out.bulk(b),
-    }
-}
-
-/// The set at `key`, WRONGTYPE if it holds another type.
-fn read_set<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-    touch: bool,
-) -> Result<Option<&'g mut SetValue>, CmdError> {
-    let entry = if touch {
-        shard.get(key)
-    } else {
-        shard.peek(key)
-    };
-    match entry {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_set_mut()
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
-}
-
-/// The set at `key`, created empty if missing; the caller must add a member.
-fn set_for_write<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-) -> Result<&'g mut SetValue, CmdError> {
-    match shard.get(key) {
-        Some(entry) if entry.value.as_set().is_none() => return Err(CmdError::WrongType),
-        Some(_) => {}
-        None => {
-            shard.insert(key, Entry::new(Value::Set(Box::default())));
-        }
-    }
-    shard
-        .get(key)
-        .and_then(|e| e.value.as_set_mut())
-        .ok_or(CmdError::WrongType)
-}
-
-/// Deletes the key when its set has become empty.
-fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
-    if shard
-        .peek(key)
-        .and_then(|e| e.value.as_set())
-        .is_some_and(SetValue::is_empty)
-    {
-        shard.remove(key);
     }
 }
 
@@ -108,16 +53,16 @@ fn with_set<R>(
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let set = read_set(&mut shard, &key, !ctx.client.no_touch)?;
+    let set = value_at::<SetValue>(&mut shard, &key, !ctx.client.no_touch)?;
     Ok(f(ctx, set.map(|s| &*s)))
 }
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let set = set_for_write(&mut shard, &key)?;
+    let set = collection_for_write::<SetValue>(&mut shard, &key)?;
     let mut added = 0;
     for member in &args[2..] {
         added += set.add(member, &limits) as i64;
@@ -132,7 +77,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let mut removed = 0;
-    if let Some(set) = read_set(&mut shard, &key, true)? {
+    if let Some(set) = value_at::<SetValue>(&mut shard, &key, true)? {
         for member in &args[2..] {
             removed += set.remove(member) as i64;
             if set.is_empty() {
@@ -140,7 +85,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<SetValue>(&mut shard, &key);
     drop(shard);
     ctx.out.integer(removed);
     Ok(())
@@ -233,11 +178,11 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let popped = match read_set(&mut shard, &key, true)? {
+    let popped = match value_at::<SetValue>(&mut shard, &key, true)? {
         Some(set) => set.pop_random(count.unwrap_or(1), &mut rand::thread_rng()),
         None => Vec::new(),
     };
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<SetValue>(&mut shard, &key);
     drop(shard);
     match count {
         None => match popped.first() {
@@ -255,7 +200,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let db = ctx.client.db;
     let ks = ctx.keyspace();
     let keys = [(db, ks.key(&args[1])), (db, ks.key(&args[2]))];
@@ -278,10 +223,11 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .and_then(|e| e.value.as_set())
             .is_some_and(|s| s.contains(member))
     } else {
-        let removed = read_set(&mut guards[src_at], src, false)?.is_some_and(|s| s.remove(member));
+        let removed = value_at::<SetValue>(&mut guards[src_at], src, false)?
+            .is_some_and(|s| s.remove(member));
         if removed {
-            remove_if_empty(&mut guards[src_at], src);
-            set_for_write(&mut guards[dst_at], dst)?.add(member, &limits);
+            remove_if_empty::<SetValue>(&mut guards[src_at], src);
+            collection_for_write::<SetValue>(&mut guards[dst_at], dst)?.add(member, &limits);
         }
         removed
     };
@@ -309,7 +255,7 @@ enum Output<'a> {
 }
 
 fn set_operation(ctx: &mut Ctx<'_>, op: Op, sources: &[Bytes], output: Output<'_>) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let db = ctx.client.db;
     let ks = ctx.keyspace();
     let mut keys: Vec<(usize, KeyHash)> = sources.iter().map(|k| (db, ks.key(k))).collect();

@@ -1,8 +1,9 @@
 //! String commands.
 
 use bytes::Bytes;
-use ferrite_storage::{Entry, KeyHash, ShardGuard, StringValue, Value};
+use ferrite_storage::{Entry, KeyHash, StringValue, Value};
 
+use super::typed::value_at;
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 
 const W: &[&str] = &["write", "denyoom"];
@@ -44,27 +45,6 @@ fn new_string(bytes: &[u8]) -> Value {
     Value::String(StringValue::from_bytes(bytes))
 }
 
-/// The string at `key`, WRONGTYPE if it holds another type.
-fn read_string<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-    touch: bool,
-) -> Result<Option<&'g mut StringValue>, CmdError> {
-    let entry = if touch {
-        shard.get(key)
-    } else {
-        shard.peek(key)
-    };
-    match entry {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_string_mut()
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
-}
-
 fn max_string_len(ctx: &Ctx<'_>) -> u64 {
     ctx.server
         .hot
@@ -79,7 +59,7 @@ fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let touch = !ctx.client.no_touch;
-    match read_string(&mut shard, &key, touch)? {
+    match value_at::<StringValue>(&mut shard, &key, touch)? {
         Some(value) => {
             value.with_bytes(|b| ctx.out.bulk(b));
             ctx.record_lookup(true);
@@ -349,7 +329,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(value) = read_string(&mut shard, &key, true)?.map(|v| v.to_vec()) else {
+    let Some(value) = value_at::<StringValue>(&mut shard, &key, true)?.map(|v| v.to_vec()) else {
         drop(shard);
         ctx.out.null();
         return Ok(());
@@ -381,7 +361,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(value) = read_string(&mut shard, &key, true)?.map(|v| v.to_vec()) else {
+    let Some(value) = value_at::<StringValue>(&mut shard, &key, true)?.map(|v| v.to_vec()) else {
         drop(shard);
         ctx.out.null();
         return Ok(());
@@ -405,7 +385,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let new_len = match read_string(&mut shard, &key, true)? {
+    let new_len = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => {
             if (value.len() + args[2].len()) as u64 > limit {
                 return Err(CmdError::msg(TOO_BIG));
@@ -428,7 +408,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let len = read_string(&mut shard, &key, true)?.map_or(0, |v| v.len());
+    let len = value_at::<StringValue>(&mut shard, &key, true)?.map_or(0, |v| v.len());
     drop(shard);
     ctx.out.integer(len as i64);
     Ok(())
@@ -459,7 +439,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(key);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let result = match read_string(&mut shard, &key, true)? {
+    let result = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => {
             let current = value.as_i64().ok_or(CmdError::NotInteger)?;
             let result = current.checked_add(by).ok_or(CmdError::Overflow)?;
@@ -481,7 +461,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let current = match read_string(&mut shard, &key, true)? {
+    let current = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => value.with_bytes(parse_f64)?,
         None => 0.0,
     };
@@ -521,7 +501,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let new_len = match read_string(&mut shard, &key, true)? {
+    let new_len = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => {
             if patch.is_empty() {
                 value.len()
@@ -571,7 +551,7 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(value) = read_string(&mut shard, &key, true)? else {
+    let Some(value) = value_at::<StringValue>(&mut shard, &key, true)? else {
         drop(shard);
         ctx.out.bulk(b"");
         return Ok(());
@@ -639,7 +619,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         old
     };
-    let old = match read_string(&mut shard, &key, true)? {
+    let old = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => update(value.make_raw()),
         None => {
             let mut raw = Vec::new();
@@ -661,7 +641,7 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let bit = read_string(&mut shard, &key, true)?.is_some_and(|value| {
+    let bit = value_at::<StringValue>(&mut shard, &key, true)?.is_some_and(|value| {
         value.with_bytes(|bytes| {
             bytes
                 .get((offset >> 3) as usize)

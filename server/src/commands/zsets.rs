@@ -14,6 +14,7 @@ use ferrite_storage::{
 };
 use rand::Rng;
 
+use super::typed::{remove_if_empty, value_at};
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -65,42 +66,6 @@ const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
 /// An element copied out of a sorted set: (score, member).
 type Element = (f64, Vec<u8>);
-
-fn limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    ctx.server.keyspace.encoding_limits.get()
-}
-
-/// The sorted set at `key`, WRONGTYPE if the key holds another type.
-fn zset_at<'g>(
-    shard: &'g mut ShardGuard<'_>,
-    key: &KeyHash,
-    touch: bool,
-) -> Result<Option<&'g mut ZSetValue>, CmdError> {
-    let entry = if touch {
-        shard.get(key)
-    } else {
-        shard.peek(key)
-    };
-    match entry {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_zset_mut()
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
-}
-
-/// Deletes the key if its sorted set became empty.
-fn remove_if_empty(shard: &mut ShardGuard<'_>, key: &KeyHash) {
-    if shard
-        .peek(key)
-        .and_then(|e| e.value.as_zset())
-        .is_some_and(|z| z.is_empty())
-    {
-        shard.remove(key);
-    }
-}
 
 fn new_entry(zset: ZSetValue) -> Entry {
     Entry::new(Value::ZSet(Box::new(zset)))
@@ -269,11 +234,11 @@ fn add_generic(
     elements: &[(f64, &Bytes)],
     flags: AddFlags,
 ) -> CmdResult {
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let key = ks.key(key);
     let mut shard = ks.lock(ctx.client.db, &key);
-    if zset_at(&mut shard, &key, true)?.is_none() {
+    if value_at::<ZSetValue>(&mut shard, &key, true)?.is_none() {
         if flags.xx {
             drop(shard);
             if flags.incr {
@@ -288,7 +253,7 @@ fn add_generic(
     }
     let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
     let mut failure = None;
-    if let Some(zset) = zset_at(&mut shard, &key, false)? {
+    if let Some(zset) = value_at::<ZSetValue>(&mut shard, &key, false)? {
         for (score, member) in elements {
             match add_element(zset, member, *score, flags, &limits) {
                 Ok((outcome, score)) => {
@@ -313,7 +278,7 @@ fn add_generic(
             }
         }
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<ZSetValue>(&mut shard, &key);
     drop(shard);
     if let Some(e) = failure {
         return Err(e);
@@ -338,7 +303,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
     let mut removed = 0;
-    if let Some(zset) = zset_at(&mut shard, &key, true)? {
+    if let Some(zset) = value_at::<ZSetValue>(&mut shard, &key, true)? {
         for member in &args[2..] {
             if zset.remove(member).is_some() {
                 removed += 1;
@@ -348,7 +313,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<ZSetValue>(&mut shard, &key);
     drop(shard);
     ctx.out.integer(removed);
     Ok(())
@@ -364,7 +329,7 @@ fn with_zset<R>(
     let ks = ctx.keyspace();
     let key = ks.key(key);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let zset = zset_at(&mut shard, &key, !ctx.client.no_touch)?;
+    let zset = value_at::<ZSetValue>(&mut shard, &key, !ctx.client.no_touch)?;
     ctx.record_lookup(zset.is_some());
     Ok(f(zset, ctx.out))
 }
@@ -682,21 +647,21 @@ fn store_result(
 
 fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let request = parse_range_request(&args[2..], None, None, true)?;
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let keys = [
         (ctx.client.db, ks.key(&args[1])),
         (ctx.client.db, ks.key(&args[2])),
     ];
     let (mut guards, positions) = ks.lock_many(&keys);
-    let elements: Vec<(f64, Vec<u8>)> = match zset_at(&mut guards[positions[1]], &keys[1].1, true)?
-    {
-        None => Vec::new(),
-        Some(z) => select(z, request.range, request.rev, request.offset, request.limit)
-            .into_iter()
-            .map(|(s, m)| (s, m.to_vec()))
-            .collect(),
-    };
+    let elements: Vec<(f64, Vec<u8>)> =
+        match value_at::<ZSetValue>(&mut guards[positions[1]], &keys[1].1, true)? {
+            None => Vec::new(),
+            Some(z) => select(z, request.range, request.rev, request.offset, request.limit)
+                .into_iter()
+                .map(|(s, m)| (s, m.to_vec()))
+                .collect(),
+        };
     store_result(&mut guards[positions[0]], &keys[0].1, &elements, &limits);
     drop(guards);
     ctx.out.integer(elements.len() as i64);
@@ -727,14 +692,14 @@ fn remrange_generic(ctx: &mut Ctx<'_>, args: &[Bytes], kind: RangeKind) -> CmdRe
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let removed = match zset_at(&mut shard, &key, true)? {
+    let removed = match value_at::<ZSetValue>(&mut shard, &key, true)? {
         None => 0,
         Some(z) => {
             let (lower, upper) = range.ranks(z);
             z.remove_rank_range(lower, upper)
         }
     };
-    remove_if_empty(&mut shard, &key);
+    remove_if_empty::<ZSetValue>(&mut shard, &key);
     drop(shard);
     ctx.out.integer(removed as i64);
     Ok(())
@@ -763,7 +728,7 @@ pub(crate) fn pop_elements(
     max: bool,
     count: usize,
 ) -> Result<Option<Vec<Element>>, CmdError> {
-    let Some(zset) = zset_at(shard, key, true)? else {
+    let Some(zset) = value_at::<ZSetValue>(shard, key, true)? else {
         return Ok(None);
     };
     let mut popped = Vec::with_capacity(count.min(zset.len()));
@@ -773,7 +738,7 @@ pub(crate) fn pop_elements(
             None => break,
         }
     }
-    remove_if_empty(shard, key);
+    remove_if_empty::<ZSetValue>(shard, key);
     Ok(Some(popped))
 }
 
@@ -1121,7 +1086,7 @@ fn set_op_command(
         store,
         cardinality_only,
     );
-    let limits = limits(ctx);
+    let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
     let db = ctx.client.db;
     let mut keys: Vec<(usize, KeyHash)> = args[first_key..first_key + numkeys]
