@@ -246,17 +246,25 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
     Ok(value)
 }
 
-/// The arguments of HSCAN and SSCAN: `cursor [MATCH pattern] [COUNT count]`.
+/// The arguments of SCAN, HSCAN, SSCAN and ZSCAN:
+/// `cursor [MATCH pattern] [COUNT count]`, plus `[TYPE type]` for SCAN.
 #[derive(Debug)]
 pub struct ScanArgs<'a> {
     pub cursor: u64,
     /// `None` when every element matches (no MATCH, or MATCH `*`).
     pub pattern: Option<&'a [u8]>,
     pub count: usize,
+    /// SCAN's TYPE filter (compared case-insensitively with type names).
+    pub type_filter: Option<&'a [u8]>,
 }
 
-/// Parses `args[at..]` as a collection scan's cursor and options.
-pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdError> {
+/// Parses `args[at..]` as a scan's cursor and options; `allow_type` accepts
+/// SCAN's TYPE option.
+pub fn parse_scan_args(
+    args: &[Bytes],
+    at: usize,
+    allow_type: bool,
+) -> Result<ScanArgs<'_>, CmdError> {
     let cursor = args
         .get(at)
         .and_then(|c| std::str::from_utf8(c).ok())
@@ -266,6 +274,7 @@ pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdErr
         cursor,
         pattern: None,
         count: 10,
+        type_filter: None,
     };
     let mut i = at + 1;
     while i < args.len() {
@@ -278,6 +287,8 @@ pub fn parse_scan_args(args: &[Bytes], at: usize) -> Result<ScanArgs<'_>, CmdErr
                 return Err(CmdError::Syntax);
             }
             scan.count = n as usize;
+        } else if allow_type && is(&args[i], "type") {
+            scan.type_filter = Some(&value[..]);
         } else {
             return Err(CmdError::Syntax);
         }

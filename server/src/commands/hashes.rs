@@ -324,7 +324,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let scan = parse_scan_args(args, 2)?;
+    let scan = parse_scan_args(args, 2, false)?;
     with_hash(ctx, args, |ctx, h| {
         let Some(hash) = h else {
             ctx.out.array(2);

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use ferrite_storage::{decode_dump_payload, encode_dump_payload, glob_match, Entry, KeyHash};
 
-use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{is, parse_i64, parse_scan_args, text, CmdError, CmdResult, CommandSpec, Ctx};
 
 const KEYSPACE: &[&str] = &["@keyspace"];
 
@@ -288,37 +288,13 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|c| c.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
-    let mut pattern: Option<&Bytes> = None;
-    let mut count = 10usize;
-    let mut type_filter: Option<String> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
-        if is(&args[i], "match") {
-            pattern = Some(value).filter(|p| p.as_ref() != b"*");
-        } else if is(&args[i], "count") {
-            let n = parse_i64(value)?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as usize;
-        } else if is(&args[i], "type") {
-            type_filter = Some(text(value).to_ascii_lowercase());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let scan = parse_scan_args(args, 1, true)?;
     let ks = ctx.keyspace();
-    let batch = ks.scan(ctx.client.db, cursor, count, |key, value_type| {
-        pattern.is_none_or(|p| glob_match(p, key, false))
-            && type_filter
-                .as_deref()
-                .is_none_or(|t| t == value_type.name())
+    let batch = ks.scan(ctx.client.db, scan.cursor, scan.count, |key, value_type| {
+        scan.pattern.is_none_or(|p| glob_match(p, key, false))
+            && scan
+                .type_filter
+                .is_none_or(|t| t.eq_ignore_ascii_case(value_type.name().as_bytes()))
     });
     drop(ks);
     ctx.out.array(2);

@@ -418,7 +418,7 @@ fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let scan = parse_scan_args(args, 2)?;
+    let scan = parse_scan_args(args, 2, false)?;
     with_set(ctx, args, |ctx, s| {
         let Some(set) = s else {
             ctx.out.array(2);

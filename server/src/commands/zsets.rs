@@ -15,7 +15,9 @@ use ferrite_storage::{
 use rand::Rng;
 
 use super::typed::{remove_if_empty, value_at};
-use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{
+    is, parse_f64, parse_i64, parse_scan_args, CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
+};
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -1208,28 +1210,12 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|c| c.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
-    let mut pattern: Option<&Bytes> = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < args.len() {
-        let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
-        if is(&args[i], "match") {
-            pattern = Some(value).filter(|p| p.as_ref() != b"*");
-        } else if is(&args[i], "count") {
-            let n = parse_i64(value)?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as usize;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let ScanArgs {
+        cursor,
+        pattern,
+        count,
+        ..
+    } = parse_scan_args(args, 2, false)?;
     with_zset(ctx, &args[1], |z, out| {
         let Some(z) = z else {
             out.array(2);
