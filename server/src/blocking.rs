@@ -16,11 +16,29 @@ use ferrite_resp::{Protocol, ReplyWriter};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::command::CmdError;
 use crate::server::Server;
 
 /// A blocking command's non-blocking attempt: writes its reply and returns
 /// true if there was something to serve, else writes nothing and returns false.
-pub type TryServe = fn(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool;
+/// An error serves the client too: a blocked BRPOPLPUSH whose destination
+/// turned into another type gets WRONGTYPE, as in Redis.
+pub type Attempt =
+    fn(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> Result<bool, CmdError>;
+
+/// Runs `attempt`, writing an error as the reply: true if the client is served.
+fn serve_with(
+    attempt: Attempt,
+    server: &Server,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> bool {
+    attempt(server, db, args, out).unwrap_or_else(|error| {
+        out.error(error.text());
+        true
+    })
+}
 
 /// What a blocked client receives when it stops waiting early.
 #[derive(Debug)]
@@ -55,7 +73,7 @@ struct Waiter {
     pushes_to: Vec<Bytes>,
     args: Vec<Bytes>,
     protocol: Protocol,
-    try_serve: TryServe,
+    attempt: Attempt,
     wake: oneshot::Sender<Wake>,
 }
 
@@ -83,7 +101,7 @@ pub struct BlockRequest<'a> {
     pub protocol: Protocol,
     pub timeout: Option<Duration>,
     pub timeout_reply: TimeoutReply,
-    pub try_serve: TryServe,
+    pub attempt: Attempt,
 }
 
 impl BlockingRegistry {
@@ -101,7 +119,7 @@ impl BlockingRegistry {
         out: &mut ReplyWriter,
     ) -> Option<Blocked> {
         let mut registry = self.registry.lock();
-        if (request.try_serve)(server, request.db, request.args, out) {
+        if serve_with(request.attempt, server, request.db, request.args, out) {
             return None;
         }
         let (sender, receiver) = oneshot::channel();
@@ -121,7 +139,7 @@ impl BlockingRegistry {
                 pushes_to: request.pushes_to,
                 args: request.args.to_vec(),
                 protocol: request.protocol,
-                try_serve: request.try_serve,
+                attempt: request.attempt,
                 wake: sender,
             },
         );
@@ -153,7 +171,7 @@ impl BlockingRegistry {
                     break;
                 };
                 let mut out = ReplyWriter::new(waiter.protocol);
-                if !(waiter.try_serve)(server, waiter.db, &waiter.args, &mut out) {
+                if !serve_with(waiter.attempt, server, waiter.db, &waiter.args, &mut out) {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
@@ -227,8 +245,7 @@ fn remove(registry: &mut Registry, client_id: u64) -> Option<Waiter> {
 }
 
 /// Parses a blocking timeout in seconds (decimals allowed), as Redis does.
-pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, crate::command::CmdError> {
-    use crate::command::CmdError;
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let invalid = || CmdError::msg("ERR timeout is not a float or out of range");
     let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
     let seconds: f64 = text.trim().parse().map_err(|_| invalid())?;

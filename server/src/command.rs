@@ -172,17 +172,22 @@ impl<'a> Ctx<'a> {
         self.server.keyspace.read()
     }
 
-    /// Blocks the client on `keys` unless `try_serve` can reply right away
-    /// (it is tried once more under the blocking registry's lock).
-    pub fn block_on(
+    /// Runs a blocking command: replies now if `attempt` has something to
+    /// serve (its errors are the command's errors), else blocks the client on
+    /// `keys`; the attempt is tried once more under the blocking registry's
+    /// lock, then again whenever one of the keys becomes ready.
+    pub fn serve_or_block(
         &mut self,
         keys: Vec<Bytes>,
         pushes_to: Vec<Bytes>,
         args: &[Bytes],
         timeout: Option<std::time::Duration>,
         timeout_reply: crate::blocking::TimeoutReply,
-        try_serve: crate::blocking::TryServe,
-    ) {
+        attempt: crate::blocking::Attempt,
+    ) -> CmdResult {
+        if attempt(self.server, self.client.db, args, self.out)? {
+            return Ok(());
+        }
         let request = crate::blocking::BlockRequest {
             client_id: self.client.handle.id,
             db: self.client.db,
@@ -192,9 +197,10 @@ impl<'a> Ctx<'a> {
             protocol: self.out.protocol(),
             timeout,
             timeout_reply,
-            try_serve,
+            attempt,
         };
         self.client.blocked = self.server.blocking.block(self.server, request, self.out);
+        Ok(())
     }
 
     /// The collection encoding thresholds in force (CONFIG SET changes them).

@@ -1,14 +1,14 @@
-//! The blocking list pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP. Each tries
-//! its non-blocking form first; with nothing to pop it blocks the client on its
-//! keys (see `crate::blocking`), and the same attempt serves it later, when a
-//! write makes one of the keys non-empty.
+//! The blocking list pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP. Each is
+//! its non-blocking attempt plus the keys to wait on (see `crate::blocking`):
+//! the attempt replies at once when it can, and serves the blocked client
+//! later, when a write makes one of the keys non-empty.
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::ListEnd;
 
 use super::lists::{move_between, parse_end, parse_mpop_args, pop_first_nonempty};
-use crate::blocking::{parse_timeout, TimeoutReply};
+use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
 use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::server::Server;
 
@@ -23,17 +23,22 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
-/// BLPOP/BRPOP: pops one element from the first non-empty list of `keys`.
-fn try_pop_one(
+/// The keys of BLPOP/BRPOP: everything between the name and the timeout.
+fn pop_keys(args: &[Bytes]) -> &[Bytes] {
+    &args[1..args.len() - 1]
+}
+
+/// BLPOP/BRPOP: `[key, element]` from the first non-empty list.
+fn pop_one(
     server: &Server,
     db: usize,
-    keys: &[Bytes],
+    args: &[Bytes],
     end: ListEnd,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let limits = server.keyspace.encoding_limits.get();
     let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, keys, end, 1, &limits)?;
+    let popped = pop_first_nonempty(&ks, db, pop_keys(args), end, 1, &limits)?;
     drop(ks);
     let Some((key, values)) = popped else {
         return Ok(false);
@@ -47,60 +52,42 @@ fn try_pop_one(
     Ok(true)
 }
 
-fn pop_keys(args: &[Bytes]) -> &[Bytes] {
-    &args[1..args.len() - 1]
+fn attempt_blpop(
+    server: &Server,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError> {
+    pop_one(server, db, args, ListEnd::Left, out)
 }
 
-/// A blocked client is served by whatever its attempt replies, an error
-/// included (BRPOPLPUSH onto a key of another type gets WRONGTYPE, as in Redis).
-fn served(attempt: Result<bool, CmdError>, out: &mut ReplyWriter) -> bool {
-    attempt.unwrap_or_else(|error| {
-        out.error(error.text());
-        true
-    })
-}
-
-fn serve_blpop(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(
-        try_pop_one(server, db, pop_keys(args), ListEnd::Left, out),
-        out,
-    )
-}
-
-fn serve_brpop(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(
-        try_pop_one(server, db, pop_keys(args), ListEnd::Right, out),
-        out,
-    )
+fn attempt_brpop(
+    server: &Server,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError> {
+    pop_one(server, db, args, ListEnd::Right, out)
 }
 
 fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, ListEnd::Left, serve_blpop)
+    blocking_pop(ctx, args, attempt_blpop)
 }
 
 fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, ListEnd::Right, serve_brpop)
+    blocking_pop(ctx, args, attempt_brpop)
 }
 
-fn blocking_pop(
-    ctx: &mut Ctx<'_>,
-    args: &[Bytes],
-    end: ListEnd,
-    serve: crate::blocking::TryServe,
-) -> CmdResult {
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
     let timeout = parse_timeout(&args[args.len() - 1])?;
-    if try_pop_one(ctx.server, ctx.client.db, pop_keys(args), end, ctx.out)? {
-        return Ok(());
-    }
-    ctx.block_on(
+    ctx.serve_or_block(
         pop_keys(args).to_vec(),
         Vec::new(),
         args,
         timeout,
         TimeoutReply::NullArray,
-        serve,
-    );
-    Ok(())
+        attempt,
+    )
 }
 
 /// BLMOVE/BRPOPLPUSH: the ends to pop from and push to.
@@ -112,7 +99,7 @@ fn move_ends(args: &[Bytes]) -> Result<(ListEnd, ListEnd), CmdError> {
     }
 }
 
-fn try_move(
+fn attempt_move(
     server: &Server,
     db: usize,
     args: &[Bytes],
@@ -132,25 +119,18 @@ fn try_move(
     }
 }
 
-fn serve_move(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(try_move(server, db, args, out), out)
-}
-
+/// BLMOVE and BRPOPLPUSH; the destination becomes ready when one is served.
 fn blocking_move(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     move_ends(args)?;
     let timeout = parse_timeout(&args[args.len() - 1])?;
-    if try_move(ctx.server, ctx.client.db, args, ctx.out)? {
-        return Ok(());
-    }
-    ctx.block_on(
+    ctx.serve_or_block(
         vec![args[1].clone()],
         vec![args[2].clone()],
         args,
         timeout,
         TimeoutReply::NullBulk,
-        serve_move,
-    );
-    Ok(())
+        attempt_move,
+    )
 }
 
 fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -161,7 +141,7 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     blocking_move(ctx, args)
 }
 
-fn try_mpop(
+fn attempt_mpop(
     server: &Server,
     db: usize,
     args: &[Bytes],
@@ -184,23 +164,15 @@ fn try_mpop(
     Ok(true)
 }
 
-fn serve_mpop(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(try_mpop(server, db, args, out), out)
-}
-
 fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
     let keys = parse_mpop_args(&args[2..])?.keys.to_vec();
-    if try_mpop(ctx.server, ctx.client.db, args, ctx.out)? {
-        return Ok(());
-    }
-    ctx.block_on(
+    ctx.serve_or_block(
         keys,
         Vec::new(),
         args,
         timeout,
         TimeoutReply::NullArray,
-        serve_mpop,
-    );
-    Ok(())
+        attempt_mpop,
+    )
 }

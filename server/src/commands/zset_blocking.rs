@@ -1,12 +1,12 @@
 //! The blocking sorted-set pops: BZPOPMIN, BZPOPMAX, BZMPOP. Like the list
-//! ones, each tries its non-blocking form and otherwise blocks the client on
-//! its keys until a write (ZADD, ZUNIONSTORE, ...) makes one of them non-empty.
+//! ones, each is its non-blocking attempt plus the keys to wait on until a
+//! write (ZADD, ZUNIONSTORE, ...) makes one of them non-empty.
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
 use super::zsets::{parse_zmpop_args, pop_first_nonempty, write_mpop_reply};
-use crate::blocking::{parse_timeout, TimeoutReply, TryServe};
+use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
 use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::server::Server;
 
@@ -18,25 +18,21 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
 ];
 
-/// A blocked client is served by whatever its attempt replies, errors included.
-fn served(attempt: Result<bool, CmdError>, out: &mut ReplyWriter) -> bool {
-    attempt.unwrap_or_else(|error| {
-        out.error(error.text());
-        true
-    })
+/// The keys of BZPOPMIN/BZPOPMAX: everything between the name and the timeout.
+fn pop_keys(args: &[Bytes]) -> &[Bytes] {
+    &args[1..args.len() - 1]
 }
 
 /// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.
-fn try_pop_one(
+fn pop_one(
     server: &Server,
     db: usize,
     args: &[Bytes],
     max: bool,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let keys = &args[1..args.len() - 1];
     let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, keys, max, 1)?;
+    let popped = pop_first_nonempty(&ks, db, pop_keys(args), max, 1)?;
     drop(ks);
     let Some((key, elements)) = popped else {
         return Ok(false);
@@ -51,40 +47,45 @@ fn try_pop_one(
     Ok(true)
 }
 
-fn serve_bzpopmin(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(try_pop_one(server, db, args, false, out), out)
+fn attempt_bzpopmin(
+    server: &Server,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError> {
+    pop_one(server, db, args, false, out)
 }
 
-fn serve_bzpopmax(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(try_pop_one(server, db, args, true, out), out)
+fn attempt_bzpopmax(
+    server: &Server,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError> {
+    pop_one(server, db, args, true, out)
 }
 
-fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool, serve: TryServe) -> CmdResult {
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
     let timeout = parse_timeout(&args[args.len() - 1])?;
-    if try_pop_one(ctx.server, ctx.client.db, args, max, ctx.out)? {
-        return Ok(());
-    }
-    let keys = args[1..args.len() - 1].to_vec();
-    ctx.block_on(
-        keys,
+    ctx.serve_or_block(
+        pop_keys(args).to_vec(),
         Vec::new(),
         args,
         timeout,
         TimeoutReply::NullArray,
-        serve,
-    );
-    Ok(())
+        attempt,
+    )
 }
 
 fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, false, serve_bzpopmin)
+    blocking_pop(ctx, args, attempt_bzpopmin)
 }
 
 fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, true, serve_bzpopmax)
+    blocking_pop(ctx, args, attempt_bzpopmax)
 }
 
-fn try_mpop(
+fn attempt_bzmpop(
     server: &Server,
     db: usize,
     args: &[Bytes],
@@ -101,23 +102,15 @@ fn try_mpop(
     Ok(true)
 }
 
-fn serve_bzmpop(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> bool {
-    served(try_mpop(server, db, args, out), out)
-}
-
 fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
     let keys = parse_zmpop_args(&args[2..])?.keys.to_vec();
-    if try_mpop(ctx.server, ctx.client.db, args, ctx.out)? {
-        return Ok(());
-    }
-    ctx.block_on(
+    ctx.serve_or_block(
         keys,
         Vec::new(),
         args,
         timeout,
         TimeoutReply::NullArray,
-        serve_bzmpop,
-    );
-    Ok(())
+        attempt_bzmpop,
+    )
 }
