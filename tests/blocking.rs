@@ -7,32 +7,15 @@ use std::time::{Duration, Instant};
 
 use common::Server;
 
-/// Waits until INFO reports `n` blocked clients.
-fn wait_blocked(server: &Server, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut client = server.client();
-    while Instant::now() < deadline {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(&mut client)
-            .expect("info");
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("never saw {n} blocked clients");
-}
-
 #[test]
 fn blocked_clients_are_served_in_order() {
     let server = Server::start();
     let mut first = server.raw();
     first.send(b"BLPOP list other 0\r\n");
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     let mut second = server.raw();
     second.send(b"BLPOP list 0\r\n");
-    wait_blocked(&server, 2);
+    server.wait_blocked(2);
     let mut pusher = server.raw();
     pusher.send(b"RPUSH list a b c\r\n");
     pusher.expect(b":3\r\n");
@@ -40,7 +23,7 @@ fn blocked_clients_are_served_in_order() {
     second.expect(b"*2\r\n$4\r\nlist\r\n$1\r\nb\r\n");
     pusher.send(b"LRANGE list 0 -1\r\n");
     pusher.expect(b"*1\r\n$1\r\nc\r\n");
-    wait_blocked(&server, 0);
+    server.wait_blocked(0);
 }
 
 #[test]
@@ -62,7 +45,7 @@ fn timeouts_and_unblock() {
     blocked.send(b"CLIENT ID\r\n");
     let id = blocked.read_line().trim_start_matches(':').to_string();
     blocked.send(b"BRPOP missing 0\r\n");
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     let mut admin = server.raw();
     admin.send(format!("CLIENT UNBLOCK {id} ERROR\r\n").as_bytes());
     admin.expect(b":1\r\n");
@@ -74,7 +57,7 @@ fn blmove_is_served_by_a_push() {
     let server = Server::start();
     let mut waiter = server.raw();
     waiter.send(b"BLMOVE src dst RIGHT LEFT 0\r\n");
-    wait_blocked(&server, 1);
+    server.wait_blocked(1);
     let mut pusher = server.raw();
     pusher.send(b"LPUSH src x\r\n");
     pusher.expect(b":1\r\n");

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_resp::{Protocol, ReplyWriter};
+use ferrite_storage::KeyspaceRead;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -23,8 +24,12 @@ use crate::server::Server;
 /// true if there was something to serve, else writes nothing and returns false.
 /// An error serves the client too: a blocked BRPOPLPUSH whose destination
 /// turned into another type gets WRONGTYPE, as in Redis.
-pub type Attempt =
-    fn(server: &Server, db: usize, args: &[Bytes], out: &mut ReplyWriter) -> Result<bool, CmdError>;
+pub type Attempt = fn(
+    ks: &KeyspaceRead<'_>,
+    db: usize,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError>;
 
 /// Runs `attempt`, writing an error as the reply: true if the client is served.
 fn serve_with(
@@ -34,7 +39,7 @@ fn serve_with(
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> bool {
-    attempt(server, db, args, out).unwrap_or_else(|error| {
+    attempt(&server.keyspace.read(), db, args, out).unwrap_or_else(|error| {
         out.error(error.text());
         true
     })
@@ -56,6 +61,15 @@ pub enum Wake {
 pub enum TimeoutReply {
     NullArray,
     NullBulk,
+}
+
+impl TimeoutReply {
+    pub fn write(self, out: &mut ReplyWriter) {
+        match self {
+            TimeoutReply::NullArray => out.null_array(),
+            TimeoutReply::NullBulk => out.null(),
+        }
+    }
 }
 
 /// A blocked client's state while its connection task waits.
@@ -175,6 +189,10 @@ impl BlockingRegistry {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
+                    let ks = server.keyspace.read();
+                    server.watches.touch(&ks, waiter.db, &waiter.keys);
+                    server.watches.touch(&ks, waiter.db, &waiter.pushes_to);
+                    drop(ks);
                     ready.extend(waiter.pushes_to.iter().cloned());
                     let _ = waiter.wake.send(Wake::Served(out.as_bytes().to_vec()));
                 }

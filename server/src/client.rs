@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,6 +40,10 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
     pub monitor: AtomicBool,
+    /// Commands queued since MULTI, -1 outside a transaction (`multi=`).
+    pub multi_queued: AtomicI64,
+    /// A key this client watches was changed: its EXEC will fail.
+    watch_dirty: AtomicBool,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -60,6 +64,8 @@ impl ClientHandle {
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            multi_queued: AtomicI64::new(-1),
+            watch_dirty: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         }
@@ -82,6 +88,14 @@ impl ClientHandle {
         }
     }
 
+    pub fn set_watch_dirty(&self, dirty: bool) {
+        self.watch_dirty.store(dirty, Ordering::SeqCst);
+    }
+
+    pub fn watch_dirty(&self) -> bool {
+        self.watch_dirty.load(Ordering::SeqCst)
+    }
+
     pub fn touch(&self) {
         self.last_interaction_ms
             .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -94,14 +108,23 @@ impl ClientHandle {
 
     /// Redis's CLIENT LIST / CLIENT INFO line.
     pub fn info_line(&self) -> String {
-        let flags = if self.monitor.load(Ordering::Relaxed) {
-            "O"
-        } else {
-            "N"
-        };
+        let multi = self.multi_queued.load(Ordering::Relaxed);
+        let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.watch_dirty() {
+            flags.push('d');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -132,6 +155,10 @@ pub struct ClientState {
     pub pending_stats: crate::stats::PendingCommandStats,
     /// Set by a blocking command that found nothing to serve.
     pub blocked: Option<crate::blocking::Blocked>,
+    /// Between MULTI and EXEC/DISCARD: the queued commands.
+    pub multi: Option<crate::transaction::MultiState>,
+    /// Keys this client WATCHes.
+    pub watched: Vec<crate::watch::WatchedKey>,
 }
 
 impl ClientState {
@@ -146,6 +173,8 @@ impl ClientState {
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 

@@ -3,13 +3,17 @@
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::KeyspaceRead;
+use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
 
 use crate::client::ClientState;
 use crate::server::Server;
+use crate::transaction::ExclusiveScope;
 
 pub type CmdResult = Result<(), CmdError>;
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+/// Finds the key positions of a command whose keys depend on its arguments
+/// (Redis's "movablekeys": a numkeys count, SORT's STORE).
+pub type KeyFinder = fn(&[Bytes]) -> Vec<usize>;
 
 /// A command's static description, as COMMAND INFO reports it.
 #[derive(Debug)]
@@ -21,6 +25,9 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// Set for movable-key commands; first/last/step then only describe the
+    /// fixed part (what COMMAND INFO reports).
+    pub key_finder: Option<KeyFinder>,
     pub categories: &'static [&'static str],
     pub group: &'static str,
     pub summary: &'static str,
@@ -38,6 +45,7 @@ impl CommandSpec {
             first_key: 0,
             last_key: 0,
             step: 0,
+            key_finder: None,
             categories: &[],
             group: "generic",
             summary: "",
@@ -54,6 +62,7 @@ impl CommandSpec {
             first_key: 0,
             last_key: 0,
             step: 0,
+            key_finder: None,
             categories: &[],
             group: "server",
             summary: "",
@@ -81,6 +90,12 @@ impl CommandSpec {
         self
     }
 
+    /// Keys found from the arguments (movable keys).
+    pub const fn key_finder(mut self, finder: KeyFinder) -> Self {
+        self.key_finder = Some(finder);
+        self
+    }
+
     pub const fn acl(mut self, categories: &'static [&'static str]) -> Self {
         self.categories = categories;
         self
@@ -105,8 +120,13 @@ impl CommandSpec {
         }
     }
 
-    /// Positions of key arguments in `args` (COMMAND GETKEYS), from first/last/step.
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+    /// Positions of the key arguments in `args` (the whole request, name
+    /// first): COMMAND GETKEYS, WATCH touches, blocked-client wakeups.
+    pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(finder) = self.key_finder {
+            return finder(args);
+        }
+        let argc = args.len();
         if self.first_key <= 0 {
             return Vec::new();
         }
@@ -121,6 +141,27 @@ impl CommandSpec {
             .filter(|&i| i < argc)
             .collect()
     }
+}
+
+/// Key finder for `name numkeys key [key ...] ...` (SINTERCARD, ZUNION,
+/// LMPOP, ...) when `AT` is 1, and `name x numkeys key ...` (ZUNIONSTORE's
+/// sources, BLMPOP) when `AT` is 2: the `numkeys` arguments after `args[AT]`.
+pub fn keys_after_count<const AT: usize>(args: &[Bytes]) -> Vec<usize> {
+    let count = args
+        .get(AT)
+        .and_then(|n| parse_i64(n).ok())
+        .filter(|n| *n > 0)
+        .map_or(0, |n| n as usize);
+    let first = AT + 1;
+    (first..args.len().min(first.saturating_add(count))).collect()
+}
+
+/// Key finder for ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination, then
+/// `numkeys` sources.
+pub fn destination_and_counted_keys(args: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    keys.extend(keys_after_count::<2>(args));
+    keys
 }
 
 /// A command failed; the text is the error reply (code first).
@@ -164,12 +205,48 @@ pub struct Ctx<'a> {
     pub out: &'a mut ReplyWriter,
     /// The full name used for errors and stats (`get`, `config|get`).
     pub command_name: &'static str,
+    /// Set while the command runs inside EXEC, which holds the keyspace.
+    pub scope: Option<&'a ExclusiveScope<'a>>,
 }
 
 impl<'a> Ctx<'a> {
-    /// The keyspace, held shared for the rest of the command.
+    /// The keyspace, held shared for the rest of the command (or seen through
+    /// the running transaction's exclusive hold).
     pub fn keyspace(&self) -> KeyspaceRead<'a> {
-        self.server.keyspace.read()
+        match self.scope {
+            Some(scope) => scope.view(),
+            None => self.server.keyspace.read(),
+        }
+    }
+
+    /// Runs `f` with the keyspace held exclusively (SWAPDB).
+    pub fn with_exclusive<R>(&self, f: impl FnOnce(&KeyspaceExclusive<'_>) -> R) -> R {
+        match self.scope {
+            Some(scope) => f(scope.keyspace()),
+            None => f(&self.server.keyspace.exclusive()),
+        }
+    }
+
+    /// The command wrote `keys` of `db` where the generic after-write path
+    /// does not look (it sees the keys the command names, in the client's
+    /// database): touch their watchers and serve clients blocked on them, at
+    /// once or when the running transaction ends. Used for COPY/MOVE targets
+    /// in another database.
+    pub fn keys_written(&self, db: usize, keys: &[&[u8]]) {
+        self.server.watches.touch(&self.keyspace(), db, keys);
+        match self.scope {
+            Some(scope) => scope.defer_ready(db, keys),
+            None => self.server.blocking.serve_keys(self.server, db, keys),
+        }
+    }
+
+    /// Serves clients blocked on any key of `db` (after SWAPDB), at once or
+    /// when the running transaction ends.
+    pub fn database_ready(&self, db: usize) {
+        match self.scope {
+            Some(scope) => scope.defer_database_ready(db),
+            None => self.server.blocking.serve_database(self.server, db),
+        }
     }
 
     /// Runs a blocking command: replies now if `attempt` has something to
@@ -185,7 +262,13 @@ impl<'a> Ctx<'a> {
         timeout_reply: crate::blocking::TimeoutReply,
         attempt: crate::blocking::Attempt,
     ) -> CmdResult {
-        if attempt(self.server, self.client.db, args, self.out)? {
+        if attempt(&self.keyspace(), self.client.db, args, self.out)? {
+            return Ok(());
+        }
+        if self.scope.is_some() {
+            // Inside MULTI a blocking command never blocks: it replies as if
+            // its timeout had passed (Redis).
+            timeout_reply.write(self.out);
             return Ok(());
         }
         let request = crate::blocking::BlockRequest {
@@ -346,6 +429,21 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"01"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"9223372036854775808"), Err(CmdError::NotInteger));
+    }
+
+    #[test]
+    fn counted_keys_stop_at_the_count_and_the_arguments() {
+        let args: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights", "1", "2"]
+            .iter()
+            .map(|a| Bytes::from(a.to_string()))
+            .collect();
+        assert_eq!(destination_and_counted_keys(&args), vec![1, 3, 4]);
+        let lmpop: Vec<Bytes> = ["lmpop", "5", "a", "b", "left"]
+            .iter()
+            .map(|a| Bytes::from(a.to_string()))
+            .collect();
+        assert_eq!(keys_after_count::<1>(&lmpop), vec![2, 3, 4]);
+        assert!(keys_after_count::<1>(&args[..4]).is_empty());
     }
 
     #[test]

@@ -13,11 +13,12 @@ use tracing::{debug, warn};
 
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
-use crate::blocking::{Blocked, TimeoutReply, Wake};
+use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{CmdError, Ctx};
 use crate::server::Server;
 use crate::stats::ServerStats;
+use crate::transaction::{ExclusiveScope, MultiState};
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -44,6 +45,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if handle.monitor.load(Ordering::SeqCst) {
         server.monitors.fetch_sub(1, Ordering::SeqCst);
     }
+    server.watches.unwatch_all(&mut client);
     server.clients.unregister(id);
 }
 
@@ -94,9 +96,12 @@ async fn serve_client(
                 }
             };
             if server.pause.is_active() {
-                server.pause.wait(is_write_request(server, &request)).await;
+                server
+                    .pause
+                    .wait(is_write_request(server, client, &request))
+                    .await;
             }
-            execute(server, client, &mut out, &request);
+            execute(server, client, &mut out, &request, None);
             if let Some(blocked) = client.blocked.take() {
                 client.pending_stats.flush(&server.stats);
                 stream.write_all(out.as_bytes()).await?;
@@ -182,10 +187,7 @@ async fn wait_while_blocked(
         Some(Wake::UnblockedWithError) => {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         }
-        Some(Wake::UnblockedAsTimeout) | None => match blocked.timeout_reply {
-            TimeoutReply::NullArray => out.null_array(),
-            TimeoutReply::NullBulk => out.null(),
-        },
+        Some(Wake::UnblockedAsTimeout) | None => blocked.timeout_reply.write(out),
     }
     stream.write_all(out.as_bytes()).await?;
     out.clear();
@@ -201,23 +203,35 @@ async fn next_monitor_line(
     }
 }
 
-fn is_write_request(server: &Server, request: &[Bytes]) -> bool {
-    request
-        .first()
-        .and_then(|name| server.commands.lookup(name))
-        .is_some_and(|(_, spec)| spec.has_flag("write") || spec.has_flag("may-replicate"))
+/// Whether CLIENT PAUSE WRITE holds this request back: a write, or an EXEC
+/// whose transaction queued one.
+fn is_write_request(server: &Server, client: &ClientState, request: &[Bytes]) -> bool {
+    let is_write = |request: &[Bytes]| {
+        request
+            .first()
+            .and_then(|name| server.commands.lookup(name))
+            .is_some_and(|(_, spec)| spec.has_flag("write") || spec.has_flag("may_replicate"))
+    };
+    if let (Some(multi), Some(name)) = (&client.multi, request.first()) {
+        if name.eq_ignore_ascii_case(b"exec") {
+            return multi.commands.iter().any(|queued| is_write(queued));
+        }
+    }
+    is_write(request)
 }
 
-/// Runs one request and writes its reply (or not, per CLIENT REPLY).
+/// Runs one request and writes its reply (or not, per CLIENT REPLY). `scope`
+/// is set for the commands of a transaction that EXEC runs.
 pub fn execute(
     server: &Server,
     client: &mut ClientState,
     out: &mut ReplyWriter,
     request: &[Bytes],
+    scope: Option<&ExclusiveScope<'_>>,
 ) {
     let reply_start = out.len();
     let errors_before = out.errors_written();
-    if client.reply_mode == ReplyMode::Skip {
+    if scope.is_none() && client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::SkipThis;
     }
     // Statistics summed for a run of the same command are published before
@@ -235,28 +249,38 @@ pub fn execute(
         }
     }
     let started = Instant::now();
-    let outcome = dispatch(server, client, out, request);
+    let outcome = dispatch(server, client, out, request, scope);
     let elapsed = started.elapsed();
     client.handle.touch();
-    if let Some(command_id) = outcome.command_id {
-        if outcome.rejected {
-            client.pending_stats.flush(&server.stats);
-            ServerStats::add(&server.stats.total_commands_processed, 1);
-            ServerStats::add(&server.stats.commands[command_id].rejected_calls, 1);
-        } else {
+    match outcome {
+        Outcome::Rejected(command_id) => {
+            MultiState::abort(client);
+            if let Some(command_id) = command_id {
+                client.pending_stats.flush(&server.stats);
+                ServerStats::add(&server.stats.total_commands_processed, 1);
+                ServerStats::add(&server.stats.commands[command_id].rejected_calls, 1);
+            }
+        }
+        Outcome::Queued => {}
+        Outcome::Ran(command_id) => {
             let failed = out.errors_written() > errors_before;
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
             client
                 .pending_stats
                 .record(&server.stats, command_id, elapsed, failed, track_latency);
             crate::commands::observe(server, client, request, elapsed, command_id);
-            serve_blocked_clients(server, client.db, command_id, request);
+            if !failed {
+                after_write(server, client.db, command_id, request, scope);
+            }
         }
     }
     if out.errors_written() > errors_before {
         if let Some(code) = out.take_last_error_code() {
             server.stats.record_error(&code);
         }
+    }
+    if scope.is_some() {
+        return;
     }
     match client.reply_mode {
         ReplyMode::Off => out.truncate(reply_start),
@@ -268,9 +292,18 @@ pub fn execute(
     }
 }
 
-/// After a write, serves clients blocked on the keys it touched.
-fn serve_blocked_clients(server: &Server, db: usize, command_id: usize, request: &[Bytes]) {
-    if server.blocking.blocked_clients() == 0 {
+/// After a write that did not fail: its keys count as changed for WATCH, and
+/// clients blocked on them are served (when the transaction ends, in EXEC).
+fn after_write(
+    server: &Server,
+    db: usize,
+    command_id: usize,
+    request: &[Bytes],
+    scope: Option<&ExclusiveScope<'_>>,
+) {
+    let watching = server.watches.is_active();
+    let blocked = server.blocking.blocked_clients() > 0 || scope.is_some();
+    if !watching && !blocked {
         return;
     }
     let spec = server.commands.spec(command_id);
@@ -278,37 +311,47 @@ fn serve_blocked_clients(server: &Server, db: usize, command_id: usize, request:
         return;
     }
     let keys: Vec<&[u8]> = spec
-        .key_positions(request.len())
+        .key_positions(request)
         .into_iter()
         .map(|i| request[i].as_ref())
         .collect();
-    server.blocking.serve_keys(server, db, &keys);
+    if watching {
+        match scope {
+            Some(scope) => server.watches.touch(&scope.view(), db, &keys),
+            None => server.watches.touch(&server.keyspace.read(), db, &keys),
+        }
+    }
+    match scope {
+        Some(scope) => scope.defer_ready(db, &keys),
+        None if blocked => server.blocking.serve_keys(server, db, &keys),
+        None => {}
+    }
 }
 
-/// Which command ran, and whether it was refused before running.
-struct Outcome {
-    command_id: Option<usize>,
-    rejected: bool,
+/// How a request ended: refused before running (with the command's id when
+/// it was found), queued by MULTI, or run.
+enum Outcome {
+    Rejected(Option<usize>),
+    Queued,
+    Ran(usize),
 }
+
+/// Commands that run at once inside MULTI instead of being queued.
+const RUN_INSIDE_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 fn dispatch(
     server: &Server,
     client: &mut ClientState,
     out: &mut ReplyWriter,
     request: &[Bytes],
+    scope: Option<&ExclusiveScope<'_>>,
 ) -> Outcome {
     let Some(name) = request.first() else {
-        return Outcome {
-            command_id: None,
-            rejected: true,
-        };
+        return Outcome::Rejected(None);
     };
     let Some((mut command_id, mut spec)) = server.commands.lookup(name) else {
         out.error(&unknown_command_error(request));
-        return Outcome {
-            command_id: None,
-            rejected: true,
-        };
+        return Outcome::Rejected(None);
     };
     if !spec.subcommands.is_empty() && request.len() >= 2 {
         match server.commands.lookup_subcommand(command_id, &request[1]) {
@@ -322,20 +365,14 @@ fn dispatch(
                     truncated(&request[1]),
                     spec.name.to_ascii_uppercase()
                 ));
-                return Outcome {
-                    command_id: Some(command_id),
-                    rejected: true,
-                };
+                return Outcome::Rejected(Some(command_id));
             }
         }
     }
     let full_name = server.commands.full_name(command_id);
     let rejected = |out: &mut ReplyWriter, text: &str| {
         out.error(text);
-        Outcome {
-            command_id: Some(command_id),
-            rejected: true,
-        }
+        Outcome::Rejected(Some(command_id))
     };
     if !spec.arity_ok(request.len()) {
         return rejected(
@@ -343,7 +380,7 @@ fn dispatch(
             &format!("ERR wrong number of arguments for '{full_name}' command"),
         );
     }
-    if !client.authenticated && !spec.has_flag("no-auth") {
+    if !client.authenticated && !spec.has_flag("no_auth") {
         return rejected(out, "NOAUTH Authentication required.");
     }
     let Some(handler) = spec.handler else {
@@ -352,20 +389,30 @@ fn dispatch(
             &format!("ERR wrong number of arguments for '{full_name}' command"),
         );
     };
-    *client.handle.last_command.lock() = full_name;
+    if client.multi.is_some() {
+        if spec.has_flag("no_multi") {
+            return rejected(out, "ERR Command not allowed inside a transaction");
+        }
+        if !RUN_INSIDE_MULTI.contains(&full_name) {
+            MultiState::queue(client, request);
+            out.simple("QUEUED");
+            return Outcome::Queued;
+        }
+    }
+    if scope.is_none() {
+        *client.handle.last_command.lock() = full_name;
+    }
     let mut ctx = Ctx {
         server,
         client,
         out,
         command_name: full_name,
+        scope,
     };
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);
     }
-    Outcome {
-        command_id: Some(command_id),
-        rejected: false,
-    }
+    Outcome::Ran(command_id)
 }
 
 pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {

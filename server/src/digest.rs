@@ -2,9 +2,7 @@
 //! (or of single values), used to compare two servers' contents. Like Redis's,
 //! it is order-independent across keys and 40 zeros for an empty dataset.
 
-use ferrite_storage::{Entry, Value};
-
-use crate::server::Server;
+use ferrite_storage::{Entry, KeyspaceRead, Value};
 
 const EMPTY: [u8; 20] = [0; 20];
 
@@ -74,11 +72,10 @@ fn entry_digest(key: &[u8], entry: &Entry) -> [u8; 20] {
     hasher.digest().bytes()
 }
 
-pub fn dataset_digest(server: &Server) -> String {
+pub fn dataset_digest(ks: &KeyspaceRead<'_>) -> String {
     let mut digest = EMPTY;
-    let ks = server.keyspace.read();
     let now = ks.now_ms();
-    for db in 0..server.keyspace.database_count() {
+    for db in 0..ks.database_count() {
         ks.for_each_shard(db, |shard| {
             for (key, _, entry) in shard.iter() {
                 if entry.is_expired(now) {
@@ -93,8 +90,7 @@ pub fn dataset_digest(server: &Server) -> String {
     hex(&digest)
 }
 
-pub fn key_digest(server: &Server, db: usize, key: &[u8]) -> String {
-    let ks = server.keyspace.read();
+pub fn key_digest(ks: &KeyspaceRead<'_>, db: usize, key: &[u8]) -> String {
     let hashed = ks.key(key);
     let digest = ks
         .lock(db, &hashed)

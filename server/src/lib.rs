@@ -16,6 +16,8 @@ mod pause;
 mod server;
 mod slowlog;
 mod stats;
+mod transaction;
+mod watch;
 
 use std::sync::Arc;
 

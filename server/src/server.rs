@@ -71,6 +71,7 @@ pub struct Server {
     pub replication: ReplicationState,
     pub pause: PauseState,
     pub blocking: crate::blocking::BlockingRegistry,
+    pub watches: crate::watch::WatchRegistry,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
@@ -103,6 +104,7 @@ impl Server {
             replication: ReplicationState::new(),
             pause: PauseState::default(),
             blocking: Default::default(),
+            watches: Default::default(),
             run_id: random_hex(40),
             started: Instant::now(),
             port,

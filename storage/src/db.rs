@@ -76,6 +76,14 @@ impl Db {
         }
     }
 
+    /// Exchanges every shard's contents with `other`'s (SWAPDB). The caller
+    /// holds the keyspace exclusively, so nobody sees a half-swapped state.
+    pub(crate) fn swap_contents(&self, other: &Db) {
+        for (mine, theirs) in self.shards.iter().zip(other.shards.iter()) {
+            std::mem::swap(&mut *mine.lock(), &mut *theirs.lock());
+        }
+    }
+
     pub(crate) fn shard_count(&self) -> usize {
         self.shards.len()
     }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
+use std::ops::{Deref, DerefMut};
+
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
@@ -87,13 +89,17 @@ pub struct Keyspace {
     stats: KeyspaceStats,
     /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
     expire_cursor: AtomicUsize,
+    /// Fixed at start (`databases`), so reading it takes no lock.
+    database_count: usize,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
+        let databases = databases.max(1);
         Keyspace {
+            database_count: databases,
             encoding_limits: EncodingLimitsCell::default(),
-            gate: RwLock::new((0..databases.max(1)).map(|_| Db::default()).collect()),
+            gate: RwLock::new((0..databases).map(|_| Db::default()).collect()),
             hasher: RandomState::new(),
             stats: KeyspaceStats {
                 expired_keys: AtomicU64::new(0),
@@ -113,19 +119,22 @@ impl Keyspace {
     /// Shared access for ordinary commands.
     pub fn read(&self) -> KeyspaceRead<'_> {
         KeyspaceRead {
-            dbs: self.gate.read(),
+            dbs: Databases::Shared(self.gate.read()),
             keyspace: self,
             now_ms: now_ms(),
         }
     }
 
     /// Exclusive access: no other command runs while this is held.
-    pub fn exclusive(&self) -> RwLockWriteGuard<'_, Vec<Db>> {
-        self.gate.write()
+    pub fn exclusive(&self) -> KeyspaceExclusive<'_> {
+        KeyspaceExclusive {
+            dbs: self.gate.write(),
+            keyspace: self,
+        }
     }
 
     pub fn database_count(&self) -> usize {
-        self.gate.read().len()
+        self.database_count
     }
 
     /// Removes expired keys shard by shard, resuming where the last cycle
@@ -167,9 +176,68 @@ impl Keyspace {
     }
 }
 
+/// The keyspace held exclusively: by a transaction (MULTI/EXEC) or a command
+/// that changes whole databases. The commands it runs see the keyspace
+/// through [`KeyspaceExclusive::view`], since the gate cannot be taken again.
+pub struct KeyspaceExclusive<'a> {
+    dbs: RwLockWriteGuard<'a, Vec<Db>>,
+    keyspace: &'a Keyspace,
+}
+
+impl KeyspaceExclusive<'_> {
+    /// Ordinary command access while the gate is held exclusively.
+    pub fn view(&self) -> KeyspaceRead<'_> {
+        KeyspaceRead {
+            dbs: Databases::Held(&self.dbs),
+            keyspace: self.keyspace,
+            now_ms: now_ms(),
+        }
+    }
+
+    /// SWAPDB: exchanges the contents of two databases, shard by shard (only
+    /// a shared borrow is needed, so a transaction's view can do it too).
+    pub fn swap_databases(&self, first: usize, second: usize) {
+        if first != second {
+            self.dbs[first].swap_contents(&self.dbs[second]);
+        }
+    }
+}
+
+impl Deref for KeyspaceExclusive<'_> {
+    type Target = Vec<Db>;
+
+    fn deref(&self) -> &Vec<Db> {
+        &self.dbs
+    }
+}
+
+impl DerefMut for KeyspaceExclusive<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<Db> {
+        &mut self.dbs
+    }
+}
+
+/// How a [`KeyspaceRead`] holds the databases: its own shared guard, or a
+/// borrow of an exclusive guard someone up the stack holds.
+enum Databases<'a> {
+    Shared(RwLockReadGuard<'a, Vec<Db>>),
+    Held(&'a [Db]),
+}
+
+impl Deref for Databases<'_> {
+    type Target = [Db];
+
+    fn deref(&self) -> &[Db] {
+        match self {
+            Databases::Shared(guard) => guard,
+            Databases::Held(dbs) => dbs,
+        }
+    }
+}
+
 /// The keyspace held shared, with the time the command started.
 pub struct KeyspaceRead<'a> {
-    dbs: RwLockReadGuard<'a, Vec<Db>>,
+    dbs: Databases<'a>,
     keyspace: &'a Keyspace,
     now_ms: u64,
 }
@@ -177,6 +245,15 @@ pub struct KeyspaceRead<'a> {
 impl<'a> KeyspaceRead<'a> {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    pub fn database_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The collection encoding thresholds in force.
+    pub fn encoding_limits(&self) -> crate::EncodingLimits {
+        self.keyspace.encoding_limits.get()
     }
 
     pub fn key<'k>(&self, bytes: &'k [u8]) -> KeyHash<'k> {

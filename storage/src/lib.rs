@@ -28,7 +28,7 @@ pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError, RDB_VERSION};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use hash::HashValue;
-pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceRead, KeyspaceStats};
+pub use keyspace::{ActiveExpireReport, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats};
 pub use lfu::LfuParams;
 pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;

@@ -102,6 +102,23 @@ impl Server {
             .expect("connection")
     }
 
+    /// Waits until INFO reports `n` blocked clients.
+    pub fn wait_blocked(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut client = self.client();
+        while Instant::now() < deadline {
+            let info: String = redis::cmd("INFO")
+                .arg("clients")
+                .query(&mut client)
+                .expect("info");
+            if info.contains(&format!("blocked_clients:{n}\r\n")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("never saw {n} blocked clients");
+    }
+
     /// True while the process is running.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

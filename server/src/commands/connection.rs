@@ -16,12 +16,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("connection", "Returns the given string."),
     CommandSpec::new("quit", -1, quit)
         .flags(&[
-            "allow-busy",
+            "allow_busy",
             "noscript",
             "loading",
             "stale",
             "fast",
-            "no-auth",
+            "no_auth",
         ])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Closes the connection."),
@@ -31,8 +31,8 @@ pub const COMMANDS: &[CommandSpec] = &[
             "loading",
             "stale",
             "fast",
-            "no-auth",
-            "allow-busy",
+            "no_auth",
+            "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Resets the connection."),
@@ -42,9 +42,9 @@ pub const COMMANDS: &[CommandSpec] = &[
             "loading",
             "stale",
             "fast",
-            "no-auth",
+            "no_auth",
             "sentinel",
-            "allow-busy",
+            "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Handshakes with the Redis server."),
@@ -54,9 +54,9 @@ pub const COMMANDS: &[CommandSpec] = &[
             "loading",
             "stale",
             "fast",
-            "no-auth",
+            "no_auth",
             "sentinel",
-            "allow-busy",
+            "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Authenticates the connection."),
@@ -91,6 +91,8 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    crate::transaction::MultiState::end(ctx.client);
+    ctx.server.watches.unwatch_all(ctx.client);
     let client = &mut *ctx.client;
     client.select(0);
     client.reply_mode = crate::client::ReplyMode::On;

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
+use ferrite_storage::KeyspaceRead;
+
 use crate::server::Server;
 use crate::stats::ServerStats;
 
@@ -56,7 +58,8 @@ pub fn sections_for(args: &[String]) -> Vec<&'static str> {
     sections
 }
 
-pub fn render(server: &Server, sections: &[&str]) -> String {
+/// The INFO text of `sections`; `ks` is the caller's view of the keyspace.
+pub fn render(server: &Server, ks: &KeyspaceRead<'_>, sections: &[&str]) -> String {
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
         if i > 0 {
@@ -74,7 +77,7 @@ pub fn render(server: &Server, sections: &[&str]) -> String {
             "commandstats" => commandstats_section(server, &mut out),
             "errorstats" => errorstats_section(server, &mut out),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
-            "keyspace" => keyspace_section(server, &mut out),
+            "keyspace" => keyspace_section(ks, &mut out),
             _ => {}
         }
     }
@@ -282,10 +285,9 @@ fn errorstats_section(server: &Server, out: &mut String) {
     }
 }
 
-fn keyspace_section(server: &Server, out: &mut String) {
+fn keyspace_section(ks: &KeyspaceRead<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    let ks = server.keyspace.read();
-    for db in 0..server.keyspace.database_count() {
+    for db in 0..ks.database_count() {
         let (keys, expires) = ks.counts(db);
         if keys > 0 {
             let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");

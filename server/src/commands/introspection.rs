@@ -676,7 +676,7 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions = spec.key_positions(command.len());
+    let positions = spec.key_positions(command);
     if positions.is_empty() {
         return Err(CmdError::msg("ERR The command has no key arguments"));
     }

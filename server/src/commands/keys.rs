@@ -390,6 +390,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ];
     let copied = copy_entry(&ks, &keys, replace);
     drop(ks);
+    if copied && target_db != ctx.client.db {
+        ctx.keys_written(target_db, &[&args[2][..]]);
+    }
     ctx.out.integer(copied as i64);
     Ok(())
 }
@@ -435,9 +438,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     drop(guards);
     drop(ks);
     if moved {
-        ctx.server
-            .blocking
-            .serve_keys(ctx.server, target_db, &[&args[1][..]]);
+        ctx.keys_written(target_db, &[&args[1][..]]);
     }
     ctx.out.integer(moved as i64);
     Ok(())
@@ -450,16 +451,15 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if first < 0 || first >= count || second < 0 || second >= count {
         return Err(CmdError::DbIndexOutOfRange);
     }
-    ctx.server
-        .keyspace
-        .exclusive()
-        .swap(first as usize, second as usize);
-    ctx.server
-        .blocking
-        .serve_database(ctx.server, first as usize);
-    ctx.server
-        .blocking
-        .serve_database(ctx.server, second as usize);
+    let (first, second) = (first as usize, second as usize);
+    ctx.with_exclusive(|keyspace| {
+        let view = keyspace.view();
+        ctx.server.watches.touch_swapped(&view, first, second);
+        drop(view);
+        keyspace.swap_databases(first, second);
+    });
+    ctx.database_ready(first);
+    ctx.database_ready(second);
     ctx.out.ok();
     Ok(())
 }
@@ -568,9 +568,12 @@ fn parse_flush_mode(args: &[Bytes]) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     parse_flush_mode(args)?;
-    ctx.keyspace().for_each_shard(ctx.client.db, |shard| {
+    let ks = ctx.keyspace();
+    ctx.server.watches.touch_flushed(&ks, &[ctx.client.db]);
+    ks.for_each_shard(ctx.client.db, |shard| {
         shard.clear();
     });
+    drop(ks);
     ctx.out.ok();
     Ok(())
 }
@@ -578,7 +581,9 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     parse_flush_mode(args)?;
     let ks = ctx.keyspace();
-    for db in 0..ctx.server.keyspace.database_count() {
+    let all: Vec<usize> = (0..ks.database_count()).collect();
+    ctx.server.watches.touch_flushed(&ks, &all);
+    for db in all {
         ks.for_each_shard(db, |shard| {
             shard.clear();
         });

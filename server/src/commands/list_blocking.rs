@@ -9,8 +9,8 @@ use ferrite_storage::ListEnd;
 
 use super::lists::{move_between, parse_end, parse_mpop_args, pop_first_nonempty};
 use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
-use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
-use crate::server::Server;
+use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use ferrite_storage::KeyspaceRead;
 
 const FLAGS: &[&str] = &["write", "blocking"];
 const ACL: &[&str] = &["@write", "@list", "@slow", "@blocking"];
@@ -20,7 +20,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("brpop", -3, brpop).flags(FLAGS).keys(1, -2, 1).acl(ACL).doc("list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     CommandSpec::new("blmove", 6, blmove).flags(&["write", "denyoom", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
     CommandSpec::new("brpoplpush", 4, brpoplpush).flags(&["write", "denyoom", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
 /// The keys of BLPOP/BRPOP: everything between the name and the timeout.
@@ -30,16 +30,14 @@ fn pop_keys(args: &[Bytes]) -> &[Bytes] {
 
 /// BLPOP/BRPOP: `[key, element]` from the first non-empty list.
 fn pop_one(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     end: ListEnd,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let limits = server.keyspace.encoding_limits.get();
-    let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, pop_keys(args), end, 1, &limits)?;
-    drop(ks);
+    let limits = ks.encoding_limits();
+    let popped = pop_first_nonempty(ks, db, pop_keys(args), end, 1, &limits)?;
     let Some((key, values)) = popped else {
         return Ok(false);
     };
@@ -53,21 +51,21 @@ fn pop_one(
 }
 
 fn attempt_blpop(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(server, db, args, ListEnd::Left, out)
+    pop_one(ks, db, args, ListEnd::Left, out)
 }
 
 fn attempt_brpop(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(server, db, args, ListEnd::Right, out)
+    pop_one(ks, db, args, ListEnd::Right, out)
 }
 
 fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -100,16 +98,14 @@ fn move_ends(args: &[Bytes]) -> Result<(ListEnd, ListEnd), CmdError> {
 }
 
 fn attempt_move(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let (from, to) = move_ends(args)?;
-    let limits = server.keyspace.encoding_limits.get();
-    let ks = server.keyspace.read();
-    let moved = move_between(&ks, db, &args[1], &args[2], from, to, &limits)?;
-    drop(ks);
+    let limits = ks.encoding_limits();
+    let moved = move_between(ks, db, &args[1], &args[2], from, to, &limits)?;
     match moved {
         Some(value) => {
             out.bulk(&value);
@@ -142,16 +138,14 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn attempt_mpop(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let parsed = parse_mpop_args(&args[2..])?;
-    let limits = server.keyspace.encoding_limits.get();
-    let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, parsed.keys, parsed.end, parsed.count, &limits)?;
-    drop(ks);
+    let limits = ks.encoding_limits();
+    let popped = pop_first_nonempty(ks, db, parsed.keys, parsed.end, parsed.count, &limits)?;
     let Some((key, values)) = popped else {
         return Ok(false);
     };

@@ -9,7 +9,7 @@ use ferrite_storage::{
 };
 
 use super::typed::{remove_if_empty, value_at};
-use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{is, keys_after_count, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
@@ -40,7 +40,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpos", -3, lpos).flags(R).keys(1, 1, 1).acl(READ_SLOW).doc("list", "Returns the index of matching elements in a list."),
     CommandSpec::new("lmove", 5, lmove).flags(WD).keys(1, 2, 1).acl(WRITE_SLOW).doc("list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
     CommandSpec::new("rpoplpush", 3, rpoplpush).flags(WD).keys(1, 2, 1).acl(WRITE_SLOW).doc("list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    CommandSpec::new("lmpop", -4, lmpop).flags(&["write", "movablekeys"]).acl(WRITE_SLOW).doc("list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    CommandSpec::new("lmpop", -4, lmpop).flags(&["write", "movablekeys"]).key_finder(keys_after_count::<1>).acl(WRITE_SLOW).doc("list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
 ];
 
 /// The list at `key` for a read command: counts the keyspace hit or miss

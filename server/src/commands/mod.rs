@@ -13,6 +13,7 @@ mod sets;
 mod sort;
 mod strings;
 mod table;
+mod transactions;
 mod typed;
 mod zset_blocking;
 mod zsets;
@@ -38,7 +39,7 @@ pub fn observe(
     let spec = server.commands.spec(command_id);
     let micros = elapsed.as_micros() as u64;
     let threshold = server.hot.slowlog_slower_than_us.load(Ordering::Relaxed);
-    if threshold >= 0 && micros >= threshold as u64 && !spec.has_flag("skip-slowlog") {
+    if threshold >= 0 && micros >= threshold as u64 && !spec.has_flag("skip_slowlog") {
         let max_len = server.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
         let name = client.handle.name.lock().clone();
         server.slowlog.lock().record(
@@ -61,7 +62,7 @@ pub fn observe(
     }
     if server.monitors.load(Ordering::Relaxed) > 0
         && !spec.has_flag("admin")
-        && !spec.has_flag("skip-monitor")
+        && !spec.has_flag("skip_monitor")
     {
         let _ = server
             .monitor_feed

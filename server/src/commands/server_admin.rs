@@ -40,9 +40,9 @@ pub const COMMANDS: &[CommandSpec] = &[
             "noscript",
             "loading",
             "stale",
-            "no-multi",
+            "no_multi",
             "sentinel",
-            "allow-busy",
+            "allow_busy",
         ])
         .acl(ADMIN_ACL)
         .doc(
@@ -176,7 +176,7 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[CommandSpec::new("flush", -2, fun
 fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
     let sections = super::info::sections_for(&wanted);
-    let report = super::info::render(ctx.server, &sections);
+    let report = super::info::render(ctx.server, &ctx.keyspace(), &sections);
     ctx.out.verbatim("txt", report.as_bytes());
     Ok(())
 }
@@ -620,13 +620,13 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("digest", 2) => {
-            let digest = crate::digest::dataset_digest(ctx.server);
+            let digest = crate::digest::dataset_digest(&ctx.keyspace());
             ctx.out.simple(&digest);
         }
         ("digest-value", _) => {
             let digests: Vec<String> = args[2..]
                 .iter()
-                .map(|key| crate::digest::key_digest(ctx.server, ctx.client.db, key))
+                .map(|key| crate::digest::key_digest(&ctx.keyspace(), ctx.client.db, key))
                 .collect();
             ctx.out.array(digests.len());
             for digest in digests {

@@ -8,8 +8,8 @@ use rand::Rng;
 
 use super::typed::{collection_for_write, remove_if_empty, value_at};
 use crate::command::{
-    parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError, CmdResult, CommandSpec,
-    Ctx,
+    keys_after_count, parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError,
+    CmdResult, CommandSpec, Ctx,
 };
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -28,7 +28,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("spop", -2, spop).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
     CommandSpec::new("smove", 4, smove).flags(&["write", "fast"]).keys(1, 2, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Moves a member from one set to another."),
     CommandSpec::new("sinter", -2, sinter).flags(R).keys(1, -1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the intersect of multiple sets."),
-    CommandSpec::new("sintercard", -3, sintercard).flags(&["readonly", "movablekeys"]).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the number of members of the intersect of multiple sets."),
+    CommandSpec::new("sintercard", -3, sintercard).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the number of members of the intersect of multiple sets."),
     CommandSpec::new("sinterstore", -3, sinterstore).flags(W).keys(1, -1, 1).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the intersect of multiple sets in a key."),
     CommandSpec::new("sunion", -2, sunion).flags(R).keys(1, -1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the union of multiple sets."),
     CommandSpec::new("sunionstore", -3, sunionstore).flags(W).keys(1, -1, 1).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the union of multiple sets in a key."),

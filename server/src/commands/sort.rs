@@ -12,10 +12,30 @@ use ferrite_storage::{Entry, KeyspaceRead, ListValue, Value};
 
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 
+/// SORT's keys: the sorted key and the last STORE's destination (Redis's
+/// `sortGetKeys`: arguments of LIMIT, GET and BY are skipped, so a pattern
+/// named "store" is not taken for the option).
+fn sort_keys(args: &[Bytes]) -> Vec<usize> {
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "limit") {
+            i += 2;
+        } else if is(&args[i], "get") || is(&args[i], "by") {
+            i += 1;
+        } else if is(&args[i], "store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    std::iter::once(1).chain(store).collect()
+}
+
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sort", -2, sort)
         .flags(&["write", "denyoom", "movablekeys"])
         .keys(1, 1, 1)
+        .key_finder(sort_keys)
         .acl(&[
             "@write",
             "@set",

@@ -7,15 +7,15 @@ use ferrite_resp::ReplyWriter;
 
 use super::zsets::{parse_zmpop_args, pop_first_nonempty, write_mpop_reply};
 use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
-use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
-use crate::server::Server;
+use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use ferrite_storage::KeyspaceRead;
 
 const ACL: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bzpopmin", -3, bzpopmin).flags(&["write", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
     CommandSpec::new("bzpopmax", -3, bzpopmax).flags(&["write", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
-    CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
 ];
 
 /// The keys of BZPOPMIN/BZPOPMAX: everything between the name and the timeout.
@@ -25,15 +25,13 @@ fn pop_keys(args: &[Bytes]) -> &[Bytes] {
 
 /// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.
 fn pop_one(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     max: bool,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, pop_keys(args), max, 1)?;
-    drop(ks);
+    let popped = pop_first_nonempty(ks, db, pop_keys(args), max, 1)?;
     let Some((key, elements)) = popped else {
         return Ok(false);
     };
@@ -48,21 +46,21 @@ fn pop_one(
 }
 
 fn attempt_bzpopmin(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(server, db, args, false, out)
+    pop_one(ks, db, args, false, out)
 }
 
 fn attempt_bzpopmax(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(server, db, args, true, out)
+    pop_one(ks, db, args, true, out)
 }
 
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
@@ -86,15 +84,13 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn attempt_bzmpop(
-    server: &Server,
+    ks: &KeyspaceRead<'_>,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let parsed = parse_zmpop_args(&args[2..])?;
-    let ks = server.keyspace.read();
-    let popped = pop_first_nonempty(&ks, db, parsed.keys, parsed.max, parsed.count)?;
-    drop(ks);
+    let popped = pop_first_nonempty(ks, db, parsed.keys, parsed.max, parsed.count)?;
     let Some((key, elements)) = popped else {
         return Ok(false);
     };

@@ -16,7 +16,8 @@ use rand::Rng;
 
 use super::typed::{remove_if_empty, value_at};
 use crate::command::{
-    is, parse_f64, parse_i64, parse_scan_args, CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
+    destination_and_counted_keys, is, keys_after_count, parse_f64, parse_i64, parse_scan_args,
+    CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
 };
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -51,14 +52,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zremrangebylex", 4, zremrangebylex).flags(&["write"]).keys(1, 1, 1).acl(AW_S).doc(G, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
     CommandSpec::new("zpopmin", -2, zpopmin).flags(&["write", "fast"]).keys(1, 1, 1).acl(AW_F).doc(G, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
     CommandSpec::new("zpopmax", -2, zpopmax).flags(&["write", "fast"]).keys(1, 1, 1).acl(AW_F).doc(G, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    CommandSpec::new("zmpop", -4, zmpop).flags(&["write", "movablekeys"]).acl(AW_S).doc(G, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
-    CommandSpec::new("zunionstore", -4, zunionstore).flags(&["write", "denyoom", "movablekeys"]).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the union of multiple sorted sets in a key."),
-    CommandSpec::new("zinterstore", -4, zinterstore).flags(&["write", "denyoom", "movablekeys"]).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the intersect of multiple sorted sets in a key."),
-    CommandSpec::new("zdiffstore", -4, zdiffstore).flags(&["write", "denyoom", "movablekeys"]).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the difference of multiple sorted sets in a key."),
-    CommandSpec::new("zunion", -3, zunion).flags(&["readonly", "movablekeys"]).acl(AR_S).doc(G, "Returns the union of multiple sorted sets."),
-    CommandSpec::new("zinter", -3, zinter).flags(&["readonly", "movablekeys"]).acl(AR_S).doc(G, "Returns the intersect of multiple sorted sets."),
-    CommandSpec::new("zdiff", -3, zdiff).flags(&["readonly", "movablekeys"]).acl(AR_S).doc(G, "Returns the difference between multiple sorted sets."),
-    CommandSpec::new("zintercard", -3, zintercard).flags(&["readonly", "movablekeys"]).acl(AR_S).doc(G, "Returns the number of members of the intersect of multiple sorted sets."),
+    CommandSpec::new("zmpop", -4, zmpop).flags(&["write", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AW_S).doc(G, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+    CommandSpec::new("zunionstore", -4, zunionstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the union of multiple sorted sets in a key."),
+    CommandSpec::new("zinterstore", -4, zinterstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the intersect of multiple sorted sets in a key."),
+    CommandSpec::new("zdiffstore", -4, zdiffstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the difference of multiple sorted sets in a key."),
+    CommandSpec::new("zunion", -3, zunion).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the union of multiple sorted sets."),
+    CommandSpec::new("zinter", -3, zinter).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the intersect of multiple sorted sets."),
+    CommandSpec::new("zdiff", -3, zdiff).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the difference between multiple sorted sets."),
+    CommandSpec::new("zintercard", -3, zintercard).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the number of members of the intersect of multiple sorted sets."),
     CommandSpec::new("zrandmember", -2, zrandmember).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns one or more random members from a sorted set."),
     CommandSpec::new("zscan", -3, zscan).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Iterates over members and scores of a sorted set."),
 ];

@@ -1,0 +1,113 @@
+//! MULTI/EXEC: the commands a client queues, and the scope in which EXEC runs
+//! them atomically.
+//!
+//! EXEC holds the keyspace gate exclusively for the whole transaction, so no
+//! other client's command runs in between, on any shard. The queued commands
+//! reach the keyspace through the scope's view (the gate cannot be taken a
+//! second time), and clients blocked on keys the transaction made ready are
+//! served after the gate is released, as Redis serves them after EXEC.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
+
+use crate::client::ClientState;
+use crate::server::Server;
+
+/// A client between MULTI and EXEC.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub commands: Vec<Vec<Bytes>>,
+    /// A command was refused while queueing: EXEC replies EXECABORT.
+    pub aborted: bool,
+}
+
+impl MultiState {
+    /// MULTI: enters the transaction state.
+    pub fn begin(client: &mut ClientState) {
+        client.multi = Some(MultiState::default());
+        client.handle.multi_queued.store(0, Ordering::Relaxed);
+    }
+
+    /// Leaves the transaction state (EXEC, DISCARD, RESET), returning it.
+    pub fn end(client: &mut ClientState) -> Option<MultiState> {
+        client.handle.multi_queued.store(-1, Ordering::Relaxed);
+        client.multi.take()
+    }
+
+    pub fn queue(client: &mut ClientState, request: &[Bytes]) {
+        if let Some(multi) = client.multi.as_mut() {
+            multi.commands.push(request.to_vec());
+            client
+                .handle
+                .multi_queued
+                .store(multi.commands.len() as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// A command was refused while queueing.
+    pub fn abort(client: &mut ClientState) {
+        if let Some(multi) = client.multi.as_mut() {
+            multi.aborted = true;
+        }
+    }
+}
+
+/// What a transaction's command made ready for clients blocked on keys.
+enum Ready {
+    Key(usize, Bytes),
+    /// SWAPDB or MOVE changed what the database holds.
+    Database(usize),
+}
+
+/// The keyspace held exclusively by a running transaction, and the keys its
+/// commands made ready for blocked clients (served once it ends).
+pub struct ExclusiveScope<'a> {
+    keyspace: KeyspaceExclusive<'a>,
+    ready: RefCell<Vec<Ready>>,
+}
+
+impl<'a> ExclusiveScope<'a> {
+    pub fn new(server: &'a Server) -> ExclusiveScope<'a> {
+        ExclusiveScope {
+            keyspace: server.keyspace.exclusive(),
+            ready: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn keyspace(&self) -> &KeyspaceExclusive<'a> {
+        &self.keyspace
+    }
+
+    pub fn view(&self) -> KeyspaceRead<'_> {
+        self.keyspace.view()
+    }
+
+    /// Remembers keys of `db` that clients blocked on them should be tried for.
+    pub fn defer_ready<K: AsRef<[u8]>>(&self, db: usize, keys: &[K]) {
+        self.ready.borrow_mut().extend(
+            keys.iter()
+                .map(|key| Ready::Key(db, Bytes::copy_from_slice(key.as_ref()))),
+        );
+    }
+
+    /// Remembers that every key of `db` may have become ready.
+    pub fn defer_database_ready(&self, db: usize) {
+        self.ready.borrow_mut().push(Ready::Database(db));
+    }
+
+    /// Releases the keyspace, then serves the blocked clients whose keys the
+    /// transaction made ready.
+    pub fn finish(self, server: &Server) {
+        let ready = self.ready.into_inner();
+        drop(self.keyspace);
+        for ready in ready {
+            match ready {
+                Ready::Key(db, key) => server.blocking.serve_keys(server, db, &[&key[..]]),
+                Ready::Database(db) => server.blocking.serve_database(server, db),
+            }
+        }
+    }
+}
