@@ -1,9 +1,8 @@
-//! `DenseMap`: the storage shared by hashes and sets. Entries live in one
-//! vector, so a uniformly random entry (HRANDFIELD, SPOP, SRANDMEMBER) is one
-//! random index and a scan cursor is a position. While the collection is small
-//! (Redis's listpack) the vector is searched linearly and keeps insertion order;
-//! once it grows past the encoding limits an index of positions (a hashbrown
-//! table) is built and removals swap the last entry into the hole.
+//! `DenseMap`: the hash-table form shared by hashes and sets. Entries live in
+//! one vector, so a uniformly random entry (HRANDFIELD, SPOP, SRANDMEMBER) is
+//! one random index and a scan cursor is a position; an index of positions (a
+//! hashbrown table) finds a key, and removals swap the last entry into the
+//! hole.
 
 use std::sync::OnceLock;
 
@@ -15,19 +14,19 @@ fn hash(bytes: &[u8]) -> u64 {
     HASHER.get_or_init(ahash::RandomState::new).hash_one(bytes)
 }
 
-/// Byte-string keys to values of type `V`, compact or indexed.
+/// Byte-string keys to values of type `V`.
 #[derive(Debug, Clone)]
 pub struct DenseMap<V> {
     entries: Vec<(Box<[u8]>, V)>,
-    /// `Some` once the map is a hash table: positions in `entries` by key hash.
-    index: Option<HashTable<usize>>,
+    /// Positions in `entries` by key hash.
+    index: HashTable<usize>,
 }
 
 impl<V> Default for DenseMap<V> {
     fn default() -> Self {
         DenseMap {
             entries: Vec::new(),
-            index: None,
+            index: HashTable::new(),
         }
     }
 }
@@ -37,30 +36,10 @@ impl<V> DenseMap<V> {
         self.entries.len()
     }
 
-    pub(crate) fn is_indexed(&self) -> bool {
-        self.index.is_some()
-    }
-
-    /// Builds the index (the compact form becomes a hash table for good).
-    pub(crate) fn make_indexed(&mut self) {
-        if self.index.is_some() {
-            return;
-        }
-        let mut index = HashTable::with_capacity(self.entries.len());
-        for (i, (key, _)) in self.entries.iter().enumerate() {
-            let entries = &self.entries;
-            index.insert_unique(hash(key), i, |&j| hash(&entries[j].0));
-        }
-        self.index = Some(index);
-    }
-
     pub(crate) fn position(&self, key: &[u8]) -> Option<usize> {
-        match &self.index {
-            None => self.entries.iter().position(|(k, _)| **k == *key),
-            Some(index) => index
-                .find(hash(key), |&i| *self.entries[i].0 == *key)
-                .copied(),
-        }
+        self.index
+            .find(hash(key), |&i| *self.entries[i].0 == *key)
+            .copied()
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
@@ -80,10 +59,9 @@ impl<V> DenseMap<V> {
         }
         let position = self.entries.len();
         self.entries.push((key.into(), value));
-        if let Some(index) = &mut self.index {
-            let entries = &self.entries;
-            index.insert_unique(hash(key), position, |&j| hash(&entries[j].0));
-        }
+        let entries = &self.entries;
+        self.index
+            .insert_unique(hash(key), position, |&j| hash(&entries[j].0));
         true
     }
 
@@ -94,9 +72,7 @@ impl<V> DenseMap<V> {
 
     /// Removes the entry at `position` (which must be `< len()`).
     pub(crate) fn remove_at(&mut self, position: usize) -> (Box<[u8]>, V) {
-        let Some(index) = &mut self.index else {
-            return self.entries.remove(position);
-        };
+        let index = &mut self.index;
         if let Ok(found) = index.find_entry(hash(&self.entries[position].0), |&j| j == position) {
             found.remove();
         }
@@ -119,6 +95,11 @@ impl<V> DenseMap<V> {
         self.entries.get(position).map(|(k, v)| (&**k, v))
     }
 
+    /// The entries in position order.
+    pub(crate) fn entries(&self) -> &[(Box<[u8]>, V)] {
+        &self.entries
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.entries.iter().map(|(k, v)| (&**k, v))
     }
@@ -126,10 +107,7 @@ impl<V> DenseMap<V> {
     /// Heap bytes, given the heap bytes of one value.
     pub(crate) fn heap_size(&self, value_heap: impl Fn(&V) -> usize) -> usize {
         let slots = self.entries.capacity() * std::mem::size_of::<(Box<[u8]>, V)>();
-        let index = self
-            .index
-            .as_ref()
-            .map_or(0, |t| t.capacity() * (std::mem::size_of::<usize>() + 1));
+        let index = self.index.capacity() * (std::mem::size_of::<usize>() + 1);
         let owned: usize = self
             .entries
             .iter()
@@ -151,16 +129,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compact_keeps_order_indexed_stays_consistent() {
+    fn removals_keep_the_index_consistent() {
         let mut map = DenseMap::default();
         for i in 0..10u32 {
             assert!(map.insert(i.to_string().as_bytes(), i));
         }
         assert!(!map.insert(b"3", 33));
         assert_eq!(map.remove(b"0"), Some(0));
-        assert_eq!(map.entry_at(0), Some((&b"1"[..], &1)));
-        map.make_indexed();
-        assert!(map.is_indexed());
         assert_eq!(map.remove(b"1"), Some(1));
         for i in 2..10u32 {
             let expected = if i == 3 { 33 } else { i };

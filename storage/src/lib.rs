@@ -15,6 +15,7 @@ mod keyspace;
 mod lfu;
 mod list;
 mod listpack;
+mod packed;
 mod pattern;
 mod set;
 mod shard;

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 
 use crate::encoding::EncodingLimits;
+use crate::packed::{PackedIter, PackedSeq};
 
 /// Which end of a list an operation works on (Redis's LEFT / RIGHT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +35,12 @@ pub struct ListValue {
 
 #[derive(Debug, Clone)]
 enum Repr {
-    /// Entries back to back, each `varint(len) bytes reversed-varint(len)`, so
-    /// the buffer can be walked from either end.
-    Packed { bytes: Vec<u8>, len: usize },
+    Packed(PackedSeq),
     /// One allocation per element; `bytes` is the sum of element lengths.
     Deque {
-        items: VecDeque<Box<[u8]>>,
+        // Boxed so a list value is three words (small lists are the common case).
+        #[allow(clippy::box_collection)]
+        items: Box<VecDeque<Box<[u8]>>>,
         bytes: usize,
     },
 }
@@ -56,101 +57,10 @@ impl Default for ListValue {
     }
 }
 
-/// Writes `n` as LEB128 into `buf`, returning how many bytes it took.
-fn varint(mut n: usize, buf: &mut [u8; 10]) -> usize {
-    let mut i = 0;
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            buf[i] = byte;
-            return i + 1;
-        }
-        buf[i] = byte | 0x80;
-        i += 1;
-    }
-}
-
-fn packed_entry_size(len: usize) -> usize {
-    let mut buf = [0; 10];
-    2 * varint(len, &mut buf) + len
-}
-
-fn write_entry(out: &mut Vec<u8>, value: &[u8]) {
-    let mut header = [0; 10];
-    let n = varint(value.len(), &mut header);
-    out.extend_from_slice(&header[..n]);
-    out.extend_from_slice(value);
-    out.extend(header[..n].iter().rev());
-}
-
-fn encode_entry(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(packed_entry_size(value.len()));
-    write_entry(&mut out, value);
-    out
-}
-
-/// The entry starting at `offset`: (data start, data end, next entry offset).
-fn entry_forward(bytes: &[u8], offset: usize) -> (usize, usize, usize) {
-    let (mut len, mut shift, mut pos) = (0usize, 0, offset);
-    loop {
-        let byte = bytes[pos];
-        pos += 1;
-        len |= ((byte & 0x7f) as usize) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    let header = pos - offset;
-    (pos, pos + len, pos + len + header)
-}
-
-/// The entry ending at `end`: (entry start, data start, data end).
-fn entry_backward(bytes: &[u8], end: usize) -> (usize, usize, usize) {
-    let (mut len, mut shift, mut pos) = (0usize, 0, end);
-    loop {
-        pos -= 1;
-        let byte = bytes[pos];
-        len |= ((byte & 0x7f) as usize) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    let header = end - pos;
-    let data_end = pos;
-    let data_start = data_end - len;
-    (data_start - header, data_start, data_end)
-}
-
-/// Byte offset of entry `index` in a packed buffer (`bytes.len()` for one past the end).
-fn packed_offset(bytes: &[u8], len: usize, index: usize) -> usize {
-    if index >= len {
-        return bytes.len();
-    }
-    if index <= len / 2 {
-        let mut offset = 0;
-        for _ in 0..index {
-            offset = entry_forward(bytes, offset).2;
-        }
-        offset
-    } else {
-        let mut end = bytes.len();
-        for _ in index..len {
-            end = entry_backward(bytes, end).0;
-        }
-        end
-    }
-}
-
 impl ListValue {
     pub fn new() -> ListValue {
         ListValue {
-            repr: Repr::Packed {
-                bytes: Vec::new(),
-                len: 0,
-            },
+            repr: Repr::Packed(PackedSeq::default()),
         }
     }
 
@@ -169,7 +79,7 @@ impl ListValue {
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed { len, .. } => *len,
+            Repr::Packed(packed) => packed.len(),
             Repr::Deque { items, .. } => items.len(),
         }
     }
@@ -180,7 +90,7 @@ impl ListValue {
 
     /// Whether the list is in its compact single-buffer form.
     pub fn is_packed(&self) -> bool {
-        matches!(self.repr, Repr::Packed { .. })
+        matches!(self.repr, Repr::Packed(_))
     }
 
     /// Redis 7.0's name for every list encoding.
@@ -191,7 +101,7 @@ impl ListValue {
     /// Heap bytes owned by the list (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Packed { bytes, .. } => bytes.capacity(),
+            Repr::Packed(packed) => packed.heap_size(),
             Repr::Deque { items, bytes } => {
                 items.capacity() * std::mem::size_of::<Box<[u8]>>() + bytes
             }
@@ -211,11 +121,14 @@ impl ListValue {
 
     /// Leaves the packed form if the list has outgrown it.
     fn grow_check(&mut self, limits: &EncodingLimits) {
-        if let Repr::Packed { bytes, len } = &self.repr {
-            if !Self::fits_packed(*len, bytes.len(), limits) {
+        if let Repr::Packed(packed) = &self.repr {
+            if !Self::fits_packed(packed.len(), packed.byte_len(), limits) {
                 let items: VecDeque<Box<[u8]>> = self.iter().map(Box::from).collect();
                 let bytes = items.iter().map(|item| item.len()).sum();
-                self.repr = Repr::Deque { items, bytes };
+                self.repr = Repr::Deque {
+                    items: Box::new(items),
+                    bytes,
+                };
             }
         }
     }
@@ -228,27 +141,21 @@ impl ListValue {
             // bytes each for any element a packed list can hold.
             let estimate = bytes + len * 6;
             if Self::fits_packed(len * 2, estimate * 2, limits) {
-                let mut packed = Vec::with_capacity(estimate);
-                for item in items {
-                    write_entry(&mut packed, item);
+                let mut packed = PackedSeq::default();
+                for item in items.iter() {
+                    packed.push_back(item);
                 }
-                self.repr = Repr::Packed { bytes: packed, len };
+                self.repr = Repr::Packed(packed);
             }
         }
     }
 
     pub fn push(&mut self, end: ListEnd, value: &[u8], limits: &EncodingLimits) {
         match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                match end {
-                    ListEnd::Right => write_entry(bytes, value),
-                    ListEnd::Left => {
-                        let entry = encode_entry(value);
-                        bytes.splice(0..0, entry);
-                    }
-                }
-                *len += 1;
-            }
+            Repr::Packed(packed) => match end {
+                ListEnd::Right => packed.push_back(value),
+                ListEnd::Left => packed.insert(0, value),
+            },
             Repr::Deque { items, bytes } => {
                 *bytes += value.len();
                 match end {
@@ -262,26 +169,10 @@ impl ListValue {
 
     pub fn pop(&mut self, end: ListEnd, limits: &EncodingLimits) -> Option<Vec<u8>> {
         let value = match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                if *len == 0 {
-                    return None;
-                }
-                *len -= 1;
-                match end {
-                    ListEnd::Left => {
-                        let (start, stop, next) = entry_forward(bytes, 0);
-                        let value = bytes[start..stop].to_vec();
-                        bytes.drain(..next);
-                        value
-                    }
-                    ListEnd::Right => {
-                        let (entry, start, stop) = entry_backward(bytes, bytes.len());
-                        let value = bytes[start..stop].to_vec();
-                        bytes.truncate(entry);
-                        value
-                    }
-                }
-            }
+            Repr::Packed(packed) => match end {
+                ListEnd::Left => packed.pop_front()?,
+                ListEnd::Right => packed.pop_back()?,
+            },
             Repr::Deque { items, bytes } => {
                 let value = match end {
                     ListEnd::Left => items.pop_front()?,
@@ -298,14 +189,7 @@ impl ListValue {
     /// The element at `index` (from the left, 0-based).
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Packed { bytes, len } => {
-                if index >= *len {
-                    return None;
-                }
-                let offset = packed_offset(bytes, *len, index);
-                let (start, stop, _) = entry_forward(bytes, offset);
-                Some(&bytes[start..stop])
-            }
+            Repr::Packed(packed) => packed.get(index),
             Repr::Deque { items, .. } => items.get(index).map(|item| &item[..]),
         }
     }
@@ -313,13 +197,10 @@ impl ListValue {
     /// Replaces the element at `index`; false if out of range.
     pub fn set(&mut self, index: usize, value: &[u8], limits: &EncodingLimits) -> bool {
         match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                if index >= *len {
+            Repr::Packed(packed) => {
+                if !packed.set(index, value) {
                     return false;
                 }
-                let offset = packed_offset(bytes, *len, index);
-                let next = entry_forward(bytes, offset).2;
-                bytes.splice(offset..next, encode_entry(value));
             }
             Repr::Deque { items, bytes } => {
                 let Some(slot) = items.get_mut(index) else {
@@ -337,11 +218,7 @@ impl ListValue {
     /// Inserts `value` so that it ends up at `index` (0..=len).
     pub fn insert(&mut self, index: usize, value: &[u8], limits: &EncodingLimits) {
         match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                let offset = packed_offset(bytes, *len, index);
-                bytes.splice(offset..offset, encode_entry(value));
-                *len += 1;
-            }
+            Repr::Packed(packed) => packed.insert(index, value),
             Repr::Deque { items, bytes } => {
                 *bytes += value.len();
                 items.insert(index.min(items.len()), value.into());
@@ -355,13 +232,7 @@ impl ListValue {
         let end = end.min(self.len());
         let start = start.min(end);
         match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                let from = packed_offset(bytes, *len, start);
-                let to = packed_offset(bytes, *len, end);
-                bytes.truncate(to);
-                bytes.drain(..from);
-                *len = end - start;
-            }
+            Repr::Packed(packed) => packed.retain_range(start, end),
             Repr::Deque { items, bytes } => {
                 items.truncate(end);
                 items.drain(..start);
@@ -377,22 +248,7 @@ impl ListValue {
             return;
         }
         match &mut self.repr {
-            Repr::Packed { bytes, len } => {
-                let mut kept = Vec::with_capacity(bytes.len());
-                let mut offset = 0;
-                let mut doomed = indexes.iter().peekable();
-                for i in 0..*len {
-                    let next = entry_forward(bytes, offset).2;
-                    if doomed.peek() == Some(&&i) {
-                        doomed.next();
-                    } else {
-                        kept.extend_from_slice(&bytes[offset..next]);
-                    }
-                    offset = next;
-                }
-                *len -= indexes.len();
-                *bytes = kept;
-            }
+            Repr::Packed(packed) => packed.remove_indexes(indexes),
             Repr::Deque { items, bytes } => {
                 let mut i = 0;
                 let mut doomed = indexes.iter().peekable();
@@ -420,12 +276,7 @@ impl ListValue {
         let end = end.min(self.len());
         let start = start.min(end);
         match &self.repr {
-            Repr::Packed { bytes, len } => Iter::Packed {
-                bytes,
-                front: packed_offset(bytes, *len, start),
-                back: packed_offset(bytes, *len, end),
-                remaining: end - start,
-            },
+            Repr::Packed(packed) => Iter::Packed(packed.range(start, end)),
             Repr::Deque { items, .. } => Iter::Deque(items.range(start..end)),
         }
     }
@@ -433,12 +284,7 @@ impl ListValue {
 
 /// Iterator over a list's elements.
 pub enum Iter<'a> {
-    Packed {
-        bytes: &'a [u8],
-        front: usize,
-        back: usize,
-        remaining: usize,
-    },
+    Packed(PackedIter<'a>),
     Deque(std::collections::vec_deque::Iter<'a, Box<[u8]>>),
 }
 
@@ -447,27 +293,14 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
-            Iter::Packed {
-                bytes,
-                front,
-                remaining,
-                ..
-            } => {
-                if *remaining == 0 {
-                    return None;
-                }
-                *remaining -= 1;
-                let (start, stop, next) = entry_forward(bytes, *front);
-                *front = next;
-                Some(&bytes[start..stop])
-            }
+            Iter::Packed(entries) => entries.next(),
             Iter::Deque(items) => items.next().map(|item| &item[..]),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = match self {
-            Iter::Packed { remaining, .. } => *remaining,
+            Iter::Packed(entries) => entries.len(),
             Iter::Deque(items) => items.len(),
         };
         (n, Some(n))
@@ -477,20 +310,7 @@ impl<'a> Iterator for Iter<'a> {
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Packed {
-                bytes,
-                back,
-                remaining,
-                ..
-            } => {
-                if *remaining == 0 {
-                    return None;
-                }
-                *remaining -= 1;
-                let (entry, start, stop) = entry_backward(bytes, *back);
-                *back = entry;
-                Some(&bytes[start..stop])
-            }
+            Iter::Packed(entries) => entries.next_back(),
             Iter::Deque(items) => items.next_back().map(|item| &item[..]),
         }
     }

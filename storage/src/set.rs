@@ -72,7 +72,6 @@ impl SetValue {
     fn convert_to_table(&mut self) {
         if let SetValue::IntSet(ints) = self {
             let mut map = DenseMap::default();
-            map.make_indexed();
             for n in ints.iter() {
                 map.insert(itoa::Buffer::new().format(*n).as_bytes(), ());
             }
