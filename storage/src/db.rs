@@ -10,7 +10,7 @@
 use parking_lot::Mutex;
 
 use crate::keyspace::KeyspaceStats;
-use crate::shard::{Shard, ShardGuard};
+use crate::shard::{Entry, Shard, ShardGuard};
 use crate::value::ValueType;
 
 const SHARD_BITS: u32 = 10;
@@ -73,6 +73,28 @@ impl Db {
             hasher,
             now_ms,
             clock_s: (now_ms / 1000) as u32,
+        }
+    }
+
+    /// Keys not expired at `now_ms`, and how many of them have an expiry.
+    pub(crate) fn live_counts(&self, now_ms: u64) -> (usize, usize) {
+        let (mut keys, mut volatile) = (0, 0);
+        self.for_each_live_entry(now_ms, |_, entry| {
+            keys += 1;
+            volatile += entry.expire_at_ms().is_some() as usize;
+        });
+        (keys, volatile)
+    }
+
+    /// Calls `f` on every key not expired at `now_ms`, one shard lock at a time.
+    pub(crate) fn for_each_live_entry(&self, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (key, entry) in shard.entries() {
+                if !entry.is_expired(now_ms) {
+                    f(key, entry);
+                }
+            }
         }
     }
 

@@ -15,7 +15,8 @@ use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::encoding::EncodingLimitsCell;
 use crate::lfu::LfuParams;
 use crate::now_ms;
-use crate::shard::ShardGuard;
+use crate::rdb::{self, RdbError, RdbSummary};
+use crate::shard::{Entry, ShardGuard};
 use crate::value::ValueType;
 
 /// Counters the keyspace keeps for INFO, and switches DEBUG flips.
@@ -162,8 +163,80 @@ impl Keyspace {
         report
     }
 
+    /// Reads the RDB file in `bytes` into fresh databases (the live ones are
+    /// untouched), dropping keys already expired and refusing duplicate keys
+    /// and databases beyond `databases`, as Redis's loader does.
+    pub fn load_rdb(&self, bytes: &[u8], verify_checksum: bool) -> Result<LoadedRdb, RdbError> {
+        let count = self.database_count();
+        let databases: Vec<Db> = (0..count).map(|_| Db::default()).collect();
+        let limits = self.encoding_limits.get();
+        let now = now_ms();
+        let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
+        let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
+            let Some(db) = databases.get(parsed.db) else {
+                return Err(format!(
+                    "FATAL: Data file was created with a Redis server configured to handle more than {count} databases"
+                ));
+            };
+            let expire_at = match parsed.expire_at_ms {
+                Some(at) if at <= now as i64 => {
+                    keys_expired += 1;
+                    return Ok(());
+                }
+                Some(at) => Some(at as u64),
+                None => None,
+            };
+            let key = KeyHash {
+                bytes: &parsed.key,
+                hash: self.hash(&parsed.key),
+            };
+            let mut shard = db.lock_shard(key.shard_index(), &self.stats, &self.hasher, now);
+            if shard
+                .insert(&key, Entry::with_expiry(parsed.value, expire_at))
+                .is_some()
+            {
+                return Err(format!(
+                    "Duplicated key '{}' found in RDB file",
+                    String::from_utf8_lossy(&parsed.key)
+                ));
+            }
+            if let Some(idle) = parsed.idle_s {
+                shard.set_idle(&key, idle.min(u32::MAX as u64) as u32);
+            }
+            if let Some(counter) = parsed.frequency {
+                shard.set_frequency(&key, counter);
+            }
+            keys_loaded += 1;
+            Ok(())
+        })?;
+        Ok(LoadedRdb {
+            databases,
+            keys_loaded,
+            keys_expired,
+            summary,
+        })
+    }
+
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
+    }
+}
+
+/// Databases read from an RDB file, not yet in use: a file that fails to load
+/// never leaves a half-loaded keyspace behind.
+pub struct LoadedRdb {
+    databases: Vec<Db>,
+    pub keys_loaded: u64,
+    /// Keys whose expiry had passed: dropped, as a master's loader does.
+    pub keys_expired: u64,
+    pub summary: RdbSummary,
+}
+
+impl LoadedRdb {
+    /// Replaces every database with the loaded ones. `databases` is the
+    /// keyspace's gate, held exclusively by the caller.
+    pub fn install(self, databases: &mut Vec<Db>) {
+        *databases = self.databases;
     }
 }
 
@@ -297,7 +370,6 @@ impl<'a> KeyspaceRead<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::Entry;
     use crate::value::{StringValue, Value};
 
     fn set(ks: &Keyspace, key: &str, expire: Option<u64>) {

@@ -67,6 +67,16 @@ pub struct Shard {
     volatile: usize,
 }
 
+impl Shard {
+    /// Every key with its entry, expired ones included (for snapshots, which
+    /// read shards without a `ShardGuard`).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.table
+            .iter()
+            .map(|slot| (slot.key.as_slice(), &slot.entry))
+    }
+}
+
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
