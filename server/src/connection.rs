@@ -245,6 +245,7 @@ pub fn execute(
             ServerStats::add(&server.stats.commands[command_id].rejected_calls, 1);
         } else {
             let failed = out.errors_written() > errors_before;
+            crate::persistence::count_change(server, command_id, failed);
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
             client
                 .pending_stats

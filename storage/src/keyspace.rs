@@ -163,11 +163,15 @@ impl Keyspace {
         report
     }
 
-    /// Reads the RDB file in `bytes` into fresh databases (the live ones are
-    /// untouched), dropping keys already expired and refusing duplicate keys
-    /// and databases beyond `databases`, as Redis's loader does.
-    pub fn load_rdb(&self, bytes: &[u8], verify_checksum: bool) -> Result<LoadedRdb, RdbError> {
-        let count = self.database_count();
+    /// Reads the RDB file in `bytes` into `count` fresh databases (the live
+    /// ones are untouched), dropping keys already expired and refusing
+    /// duplicate keys and databases beyond `count`, as Redis's loader does.
+    pub fn load_rdb(
+        &self,
+        bytes: &[u8],
+        count: usize,
+        verify_checksum: bool,
+    ) -> Result<LoadedRdb, RdbError> {
         let databases: Vec<Db> = (0..count).map(|_| Db::default()).collect();
         let limits = self.encoding_limits.get();
         let now = now_ms();

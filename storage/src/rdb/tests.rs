@@ -86,7 +86,7 @@ fn save(ks: &Keyspace) -> Vec<u8> {
 
 fn load(bytes: &[u8]) -> Result<Keyspace, super::RdbError> {
     let ks = Keyspace::new(16);
-    let loaded = ks.load_rdb(bytes, true)?;
+    let loaded = ks.load_rdb(bytes, 16, true)?;
     loaded.install(&mut ks.exclusive());
     Ok(ks)
 }
@@ -97,7 +97,7 @@ fn every_type_round_trips_with_expiries() {
     let bytes = save(&original);
     assert_eq!(&bytes[..9], b"REDIS0010");
     let ks = Keyspace::new(16);
-    let loaded = ks.load_rdb(&bytes, true).unwrap();
+    let loaded = ks.load_rdb(&bytes, 16, true).unwrap();
     assert_eq!(loaded.keys_loaded, 13);
     assert_eq!(loaded.keys_expired, 0, "expired keys are not written");
     assert!(loaded.summary.checksum_verified);
@@ -231,7 +231,7 @@ fn a_failed_load_leaves_the_keyspace_as_it_was() {
     let mut bytes = save(&ks);
     let len = bytes.len();
     bytes[len - 1] ^= 1;
-    assert!(ks.load_rdb(&bytes, true).is_err());
+    assert!(ks.load_rdb(&bytes, 16, true).is_err());
     assert_eq!(get(&ks, 0, b"str").unwrap().value, string(b"hello"));
 }
 
@@ -247,7 +247,7 @@ fn loads_expired_keys_as_expired_and_honours_idle_and_freq() {
     bytes.extend_from_slice(b"\x00\x04late\x01v\xff");
     bytes.extend_from_slice(&[0; 8]);
     let ks = Keyspace::new(16);
-    let loaded = ks.load_rdb(&bytes, true).unwrap();
+    let loaded = ks.load_rdb(&bytes, 16, true).unwrap();
     assert_eq!((loaded.keys_loaded, loaded.keys_expired), (2, 1));
     loaded.install(&mut ks.exclusive());
     let read = ks.read();
@@ -352,7 +352,7 @@ fn redis_corrupt_assets() {
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(path).unwrap();
-    let loaded = Keyspace::new(16).load_rdb(&bytes, true).unwrap();
+    let loaded = Keyspace::new(16).load_rdb(&bytes, 16, true).unwrap();
     assert_eq!(loaded.keys_loaded, 0);
     let mut skipped = loaded.summary.empty_keys.clone();
     skipped.sort();
