@@ -82,6 +82,10 @@ pub struct ActiveExpireReport {
 /// All databases.
 pub struct Keyspace {
     gate: RwLock<Vec<Db>>,
+    /// Fixed at creation (loading an RDB file replaces the databases with as
+    /// many), so reading it never takes the gate: a command holding the gate
+    /// shared must not take it again while an exclusive holder waits.
+    database_count: usize,
     /// Collection encoding thresholds (CONFIG SET changes them).
     pub encoding_limits: EncodingLimitsCell,
     hasher: RandomState,
@@ -95,6 +99,7 @@ impl Keyspace {
         Keyspace {
             encoding_limits: EncodingLimitsCell::default(),
             gate: RwLock::new((0..databases.max(1)).map(|_| Db::default()).collect()),
+            database_count: databases.max(1),
             hasher: RandomState::new(),
             stats: KeyspaceStats {
                 expired_keys: AtomicU64::new(0),
@@ -126,7 +131,7 @@ impl Keyspace {
     }
 
     pub fn database_count(&self) -> usize {
-        self.gate.read().len()
+        self.database_count
     }
 
     /// Removes expired keys shard by shard, resuming where the last cycle
@@ -240,6 +245,7 @@ impl LoadedRdb {
     /// Replaces every database with the loaded ones. `databases` is the
     /// keyspace's gate, held exclusively by the caller.
     pub fn install(self, databases: &mut Vec<Db>) {
+        debug_assert_eq!(databases.len(), self.databases.len());
         *databases = self.databases;
     }
 }
