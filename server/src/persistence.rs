@@ -2,14 +2,15 @@
 //! `save` points, SHUTDOWN, DEBUG RELOAD), loading it at startup, and the
 //! counters INFO's persistence section reports.
 //!
-//! A save serialises every database while holding the keyspace gate
+//! SAVE serialises every database while holding the keyspace gate
 //! exclusively, so the file is one point in time; the file is then written to
 //! `temp-<pid>.rdb`, synced and renamed over the old one, as Redis does.
 //!
-//! BGSAVE is not yet the design's copy-on-write snapshot: the `rdb-saver`
-//! thread takes the gate exclusively for the serialisation (commands wait
-//! meanwhile, reads as well as writes) and releases it before the file is
-//! written and synced. Its reply, INFO fields and log lines are Redis's.
+//! BGSAVE does not stop commands: the `rdb-saver` thread starts a storage
+//! snapshot (`Keyspace::begin_snapshot`, the gate held exclusively only for
+//! that instant) and walks it to the end while commands run; a command that
+//! touches a shard the walk has not reached captures that shard first, so
+//! the file is the keyspace as it was when BGSAVE started.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -186,16 +187,15 @@ fn rdb_path(server: &Server) -> PathBuf {
     Path::new(config.get("dir")).join(config.get("dbfilename"))
 }
 
-/// The file's bytes for `databases`, with the AUX fields Redis 7.0 writes.
-fn snapshot(databases: &[Db]) -> Vec<u8> {
-    let aux = [
+/// The AUX fields Redis 7.0 writes.
+fn aux_fields() -> [(&'static str, String); 5] {
+    [
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", now_s().to_string()),
         ("used-mem", crate::commands::resident_memory().to_string()),
         ("aof-base", "0".to_string()),
-    ];
-    rdb::write(databases, &aux, now_ms())
+    ]
 }
 
 /// Writes `bytes` to `temp-<pid>.rdb` beside the target, syncs it and renames
@@ -241,7 +241,7 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
 /// Saves while the caller holds the keyspace gate exclusively (`databases`).
 fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
-    let bytes = snapshot(databases);
+    let bytes = rdb::write(databases, &aux_fields(), now_ms());
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -258,13 +258,16 @@ pub fn save(server: &Server) -> Result<(), String> {
 fn background_save(server: &Server) {
     info!("Background saving started by pid {}", std::process::id());
     let started = Instant::now();
-    let (bytes, dirty) = {
-        let databases = server.keyspace.exclusive();
-        let dirty = server.persistence.changes_since_last_save();
-        (snapshot(&databases), dirty)
-    };
     let p = &server.persistence;
-    match write_file(&rdb_path(server), &bytes) {
+    let dirty = p.changes_since_last_save();
+    let written = match server.keyspace.begin_snapshot() {
+        Some(job) => {
+            server.keyspace.complete_snapshot(&job);
+            write_file(&rdb_path(server), &job.to_rdb(&aux_fields()))
+        }
+        None => Err("Background save refused: a snapshot is already running".to_string()),
+    };
+    match written {
         Ok(()) => {
             saved(server, dirty);
             info!("DB saved on disk");

@@ -76,14 +76,11 @@ impl Db {
         }
     }
 
-    /// Keys not expired at `now_ms`, and how many of them have an expiry.
-    pub(crate) fn live_counts(&self, now_ms: u64) -> (usize, usize) {
-        let (mut keys, mut volatile) = (0, 0);
-        self.for_each_live_entry(now_ms, |_, entry| {
-            keys += 1;
-            volatile += entry.expire_at_ms().is_some() as usize;
-        });
-        (keys, volatile)
+    /// Calls `f` on every shard, one lock at a time.
+    pub(crate) fn for_each_raw_shard(&self, mut f: impl FnMut(&mut Shard)) {
+        for shard in self.shards.iter() {
+            f(&mut shard.lock());
+        }
     }
 
     /// Calls `f` on every key not expired at `now_ms`, one shard lock at a time.

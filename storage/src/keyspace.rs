@@ -6,6 +6,7 @@
 //! DEBUG RELOAD, later MULTI/EXEC and scripts) hold it exclusively.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
@@ -17,6 +18,7 @@ use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
 use crate::shard::{Entry, ShardGuard};
+use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
 
 /// Counters the keyspace keeps for INFO, and switches DEBUG flips.
@@ -92,6 +94,8 @@ pub struct Keyspace {
     stats: KeyspaceStats,
     /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
     expire_cursor: AtomicUsize,
+    /// The BGSAVE snapshot in progress: shards are captured before use.
+    snapshots: Snapshots,
 }
 
 impl Keyspace {
@@ -109,6 +113,7 @@ impl Keyspace {
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
             },
             expire_cursor: AtomicUsize::new(0),
+            snapshots: Snapshots::default(),
         }
     }
 
@@ -125,9 +130,44 @@ impl Keyspace {
         }
     }
 
-    /// Exclusive access: no other command runs while this is held.
+    /// Exclusive access: no other command runs while this is held. A
+    /// snapshot in progress is completed first (every shard not captured yet
+    /// is captured now), since the holder may swap or replace databases.
     pub fn exclusive(&self) -> RwLockWriteGuard<'_, Vec<Db>> {
-        self.gate.write()
+        let databases = self.gate.write();
+        if self.snapshots.is_active() {
+            for (index, db) in databases.iter().enumerate() {
+                db.for_each_raw_shard(|shard| self.snapshots.before_access(index, shard));
+            }
+            self.snapshots.finish(None);
+        }
+        databases
+    }
+
+    /// Starts a point-in-time snapshot of every database (BGSAVE) without
+    /// stopping commands: see `snapshot.rs`. `None` if one is running.
+    /// Drive it to the end with [`Keyspace::complete_snapshot`].
+    pub fn begin_snapshot(&self) -> Option<Arc<SnapshotJob>> {
+        let databases = self.gate.write();
+        if self.snapshots.is_active() {
+            return None;
+        }
+        Some(self.snapshots.begin(databases.len(), now_ms()))
+    }
+
+    /// Captures every shard `job` has not captured yet, one shard lock at a
+    /// time with the gate held shared (commands run in between), then ends it.
+    pub fn complete_snapshot(&self, job: &SnapshotJob) {
+        for db in 0..self.database_count {
+            for index in 0..SHARD_COUNT {
+                if job.is_complete() {
+                    return;
+                }
+                let read = self.read();
+                drop(read.lock_index(db, index));
+            }
+        }
+        self.snapshots.finish(Some(job));
     }
 
     pub fn database_count(&self) -> usize {
@@ -149,12 +189,10 @@ impl Keyspace {
         let now = now_ms();
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
-            let mut shard = dbs[position / SHARD_COUNT].lock_shard(
-                position % SHARD_COUNT,
-                &self.stats,
-                &self.hasher,
-                now,
-            );
+            let db = position / SHARD_COUNT;
+            let mut shard =
+                dbs[db].lock_shard(position % SHARD_COUNT, &self.stats, &self.hasher, now);
+            self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
             drop(shard);
             report.shards_visited += 1;
@@ -271,12 +309,20 @@ impl<'a> KeyspaceRead<'a> {
 
     /// Locks the shard holding `key` in database `db`.
     pub fn lock(&self, db: usize, key: &KeyHash) -> ShardGuard<'_> {
-        self.dbs[db].lock_shard(
-            key.shard_index(),
+        self.lock_index(db, key.shard_index())
+    }
+
+    /// Locks shard `index` of database `db`, capturing it first for a
+    /// snapshot in progress that has not reached it.
+    fn lock_index(&self, db: usize, index: usize) -> ShardGuard<'_> {
+        let mut guard = self.dbs[db].lock_shard(
+            index,
             &self.keyspace.stats,
             &self.keyspace.hasher,
             self.now_ms,
-        )
+        );
+        self.keyspace.snapshots.before_access(db, &mut guard.shard);
+        guard
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
@@ -291,14 +337,7 @@ impl<'a> KeyspaceRead<'a> {
         order.dedup();
         let guards = order
             .iter()
-            .map(|&(db, shard)| {
-                self.dbs[db].lock_shard(
-                    shard,
-                    &self.keyspace.stats,
-                    &self.keyspace.hasher,
-                    self.now_ms,
-                )
-            })
+            .map(|&(db, shard)| self.lock_index(db, shard))
             .collect();
         let positions = keys
             .iter()
@@ -313,15 +352,8 @@ impl<'a> KeyspaceRead<'a> {
 
     /// Calls `f` on every shard of database `db`, one lock at a time.
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(&mut ShardGuard<'_>)) {
-        let database = &self.dbs[db];
-        for index in 0..database.shard_count() {
-            let mut guard = database.lock_shard(
-                index,
-                &self.keyspace.stats,
-                &self.keyspace.hasher,
-                self.now_ms,
-            );
-            f(&mut guard);
+        for index in 0..self.dbs[db].shard_count() {
+            f(&mut self.lock_index(db, index));
         }
     }
 

@@ -19,6 +19,7 @@ mod pattern;
 pub mod rdb;
 mod set;
 mod shard;
+mod snapshot;
 mod value;
 mod ziplist;
 mod zipmap;
@@ -37,6 +38,7 @@ pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;
 pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
+pub use snapshot::SnapshotJob;
 pub use value::{Collection, StringValue, Value, ValueKind, ValueType};
 pub use zset::{Bound, ZSetValue};
 

@@ -65,6 +65,8 @@ pub struct Shard {
     /// How many entries have an expiry (the active expire cycle skips shards
     /// without any).
     volatile: usize,
+    /// The last snapshot epoch this shard was captured in (`snapshot.rs`).
+    pub(crate) snapshot_epoch: u64,
 }
 
 impl Shard {

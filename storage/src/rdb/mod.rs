@@ -16,6 +16,7 @@ mod writer;
 
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};
 pub use writer::write;
+pub(crate) use writer::{assemble, write_entry};
 
 /// The RDB version Redis 7.0 writes, and the newest Ferrite reads.
 pub const RDB_VERSION: u16 = 10;

@@ -378,3 +378,58 @@ fn redis_corrupt_assets() {
     let error = load(&std::fs::read(path).unwrap()).err().unwrap();
     assert!(error.message.contains("corrupt ziplist"), "{error}");
 }
+
+#[test]
+fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
+    let ks = sample_keyspace();
+    let before = save(&ks);
+    let job = ks.begin_snapshot().expect("no snapshot running");
+    assert!(ks.begin_snapshot().is_none(), "one snapshot at a time");
+    // Writes after the start: a changed value, a deleted key, a new key,
+    // a changed expiry, in databases the walk has not reached.
+    put(&ks, 0, b"str", string(b"changed"), None);
+    put(&ks, 15, b"new", string(b"new"), None);
+    {
+        let read = ks.read();
+        let k = read.key(b"bighash");
+        read.lock(3, &k).remove(&k);
+        let v = read.key(b"volatile");
+        read.lock(0, &v).set_expiry(&v, None);
+    }
+    ks.complete_snapshot(&job);
+    assert!(job.is_complete());
+    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    let reference = load(&before).unwrap();
+    for (db, key) in [
+        (0, &b"str"[..]),
+        (0, b"volatile"),
+        (3, b"bighash"),
+        (1, b"biglist"),
+        (15, b"bigzset"),
+    ] {
+        assert_eq!(get(&snapshot, db, key), get(&reference, db, key));
+    }
+    assert!(get(&snapshot, 15, b"new").is_none());
+    for db in 0..16 {
+        assert_eq!(snapshot.read().counts(db), reference.read().counts(db));
+    }
+    // The live keyspace has the writes.
+    assert_eq!(get(&ks, 0, b"str").unwrap().value, string(b"changed"));
+}
+
+#[test]
+fn exclusive_access_completes_a_running_snapshot_first() {
+    let ks = sample_keyspace();
+    let job = ks.begin_snapshot().unwrap();
+    {
+        // SWAPDB-like: databases 0 and 1 trade places.
+        let mut databases = ks.exclusive();
+        databases.swap(0, 1);
+    }
+    assert!(job.is_complete());
+    ks.complete_snapshot(&job);
+    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
+    assert!(get(&snapshot, 1, b"str").is_none());
+    assert!(ks.begin_snapshot().is_some(), "a new snapshot can start");
+}

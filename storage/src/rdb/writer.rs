@@ -10,12 +10,45 @@ use super::{
 };
 use crate::crc64::crc64;
 use crate::db::Db;
+use crate::shard::Entry;
+use crate::snapshot::DbChunk;
 use crate::value::StringValue;
 
 /// The RDB file for `databases` as of `now_ms` (keys already expired then are
 /// left out), with `aux` fields (name, value) after the header. The caller
 /// holds the keyspace gate exclusively, so the file is one point in time.
 pub fn write(databases: &[Db], aux: &[(&str, String)], now_ms: u64) -> Vec<u8> {
+    let chunks: Vec<DbChunk> = databases
+        .iter()
+        .map(|db| {
+            let mut chunk = DbChunk::default();
+            db.for_each_live_entry(now_ms, |key, entry| {
+                write_entry(&mut chunk.bytes, key, entry);
+                chunk.keys += 1;
+                chunk.volatile += entry.expire_at_ms().is_some() as u64;
+            });
+            chunk
+        })
+        .collect();
+    assemble(chunks.iter(), aux)
+}
+
+/// One key: its expiry if any, then type, key and value.
+pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+    if let Some(at) = entry.expire_at_ms() {
+        out.push(OPCODE_EXPIRETIME_MS);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    out.push(object_type(&entry.value));
+    write_bytes(out, key);
+    write_body(out, &entry.value);
+}
+
+/// The file around the serialised keys of each database (in database order).
+pub(crate) fn assemble<'a>(
+    databases: impl Iterator<Item = &'a DbChunk>,
+    aux: &[(&str, String)],
+) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
@@ -25,25 +58,16 @@ pub fn write(databases: &[Db], aux: &[(&str, String)], now_ms: u64) -> Vec<u8> {
         // Redis saves AUX values with rdbSaveRawString: integers as integers.
         write_string_value(&mut out, &StringValue::from_bytes(value.as_bytes()));
     }
-    for (index, db) in databases.iter().enumerate() {
-        let (keys, volatile) = db.live_counts(now_ms);
-        if keys == 0 {
+    for (index, chunk) in databases.enumerate() {
+        if chunk.keys == 0 {
             continue;
         }
         out.push(OPCODE_SELECTDB);
         write_length(&mut out, index as u64);
         out.push(OPCODE_RESIZEDB);
-        write_length(&mut out, keys as u64);
-        write_length(&mut out, volatile as u64);
-        db.for_each_live_entry(now_ms, |key, entry| {
-            if let Some(at) = entry.expire_at_ms() {
-                out.push(OPCODE_EXPIRETIME_MS);
-                out.extend_from_slice(&at.to_le_bytes());
-            }
-            out.push(object_type(&entry.value));
-            write_bytes(&mut out, key);
-            write_body(&mut out, &entry.value);
-        });
+        write_length(&mut out, chunk.keys);
+        write_length(&mut out, chunk.volatile);
+        out.extend_from_slice(&chunk.bytes);
     }
     out.push(OPCODE_EOF);
     let crc = crc64(0, &out);
