@@ -40,6 +40,7 @@ pub struct Persistence {
     last_bgsave_try_s: AtomicU64,
     /// Unix time of the last successful save (LASTSAVE).
     last_save_s: AtomicU64,
+    /// SAVE commands and background saves started (INFO `rdb_saves`).
     saves: AtomicU64,
     last_load_keys_loaded: AtomicU64,
     last_load_keys_expired: AtomicU64,
@@ -89,6 +90,7 @@ impl Persistence {
         {
             return false;
         }
+        self.saves.fetch_add(1, Ordering::Relaxed);
         self.bgsave_started_s.store(now_s(), Ordering::Relaxed);
         self.last_bgsave_try_s.store(now_s(), Ordering::Relaxed);
         let _guard = self.wake_lock.lock();
@@ -181,10 +183,17 @@ fn now_s() -> u64 {
     now_ms() / 1000
 }
 
-/// Where the RDB file lives: `dbfilename` inside `dir`.
+/// Where the RDB file lives: `dbfilename` inside `dir`. The server changed
+/// into `dir` at startup, so a relative `dir` is already the working
+/// directory (joining it again would nest it).
 fn rdb_path(server: &Server) -> PathBuf {
     let config = server.config.read();
-    Path::new(config.get("dir")).join(config.get("dbfilename"))
+    let dir = Path::new(config.get("dir"));
+    if dir.is_absolute() {
+        dir.join(config.get("dbfilename"))
+    } else {
+        PathBuf::from(config.get("dbfilename"))
+    }
 }
 
 /// The AUX fields Redis 7.0 writes.
@@ -235,7 +244,6 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
     let p = &server.persistence;
     p.dirty.fetch_sub(dirty_at_snapshot, Ordering::Relaxed);
     p.last_save_s.store(now_s(), Ordering::Relaxed);
-    p.saves.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Saves while the caller holds the keyspace gate exclusively (`databases`).
@@ -248,7 +256,13 @@ fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     Ok(())
 }
 
-/// SAVE: a synchronous save; commands wait until the file is on disk.
+/// The SAVE command: counted in `rdb_saves`, then [`save`].
+pub fn save_command(server: &Server) -> Result<(), String> {
+    server.persistence.saves.fetch_add(1, Ordering::Relaxed);
+    save(server)
+}
+
+/// A synchronous save; commands wait until the file is on disk.
 pub fn save(server: &Server) -> Result<(), String> {
     let databases = server.keyspace.exclusive();
     save_locked(server, &databases).inspect_err(|e| warn!("{e}"))

@@ -23,7 +23,7 @@ fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.server.persistence.bgsave_in_progress() {
         return Err(CmdError::msg("ERR Background save already in progress"));
     }
-    persistence::save(ctx.server).map_err(|_| CmdError::msg("ERR"))?;
+    persistence::save_command(ctx.server).map_err(|_| CmdError::msg("ERR"))?;
     ctx.out.ok();
     Ok(())
 }
