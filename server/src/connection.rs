@@ -264,6 +264,7 @@ pub fn execute(
         Outcome::Queued => {}
         Outcome::Ran(command_id) => {
             let failed = out.errors_written() > errors_before;
+            crate::persistence::count_change(server, command_id, failed);
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
             client
                 .pending_stats

@@ -13,6 +13,7 @@ mod latency;
 mod lcs;
 mod log;
 mod pause;
+mod persistence;
 mod server;
 mod slowlog;
 mod stats;
@@ -76,6 +77,9 @@ pub fn run(args: Vec<String>) -> i32 {
         };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
+        if persistence::load_at_startup(&server).is_err() {
+            return 1;
+        }
         server::serve(server, listeners).await;
         0
     })

@@ -81,7 +81,7 @@ pub struct Server {
     pub monitors: AtomicU64,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
-    pub last_save_s: AtomicU64,
+    pub persistence: crate::persistence::Persistence,
     pub debug_pause_cron: AtomicBool,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the CRC check.
     pub debug_skip_checksum: AtomicBool,
@@ -112,7 +112,7 @@ impl Server {
             monitors: AtomicU64::new(0),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
-            last_save_s: AtomicU64::new(ferrite_storage::now_ms() / 1000),
+            persistence: Default::default(),
             debug_pause_cron: AtomicBool::new(false),
             debug_skip_checksum: AtomicBool::new(false),
         };
@@ -235,16 +235,25 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
             }
         }
     };
-    tokio::select! {
-        _ = terminate => {}
-        _ = server.shutdown.notified() => {}
+    let signalled = tokio::select! {
+        _ = terminate => true,
+        _ = server.shutdown.notified() => false,
+    };
+    // SHUTDOWN saved already; a signal saves here when save points are set.
+    if signalled
+        && crate::persistence::has_save_points(&server)
+        && crate::persistence::save_before_exit(&server).is_err()
+    {
+        warn!("Error trying to save the DB. Exit anyway.");
     }
     info!("User requested shutdown...");
     info!("Ferrite is now ready to exit, bye bye...");
 }
 
-/// Periodic work Redis does in `serverCron`: here, the active expire cycle.
+/// Periodic work Redis does in `serverCron`: the active expire cycle, and
+/// background saves (BGSAVE and `save` points).
 fn spawn_background_jobs(server: Arc<Server>) {
+    crate::persistence::spawn_saver(server.clone());
     std::thread::Builder::new()
         .name("active-expire".into())
         .spawn(move || loop {

@@ -10,7 +10,7 @@
 use parking_lot::Mutex;
 
 use crate::keyspace::KeyspaceStats;
-use crate::shard::{Shard, ShardGuard};
+use crate::shard::{Entry, Shard, ShardGuard};
 use crate::value::ValueType;
 
 const SHARD_BITS: u32 = 10;
@@ -81,6 +81,25 @@ impl Db {
     pub(crate) fn swap_contents(&self, other: &Db) {
         for (mine, theirs) in self.shards.iter().zip(other.shards.iter()) {
             std::mem::swap(&mut *mine.lock(), &mut *theirs.lock());
+        }
+    }
+
+    /// Calls `f` on every shard, one lock at a time.
+    pub(crate) fn for_each_raw_shard(&self, mut f: impl FnMut(&mut Shard)) {
+        for shard in self.shards.iter() {
+            f(&mut shard.lock());
+        }
+    }
+
+    /// Calls `f` on every key not expired at `now_ms`, one shard lock at a time.
+    pub(crate) fn for_each_live_entry(&self, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (key, entry) in shard.entries() {
+                if !entry.is_expired(now_ms) {
+                    f(key, entry);
+                }
+            }
         }
     }
 

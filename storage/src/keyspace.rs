@@ -6,6 +6,7 @@
 //! DEBUG RELOAD, later MULTI/EXEC and scripts) hold it exclusively.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
@@ -17,7 +18,9 @@ use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::encoding::EncodingLimitsCell;
 use crate::lfu::LfuParams;
 use crate::now_ms;
-use crate::shard::ShardGuard;
+use crate::rdb::{self, RdbError, RdbSummary};
+use crate::shard::{Entry, ShardGuard};
+use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
 
 /// Counters the keyspace keeps for INFO, and switches DEBUG flips.
@@ -83,14 +86,18 @@ pub struct ActiveExpireReport {
 /// All databases.
 pub struct Keyspace {
     gate: RwLock<Vec<Db>>,
+    /// Fixed at creation (loading an RDB file replaces the databases with as
+    /// many), so reading it never takes the gate: a command holding the gate
+    /// shared must not take it again while an exclusive holder waits.
+    database_count: usize,
     /// Collection encoding thresholds (CONFIG SET changes them).
     pub encoding_limits: EncodingLimitsCell,
     hasher: RandomState,
     stats: KeyspaceStats,
     /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
     expire_cursor: AtomicUsize,
-    /// Fixed at start (`databases`), so reading it takes no lock.
-    database_count: usize,
+    /// The BGSAVE snapshot in progress: shards are captured before use.
+    snapshots: Snapshots,
 }
 
 impl Keyspace {
@@ -109,6 +116,7 @@ impl Keyspace {
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
             },
             expire_cursor: AtomicUsize::new(0),
+            snapshots: Snapshots::default(),
         }
     }
 
@@ -125,12 +133,47 @@ impl Keyspace {
         }
     }
 
-    /// Exclusive access: no other command runs while this is held.
+    /// Exclusive access: no other command runs while this is held. A
+    /// snapshot in progress is completed first (every shard not captured yet
+    /// is captured now), since the holder may swap or replace databases.
     pub fn exclusive(&self) -> KeyspaceExclusive<'_> {
+        let databases = self.gate.write();
+        if self.snapshots.is_active() {
+            for (index, db) in databases.iter().enumerate() {
+                db.for_each_raw_shard(|shard| self.snapshots.before_access(index, shard));
+            }
+            self.snapshots.finish(None);
+        }
         KeyspaceExclusive {
-            dbs: self.gate.write(),
+            dbs: databases,
             keyspace: self,
         }
+    }
+
+    /// Starts a point-in-time snapshot of every database (BGSAVE) without
+    /// stopping commands: see `snapshot.rs`. `None` if one is running.
+    /// Drive it to the end with [`Keyspace::complete_snapshot`].
+    pub fn begin_snapshot(&self) -> Option<Arc<SnapshotJob>> {
+        let databases = self.gate.write();
+        if self.snapshots.is_active() {
+            return None;
+        }
+        Some(self.snapshots.begin(databases.len(), now_ms()))
+    }
+
+    /// Captures every shard `job` has not captured yet, one shard lock at a
+    /// time with the gate held shared (commands run in between), then ends it.
+    pub fn complete_snapshot(&self, job: &SnapshotJob) {
+        for db in 0..self.database_count {
+            for index in 0..SHARD_COUNT {
+                if job.is_complete() {
+                    return;
+                }
+                let read = self.read();
+                drop(read.lock_index(db, index));
+            }
+        }
+        self.snapshots.finish(Some(job));
     }
 
     pub fn database_count(&self) -> usize {
@@ -152,12 +195,10 @@ impl Keyspace {
         let now = now_ms();
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
-            let mut shard = dbs[position / SHARD_COUNT].lock_shard(
-                position % SHARD_COUNT,
-                &self.stats,
-                &self.hasher,
-                now,
-            );
+            let db = position / SHARD_COUNT;
+            let mut shard =
+                dbs[db].lock_shard(position % SHARD_COUNT, &self.stats, &self.hasher, now);
+            self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
             drop(shard);
             report.shards_visited += 1;
@@ -169,6 +210,64 @@ impl Keyspace {
         }
         self.expire_cursor.store(position, Ordering::Relaxed);
         report
+    }
+
+    /// Reads the RDB file in `bytes` into `count` fresh databases (the live
+    /// ones are untouched), dropping keys already expired and refusing
+    /// duplicate keys and databases beyond `count`, as Redis's loader does.
+    pub fn load_rdb(
+        &self,
+        bytes: &[u8],
+        count: usize,
+        verify_checksum: bool,
+    ) -> Result<LoadedRdb, RdbError> {
+        let databases: Vec<Db> = (0..count).map(|_| Db::default()).collect();
+        let limits = self.encoding_limits.get();
+        let now = now_ms();
+        let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
+        let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
+            let Some(db) = databases.get(parsed.db) else {
+                return Err(format!(
+                    "FATAL: Data file was created with a Redis server configured to handle more than {count} databases"
+                ));
+            };
+            let expire_at = match parsed.expire_at_ms {
+                Some(at) if at <= now as i64 => {
+                    keys_expired += 1;
+                    return Ok(());
+                }
+                Some(at) => Some(at as u64),
+                None => None,
+            };
+            let key = KeyHash {
+                bytes: &parsed.key,
+                hash: self.hash(&parsed.key),
+            };
+            let mut shard = db.lock_shard(key.shard_index(), &self.stats, &self.hasher, now);
+            if shard
+                .insert(&key, Entry::with_expiry(parsed.value, expire_at))
+                .is_some()
+            {
+                return Err(format!(
+                    "Duplicated key '{}' found in RDB file",
+                    String::from_utf8_lossy(&parsed.key)
+                ));
+            }
+            if let Some(idle) = parsed.idle_s {
+                shard.set_idle(&key, idle.min(u32::MAX as u64) as u32);
+            }
+            if let Some(counter) = parsed.frequency {
+                shard.set_frequency(&key, counter);
+            }
+            keys_loaded += 1;
+            Ok(())
+        })?;
+        Ok(LoadedRdb {
+            databases,
+            keys_loaded,
+            keys_expired,
+            summary,
+        })
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -235,6 +334,28 @@ impl Deref for Databases<'_> {
     }
 }
 
+/// Databases read from an RDB file, not yet in use: a file that fails to load
+/// never leaves a half-loaded keyspace behind.
+pub struct LoadedRdb {
+    databases: Vec<Db>,
+    pub keys_loaded: u64,
+    /// Keys whose expiry had passed: dropped, as a master's loader does.
+    pub keys_expired: u64,
+    pub summary: RdbSummary,
+}
+
+impl LoadedRdb {
+    /// Replaces every database's contents with the loaded ones (shard by
+    /// shard, so a transaction holding the gate can do it too). `databases`
+    /// is the keyspace's gate, held exclusively by the caller.
+    pub fn install(self, databases: &[Db]) {
+        debug_assert_eq!(databases.len(), self.databases.len());
+        for (live, loaded) in databases.iter().zip(&self.databases) {
+            live.swap_contents(loaded);
+        }
+    }
+}
+
 /// The keyspace held shared, with the time the command started.
 pub struct KeyspaceRead<'a> {
     dbs: Databases<'a>,
@@ -265,12 +386,20 @@ impl<'a> KeyspaceRead<'a> {
 
     /// Locks the shard holding `key` in database `db`.
     pub fn lock(&self, db: usize, key: &KeyHash) -> ShardGuard<'_> {
-        self.dbs[db].lock_shard(
-            key.shard_index(),
+        self.lock_index(db, key.shard_index())
+    }
+
+    /// Locks shard `index` of database `db`, capturing it first for a
+    /// snapshot in progress that has not reached it.
+    fn lock_index(&self, db: usize, index: usize) -> ShardGuard<'_> {
+        let mut guard = self.dbs[db].lock_shard(
+            index,
             &self.keyspace.stats,
             &self.keyspace.hasher,
             self.now_ms,
-        )
+        );
+        self.keyspace.snapshots.before_access(db, &mut guard.shard);
+        guard
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
@@ -285,14 +414,7 @@ impl<'a> KeyspaceRead<'a> {
         order.dedup();
         let guards = order
             .iter()
-            .map(|&(db, shard)| {
-                self.dbs[db].lock_shard(
-                    shard,
-                    &self.keyspace.stats,
-                    &self.keyspace.hasher,
-                    self.now_ms,
-                )
-            })
+            .map(|&(db, shard)| self.lock_index(db, shard))
             .collect();
         let positions = keys
             .iter()
@@ -307,15 +429,8 @@ impl<'a> KeyspaceRead<'a> {
 
     /// Calls `f` on every shard of database `db`, one lock at a time.
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(&mut ShardGuard<'_>)) {
-        let database = &self.dbs[db];
-        for index in 0..database.shard_count() {
-            let mut guard = database.lock_shard(
-                index,
-                &self.keyspace.stats,
-                &self.keyspace.hasher,
-                self.now_ms,
-            );
-            f(&mut guard);
+        for index in 0..self.dbs[db].shard_count() {
+            f(&mut self.lock_index(db, index));
         }
     }
 
@@ -374,7 +489,6 @@ impl<'a> KeyspaceRead<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::Entry;
     use crate::value::{StringValue, Value};
 
     fn set(ks: &Keyspace, key: &str, expire: Option<u64>) {

@@ -65,6 +65,18 @@ pub struct Shard {
     /// How many entries have an expiry (the active expire cycle skips shards
     /// without any).
     volatile: usize,
+    /// The last snapshot epoch this shard was captured in (`snapshot.rs`).
+    pub(crate) snapshot_epoch: u64,
+}
+
+impl Shard {
+    /// Every key with its entry, expired ones included (for snapshots, which
+    /// read shards without a `ShardGuard`).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.table
+            .iter()
+            .map(|slot| (slot.key.as_slice(), &slot.entry))
+    }
 }
 
 /// A locked shard, with the keyspace statistics its lazy expiry updates.

@@ -175,18 +175,7 @@ fn human_bytes(bytes: u64) -> String {
 
 fn persistence_section(server: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    field!(out, "loading", 0);
-    field!(out, "async_loading", 0);
-    field!(out, "rdb_changes_since_last_save", 0);
-    field!(out, "rdb_bgsave_in_progress", 0);
-    field!(
-        out,
-        "rdb_last_save_time",
-        server.last_save_s.load(Ordering::Relaxed)
-    );
-    field!(out, "rdb_last_bgsave_status", "ok");
-    field!(out, "aof_enabled", 0);
-    field!(out, "aof_rewrite_in_progress", 0);
+    server.persistence.info(out);
 }
 
 fn stats_section(server: &Server, out: &mut String) {

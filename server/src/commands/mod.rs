@@ -8,6 +8,7 @@ mod introspection;
 mod keys;
 mod list_blocking;
 mod lists;
+mod persistence;
 mod server_admin;
 mod sets;
 mod sort;
@@ -18,6 +19,7 @@ mod typed;
 mod zset_blocking;
 mod zsets;
 
+pub use info::resident_memory;
 pub use table::CommandTable;
 
 use std::sync::atomic::Ordering;

@@ -276,15 +276,15 @@ fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out
-        .integer(ctx.server.last_save_s.load(Ordering::Relaxed) as i64);
+    ctx.out.integer(ctx.server.persistence.last_save_s() as i64);
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Ferrite has no RDB
-/// persistence yet, so an explicit SAVE is refused rather than faked.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first with SAVE, or
+/// by default when save points are configured; a failed save keeps the
+/// server running unless FORCE is given.
 fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     for arg in &args[1..] {
         if is(arg, "save") {
             save = true;
@@ -292,7 +292,9 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             nosave = true;
         } else if is(arg, "abort") {
             abort = true;
-        } else if !(is(arg, "now") || is(arg, "force")) {
+        } else if is(arg, "force") {
+            force = true;
+        } else if !is(arg, "now") {
             return Err(CmdError::Syntax);
         }
     }
@@ -302,13 +304,15 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if abort {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
-    if save {
-        tracing::warn!(
-            "Error trying to save the DB, can't exit: RDB persistence is not implemented yet"
-        );
-        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
-    }
     tracing::warn!("User requested shutdown...");
+    let wants_save = save || (!nosave && crate::persistence::has_save_points(ctx.server));
+    if wants_save && crate::persistence::save_before_exit(ctx.server).is_err() {
+        if !force {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+        tracing::warn!("Error trying to save the DB. Exit anyway.");
+    }
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
@@ -607,6 +611,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => debug_object(ctx, &args[2])?,
+        ("reload", _) => debug_reload(ctx, &args[2..])?,
         ("quicklist-packed-threshold", 3) => {
             // Redis keeps list elements above this size in nodes of their own.
             // Ferrite's large lists already hold every element in its own
@@ -650,6 +655,9 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type.",
+                "RELOAD [NOSAVE]",
+                "    Save the RDB on disk and reload it back to memory. With NOSAVE, load the",
+                "    existing RDB file without saving first.",
                 "QUICKLIST-PACKED-THRESHOLD <size>",
                 "    Accepted for compatibility: large list elements are always stored apart.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -667,6 +675,37 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )))
         }
     }
+    Ok(())
+}
+
+/// DEBUG RELOAD [NOSAVE]. Redis's NOFLUSH and MERGE (load on top of the
+/// current keys) are refused: Ferrite always loads into fresh databases.
+fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
+    let mut nosave = false;
+    for option in options {
+        if is(option, "nosave") {
+            nosave = true;
+        } else if is(option, "noflush") || is(option, "merge") {
+            return Err(CmdError::msg(
+                "ERR DEBUG RELOAD NOFLUSH and MERGE are not supported by Ferrite",
+            ));
+        } else {
+            return Err(CmdError::msg(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    use crate::persistence::{debug_reload, ReloadFailure};
+    match ctx.with_exclusive(|databases| debug_reload(ctx.server, databases, nosave)) {
+        Ok(()) => {}
+        Err(ReloadFailure::Save) => return Err(CmdError::msg("ERR")),
+        Err(ReloadFailure::Load) => {
+            return Err(CmdError::msg(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
+        }
+    }
+    ctx.out.ok();
     Ok(())
 }
 

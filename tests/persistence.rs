@@ -1,0 +1,392 @@
+//! RDB persistence end to end: a real Redis 7.0 (`/usr/bin/redis-server`)
+//! writes a file with every type in small and large encodings that Ferrite
+//! loads, Ferrite's SAVE is loaded by Redis, and Ferrite keeps its data across
+//! SHUTDOWN and DEBUG RELOAD and refuses a corrupt file.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, temp_dir, wait_exit};
+use redis::Value;
+
+/// A process on a loopback port with its own directory, stopped on drop.
+struct Process {
+    port: u16,
+    child: Child,
+}
+
+impl Process {
+    fn start(program: &Path, dir: &Path, extra: &[&str]) -> Process {
+        let port = free_port();
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--logfile".into(),
+            dir.join("server.log").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(program)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        let process = Process { port, child };
+        process.wait_ready();
+        process
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut con) = self.try_connect() {
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server on port {} did not start", self.port);
+    }
+
+    fn try_connect(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+    }
+
+    fn connect(&self) -> redis::Connection {
+        self.try_connect().expect("connect")
+    }
+
+    /// Sends SHUTDOWN with `mode` and waits for the process to exit.
+    fn shutdown(mut self, mode: &str) -> Option<i32> {
+        let mut con = self.connect();
+        let _ = redis::cmd("SHUTDOWN").arg(mode).query::<Value>(&mut con);
+        wait_exit(&mut self.child, Duration::from_secs(10))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const REDIS: &str = "/usr/bin/redis-server";
+
+fn ferrite(dir: &Path, extra: &[&str]) -> Process {
+    let mut args = vec!["--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    Process::start(&common::binary(), dir, &args)
+}
+
+fn redis(dir: &Path) -> Process {
+    Process::start(
+        Path::new(REDIS),
+        dir,
+        &["--save", "", "--enable-debug-command", "yes"],
+    )
+}
+
+/// A directory removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        TempDir(temp_dir(tag))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(con: &mut redis::Connection, args: &[&str]) -> Value {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
+}
+
+/// Every type in its small and large encodings, over two databases, with
+/// expiries; values long enough for Redis to LZF-compress them.
+fn populate(con: &mut redis::Connection) {
+    let long = "compressible-".repeat(50);
+    let huge_element = "x".repeat(20_000);
+    let mut commands: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "string".into(), "hello".into()],
+        vec!["SET".into(), "int".into(), "-12345".into()],
+        vec!["SET".into(), "bigint".into(), "9000000000".into()],
+        vec!["SET".into(), "long".into(), long.clone()],
+        vec![
+            "SET".into(),
+            "volatile".into(),
+            "v".into(),
+            "PX".into(),
+            "3600000".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "list".into(),
+            "a".into(),
+            "1".into(),
+            "-7".into(),
+            long.clone(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "plainnode".into(),
+            "a".into(),
+            huge_element,
+            "b".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash".into(),
+            "f".into(),
+            "v".into(),
+            "n".into(),
+            "12".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "intset".into(),
+            "1".into(),
+            "-2".into(),
+            "70000".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "set".into(),
+            "a".into(),
+            "b".into(),
+            "3".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "zset".into(),
+            "1".into(),
+            "a".into(),
+            "2.5".into(),
+            "b".into(),
+            "-inf".into(),
+            "c".into(),
+        ],
+        vec!["SELECT".into(), "3".into()],
+        vec!["SET".into(), "other-db".into(), "x".into()],
+        vec!["EXPIRE".into(), "other-db".into(), "7200".into()],
+        vec!["SELECT".into(), "0".into()],
+    ];
+    let mut biglist = vec!["RPUSH".to_string(), "biglist".into()];
+    let mut bighash = vec!["HSET".to_string(), "bighash".into()];
+    let mut bigset = vec!["SADD".to_string(), "bigset".into()];
+    let mut bigintset = vec!["SADD".to_string(), "bigintset".into()];
+    let mut bigzset = vec!["ZADD".to_string(), "bigzset".into()];
+    for i in 0..2000 {
+        biglist.push(format!("element:{i}"));
+        bighash.extend([format!("field:{i}"), format!("value:{i}")]);
+        bigset.push(format!("member:{i}"));
+        bigintset.push((i * 7).to_string());
+        bigzset.extend([format!("{}", i as f64 / 7.0), format!("m{i}")]);
+    }
+    commands.extend([biglist, bighash, bigset, bigintset, bigzset]);
+    for command in commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        run(con, &args);
+    }
+}
+
+/// Key (as `db/key`) to its type, absolute expiry and value.
+type Contents = BTreeMap<String, String>;
+
+/// The dataset of databases 0 and 3 as text, order-independent where the
+/// type is unordered, with each key's absolute expiry.
+fn contents(con: &mut redis::Connection) -> Contents {
+    let mut all = BTreeMap::new();
+    for db in ["0", "3"] {
+        run(con, &["SELECT", db]);
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(con).expect("TYPE");
+            let value = match kind.as_str() {
+                "string" => format!("{:?}", run(con, &["GET", &key])),
+                "list" => format!("{:?}", run(con, &["LRANGE", &key, "0", "-1"])),
+                "zset" => format!("{:?}", run(con, &["ZRANGE", &key, "0", "-1", "WITHSCORES"])),
+                "set" => {
+                    let mut members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+                        .arg(&key)
+                        .query(con)
+                        .expect("SMEMBERS");
+                    members.sort();
+                    format!("{members:?}")
+                }
+                "hash" => {
+                    let fields: BTreeMap<Vec<u8>, Vec<u8>> =
+                        redis::cmd("HGETALL").arg(&key).query(con).expect("HGETALL");
+                    format!("{fields:?}")
+                }
+                other => panic!("unexpected type {other}"),
+            };
+            let expiry: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(con)
+                .expect("PEXPIRETIME");
+            all.insert(format!("{db}/{key}"), format!("{kind} {expiry} {value}"));
+        }
+    }
+    run(con, &["SELECT", "0"]);
+    all
+}
+
+fn info_persistence(con: &mut redis::Connection) -> String {
+    redis::cmd("INFO")
+        .arg("persistence")
+        .query(con)
+        .expect("INFO")
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fills `server` (whose directory is `dir`), SAVEs and stops it; returns
+/// what it held. Its dump.rdb is then copied into `target_dir`.
+fn populate_save_and_stop(server: Process, dir: &Path, target_dir: &Path) -> Contents {
+    let mut con = server.connect();
+    populate(&mut con);
+    let expected = contents(&mut con);
+    assert_eq!(expected.len(), 17);
+    assert_eq!(run(&mut con, &["SAVE"]), Value::Okay);
+    drop(con);
+    assert_eq!(server.shutdown("NOSAVE"), Some(0));
+    std::fs::copy(dir.join("dump.rdb"), target_dir.join("dump.rdb")).expect("copy dump.rdb");
+    expected
+}
+
+#[test]
+fn ferrite_loads_what_redis_saved() {
+    let redis_dir = TempDir::new("redis-save");
+    let dir = TempDir::new("ferrite-load");
+    let expected = populate_save_and_stop(redis(&redis_dir.0), &redis_dir.0, &dir.0);
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    assert_eq!(contents(&mut con), expected);
+    let info = info_persistence(&mut con);
+    assert!(info.contains("rdb_last_load_keys_loaded:17\r\n"), "{info}");
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(log.contains("Loading RDB produced by version 7.0"), "{log}");
+    assert!(
+        log.contains("Done loading RDB, keys loaded: 17, keys expired: 0."),
+        "{log}"
+    );
+    assert!(log.contains("DB loaded from disk: "), "{log}");
+}
+
+#[test]
+fn redis_loads_what_ferrite_saved() {
+    let dir = TempDir::new("ferrite-save");
+    let redis_dir = TempDir::new("redis-load");
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let expected = populate_save_and_stop(server, &dir.0, &redis_dir.0);
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(log.contains("DB saved on disk"), "{log}");
+    let redis = redis(&redis_dir.0);
+    let mut con = redis.connect();
+    assert_eq!(contents(&mut con), expected);
+    // Redis converted the plain encodings to its compact ones on load.
+    assert_eq!(
+        run(&mut con, &["OBJECT", "ENCODING", "hash"]),
+        Value::BulkString(b"listpack".to_vec())
+    );
+    assert_eq!(
+        run(&mut con, &["OBJECT", "ENCODING", "intset"]),
+        Value::BulkString(b"intset".to_vec())
+    );
+}
+
+#[test]
+fn data_survives_shutdown_bgsave_and_debug_reload() {
+    let dir = TempDir::new("ferrite-restart");
+    let server = ferrite(&dir.0, &["--save", "3600 1"]);
+    let mut con = server.connect();
+    populate(&mut con);
+    let expected = contents(&mut con);
+    assert_eq!(run(&mut con, &["DEBUG", "RELOAD"]), Value::Okay);
+    assert_eq!(contents(&mut con), expected);
+    let info = info_persistence(&mut con);
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+
+    run(&mut con, &["SET", "after-reload", "1"]);
+    std::fs::remove_file(dir.0.join("dump.rdb")).unwrap();
+    assert_eq!(
+        run(&mut con, &["BGSAVE"]),
+        Value::SimpleString("Background saving started".into())
+    );
+    wait_for_file(&dir.0.join("dump.rdb"));
+    drop(con);
+    // SHUTDOWN saves by default when save points are configured.
+    assert_eq!(server.shutdown("NOW"), Some(0));
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(
+        log.contains("Saving the final RDB snapshot before exiting."),
+        "{log}"
+    );
+
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    let mut after = contents(&mut con);
+    assert_eq!(
+        after.remove("0/after-reload"),
+        Some(format!("string -1 {:?}", Value::BulkString(b"1".to_vec())))
+    );
+    assert_eq!(after, expected);
+}
+
+#[test]
+fn a_corrupt_file_stops_startup_with_a_clear_error() {
+    let dir = TempDir::new("ferrite-corrupt");
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    populate(&mut con);
+    run(&mut con, &["SAVE"]);
+    drop(con);
+    assert_eq!(server.shutdown("NOSAVE"), Some(0));
+    let path = dir.0.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let mut child = Command::new(common::binary())
+        .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"])
+        .args(["--dir", &dir.0.display().to_string()])
+        .args(["--logfile", &dir.0.join("server.log").display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ferrite-server");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(1));
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(
+        log.contains("Internal error in RDB reading offset "),
+        "{log}"
+    );
+    assert!(
+        log.contains("Terminating server after rdb file reading failure."),
+        "{log}"
+    );
+}
