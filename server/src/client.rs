@@ -40,6 +40,7 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
     pub monitor: AtomicBool,
+    pub subscriptions: crate::pubsub::SubscriptionCounts,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -60,6 +61,7 @@ impl ClientHandle {
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            subscriptions: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         }
@@ -92,16 +94,31 @@ impl ClientHandle {
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
+    /// The client type CLIENT LIST/KILL TYPE filter on (`normal` or `pubsub`).
+    pub fn client_type(&self) -> &'static str {
+        if self.subscriptions.is_subscribed() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// Redis's CLIENT LIST / CLIENT INFO line.
     pub fn info_line(&self) -> String {
-        let flags = if self.monitor.load(Ordering::Relaxed) {
-            "O"
-        } else {
-            "N"
-        };
+        use crate::pubsub::Kind;
+        let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.subscriptions.is_subscribed() {
+            flags.push('P');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -109,6 +126,9 @@ impl ClientHandle {
             self.created.elapsed().as_secs(),
             self.idle_seconds(),
             self.db.load(Ordering::Relaxed),
+            self.subscriptions.get(Kind::Channel),
+            self.subscriptions.get(Kind::Pattern),
+            self.subscriptions.get(Kind::Shard),
             self.last_command.lock(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -132,6 +152,8 @@ pub struct ClientState {
     pub pending_stats: crate::stats::PendingCommandStats,
     /// Set by a blocking command that found nothing to serve.
     pub blocked: Option<crate::blocking::Blocked>,
+    /// Pub/Sub subscriptions and the queue their messages arrive in.
+    pub pubsub: crate::pubsub::ClientSubscriptions,
 }
 
 impl ClientState {
@@ -146,6 +168,7 @@ impl ClientState {
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,
+            pubsub: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::zsets::COMMANDS,
     super::zset_blocking::COMMANDS,
     super::sort::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.
