@@ -52,6 +52,12 @@ impl ReplyWriter {
         &self.buf
     }
 
+    /// The encoded bytes, consuming the writer (a message encoded once and
+    /// then shared by many connections).
+    pub fn into_vec(self) -> Vec<u8> {
+        self.buf
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

@@ -44,6 +44,7 @@ pub struct ClientHandle {
     pub multi_queued: AtomicI64,
     /// A key this client watches was changed: its EXEC will fail.
     watch_dirty: AtomicBool,
+    pub subscriptions: crate::pubsub::SubscriptionCounts,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -66,6 +67,7 @@ impl ClientHandle {
             monitor: AtomicBool::new(false),
             multi_queued: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
+            subscriptions: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         }
@@ -106,9 +108,19 @@ impl ClientHandle {
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
+    /// The client type CLIENT LIST/KILL TYPE filter on (`normal` or `pubsub`).
+    pub fn client_type(&self) -> &'static str {
+        if self.subscriptions.is_subscribed() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// Redis's CLIENT LIST / CLIENT INFO line.
     pub fn info_line(&self) -> String {
         let multi = self.multi_queued.load(Ordering::Relaxed);
+        use crate::pubsub::Kind;
         let mut flags = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             flags.push('O');
@@ -119,12 +131,15 @@ impl ClientHandle {
         if self.watch_dirty() {
             flags.push('d');
         }
+        if self.subscriptions.is_subscribed() {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -132,6 +147,9 @@ impl ClientHandle {
             self.created.elapsed().as_secs(),
             self.idle_seconds(),
             self.db.load(Ordering::Relaxed),
+            self.subscriptions.get(Kind::Channel),
+            self.subscriptions.get(Kind::Pattern),
+            self.subscriptions.get(Kind::Shard),
             self.last_command.lock(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -159,6 +177,8 @@ pub struct ClientState {
     pub multi: Option<crate::transaction::MultiState>,
     /// Keys this client WATCHes.
     pub watched: Vec<crate::watch::WatchedKey>,
+    /// Pub/Sub subscriptions and the queue their messages arrive in.
+    pub pubsub: crate::pubsub::ClientSubscriptions,
 }
 
 impl ClientState {
@@ -175,6 +195,7 @@ impl ClientState {
             blocked: None,
             multi: None,
             watched: Vec::new(),
+            pubsub: Default::default(),
         }
     }
 

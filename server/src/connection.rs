@@ -46,6 +46,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         server.monitors.fetch_sub(1, Ordering::SeqCst);
     }
     server.watches.unwatch_all(&mut client);
+    server.pubsub.unsubscribe_all(&mut client);
     server.clients.unregister(id);
 }
 
@@ -70,6 +71,16 @@ async fn serve_client(
                     Some(line) => stream.write_all(&line).await?,
                     None => return Ok(()),
                 }
+                continue;
+            }
+            messages = client.pubsub.next_batch() => {
+                // A subscriber that stops reading must still be closable.
+                tokio::select! {
+                    biased;
+                    _ = handle.killed() => return Ok(()),
+                    written = stream.write_all(&messages) => written?,
+                }
+                ServerStats::add(&server.stats.net_output_bytes, messages.len() as u64);
                 continue;
             }
         };
@@ -101,6 +112,7 @@ async fn serve_client(
                     .wait(is_write_request(server, client, &request))
                     .await;
             }
+            client.pubsub.drain_into(&mut out);
             execute(server, client, &mut out, &request, None);
             if let Some(blocked) = client.blocked.take() {
                 client.pending_stats.flush(&server.stats);
@@ -280,13 +292,15 @@ pub fn execute(
             server.stats.record_error(&code);
         }
     }
+    // Pub/Sub pushes at the start of a reply survive CLIENT REPLY OFF/SKIP.
+    let kept = reply_start + client.pubsub.take_push_reply_bytes();
     if scope.is_some() {
         return;
     }
     match client.reply_mode {
-        ReplyMode::Off => out.truncate(reply_start),
+        ReplyMode::Off => out.truncate(kept),
         ReplyMode::SkipThis => {
-            out.truncate(reply_start);
+            out.truncate(kept);
             client.reply_mode = ReplyMode::On;
         }
         ReplyMode::On | ReplyMode::Skip => {}
@@ -383,6 +397,11 @@ fn dispatch(
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
         return rejected(out, "NOAUTH Authentication required.");
+    }
+    if let Some(refusal) =
+        crate::pubsub::refusal_while_subscribed(client, out.protocol(), full_name)
+    {
+        return rejected(out, &refusal);
     }
     let Some(handler) = spec.handler else {
         return rejected(

@@ -14,6 +14,7 @@ mod lcs;
 mod log;
 mod pause;
 mod persistence;
+mod pubsub;
 mod server;
 mod slowlog;
 mod stats;

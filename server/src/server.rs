@@ -72,6 +72,7 @@ pub struct Server {
     pub pause: PauseState,
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
+    pub pubsub: crate::pubsub::PubSub,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
@@ -105,6 +106,7 @@ impl Server {
             pause: PauseState::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
             run_id: random_hex(40),
             started: Instant::now(),
             port,
@@ -123,6 +125,8 @@ impl Server {
     /// Makes a new configuration take effect (at startup and after CONFIG SET).
     pub fn apply_config(&self, config: Config) {
         self.hot.refresh(&config);
+        self.pubsub
+            .configure_limits(config.get("client-output-buffer-limit"));
         self.slowlog
             .lock()
             .trim(config.get_i64("slowlog-max-len") as usize);

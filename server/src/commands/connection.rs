@@ -67,7 +67,14 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let subscribed = ctx.client.pubsub.is_subscribed() && ctx.out.protocol() == Protocol::Resp2;
     match args {
+        // RESP2 subscribed mode: `["pong", message or ""]`.
+        [_] | [_, _] if subscribed => {
+            ctx.out.array(2);
+            ctx.out.bulk(b"pong");
+            ctx.out.bulk(args.get(1).map_or(&b""[..], |m| m.as_ref()));
+        }
         [_] => ctx.out.simple("PONG"),
         [_, message] => ctx.out.bulk(message),
         _ => {
@@ -100,6 +107,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.no_evict = false;
     client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
     client.handle.name.lock().clear();
+    ctx.server.pubsub.unsubscribe_all(ctx.client);
     set_protocol(ctx, Protocol::Resp2);
     ctx.out.simple("RESET");
     Ok(())

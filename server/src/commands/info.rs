@@ -199,8 +199,22 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "evicted_keys", 0);
     field!(out, "keyspace_hits", get(&s.keyspace_hits));
     field!(out, "keyspace_misses", get(&s.keyspace_misses));
-    field!(out, "pubsub_channels", 0);
-    field!(out, "pubsub_patterns", 0);
+    let pubsub = &server.pubsub;
+    field!(
+        out,
+        "pubsub_channels",
+        pubsub.active_count(crate::pubsub::Kind::Channel)
+    );
+    field!(
+        out,
+        "pubsub_patterns",
+        pubsub.active_count(crate::pubsub::Kind::Pattern)
+    );
+    field!(
+        out,
+        "pubsubshard_channels",
+        pubsub.active_count(crate::pubsub::Kind::Shard)
+    );
     field!(out, "total_error_replies", get(&s.total_error_replies));
     field!(out, "sync_full", 0);
     field!(out, "sync_partial_ok", 0);

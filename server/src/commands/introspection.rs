@@ -257,8 +257,11 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
             continue;
         }
-        // Every connection is a normal client until pub/sub and replication exist.
-        if type_filter.as_deref().is_some_and(|t| t != "normal") {
+        // Every connection is a normal or pubsub client until replication exists.
+        if type_filter
+            .as_deref()
+            .is_some_and(|t| t != handle.client_type())
+        {
             continue;
         }
         listing.push_str(&handle.info_line());
@@ -327,7 +330,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "id" => handle.id.to_string() == *value,
             "addr" => handle.peer.to_string() == *value,
             "laddr" => handle.local.to_string() == *value,
-            "type" => value.eq_ignore_ascii_case("normal"),
+            "type" => value.eq_ignore_ascii_case(handle.client_type()),
             "user" => value == "default",
             "maxage" => value
                 .parse::<u64>()
@@ -541,7 +544,10 @@ fn write_key_specs(out: &mut ferrite_resp::ReplyWriter, spec: &CommandSpec) {
         out.array(0);
         return;
     }
-    let access: &[&str] = if spec.has_flag("write") {
+    // Shard channels are keys for cluster routing only (Redis's NOT_KEY).
+    let access: &[&str] = if spec.has_flag("pubsub") {
+        &["not_key"]
+    } else if spec.has_flag("write") {
         &["RW", "update"]
     } else {
         &["RO", "access"]

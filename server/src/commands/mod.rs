@@ -9,6 +9,7 @@ mod keys;
 mod list_blocking;
 mod lists;
 mod persistence;
+mod pubsub;
 mod server_admin;
 mod sets;
 mod sort;

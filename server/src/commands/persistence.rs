@@ -10,7 +10,7 @@ const ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, save)
-        .flags(&["admin", "noscript", "no-multi"])
+        .flags(&["admin", "noscript", "no_multi"])
         .acl(ACL)
         .doc("server", "Synchronously saves the database(s) to disk."),
     CommandSpec::new("bgsave", -1, bgsave)

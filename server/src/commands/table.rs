@@ -21,6 +21,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::sort::COMMANDS,
     super::transactions::COMMANDS,
     super::persistence::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

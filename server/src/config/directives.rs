@@ -218,10 +218,13 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     accepted("masterauth", Kind::Text, ""),
     accepted("masteruser", Kind::Text, ""),
-    accepted(
+    // Enforced for the pubsub class (crate::pubsub); normal clients are
+    // unlimited by default and replicas do not exist yet.
+    d(
         "client-output-buffer-limit",
         Kind::OutputBufferLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
     ),
     accepted("maxmemory", mem(0, i64::MAX), "0"),
     accepted(
