@@ -10,6 +10,7 @@ mod dense;
 mod dump;
 mod encoding;
 mod hash;
+mod intset;
 mod key;
 mod keyspace;
 mod lfu;

@@ -99,7 +99,7 @@ fn packed_offset(bytes: &[u8], len: usize, index: usize) -> usize {
 /// buffer is a boxed slice of exactly the bytes in use: the type is two words,
 /// so the collection types holding it stay small.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct PackedSeq {
+pub struct PackedSeq {
     buf: Box<[u8]>,
 }
 
@@ -168,12 +168,20 @@ impl PackedSeq {
 
     /// Inserts `value` so that it ends up at `index` (0..=len).
     pub(crate) fn insert(&mut self, index: usize, value: &[u8]) {
+        self.insert_many(index, &[value]);
+    }
+
+    /// Inserts `values`, in order, so that the first ends up at `index`.
+    pub(crate) fn insert_many(&mut self, index: usize, values: &[&[u8]]) {
         let offset = self.offset(index);
-        let entry = encode_entry(value);
+        let mut entries = Vec::new();
+        for value in values {
+            write_entry(&mut entries, value);
+        }
         self.edit(|bytes, count| {
-            bytes.reserve_exact(entry.len() + COUNT_BYTES);
-            bytes.splice(offset..offset, entry);
-            *count += 1;
+            bytes.reserve_exact(entries.len() + COUNT_BYTES);
+            bytes.splice(offset..offset, entries);
+            *count += values.len();
         });
     }
 
@@ -228,6 +236,18 @@ impl PackedSeq {
             bytes.truncate(to);
             bytes.drain(..from);
             *count = end - start;
+        });
+    }
+
+    /// Removes the entries in `start..end` (clamped).
+    pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        let from = self.offset(start);
+        let to = self.offset(end);
+        self.edit(|bytes, count| {
+            bytes.drain(from..to);
+            *count -= end - start;
         });
     }
 

@@ -1,21 +1,22 @@
 //! The set type. Sets whose members are all integers (in Redis's strict sense:
-//! the text is exactly how the integer prints) are kept as a sorted vector of
-//! `i64`, Redis's intset, up to `set-max-intset-entries` members; any other set
-//! is a hash table. Redis 7.0 has no listpack sets. Random picks are uniform:
+//! the text is exactly how the integer prints) are kept as Redis's intset
+//! (`crate::intset`) up to `set-max-intset-entries` members; any other set is
+//! a hash table. Redis 7.0 has no listpack sets. Random picks are uniform:
 //! both forms index their members by position.
 
 use rand::Rng;
 
 use crate::dense::DenseMap;
 use crate::encoding::EncodingLimits;
+use crate::intset::IntSet;
 use crate::value::parse_canonical_i64;
 
 /// A set value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SetValue {
     /// Sorted, distinct integers.
-    IntSet(Vec<i64>),
-    HashTable(DenseMap<()>),
+    IntSet(IntSet),
+    HashTable(Box<DenseMap<()>>),
 }
 
 /// A member as stored: an intset integer or bytes.
@@ -48,7 +49,7 @@ impl Default for SetValue {
 impl SetValue {
     /// An empty set: an intset until a member needs otherwise.
     pub fn new() -> SetValue {
-        SetValue::IntSet(Vec::new())
+        SetValue::IntSet(IntSet::default())
     }
 
     pub fn len(&self) -> usize {
@@ -73,9 +74,9 @@ impl SetValue {
         if let SetValue::IntSet(ints) = self {
             let mut map = DenseMap::default();
             for n in ints.iter() {
-                map.insert(itoa::Buffer::new().format(*n).as_bytes(), ());
+                map.insert(itoa::Buffer::new().format(n).as_bytes(), ());
             }
-            *self = SetValue::HashTable(map);
+            *self = SetValue::HashTable(Box::new(map));
         }
     }
 
@@ -83,10 +84,9 @@ impl SetValue {
     pub fn add(&mut self, member: &[u8], limits: &EncodingLimits) -> bool {
         if let SetValue::IntSet(ints) = self {
             if let Some(n) = parse_canonical_i64(member) {
-                let Err(at) = ints.binary_search(&n) else {
+                if !ints.insert(n) {
                     return false;
-                };
-                ints.insert(at, n);
+                }
                 if ints.len() as i64 > limits.set_max_intset_entries {
                     self.convert_to_table();
                 }
@@ -103,25 +103,14 @@ impl SetValue {
     /// Removes `member`; true if it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            SetValue::IntSet(ints) => match parse_canonical_i64(member) {
-                Some(n) => match ints.binary_search(&n) {
-                    Ok(at) => {
-                        ints.remove(at);
-                        true
-                    }
-                    Err(_) => false,
-                },
-                None => false,
-            },
+            SetValue::IntSet(ints) => parse_canonical_i64(member).is_some_and(|n| ints.remove(n)),
             SetValue::HashTable(map) => map.remove(member).is_some(),
         }
     }
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            SetValue::IntSet(ints) => {
-                parse_canonical_i64(member).is_some_and(|n| ints.binary_search(&n).is_ok())
-            }
+            SetValue::IntSet(ints) => parse_canonical_i64(member).is_some_and(|n| ints.contains(n)),
             SetValue::HashTable(map) => map.position(member).is_some(),
         }
     }
@@ -129,14 +118,14 @@ impl SetValue {
     /// Membership of a member taken from another set.
     pub fn contains_member(&self, member: Member<'_>) -> bool {
         match (self, member) {
-            (SetValue::IntSet(ints), Member::Int(n)) => ints.binary_search(&n).is_ok(),
+            (SetValue::IntSet(ints), Member::Int(n)) => ints.contains(n),
             _ => member.with_bytes(|b| self.contains(b)),
         }
     }
 
     pub fn member_at(&self, position: usize) -> Option<Member<'_>> {
         match self {
-            SetValue::IntSet(ints) => ints.get(position).map(|n| Member::Int(*n)),
+            SetValue::IntSet(ints) => ints.get(position).map(Member::Int),
             SetValue::HashTable(map) => map.entry_at(position).map(|(k, _)| Member::Bytes(k)),
         }
     }
@@ -184,7 +173,7 @@ impl SetValue {
 
     pub fn heap_size(&self) -> usize {
         match self {
-            SetValue::IntSet(ints) => ints.capacity() * 8,
+            SetValue::IntSet(ints) => ints.heap_size(),
             SetValue::HashTable(map) => map.heap_size(|_| 0),
         }
     }

@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use hashbrown::HashTable;
 
 use crate::encoding::EncodingLimits;
+use crate::packed::{PackedIter, PackedSeq};
 
 /// Orders two elements as Redis does: by score, then by member bytes.
 fn cmp_elements(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Ordering {
@@ -30,18 +31,77 @@ fn listpack_score(score: f64) -> f64 {
     }
 }
 
+/// Longest score entry that holds an integer; an 8-byte entry is an `f64`.
+const MAX_INT_SCORE_BYTES: usize = 7;
+
+/// A score as a packed entry: an integral score that fits in 7 bytes is
+/// stored as its shortest little-endian two's-complement bytes (0 takes no
+/// bytes at all), any other as the 8 bytes of the `f64`. Redis's listpack
+/// also stores integral scores as integers.
+fn encode_score(score: f64, buf: &mut [u8; 8]) -> &[u8] {
+    let int = score as i64;
+    if int as f64 == score {
+        let bytes = int.to_le_bytes();
+        let shortest = (0..=MAX_INT_SCORE_BYTES).find(|&len| sign_extend(&bytes[..len]) == int);
+        if let Some(len) = shortest {
+            buf[..len].copy_from_slice(&bytes[..len]);
+            return &buf[..len];
+        }
+    }
+    *buf = score.to_le_bytes();
+    &buf[..]
+}
+
+fn sign_extend(bytes: &[u8]) -> i64 {
+    if bytes.is_empty() {
+        return 0;
+    }
+    let mut full = if bytes[bytes.len() - 1] & 0x80 != 0 {
+        [0xff; 8]
+    } else {
+        [0; 8]
+    };
+    full[..bytes.len()].copy_from_slice(bytes);
+    i64::from_le_bytes(full)
+}
+
+fn decode_score(bytes: &[u8]) -> f64 {
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(float) => f64::from_le_bytes(float),
+        Err(_) => sign_extend(bytes) as f64,
+    }
+}
+
+/// The (member, score) pairs of a packed sorted set, ascending.
+fn packed_pairs(packed: &PackedSeq) -> impl Iterator<Item = (f64, &[u8])> {
+    let mut entries = packed.iter();
+    std::iter::from_fn(move || {
+        let member = entries.next()?;
+        Some((decode_score(entries.next()?), member))
+    })
+}
+
+/// The rank of `member` in a packed sorted set, with its score.
+fn packed_rank(packed: &PackedSeq, member: &[u8]) -> Option<(usize, f64)> {
+    packed_pairs(packed)
+        .enumerate()
+        .find(|(_, (_, m))| *m == member)
+        .map(|(i, (s, _))| (i, s))
+}
+
 /// A sorted set value.
 #[derive(Debug, Clone)]
 pub enum ZSetValue {
-    /// Sorted by (score, member); Redis's `listpack` encoding.
-    Listpack(Vec<(f64, Box<[u8]>)>),
+    /// Member, score, member, score, ... sorted by (score, member); Redis's
+    /// `listpack` encoding.
+    Listpack(PackedSeq),
     /// Redis's `skiplist` encoding, here a member index over a treap.
     Skiplist(Box<ZSetIndex>),
 }
 
 impl Default for ZSetValue {
     fn default() -> Self {
-        ZSetValue::Listpack(Vec::new())
+        ZSetValue::Listpack(PackedSeq::default())
     }
 }
 
@@ -70,7 +130,7 @@ impl ZSetValue {
             && expected_len as i64 <= limits.zset_max_listpack_entries
             && first_member_len as i64 <= limits.zset_max_listpack_value;
         if fits {
-            ZSetValue::Listpack(Vec::new())
+            ZSetValue::default()
         } else {
             ZSetValue::Skiplist(Box::default())
         }
@@ -78,7 +138,7 @@ impl ZSetValue {
 
     pub fn len(&self) -> usize {
         match self {
-            ZSetValue::Listpack(v) => v.len(),
+            ZSetValue::Listpack(packed) => packed.len() / 2,
             ZSetValue::Skiplist(index) => index.len(),
         }
     }
@@ -97,17 +157,14 @@ impl ZSetValue {
     /// Heap bytes owned (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            ZSetValue::Listpack(v) => {
-                v.capacity() * std::mem::size_of::<(f64, Box<[u8]>)>()
-                    + v.iter().map(|(_, m)| m.len()).sum::<usize>()
-            }
+            ZSetValue::Listpack(packed) => packed.heap_size(),
             ZSetValue::Skiplist(index) => std::mem::size_of::<ZSetIndex>() + index.heap_size(),
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Listpack(v) => v.iter().find(|(_, m)| &**m == member).map(|(s, _)| *s),
+            ZSetValue::Listpack(packed) => packed_rank(packed, member).map(|(_, s)| s),
             ZSetValue::Skiplist(index) => index.score(member),
         }
     }
@@ -115,23 +172,21 @@ impl ZSetValue {
     /// Sets `member`'s score, returning the previous one. Converts to the
     /// full encoding when the compact one would exceed `limits`.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
-        if let ZSetValue::Listpack(v) = self {
+        if let ZSetValue::Listpack(packed) = self {
             let score = listpack_score(score);
-            let old = v.iter().position(|(_, m)| &**m == member);
+            let old = packed_rank(packed, member);
             let too_big = member.len() as i64 > limits.zset_max_listpack_value
-                || (old.is_none() && v.len() as i64 >= limits.zset_max_listpack_entries);
+                || (old.is_none() && (packed.len() / 2) as i64 >= limits.zset_max_listpack_entries);
             if !too_big {
-                let (previous_score, boxed) = match old {
-                    Some(i) => {
-                        let (s, m) = v.remove(i);
-                        (Some(s), m)
-                    }
-                    None => (None, member.into()),
-                };
-                let at = v
-                    .partition_point(|(s, m)| cmp_elements(*s, m, score, member) == Ordering::Less);
-                v.insert(at, (score, boxed));
-                return previous_score;
+                if let Some((rank, _)) = old {
+                    packed.remove_indexes(&[2 * rank, 2 * rank + 1]);
+                }
+                let at = packed_pairs(packed)
+                    .take_while(|(s, m)| cmp_elements(*s, m, score, member) == Ordering::Less)
+                    .count();
+                let mut buf = [0; 8];
+                packed.insert_many(2 * at, &[member, encode_score(score, &mut buf)]);
+                return old.map(|(_, s)| s);
             }
             self.convert_to_skiplist();
         }
@@ -144,9 +199,10 @@ impl ZSetValue {
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Listpack(v) => {
-                let i = v.iter().position(|(_, m)| &**m == member)?;
-                Some(v.remove(i).0)
+            ZSetValue::Listpack(packed) => {
+                let (rank, score) = packed_rank(packed, member)?;
+                packed.remove_indexes(&[2 * rank, 2 * rank + 1]);
+                Some(score)
             }
             ZSetValue::Skiplist(index) => index.remove(member),
         }
@@ -155,10 +211,7 @@ impl ZSetValue {
     /// The 0-based rank of `member` in ascending order, with its score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
-            ZSetValue::Listpack(v) => v
-                .iter()
-                .position(|(_, m)| &**m == member)
-                .map(|i| (i, v[i].0)),
+            ZSetValue::Listpack(packed) => packed_rank(packed, member),
             ZSetValue::Skiplist(index) => {
                 let score = index.score(member)?;
                 Some((index.tree.count_less(score, member), score))
@@ -169,7 +222,7 @@ impl ZSetValue {
     /// The element at 0-based ascending rank `rank`.
     pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &[u8])> {
         match self {
-            ZSetValue::Listpack(v) => v.get(rank).map(|(s, m)| (*s, &**m)),
+            ZSetValue::Listpack(packed) => packed_pairs(packed).nth(rank),
             ZSetValue::Skiplist(index) => index.tree.select(rank),
         }
     }
@@ -196,7 +249,9 @@ impl ZSetValue {
     /// for a prefix of the order and not after): where a range starts or ends.
     pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
-            ZSetValue::Listpack(v) => v.partition_point(|(s, m)| pred(*s, m)),
+            ZSetValue::Listpack(packed) => packed_pairs(packed)
+                .take_while(|(s, m)| pred(*s, m))
+                .count(),
             ZSetValue::Skiplist(index) => index.tree.count_while(&pred),
         }
     }
@@ -210,12 +265,12 @@ impl ZSetValue {
     /// from descending rank `rank` (0 = highest) on, descending.
     pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
         match self {
-            ZSetValue::Listpack(v) => {
-                let n = v.len();
+            ZSetValue::Listpack(packed) => {
+                let n = packed.len() / 2;
                 if rev {
-                    Iter::Rev(v[..n.saturating_sub(rank)].iter().rev())
+                    Iter::Rev(packed.range(0, 2 * n.saturating_sub(rank)))
                 } else {
-                    Iter::Fwd(v[rank.min(n)..].iter())
+                    Iter::Fwd(packed.range(2 * rank.min(n), 2 * n))
                 }
             }
             ZSetValue::Skiplist(index) => Iter::Tree(index.tree.iter_from(rank, rev)),
@@ -238,9 +293,7 @@ impl ZSetValue {
             return 0;
         }
         match self {
-            ZSetValue::Listpack(v) => {
-                v.drain(start..end);
-            }
+            ZSetValue::Listpack(packed) => packed.remove_range(2 * start, 2 * end),
             ZSetValue::Skiplist(index) => {
                 let members: Vec<Vec<u8>> = index
                     .tree
@@ -266,21 +319,22 @@ impl ZSetValue {
                     .iter_from(0, false)
                     .all(|(_, m)| m.len() as i64 <= limits.zset_max_listpack_value);
             if fits {
-                let elements = index
-                    .tree
-                    .iter_from(0, false)
-                    .map(|(s, m)| (listpack_score(s), Box::from(m)))
-                    .collect();
-                *self = ZSetValue::Listpack(elements);
+                let mut packed = PackedSeq::default();
+                let mut buf = [0; 8];
+                for (score, member) in index.tree.iter_from(0, false) {
+                    packed.push_back(member);
+                    packed.push_back(encode_score(listpack_score(score), &mut buf));
+                }
+                *self = ZSetValue::Listpack(packed);
             }
         }
     }
 
     fn convert_to_skiplist(&mut self) {
-        if let ZSetValue::Listpack(v) = self {
+        if let ZSetValue::Listpack(packed) = self {
             let mut index = ZSetIndex::default();
-            for (score, member) in std::mem::take(v) {
-                index.insert(&member, score);
+            for (score, member) in packed_pairs(packed) {
+                index.insert(member, score);
             }
             *self = ZSetValue::Skiplist(Box::new(index));
         }
@@ -289,8 +343,10 @@ impl ZSetValue {
 
 /// Iterates a sorted set's elements as (score, member).
 pub enum Iter<'a> {
-    Fwd(std::slice::Iter<'a, (f64, Box<[u8]>)>),
-    Rev(std::iter::Rev<std::slice::Iter<'a, (f64, Box<[u8]>)>>),
+    /// Packed entries, front to back (member then score).
+    Fwd(PackedIter<'a>),
+    /// Packed entries, back to front (score then member).
+    Rev(PackedIter<'a>),
     Tree(TreeIter<'a>),
 }
 
@@ -299,8 +355,14 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Fwd(it) => it.next().map(|(s, m)| (*s, &**m)),
-            Iter::Rev(it) => it.next().map(|(s, m)| (*s, &**m)),
+            Iter::Fwd(entries) => {
+                let member = entries.next()?;
+                Some((decode_score(entries.next()?), member))
+            }
+            Iter::Rev(entries) => {
+                let score = decode_score(entries.next_back()?);
+                Some((score, entries.next_back()?))
+            }
             Iter::Tree(it) => it.next(),
         }
     }
@@ -647,6 +709,30 @@ mod tests {
 
     fn members(z: &ZSetValue) -> Vec<(f64, Vec<u8>)> {
         z.iter().map(|(s, m)| (s, m.to_vec())).collect()
+    }
+
+    #[test]
+    fn packed_scores_round_trip_in_their_shortest_form() {
+        let cases: [(f64, usize); 12] = [
+            (0.0, 0),
+            (1.0, 1),
+            (-1.0, 1),
+            (127.0, 1),
+            (128.0, 2),
+            (-129.0, 2),
+            ((1u64 << 40) as f64, 6),
+            (((1u64 << 53) - 1) as f64, 7),
+            (-((1u64 << 55) as f64), 7),
+            ((1u64 << 60) as f64, 8),
+            (1.5, 8),
+            (f64::NEG_INFINITY, 8),
+        ];
+        for (score, len) in cases {
+            let mut buf = [0; 8];
+            let encoded = encode_score(score, &mut buf);
+            assert_eq!(encoded.len(), len, "{score}");
+            assert_eq!(decode_score(encoded), score);
+        }
     }
 
     #[test]
