@@ -13,6 +13,7 @@ mod latency;
 mod lcs;
 mod log;
 mod pause;
+mod scripting;
 mod server;
 mod slowlog;
 mod stats;

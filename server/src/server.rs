@@ -72,6 +72,8 @@ pub struct Server {
     pub pause: PauseState,
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
+    /// EVAL scripts, function libraries and the running script.
+    pub scripting: crate::scripting::Scripting,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
@@ -105,6 +107,8 @@ impl Server {
             pause: PauseState::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            scripting: crate::scripting::Scripting::new()
+                .expect("the built-in Lua sandbox always loads"),
             run_id: random_hex(40),
             started: Instant::now(),
             port,

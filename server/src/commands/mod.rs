@@ -8,6 +8,7 @@ mod introspection;
 mod keys;
 mod list_blocking;
 mod lists;
+mod scripting;
 mod server_admin;
 mod sets;
 mod sort;

@@ -20,6 +20,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::zset_blocking::COMMANDS,
     super::sort::COMMANDS,
     super::transactions::COMMANDS,
+    super::scripting::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.
