@@ -296,37 +296,33 @@ fn write_table(
             return;
         }
     }
+    // Values are written as they are read, never collected: each live Lua
+    // value holds a slot of mlua's reference stack, which is bounded.
     if let Value::Table(map) = field("map") {
-        let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().flatten().collect();
-        out.map(pairs.len());
-        for (key, value) in &pairs {
-            write_value(out, key, resp3_booleans, depth + 1, uncounted_error);
-            write_value(out, value, resp3_booleans, depth + 1, uncounted_error);
+        out.map(map.pairs::<Value, Value>().count());
+        for (key, value) in map.pairs::<Value, Value>().flatten() {
+            write_value(out, &key, resp3_booleans, depth + 1, uncounted_error);
+            write_value(out, &value, resp3_booleans, depth + 1, uncounted_error);
         }
         return;
     }
     if let Value::Table(set) = field("set") {
-        let members: Vec<Value> = set
-            .pairs::<Value, Value>()
-            .flatten()
-            .map(|(k, _)| k)
-            .collect();
-        out.set(members.len());
-        for member in &members {
-            write_value(out, member, resp3_booleans, depth + 1, uncounted_error);
+        out.set(set.pairs::<Value, Value>().count());
+        for (member, _) in set.pairs::<Value, Value>().flatten() {
+            write_value(out, &member, resp3_booleans, depth + 1, uncounted_error);
         }
         return;
     }
-    let mut elements = Vec::new();
-    for i in 1.. {
-        match table.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(value) => elements.push(value),
+    let element = |i: usize| match table.raw_get::<Value>(i) {
+        Ok(Value::Nil) | Err(_) => None,
+        Ok(value) => Some(value),
+    };
+    let len = (1..).take_while(|&i| element(i).is_some()).count();
+    out.array(len);
+    for i in 1..=len {
+        if let Some(value) = element(i) {
+            write_value(out, &value, resp3_booleans, depth + 1, uncounted_error);
         }
-    }
-    out.array(elements.len());
-    for element in &elements {
-        write_value(out, element, resp3_booleans, depth + 1, uncounted_error);
     }
 }
 

@@ -178,31 +178,33 @@ fn header(out: &mut Vec<u8>, len: usize, fix: u8, small: u8, big: u8) {
     }
 }
 
+/// Encodes as it reads (no collected values: each live value holds a slot
+/// of mlua's bounded reference stack).
 fn encode_table(table: &Table, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = table.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+    let mut count = 0usize;
     let mut max = 0.0f64;
-    let is_array = pairs.iter().all(|(key, _)| match key {
-        Value::Number(n) if *n > 0.0 && n.fract() == 0.0 => {
-            max = max.max(*n);
-            true
+    let mut integer_keys = true;
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        count += 1;
+        match key {
+            Value::Number(n) if n > 0.0 && n.fract() == 0.0 => max = max.max(n),
+            Value::Integer(i) if i > 0 => max = max.max(i as f64),
+            _ => integer_keys = false,
         }
-        Value::Integer(i) if *i > 0 => {
-            max = max.max(*i as f64);
-            true
-        }
-        _ => false,
-    }) && max as usize == pairs.len();
-    if is_array {
-        header(out, pairs.len(), 0x90, 0xdc, 0xdd);
-        for i in 1..=pairs.len() {
+    }
+    if integer_keys && max as usize == count {
+        header(out, count, 0x90, 0xdc, 0xdd);
+        for i in 1..=count {
             let value: Value = table.raw_get(i)?;
             encode(&value, level + 1, out)?;
         }
     } else {
-        header(out, pairs.len(), 0x80, 0xde, 0xdf);
-        for (key, value) in &pairs {
-            encode(key, level + 1, out)?;
-            encode(value, level + 1, out)?;
+        header(out, count, 0x80, 0xde, 0xdf);
+        for pair in table.pairs::<Value, Value>() {
+            let (key, value) = pair?;
+            encode(&key, level + 1, out)?;
+            encode(&value, level + 1, out)?;
         }
     }
     Ok(())
