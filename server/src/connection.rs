@@ -112,6 +112,11 @@ async fn serve_client(
                     .wait(is_write_request(server, client, &request))
                     .await;
             }
+            if server.scripting.run.is_running()
+                && crate::scripting::refuse_while_busy(server, client, &mut out, &request).await
+            {
+                continue;
+            }
             client.pubsub.drain_into(&mut out);
             execute(server, client, &mut out, &request, None);
             if let Some(blocked) = client.blocked.take() {

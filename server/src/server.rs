@@ -73,6 +73,8 @@ pub struct Server {
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
     pub pubsub: crate::pubsub::PubSub,
+    /// EVAL scripts, function libraries and the running script.
+    pub scripting: crate::scripting::Scripting,
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
@@ -107,6 +109,8 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            scripting: crate::scripting::Scripting::new()
+                .expect("the built-in Lua sandbox always loads"),
             run_id: random_hex(40),
             started: Instant::now(),
             port,

@@ -12,14 +12,14 @@ use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
 use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
 use ferrite_storage::KeyspaceRead;
 
-const FLAGS: &[&str] = &["write", "blocking"];
+const FLAGS: &[&str] = &["write", "noscript", "blocking"];
 const ACL: &[&str] = &["@write", "@list", "@slow", "@blocking"];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("blpop", -3, blpop).flags(FLAGS).keys(1, -2, 1).acl(ACL).doc("list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     CommandSpec::new("brpop", -3, brpop).flags(FLAGS).keys(1, -2, 1).acl(ACL).doc("list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    CommandSpec::new("blmove", 6, blmove).flags(&["write", "denyoom", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    CommandSpec::new("brpoplpush", 4, brpoplpush).flags(&["write", "denyoom", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("blmove", 6, blmove).flags(&["write", "denyoom", "noscript", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    CommandSpec::new("brpoplpush", 4, brpoplpush).flags(&["write", "denyoom", "noscript", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
     CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 

@@ -59,8 +59,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("server", "A container for latency diagnostics commands."),
     CommandSpec::container("memory", MEMORY_SUBCOMMANDS)
         .doc("server", "A container for memory diagnostics commands."),
-    CommandSpec::container("function", FUNCTION_SUBCOMMANDS)
-        .doc("scripting", "A container for function commands."),
 ];
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -167,11 +165,6 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
             "Returns helpful text about the different subcommands.",
         ),
 ];
-
-const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[CommandSpec::new("flush", -2, function_flush)
-    .flags(&["write", "noscript"])
-    .acl(&["@write", "@slow", "@scripting"])
-    .doc("scripting", "Deletes all libraries and functions.")];
 
 fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
@@ -315,22 +308,6 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
-    Ok(())
-}
-
-fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    // FUNCTION LOAD arrives with scripting; until then the library set is
-    // always empty, so flushing it has nothing to remove.
-    match args.get(2) {
-        None => {}
-        Some(mode) if is(mode, "async") || is(mode, "sync") => {}
-        Some(_) => {
-            return Err(CmdError::msg(
-                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-            ))
-        }
-    }
-    ctx.out.ok();
     Ok(())
 }
 

@@ -13,8 +13,8 @@ use ferrite_storage::KeyspaceRead;
 const ACL: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("bzpopmin", -3, bzpopmin).flags(&["write", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    CommandSpec::new("bzpopmax", -3, bzpopmax).flags(&["write", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzpopmin", -3, bzpopmin).flags(&["write", "noscript", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzpopmax", -3, bzpopmax).flags(&["write", "noscript", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
     CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
 ];
 

@@ -1,0 +1,366 @@
+//! Redis 7.0 functions: libraries loaded with FUNCTION LOAD (`#!lua
+//! name=<lib>` then code that calls `redis.register_function`), kept in
+//! their own Lua VM, and the functions FCALL finds by name.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, MultiValue, Table, Value, VmState};
+
+use super::convert::script_error_table;
+use super::eval::ScriptFlags;
+use super::vm::{error_message, Vm, VmKind};
+
+/// How long a library's code may run while loading (Redis's LOAD_TIMEOUT_MS).
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+
+const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+/// A registered function.
+pub struct FunctionInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub flags: ScriptFlags,
+    pub function: Function,
+}
+
+/// A loaded library: its source (what FUNCTION LIST WITHCODE and DUMP give
+/// back) and its functions by name.
+pub struct Library {
+    pub name: String,
+    pub code: Bytes,
+    pub functions: BTreeMap<String, FunctionInfo>,
+}
+
+/// The functions VM and the loaded libraries.
+pub struct FunctionEngine {
+    pub vm: Vm,
+    libraries: BTreeMap<String, Library>,
+    /// Function name to the library that holds it.
+    owners: HashMap<String, String>,
+}
+
+impl FunctionEngine {
+    pub fn new() -> mlua::Result<FunctionEngine> {
+        Ok(FunctionEngine {
+            vm: Vm::new(VmKind::Functions)?,
+            libraries: BTreeMap::new(),
+            owners: HashMap::new(),
+        })
+    }
+
+    pub fn libraries(&self) -> impl Iterator<Item = &Library> {
+        self.libraries.values()
+    }
+
+    pub fn function_count(&self) -> usize {
+        self.owners.len()
+    }
+
+    pub fn library_count(&self) -> usize {
+        self.libraries.len()
+    }
+
+    pub fn function(&self, name: &[u8]) -> Option<&FunctionInfo> {
+        let name = std::str::from_utf8(name).ok()?;
+        let library = self.owners.get(name)?;
+        self.libraries.get(library)?.functions.get(name)
+    }
+
+    /// FUNCTION DELETE.
+    pub fn delete(&mut self, name: &[u8]) -> bool {
+        let name = String::from_utf8_lossy(name);
+        match self.libraries.remove(name.as_ref()) {
+            Some(library) => {
+                for function in library.functions.keys() {
+                    self.owners.remove(function);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// FUNCTION LOAD: the library's name, or the error text (without its
+    /// `ERR ` code).
+    pub fn load(&mut self, code: &Bytes, replace: bool) -> Result<String, String> {
+        let (name, body_start) = parse_metadata(code)?;
+        if self.libraries.contains_key(&name) && !replace {
+            return Err(format!("Library '{name}' already exists"));
+        }
+        let chunk = self
+            .vm
+            .compile(&code[body_start..], "@user_function")
+            .map_err(|e| format!("Error compiling function: {e}"))?;
+        let functions = self.register(&chunk)?;
+        if functions.is_empty() {
+            return Err("No functions registered".to_string());
+        }
+        for function in functions.keys() {
+            if self
+                .owners
+                .get(function)
+                .is_some_and(|owner| *owner != name)
+            {
+                return Err(format!("Function {function} already exists"));
+            }
+        }
+        self.delete(name.as_bytes());
+        for function in functions.keys() {
+            self.owners.insert(function.clone(), name.clone());
+        }
+        self.libraries.insert(
+            name.clone(),
+            Library {
+                name: name.clone(),
+                code: code.clone(),
+                functions,
+            },
+        );
+        Ok(name)
+    }
+
+    /// Runs a library's code with `redis.register_function` live, under the
+    /// load timeout, and returns what it registered.
+    fn register(&self, chunk: &Function) -> Result<BTreeMap<String, FunctionInfo>, String> {
+        let lua = &self.vm.lua;
+        let registered = RefCell::new(BTreeMap::new());
+        let started = Instant::now();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(100_000),
+            move |_, _| {
+                if started.elapsed() > LOAD_TIMEOUT {
+                    return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                }
+                Ok(VmState::Continue)
+            },
+        );
+        let outcome = lua.scope(|scope| {
+            let register =
+                scope.create_function(|lua, args: MultiValue| match read_registration(args) {
+                    Ok(info) => {
+                        let mut registered = registered.borrow_mut();
+                        if registered.contains_key(&info.name) {
+                            return script_error_table(
+                                lua,
+                                "Function already exists in the library",
+                            );
+                        }
+                        registered.insert(info.name.clone(), info);
+                        Ok(Value::Nil)
+                    }
+                    Err(message) => script_error_table(lua, &message),
+                })?;
+            self.vm.ctl.raw_set("register", register)?;
+            let result = self.vm.run_eval.call::<(bool, Value)>(chunk.clone());
+            self.vm.ctl.raw_set("register", Value::Nil)?;
+            result
+        });
+        lua.remove_hook();
+        match outcome {
+            Ok((true, _)) => Ok(registered.into_inner()),
+            Ok((false, error)) => {
+                let message = match &error {
+                    Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
+                    _ => "ERR unknown error".to_string(),
+                };
+                Err(format!("Error registering functions: {message}"))
+            }
+            Err(e) => Err(format!(
+                "Error registering functions: {}",
+                error_message(&e)
+            )),
+        }
+    }
+}
+
+/// `#!lua name=<lib>`: the library name and where the code starts (its
+/// first line feed, kept so line numbers match).
+fn parse_metadata(code: &[u8]) -> Result<(String, usize), String> {
+    if !code.starts_with(b"#!") {
+        return Err("Missing library metadata".to_string());
+    }
+    let end = code
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| "Invalid library metadata".to_string())?;
+    let parts = ferrite_resp::split_args(&code[..end])
+        .filter(|parts| !parts.is_empty())
+        .ok_or_else(|| "Invalid library metadata".to_string())?;
+    let engine = String::from_utf8_lossy(&parts[0][2..]).into_owned();
+    let mut name = None;
+    for part in &parts[1..] {
+        let part = String::from_utf8_lossy(part);
+        match part.get(..5) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("name=") => {
+                if name.is_some() {
+                    return Err(
+                        "Invalid metadata value, name argument was given multiple times"
+                            .to_string(),
+                    );
+                }
+                name = Some(part[5..].to_string());
+            }
+            _ => return Err(format!("Invalid metadata value given: {part}")),
+        }
+    }
+    let name = name.ok_or_else(|| "Library name was not given".to_string())?;
+    if !valid_name(&name) {
+        return Err(BAD_NAME.to_string());
+    }
+    if engine != "lua" {
+        return Err(format!("Engine '{engine}' not found"));
+    }
+    Ok((name, end))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The arguments of `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=..., callback=..., flags=...,
+/// description=...}`, checked as Redis checks them.
+fn read_registration(args: MultiValue) -> Result<FunctionInfo, String> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let (name, description, flags, function) = match args.as_slice() {
+        [Value::Table(named)] => read_named(named)?,
+        [_] => return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".to_string()),
+        [name, function] => {
+            let name = as_text(name)
+                .ok_or("first argument to redis.register_function must be a string")?;
+            let Value::Function(function) = function else {
+                return Err("second argument to redis.register_function must be a function".to_string());
+            };
+            (name, None, ScriptFlags::default(), function.clone())
+        }
+        _ => return Err("wrong number of arguments to redis.register_function".to_string()),
+    };
+    if !valid_name(&name) {
+        return Err(BAD_NAME.to_string());
+    }
+    Ok(FunctionInfo {
+        name,
+        description,
+        flags,
+        function,
+    })
+}
+
+type Registration = (String, Option<String>, ScriptFlags, Function);
+
+fn read_named(named: &Table) -> Result<Registration, String> {
+    let mut name = None;
+    let mut description = None;
+    let mut flags = ScriptFlags::default();
+    let mut callback = None;
+    for pair in named.pairs::<Value, Value>() {
+        let (key, value) = pair.map_err(|e| error_message(&e))?;
+        let key = as_text(&key)
+            .ok_or("named argument key given to redis.register_function is not a string")?;
+        match key.to_ascii_lowercase().as_str() {
+            "function_name" => {
+                name = Some(as_text(&value).ok_or(
+                    "function_name argument given to redis.register_function must be a string",
+                )?)
+            }
+            "description" => {
+                description = Some(as_text(&value).ok_or(
+                    "description argument given to redis.register_function must be a string",
+                )?)
+            }
+            "callback" => match value {
+                Value::Function(f) => callback = Some(f),
+                _ => {
+                    return Err(
+                        "callback argument given to redis.register_function must be a function"
+                            .to_string(),
+                    )
+                }
+            },
+            "flags" => {
+                let Value::Table(list) = value else {
+                    return Err("flags argument to redis.register_function must be a table representing function flags".to_string());
+                };
+                for flag in list.sequence_values::<Value>() {
+                    let flag = flag
+                        .ok()
+                        .as_ref()
+                        .and_then(as_text)
+                        .ok_or("unknown flag given")?;
+                    if !flags.set(&flag.to_ascii_lowercase()) {
+                        return Err("unknown flag given".to_string());
+                    }
+                }
+            }
+            _ => return Err("unknown argument given to redis.register_function".to_string()),
+        }
+    }
+    let name = name.ok_or("redis.register_function must get a function name argument")?;
+    let callback = callback.ok_or("redis.register_function must get a callback argument")?;
+    Ok((name, description, flags, callback))
+}
+
+fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.to_string_lossy()),
+        Value::Number(n) => Some(super::convert::lua_number_text(*n)),
+        Value::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_checked_as_redis_does() {
+        assert_eq!(
+            parse_metadata(b"#!lua name=lib1\nx").unwrap(),
+            ("lib1".to_string(), 15)
+        );
+        assert_eq!(
+            parse_metadata(b"return 1"),
+            Err("Missing library metadata".to_string())
+        );
+        assert_eq!(
+            parse_metadata(b"#!lua\nx"),
+            Err("Library name was not given".to_string())
+        );
+        assert_eq!(
+            parse_metadata(b"#!bad name=x\nx"),
+            Err("Engine 'bad' not found".to_string())
+        );
+        assert_eq!(
+            parse_metadata(b"#!lua name=a-b\nx"),
+            Err(BAD_NAME.to_string())
+        );
+    }
+
+    #[test]
+    fn libraries_register_and_replace_functions() {
+        let mut engine = FunctionEngine::new().unwrap();
+        let code = Bytes::from_static(
+            b"#!lua name=lib\nredis.register_function('f1', function() return 1 end)",
+        );
+        assert_eq!(engine.load(&code, false), Ok("lib".to_string()));
+        assert!(engine.function(b"f1").is_some());
+        assert_eq!(
+            engine.load(&code, false),
+            Err("Library 'lib' already exists".to_string())
+        );
+        assert_eq!(engine.load(&code, true), Ok("lib".to_string()));
+        let other = Bytes::from_static(
+            b"#!lua name=other\nredis.register_function('f1', function() return 1 end)",
+        );
+        assert_eq!(
+            engine.load(&other, false),
+            Err("Function f1 already exists".to_string())
+        );
+        assert!(engine.delete(b"lib"));
+        assert!(engine.function(b"f1").is_none());
+    }
+}

@@ -1,0 +1,290 @@
+//! One run of a script or function: KEYS/ARGV, the dispatcher behind
+//! redis.call/pcall/setresp/set_repl for the length of the run, the
+//! SCRIPT KILL hook, and the caller's reply (the return value or Redis's
+//! `... script: <name>, on @user_script:<line>.` error).
+//!
+//! redis.call runs the command exactly as EXEC runs a queued one:
+//! `connection::execute` with the script's exclusive scope, into a scratch
+//! writer in the script's protocol (redis.setresp), whose bytes are then
+//! parsed into Lua values. Nothing depends on the keys the caller declared.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+
+use ferrite_resp::{format_double, Protocol, ReplyWriter};
+
+use crate::client::ClientState;
+use crate::connection::execute;
+use crate::server::Server;
+use crate::stats::ServerStats;
+use crate::transaction::ExclusiveScope;
+
+use super::convert::{error_reply_table, lua_to_reply, reply_to_lua, script_error_table};
+use super::run::RunState;
+use super::vm::{error_message, Vm};
+
+/// What is being run and under which rules.
+pub struct Invocation<'a> {
+    pub server: &'a Server,
+    pub scope: &'a ExclusiveScope<'a>,
+    /// The calling client: its database and connection.
+    pub caller: &'a ClientState,
+    /// EVAL_RO/FCALL_RO or a `no-writes` script: write commands refused.
+    pub read_only: bool,
+    /// The SHA1 of an EVAL script or the name of a function (error replies).
+    pub name: &'a str,
+    pub threshold: Duration,
+}
+
+/// The compiled code and how it is called.
+pub enum Entry<'a> {
+    /// An EVAL chunk: KEYS and ARGV are globals.
+    Eval(&'a Function),
+    /// A registered function: called as `f(KEYS, ARGV)`.
+    Function(&'a Function),
+}
+
+/// Runs `entry` and writes the caller's reply into `out`.
+pub fn run(
+    vm: &Vm,
+    invocation: &Invocation<'_>,
+    run_state: &Arc<RunState>,
+    entry: Entry<'_>,
+    keys: &[Bytes],
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) {
+    if let Err(error) = run_protected(vm, invocation, run_state, entry, keys, args, out) {
+        out.error(&format!(
+            "ERR Error running script {}, {}",
+            invocation.name,
+            error_message(&error)
+        ));
+    }
+    vm.lua.remove_hook();
+    let _ = vm.ctl.raw_set("run", Value::Nil);
+    let _ = vm.ctl.raw_set("killed", Value::Nil);
+    let _ = vm.ctl.raw_set("pending", Value::Nil);
+}
+
+fn run_protected(
+    vm: &Vm,
+    invocation: &Invocation<'_>,
+    run_state: &Arc<RunState>,
+    entry: Entry<'_>,
+    keys: &[Bytes],
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> mlua::Result<()> {
+    let lua = &vm.lua;
+    let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        let table = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            table.raw_set(i + 1, lua.create_string(item)?)?;
+        }
+        Ok(table)
+    };
+    let keys_table = strings(keys)?;
+    let args_table = strings(args)?;
+    if !invocation.threshold.is_zero() {
+        install_kill_hook(vm, run_state.clone(), invocation.threshold);
+    }
+    let mut client = ClientState::new(invocation.caller.handle.clone(), true);
+    client.db = invocation.caller.db;
+    let protocol = Cell::new(Protocol::Resp2);
+    lua.scope(|scope| {
+        let dispatch = scope.create_function_mut(|lua, mut call: MultiValue| {
+            let op = match call.pop_front() {
+                Some(Value::String(op)) => op.to_string_lossy(),
+                _ => String::new(),
+            };
+            match op.as_str() {
+                "call" => call_command(
+                    lua,
+                    invocation,
+                    run_state,
+                    &mut client,
+                    protocol.get(),
+                    call,
+                ),
+                "setresp" => {
+                    let version = match call.front() {
+                        Some(Value::Number(n)) => *n as i64,
+                        Some(Value::Integer(n)) => *n,
+                        _ => 2,
+                    };
+                    protocol.set(if version == 3 {
+                        Protocol::Resp3
+                    } else {
+                        Protocol::Resp2
+                    });
+                    Ok(Value::Nil)
+                }
+                // Accepted; Ferrite has no replication yet, so there is
+                // nothing to select.
+                _ => Ok(Value::Nil),
+            }
+        })?;
+        vm.ctl.raw_set("run", dispatch)?;
+        let (ok, value): (bool, Value) = match entry {
+            Entry::Eval(function) => {
+                vm.globals.raw_set("KEYS", keys_table)?;
+                vm.globals.raw_set("ARGV", args_table)?;
+                vm.run_eval.call(function.clone())?
+            }
+            Entry::Function(function) => {
+                vm.run_fcall
+                    .call((function.clone(), keys_table, args_table))?
+            }
+        };
+        vm.ctl.raw_set("run", Value::Nil)?;
+        if ok {
+            lua_to_reply(out, &value, protocol.get() == Protocol::Resp3);
+        } else {
+            write_script_error(out, &value, invocation.name);
+        }
+        Ok(())
+    })
+}
+
+/// Every 100 000 instructions: the slow-script warning, and SCRIPT KILL.
+/// A killed script's error is re-raised by the sandbox's pcall/xpcall, so
+/// scripts cannot catch it.
+fn install_kill_hook(vm: &Vm, run_state: Arc<RunState>, threshold: Duration) {
+    let ctl = vm.ctl.clone();
+    vm.lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        move |_, _| {
+            run_state.note_progress(threshold);
+            if run_state.kill_requested() {
+                tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+                ctl.raw_set("killed", true)?;
+                return Err(mlua::Error::runtime(
+                    "Script killed by user with SCRIPT KILL...",
+                ));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+}
+
+/// The reply for a script that raised an error: the error table's `err`,
+/// then where it happened.
+fn write_script_error(out: &mut ReplyWriter, error: &Value, name: &str) {
+    let Value::Table(table) = error else {
+        out.error(&format!(
+            "ERR Error running script {name}, execution failure"
+        ));
+        return;
+    };
+    let text = |field: &str| match table.raw_get::<Value>(field) {
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        Ok(Value::Number(n)) => Some((n as i64).to_string()),
+        Ok(Value::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut message = text("err").unwrap_or_else(|| "ERR unknown error".to_string());
+    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+        message.push_str(&format!(" script: {name}, on {source}:{line}."));
+    }
+    out.error(&message);
+    if matches!(
+        table.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    ) {
+        out.take_last_error_code();
+    }
+}
+
+/// redis.call/pcall: the arguments become a request, checked as Redis checks
+/// commands from scripts, then executed in the script's scope.
+fn call_command(
+    lua: &Lua,
+    invocation: &Invocation<'_>,
+    run_state: &RunState,
+    client: &mut ClientState,
+    protocol: Protocol,
+    args: MultiValue,
+) -> mlua::Result<Value> {
+    let server = invocation.server;
+    if args.is_empty() {
+        return script_error_table(
+            lua,
+            "Please specify at least one argument for this redis lib call",
+        );
+    }
+    let mut request = Vec::with_capacity(args.len());
+    for arg in args {
+        let bytes = match arg {
+            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+            Value::Number(n) => Bytes::from(format_double(n)),
+            Value::Integer(i) => Bytes::from(i.to_string()),
+            _ => {
+                return script_error_table(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                )
+            }
+        };
+        request.push(bytes);
+    }
+    let Some((mut id, mut spec)) = server.commands.lookup(&request[0]) else {
+        return reject(
+            lua,
+            server,
+            None,
+            "Unknown Redis command called from script",
+        );
+    };
+    if !spec.subcommands.is_empty() && request.len() >= 2 {
+        if let Some((sub_id, sub)) = server.commands.lookup_subcommand(id, &request[1]) {
+            id = sub_id;
+            spec = sub;
+        }
+    }
+    if !spec.arity_ok(request.len()) {
+        return reject(
+            lua,
+            server,
+            Some(id),
+            "Wrong number of args calling Redis command from script",
+        );
+    }
+    if spec.has_flag("noscript") {
+        return reject(
+            lua,
+            server,
+            Some(id),
+            "This Redis command is not allowed from script",
+        );
+    }
+    let writes = spec.has_flag("write") || spec.has_flag("may_replicate");
+    if invocation.read_only && writes {
+        return reject(
+            lua,
+            server,
+            Some(id),
+            "Write commands are not allowed from read-only scripts.",
+        );
+    }
+    if spec.has_flag("write") {
+        run_state.mark_dirty();
+    }
+    let mut out = ReplyWriter::new(protocol);
+    execute(server, client, &mut out, &request, Some(invocation.scope));
+    reply_to_lua(lua, out.as_bytes())
+}
+
+/// A command refused before running: counted as Redis counts it (an error
+/// reply, a rejected call of the command) and returned as an error table.
+fn reject(lua: &Lua, server: &Server, id: Option<usize>, message: &str) -> mlua::Result<Value> {
+    server.stats.record_error("ERR");
+    if let Some(id) = id {
+        ServerStats::add(&server.stats.commands[id].rejected_calls, 1);
+    }
+    error_reply_table(lua, format!("ERR {message}").as_bytes())
+}
