@@ -286,6 +286,19 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Reports a keyspace event on `key` of the client's database
+    /// (`notify-keyspace-events`; one atomic load when off).
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server
+            .notifier
+            .notify(class, event, self.client.db, key);
+    }
+
+    /// As [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    pub fn notify_db(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        self.server.notifier.notify(class, event, db, key);
+    }
+
     /// The collection encoding thresholds in force (CONFIG SET changes them).
     pub fn encoding_limits(&self) -> ferrite_storage::EncodingLimits {
         self.server.keyspace.encoding_limits.get()
