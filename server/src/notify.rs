@@ -143,6 +143,21 @@ impl Notifier {
     }
 }
 
+/// The notifier bound to one database: what helpers shared by a command and
+/// its blocked-client attempt (which has no `Ctx`) report through.
+#[derive(Clone, Copy)]
+pub struct DbEvents<'a> {
+    pub notifier: &'a Notifier,
+    pub db: usize,
+}
+
+impl DbEvents<'_> {
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.notifier.notify(class, event, self.db, key);
+    }
+}
+
 fn channel(prefix: &str, db: usize, name: &[u8]) -> Vec<u8> {
     let db = db.to_string();
     let mut channel = Vec::with_capacity(prefix.len() + db.len() + 3 + name.len());
