@@ -36,26 +36,40 @@ pub mod class {
 /// The error CONFIG SET and the config file report for an unknown letter.
 pub const INVALID_CLASS: &str = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
 
+/// The letter of each event class, in the order CONFIG GET prints them.
+const CLASS_LETTERS: [(u32, char); 11] = [
+    (class::GENERIC, 'g'),
+    (class::STRING, '$'),
+    (class::LIST, 'l'),
+    (class::SET, 's'),
+    (class::HASH, 'h'),
+    (class::ZSET, 'z'),
+    (class::EXPIRED, 'x'),
+    (class::EVICTED, 'e'),
+    (class::STREAM, 't'),
+    (class::MODULE, 'd'),
+    (class::NEW, 'n'),
+];
+
+/// The letters printed after the classes (or `A`).
+const KIND_LETTERS: [(u32, char); 3] = [
+    (class::KEYSPACE, 'K'),
+    (class::KEYEVENT, 'E'),
+    (class::KEY_MISS, 'm'),
+];
+
 /// Parses the letters of `notify-keyspace-events` (`keyspaceEventsStringToFlags`).
 pub fn parse_flags(text: &str) -> Option<u32> {
     text.chars().try_fold(0, |flags, letter| {
         let bit = match letter {
             'A' => class::ALL,
-            'g' => class::GENERIC,
-            '$' => class::STRING,
-            'l' => class::LIST,
-            's' => class::SET,
-            'h' => class::HASH,
-            'z' => class::ZSET,
-            'x' => class::EXPIRED,
-            'e' => class::EVICTED,
-            'K' => class::KEYSPACE,
-            'E' => class::KEYEVENT,
-            't' => class::STREAM,
-            'm' => class::KEY_MISS,
-            'd' => class::MODULE,
-            'n' => class::NEW,
-            _ => return None,
+            _ => {
+                CLASS_LETTERS
+                    .iter()
+                    .chain(&KIND_LETTERS)
+                    .find(|(_, c)| *c == letter)?
+                    .0
+            }
         };
         Some(flags | bit)
     })
@@ -64,42 +78,19 @@ pub fn parse_flags(text: &str) -> Option<u32> {
 /// The canonical letters for `flags`, as CONFIG GET prints them
 /// (`keyspaceEventsFlagsToString`).
 pub fn format_flags(flags: u32) -> String {
-    let mut text = String::new();
-    if flags & class::ALL == class::ALL {
-        text.push('A');
-    } else {
-        let letters = [
-            (class::GENERIC, 'g'),
-            (class::STRING, '$'),
-            (class::LIST, 'l'),
-            (class::SET, 's'),
-            (class::HASH, 'h'),
-            (class::ZSET, 'z'),
-            (class::EXPIRED, 'x'),
-            (class::EVICTED, 'e'),
-            (class::STREAM, 't'),
-            (class::MODULE, 'd'),
-            (class::NEW, 'n'),
-        ];
-        text.extend(
-            letters
-                .iter()
-                .filter(|(bit, _)| flags & bit != 0)
-                .map(|(_, c)| c),
-        );
-    }
-    let kinds = [
-        (class::KEYSPACE, 'K'),
-        (class::KEYEVENT, 'E'),
-        (class::KEY_MISS, 'm'),
-    ];
-    text.extend(
-        kinds
+    let set = |letters: &[(u32, char)]| -> String {
+        letters
             .iter()
             .filter(|(bit, _)| flags & bit != 0)
-            .map(|(_, c)| c),
-    );
-    text
+            .map(|(_, c)| c)
+            .collect()
+    };
+    let classes = if flags & class::ALL == class::ALL {
+        "A".to_string()
+    } else {
+        set(&CLASS_LETTERS)
+    };
+    classes + &set(&KIND_LETTERS)
 }
 
 /// The configured classes and the Pub/Sub they are published through.
