@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::command::CmdError;
+use crate::notify::DbEvents;
 use crate::server::Server;
 
 /// A blocking command's non-blocking attempt: writes its reply and returns
@@ -26,7 +27,7 @@ use crate::server::Server;
 /// turned into another type gets WRONGTYPE, as in Redis.
 pub type Attempt = fn(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError>;
@@ -39,7 +40,11 @@ fn serve_with(
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> bool {
-    attempt(&server.keyspace.read(), db, args, out).unwrap_or_else(|error| {
+    let events = DbEvents {
+        notifier: &server.notifier,
+        db,
+    };
+    attempt(&server.keyspace.read(), events, args, out).unwrap_or_else(|error| {
         out.error(error.text());
         true
     })

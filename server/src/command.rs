@@ -262,7 +262,7 @@ impl<'a> Ctx<'a> {
         timeout_reply: crate::blocking::TimeoutReply,
         attempt: crate::blocking::Attempt,
     ) -> CmdResult {
-        if attempt(&self.keyspace(), self.client.db, args, self.out)? {
+        if attempt(&self.keyspace(), self.events(), args, self.out)? {
             return Ok(());
         }
         if self.scope.is_some() {
@@ -284,6 +284,28 @@ impl<'a> Ctx<'a> {
         };
         self.client.blocked = self.server.blocking.block(self.server, request, self.out);
         Ok(())
+    }
+
+    /// Reports a keyspace event on `key` of the client's database
+    /// (`notify-keyspace-events`; one atomic load when off).
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server
+            .notifier
+            .notify(class, event, self.client.db, key);
+    }
+
+    /// Where events on keys of the client's database go, for helpers that a
+    /// blocked client's attempt shares.
+    pub fn events(&self) -> crate::notify::DbEvents<'a> {
+        crate::notify::DbEvents {
+            notifier: &self.server.notifier,
+            db: self.client.db,
+        }
+    }
+
+    /// As [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    pub fn notify_db(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        self.server.notifier.notify(class, event, db, key);
     }
 
     /// The collection encoding thresholds in force (CONFIG SET changes them).

@@ -12,6 +12,7 @@ mod digest;
 mod latency;
 mod lcs;
 mod log;
+mod notify;
 mod pause;
 mod persistence;
 mod pubsub;

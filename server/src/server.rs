@@ -72,7 +72,10 @@ pub struct Server {
     pub pause: PauseState,
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Keyspace notifications (`notify-keyspace-events`); the keyspace
+    /// reports new and expired keys to it too.
+    pub notifier: Arc<crate::notify::Notifier>,
     /// EVAL scripts, function libraries and the running script.
     pub scripting: crate::scripting::Scripting,
     /// 40 hex characters, new on every start (INFO run_id).
@@ -95,10 +98,14 @@ impl Server {
         let databases = config.get_i64("databases") as usize;
         let commands = CommandTable::new();
         let stats = ServerStats::new(commands.len());
+        let pubsub = Arc::new(crate::pubsub::PubSub::default());
+        let notifier = Arc::new(crate::notify::Notifier::new(pubsub.clone()));
+        let keyspace = Keyspace::new(databases);
+        keyspace.events.observe(notifier.clone());
         let server = Server {
             config: RwLock::new(Config::default()),
             hot: HotConfig::default(),
-            keyspace: Keyspace::new(databases),
+            keyspace,
             commands,
             clients: ClientRegistry::default(),
             stats,
@@ -108,7 +115,8 @@ impl Server {
             pause: PauseState::default(),
             blocking: Default::default(),
             watches: Default::default(),
-            pubsub: Default::default(),
+            pubsub,
+            notifier,
             scripting: crate::scripting::Scripting::new()
                 .expect("the built-in Lua sandbox always loads"),
             run_id: random_hex(40),
@@ -131,6 +139,10 @@ impl Server {
         self.hot.refresh(&config);
         self.pubsub
             .configure_limits(config.get("client-output-buffer-limit"));
+        let events = crate::notify::parse_flags(config.get("notify-keyspace-events")).unwrap_or(0);
+        self.notifier.set_flags(events);
+        let (created, expired) = crate::notify::keyspace_reports(events);
+        self.keyspace.events.report(created, expired);
         self.slowlog
             .lock()
             .trim(config.get_i64("slowlog-max-len") as usize);

@@ -9,6 +9,7 @@
 
 use parking_lot::Mutex;
 
+use crate::events::KeyReporter;
 use crate::keyspace::KeyspaceStats;
 use crate::shard::{Entry, Shard, ShardGuard};
 use crate::value::ValueType;
@@ -66,6 +67,7 @@ impl Db {
         stats: &'a KeyspaceStats,
         hasher: &'a ahash::RandomState,
         now_ms: u64,
+        reporter: Option<KeyReporter<'a>>,
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
@@ -73,6 +75,7 @@ impl Db {
             hasher,
             now_ms,
             clock_s: (now_ms / 1000) as u32,
+            reporter,
         }
     }
 
@@ -123,7 +126,7 @@ impl Db {
         let mut visited = 0usize;
         let first_shard = (cursor >> (64 - SHARD_BITS)) as usize;
         for index in first_shard..SHARD_COUNT {
-            let shard = self.lock_shard(index, stats, hasher, now_ms);
+            let shard = self.lock_shard(index, stats, hasher, now_ms, None);
             let mut candidates: Vec<(u64, &[u8], ValueType)> = shard
                 .iter()
                 .filter(|(_, hash, entry)| {

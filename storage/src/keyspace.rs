@@ -16,6 +16,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::encoding::EncodingLimitsCell;
+use crate::events::{KeyEvents, KeyReporter};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
@@ -92,6 +93,8 @@ pub struct Keyspace {
     database_count: usize,
     /// Collection encoding thresholds (CONFIG SET changes them).
     pub encoding_limits: EncodingLimitsCell,
+    /// Who hears about keys appearing and expiring (keyspace notifications).
+    pub events: KeyEvents,
     hasher: RandomState,
     stats: KeyspaceStats,
     /// Where the next active expire cycle resumes: db * SHARD_COUNT + shard.
@@ -106,6 +109,7 @@ impl Keyspace {
         Keyspace {
             database_count: databases,
             encoding_limits: EncodingLimitsCell::default(),
+            events: KeyEvents::default(),
             gate: RwLock::new((0..databases).map(|_| Db::default()).collect()),
             hasher: RandomState::new(),
             stats: KeyspaceStats {
@@ -196,8 +200,17 @@ impl Keyspace {
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
             let db = position / SHARD_COUNT;
-            let mut shard =
-                dbs[db].lock_shard(position % SHARD_COUNT, &self.stats, &self.hasher, now);
+            let reporter = Some(KeyReporter {
+                db,
+                events: &self.events,
+            });
+            let mut shard = dbs[db].lock_shard(
+                position % SHARD_COUNT,
+                &self.stats,
+                &self.hasher,
+                now,
+                reporter,
+            );
             self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
             drop(shard);
@@ -243,7 +256,7 @@ impl Keyspace {
                 bytes: &parsed.key,
                 hash: self.hash(&parsed.key),
             };
-            let mut shard = db.lock_shard(key.shard_index(), &self.stats, &self.hasher, now);
+            let mut shard = db.lock_shard(key.shard_index(), &self.stats, &self.hasher, now, None);
             if shard
                 .insert(&key, Entry::with_expiry(parsed.value, expire_at))
                 .is_some()
@@ -397,6 +410,10 @@ impl<'a> KeyspaceRead<'a> {
             &self.keyspace.stats,
             &self.keyspace.hasher,
             self.now_ms,
+            Some(KeyReporter {
+                db,
+                events: &self.keyspace.events,
+            }),
         );
         self.keyspace.snapshots.before_access(db, &mut guard.shard);
         guard
@@ -473,6 +490,7 @@ impl<'a> KeyspaceRead<'a> {
                 &self.keyspace.stats,
                 &self.keyspace.hasher,
                 self.now_ms,
+                None,
             );
             if shard.is_empty() {
                 continue;

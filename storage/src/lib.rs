@@ -9,6 +9,7 @@ mod db;
 mod dense;
 mod dump;
 mod encoding;
+mod events;
 mod hash;
 mod intset;
 mod key;
@@ -33,6 +34,7 @@ pub mod lzf;
 pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
+pub use events::{KeyEvents, KeyObserver};
 pub use hash::HashValue;
 pub use keyspace::{
     ActiveExpireReport, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats, LoadedRdb,

@@ -5,6 +5,7 @@ use hashbrown::HashTable;
 use parking_lot::MutexGuard;
 
 use crate::db::KeyHash;
+use crate::events::KeyReporter;
 use crate::key::KeyBytes;
 use crate::keyspace::KeyspaceStats;
 use crate::lfu;
@@ -87,6 +88,8 @@ pub struct ShardGuard<'a> {
     pub(crate) hasher: &'a ahash::RandomState,
     pub(crate) now_ms: u64,
     pub(crate) clock_s: u32,
+    /// Where keys that appear or expire are reported (none while loading).
+    pub(crate) reporter: Option<KeyReporter<'a>>,
 }
 
 impl ShardGuard<'_> {
@@ -115,6 +118,7 @@ impl ShardGuard<'_> {
         if found.entry.is_expired(now) {
             self.remove_unchecked(key);
             self.stats.record_expired(1);
+            self.report_expired(key.bytes);
             return None;
         }
         let clock = self.clock_s;
@@ -197,6 +201,8 @@ impl ShardGuard<'_> {
             shard.volatile = shard.volatile.wrapping_add_signed(delta);
             if old.is_expired(now) {
                 self.stats.record_expired(1);
+                self.report_expired(key.bytes);
+                self.report_created(key.bytes);
                 return None;
             }
             return Some(old);
@@ -213,7 +219,20 @@ impl ShardGuard<'_> {
             }),
             |slot| hasher.hash_one(slot.key.as_slice()),
         );
+        self.report_created(key.bytes);
         None
+    }
+
+    fn report_created(&self, key: &[u8]) {
+        if let Some(reporter) = self.reporter {
+            reporter.created(key);
+        }
+    }
+
+    fn report_expired(&self, key: &[u8]) {
+        if let Some(reporter) = self.reporter {
+            reporter.expired(key);
+        }
     }
 
     /// Removes the live entry for `key`.
@@ -221,6 +240,7 @@ impl ShardGuard<'_> {
         let removed = self.remove_unchecked(key)?;
         if removed.is_expired(self.now_ms) {
             self.stats.record_expired(1);
+            self.report_expired(key.bytes);
             return None;
         }
         Some(removed)
@@ -285,9 +305,16 @@ impl ShardGuard<'_> {
             return 0;
         }
         let now = self.now_ms;
+        let reporter = self.reporter.filter(|r| r.events.reports_expired());
         let shard = &mut *self.shard;
         let before = shard.table.len();
-        shard.table.retain(|slot| !slot.entry.is_expired(now));
+        shard.table.retain(|slot| {
+            let expired = slot.entry.is_expired(now);
+            if let (true, Some(reporter)) = (expired, reporter) {
+                reporter.expired(slot.key.as_slice());
+            }
+            !expired
+        });
         let removed = before - shard.table.len();
         shard.volatile -= removed;
         self.stats.record_expired(removed as u64);

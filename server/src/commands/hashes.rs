@@ -11,6 +11,7 @@ use crate::command::{
     CmdResult, CommandSpec, Ctx,
 };
 use crate::commands::strings::format_human_float;
+use crate::notify::class;
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -58,6 +59,7 @@ fn set_pairs(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<i64, CmdError> {
     for pair in args[2..].chunks_exact(2) {
         created += hash.set(&pair[0], &pair[1], &limits) as i64;
     }
+    ctx.notify(class::HASH, "hset", key.bytes);
     Ok(created)
 }
 
@@ -84,6 +86,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     collection_for_write::<HashValue>(&mut shard, &key)?.set(&args[2], &args[3], &limits);
+    ctx.notify(class::HASH, "hset", key.bytes);
     drop(shard);
     ctx.out.integer(1);
     Ok(())
@@ -130,7 +133,12 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty::<HashValue>(&mut shard, &key);
+    if deleted > 0 {
+        ctx.notify(class::HASH, "hdel", key.bytes);
+        if remove_if_empty::<HashValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     drop(shard);
     ctx.out.integer(deleted);
     Ok(())
@@ -217,6 +225,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             itoa::Buffer::new().format(result).as_bytes(),
             &limits,
         );
+        ctx.notify(class::HASH, "hincrby", key.bytes);
     }
     remove_if_empty::<HashValue>(&mut shard, &key);
     drop(shard);
@@ -248,6 +257,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     });
     if let Ok(text) = &result {
         hash.set(&args[2], text.as_bytes(), &limits);
+        ctx.notify(class::HASH, "hincrbyfloat", key.bytes);
     }
     remove_if_empty::<HashValue>(&mut shard, &key);
     drop(shard);

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use ferrite_storage::{decode_dump_payload, encode_dump_payload, glob_match, Entry, KeyHash};
 
 use crate::command::{is, parse_i64, parse_scan_args, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::class;
 
 const KEYSPACE: &[&str] = &["@keyspace"];
 
@@ -86,7 +87,9 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut removed = 0;
     for arg in &args[1..] {
         let key = ks.key(arg);
-        if ks.lock(ctx.client.db, &key).remove(&key).is_some() {
+        let mut shard = ks.lock(ctx.client.db, &key);
+        if shard.remove(&key).is_some() {
+            ctx.notify(class::GENERIC, "del", arg);
             removed += 1;
         }
     }
@@ -213,8 +216,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, relative: boo
     if allowed {
         if when_ms <= now as i64 {
             shard.remove(&key);
+            ctx.notify(class::GENERIC, "del", key.bytes);
         } else {
             shard.set_expiry(&key, Some(when_ms as u64));
+            ctx.notify(class::GENERIC, "expire", key.bytes);
         }
     }
     drop(shard);
@@ -259,6 +264,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let had_expiry = shard.peek(&key).is_some_and(|e| e.expire_at_ms().is_some());
     if had_expiry {
         shard.set_expiry(&key, None);
+        ctx.notify(class::GENERIC, "persist", key.bytes);
     }
     drop(shard);
     drop(ks);
@@ -351,7 +357,11 @@ fn rename_generic(
     let entry = guards[positions[0]]
         .remove(source)
         .ok_or(CmdError::NoSuchKey)?;
+    // Redis deletes an existing target first, so the target is always `new`.
+    guards[positions[1]].remove(target);
     guards[positions[1]].insert(target, entry);
+    ctx.notify(class::GENERIC, "rename_from", source.bytes);
+    ctx.notify(class::GENERIC, "rename_to", target.bytes);
     Ok(true)
 }
 
@@ -388,7 +398,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         (ctx.client.db, ks.key(&args[1])),
         (target_db, ks.key(&args[2])),
     ];
-    let copied = copy_entry(&ks, &keys, replace);
+    let copied = copy_entry(ctx, &ks, &keys, replace);
     drop(ks);
     if copied && target_db != ctx.client.db {
         ctx.keys_written(target_db, &[&args[2][..]]);
@@ -398,6 +408,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn copy_entry(
+    ctx: &Ctx<'_>,
     ks: &ferrite_storage::KeyspaceRead<'_>,
     keys: &[(usize, KeyHash); 2],
     replace: bool,
@@ -410,7 +421,10 @@ fn copy_entry(
     if !replace && guards[positions[1]].contains(target) {
         return false;
     }
+    // Redis deletes a replaced target first, so the target is always `new`.
+    guards[positions[1]].remove(target);
     guards[positions[1]].insert(target, entry);
+    ctx.notify_db(class::GENERIC, "copy_to", keys[1].0, target.bytes);
     true
 }
 
@@ -434,6 +448,8 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if let Some(entry) = entry {
             guards[positions[1]].insert(&keys[1].1, entry);
         }
+        ctx.notify(class::GENERIC, "move_from", &args[1]);
+        ctx.notify_db(class::GENERIC, "move_to", target_db, &args[1]);
     }
     drop(guards);
     drop(ks);
@@ -534,10 +550,14 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         (ttl, true) => Some(ttl as u64),
         (ttl, false) => Some(now.saturating_add(ttl as u64)),
     };
+    let deleted = replace && shard.remove(&key).is_some();
     if expire_at.is_some_and(|at| at <= now) {
-        shard.remove(&key);
+        if deleted {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
     } else {
         shard.insert(&key, Entry::with_expiry(value, expire_at));
+        ctx.notify(class::GENERIC, "restore", key.bytes);
         if let Some(idle) = idle {
             shard.set_idle(&key, idle.min(u32::MAX as i64) as u32);
         }

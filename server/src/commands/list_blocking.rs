@@ -10,6 +10,7 @@ use ferrite_storage::ListEnd;
 use super::lists::{move_between, parse_end, parse_mpop_args, pop_first_nonempty};
 use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
 use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
 
 const FLAGS: &[&str] = &["write", "noscript", "blocking"];
@@ -31,13 +32,13 @@ fn pop_keys(args: &[Bytes]) -> &[Bytes] {
 /// BLPOP/BRPOP: `[key, element]` from the first non-empty list.
 fn pop_one(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     end: ListEnd,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let limits = ks.encoding_limits();
-    let popped = pop_first_nonempty(ks, db, pop_keys(args), end, 1, &limits)?;
+    let popped = pop_first_nonempty(ks, events, pop_keys(args), end, 1, &limits)?;
     let Some((key, values)) = popped else {
         return Ok(false);
     };
@@ -52,20 +53,20 @@ fn pop_one(
 
 fn attempt_blpop(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(ks, db, args, ListEnd::Left, out)
+    pop_one(ks, events, args, ListEnd::Left, out)
 }
 
 fn attempt_brpop(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(ks, db, args, ListEnd::Right, out)
+    pop_one(ks, events, args, ListEnd::Right, out)
 }
 
 fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -99,13 +100,13 @@ fn move_ends(args: &[Bytes]) -> Result<(ListEnd, ListEnd), CmdError> {
 
 fn attempt_move(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let (from, to) = move_ends(args)?;
     let limits = ks.encoding_limits();
-    let moved = move_between(ks, db, &args[1], &args[2], from, to, &limits)?;
+    let moved = move_between(ks, events, &args[1], &args[2], from, to, &limits)?;
     match moved {
         Some(value) => {
             out.bulk(&value);
@@ -139,13 +140,13 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn attempt_mpop(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let parsed = parse_mpop_args(&args[2..])?;
     let limits = ks.encoding_limits();
-    let popped = pop_first_nonempty(ks, db, parsed.keys, parsed.end, parsed.count, &limits)?;
+    let popped = pop_first_nonempty(ks, events, parsed.keys, parsed.end, parsed.count, &limits)?;
     let Some((key, values)) = popped else {
         return Ok(false);
     };

@@ -10,6 +10,7 @@ use ferrite_storage::{
 
 use super::typed::{remove_if_empty, value_at};
 use crate::command::{is, keys_after_count, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::{class, DbEvents};
 
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
@@ -122,6 +123,9 @@ fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: ListEnd, only_existing: 
             len
         }
     };
+    if len > 0 {
+        ctx.notify(class::LIST, push_event(end), key.bytes);
+    }
     drop(shard);
     ctx.out.integer(len as i64);
     Ok(())
@@ -143,6 +147,29 @@ fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     push_generic(ctx, args, ListEnd::Right, true)
 }
 
+fn push_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpush",
+        ListEnd::Right => "rpush",
+    }
+}
+
+fn pop_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpop",
+        ListEnd::Right => "rpop",
+    }
+}
+
+/// Reports elements popped from `end` of the list at `key`, then deletes the
+/// key if the list is empty (Redis's `listElementsRemoved`).
+fn popped_from(shard: &mut ShardGuard<'_>, key: &KeyHash, end: ListEnd, events: DbEvents<'_>) {
+    events.notify(class::LIST, pop_event(end), key.bytes);
+    if remove_if_empty::<ListValue>(shard, key) {
+        events.notify(class::GENERIC, "del", key.bytes);
+    }
+}
+
 /// Pops up to `count` elements from `end` of the list at `key`, in pop order,
 /// deleting the key if the list empties. `Ok(None)` if there is no such key.
 pub(crate) fn pop_from(
@@ -151,6 +178,7 @@ pub(crate) fn pop_from(
     end: ListEnd,
     count: usize,
     limits: &EncodingLimits,
+    events: DbEvents<'_>,
 ) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
     let Some(list) = value_at::<ListValue>(shard, key, true)? else {
         return Ok(None);
@@ -162,7 +190,9 @@ pub(crate) fn pop_from(
             None => break,
         }
     }
-    remove_if_empty::<ListValue>(shard, key);
+    if !popped.is_empty() {
+        popped_from(shard, key, end, events);
+    }
     Ok(Some(popped))
 }
 
@@ -190,6 +220,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: ListEnd) -> CmdResult {
         end,
         count.map_or(1, |n| n as usize),
         &limits,
+        ctx.events(),
     )?;
     drop(shard);
     match (popped, count) {
@@ -254,6 +285,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let position =
         resolve_index(index, list.len()).ok_or_else(|| CmdError::msg("ERR index out of range"))?;
     list.set(position, &args[3], &limits);
+    ctx.notify(class::LIST, "lset", key.bytes);
     drop(shard);
     ctx.out.ok();
     Ok(())
@@ -292,7 +324,10 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if let Some(list) = value_at::<ListValue>(&mut shard, &key, true)? {
         let (from, to) = resolve_range(start, end, list.len()).unwrap_or((0, 0));
         list.retain_range(from, to, &limits);
-        remove_if_empty::<ListValue>(&mut shard, &key);
+        ctx.notify(class::LIST, "ltrim", key.bytes);
+        if remove_if_empty::<ListValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
     }
     drop(shard);
     ctx.out.ok();
@@ -332,7 +367,12 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         indexes.sort_unstable();
         removed = indexes.len();
         list.remove_indexes(&indexes, &limits);
-        remove_if_empty::<ListValue>(&mut shard, &key);
+        if removed > 0 {
+            ctx.notify(class::LIST, "lrem", key.bytes);
+            if remove_if_empty::<ListValue>(&mut shard, &key) {
+                ctx.notify(class::GENERIC, "del", key.bytes);
+            }
+        }
     }
     drop(shard);
     ctx.out.integer(removed as i64);
@@ -357,6 +397,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             None => -1,
             Some(pivot) => {
                 list.insert(pivot + after as usize, &args[4], &limits);
+                ctx.notify(class::LIST, "linsert", key.bytes);
                 list.len() as i64
             }
         },
@@ -463,13 +504,14 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// if there is no source list; WRONGTYPE if either key holds another type.
 pub(crate) fn move_between(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     source: &[u8],
     destination: &[u8],
     from: ListEnd,
     to: ListEnd,
     limits: &EncodingLimits,
 ) -> Result<Option<Vec<u8>>, CmdError> {
+    let db = events.db;
     let keys = [(db, ks.key(source)), (db, ks.key(destination))];
     let (mut guards, positions) = ks.lock_many(&keys);
     let (source_key, destination_key) = (&keys[0].1, &keys[1].1);
@@ -482,6 +524,8 @@ pub(crate) fn move_between(
             return Ok(None);
         };
         list.push(to, &value, limits);
+        events.notify(class::LIST, push_event(to), source);
+        events.notify(class::LIST, pop_event(from), source);
         return Ok(Some(value));
     }
     if list.is_empty() {
@@ -495,7 +539,7 @@ pub(crate) fn move_between(
     else {
         return Ok(None);
     };
-    remove_if_empty::<ListValue>(source_shard, source_key);
+    // Redis pushes (and reports the push) before it reports the pop.
     let destination_shard = &mut guards[positions[1]];
     match value_at::<ListValue>(destination_shard, destination_key, false)? {
         Some(list) => list.push(to, &value, limits),
@@ -505,13 +549,15 @@ pub(crate) fn move_between(
             destination_shard.insert(destination_key, Entry::new(Value::List(Box::new(list))));
         }
     }
+    events.notify(class::LIST, push_event(to), destination);
+    popped_from(&mut guards[positions[0]], source_key, from, events);
     Ok(Some(value))
 }
 
 fn move_reply(ctx: &mut Ctx<'_>, args: &[Bytes], from: ListEnd, to: ListEnd) -> CmdResult {
     let limits = ctx.encoding_limits();
     let ks = ctx.keyspace();
-    let moved = move_between(&ks, ctx.client.db, &args[1], &args[2], from, to, &limits)?;
+    let moved = move_between(&ks, ctx.events(), &args[1], &args[2], from, to, &limits)?;
     drop(ks);
     match moved {
         Some(value) => ctx.out.bulk(&value),
@@ -574,18 +620,18 @@ pub(crate) type KeyAndValues<'k> = (&'k Bytes, Vec<Vec<u8>>);
 /// non-empty list; WRONGTYPE if a key before it holds another type.
 pub(crate) fn pop_first_nonempty<'k>(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     keys: &'k [Bytes],
     end: ListEnd,
     count: usize,
     limits: &EncodingLimits,
 ) -> Result<Option<KeyAndValues<'k>>, CmdError> {
-    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|key| (db, ks.key(key))).collect();
+    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|key| (events.db, ks.key(key))).collect();
     let (mut guards, positions) = ks.lock_many(&hashed);
     for ((_, key), (name, &position)) in hashed.iter().zip(keys.iter().zip(&positions)) {
         let shard = &mut guards[position];
         if value_at::<ListValue>(shard, key, true)?.is_some_and(|list| !list.is_empty()) {
-            let popped = pop_from(shard, key, end, count, limits)?.unwrap_or_default();
+            let popped = pop_from(shard, key, end, count, limits, events)?.unwrap_or_default();
             return Ok(Some((name, popped)));
         }
     }
@@ -598,7 +644,7 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let popped = pop_first_nonempty(
         &ks,
-        ctx.client.db,
+        ctx.events(),
         parsed.keys,
         parsed.end,
         parsed.count,

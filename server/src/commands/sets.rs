@@ -11,6 +11,7 @@ use crate::command::{
     keys_after_count, parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError,
     CmdResult, CommandSpec, Ctx,
 };
+use crate::notify::class;
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const W: &[&str] = &["write", "denyoom"];
@@ -67,6 +68,9 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for member in &args[2..] {
         added += set.add(member, &limits) as i64;
     }
+    if added > 0 {
+        ctx.notify(class::SET, "sadd", key.bytes);
+    }
     drop(shard);
     ctx.out.integer(added);
     Ok(())
@@ -85,7 +89,12 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty::<SetValue>(&mut shard, &key);
+    if removed > 0 {
+        ctx.notify(class::SET, "srem", key.bytes);
+        if remove_if_empty::<SetValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     drop(shard);
     ctx.out.integer(removed);
     Ok(())
@@ -182,7 +191,12 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(set) => set.pop_random(count.unwrap_or(1), &mut rand::thread_rng()),
         None => Vec::new(),
     };
-    remove_if_empty::<SetValue>(&mut shard, &key);
+    if !popped.is_empty() {
+        ctx.notify(class::SET, "spop", key.bytes);
+        if remove_if_empty::<SetValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     drop(shard);
     match count {
         None => match popped.first() {
@@ -226,8 +240,13 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let removed = value_at::<SetValue>(&mut guards[src_at], src, false)?
             .is_some_and(|s| s.remove(member));
         if removed {
-            remove_if_empty::<SetValue>(&mut guards[src_at], src);
-            collection_for_write::<SetValue>(&mut guards[dst_at], dst)?.add(member, &limits);
+            ctx.notify(class::SET, "srem", src.bytes);
+            if remove_if_empty::<SetValue>(&mut guards[src_at], src) {
+                ctx.notify(class::GENERIC, "del", src.bytes);
+            }
+            if collection_for_write::<SetValue>(&mut guards[dst_at], dst)?.add(member, &limits) {
+                ctx.notify(class::SET, "sadd", dst.bytes);
+            }
         }
         removed
     };
@@ -336,9 +355,17 @@ fn set_operation(ctx: &mut Ctx<'_>, op: Op, sources: &[Bytes], output: Output<'_
             let dst = &keys[sources.len()].1;
             let len = result.len();
             if len == 0 {
-                guards[dst_at].remove(dst);
+                if guards[dst_at].remove(dst).is_some() {
+                    ctx.notify(class::GENERIC, "del", dst.bytes);
+                }
             } else {
                 guards[dst_at].insert(dst, Entry::new(Value::Set(Box::new(result))));
+                let event = match op {
+                    Op::Inter => "sinterstore",
+                    Op::Union => "sunionstore",
+                    Op::Diff => "sdiffstore",
+                };
+                ctx.notify(class::SET, event, dst.bytes);
             }
             drop(guards);
             ctx.out.integer(len as i64);

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use ferrite_storage::{Entry, KeyspaceRead, ListValue, Value};
 
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::class;
 
 /// SORT's keys: the sorted key and the last STORE's destination (Redis's
 /// `sortGetKeys`: arguments of LIMIT, GET and BY are skipped, so a pattern
@@ -252,7 +253,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
         let key = ks.key(destination);
         let mut shard = ks.lock(db, &key);
         if output.is_empty() {
-            shard.remove(&key);
+            if shard.remove(&key).is_some() {
+                ctx.notify(class::GENERIC, "del", key.bytes);
+            }
         } else {
             let items: Vec<Vec<u8>> = output
                 .iter()
@@ -260,6 +263,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
                 .collect();
             let list = ListValue::from_items(items.iter().map(Vec::as_slice), &limits);
             shard.insert(&key, Entry::new(Value::List(Box::new(list))));
+            ctx.notify(class::LIST, "sortstore", key.bytes);
         }
         drop(shard);
         drop(ks);

@@ -5,6 +5,7 @@ use ferrite_storage::{Entry, KeyHash, StringValue, Value};
 
 use super::typed::value_at;
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::class;
 
 const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -195,6 +196,10 @@ fn set_generic(
             ExpirySpec::At(at) => Some(at),
         };
         shard.insert(&key, Entry::with_expiry(new_string(value), expire_at));
+        ctx.notify(class::STRING, "set", key.bytes);
+        if let ExpirySpec::At(_) = expiry {
+            ctx.notify(class::GENERIC, "expire", key.bytes);
+        }
     }
     drop(shard);
     if return_old {
@@ -217,6 +222,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let created = !shard.contains(&key);
     if created {
         shard.insert(&key, string_value(new_string(&args[2])));
+        ctx.notify(class::STRING, "set", key.bytes);
     }
     drop(shard);
     ctx.out.integer(created as i64);
@@ -315,6 +321,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_none_exist: bool) -> 
         .zip(args[2..].iter().step_by(2))
     {
         guards[position].insert(key, string_value(new_string(value)));
+        ctx.notify(class::STRING, "set", key.bytes);
     }
     drop(guards);
     if only_if_none_exist {
@@ -335,6 +342,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     shard.remove(&key);
+    ctx.notify(class::GENERIC, "del", key.bytes);
     drop(shard);
     ctx.out.bulk(&value);
     Ok(())
@@ -369,9 +377,18 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match change {
         Some(Some(at)) if at <= now => {
             shard.remove(&key);
+            ctx.notify(class::GENERIC, "del", key.bytes);
         }
-        Some(at) => {
-            shard.set_expiry(&key, at);
+        Some(Some(at)) => {
+            shard.set_expiry(&key, Some(at));
+            ctx.notify(class::GENERIC, "expire", key.bytes);
+        }
+        Some(None) => {
+            let had_ttl = shard.peek(&key).is_some_and(|e| e.expire_at_ms().is_some());
+            if had_ttl {
+                shard.set_expiry(&key, None);
+                ctx.notify(class::GENERIC, "persist", key.bytes);
+            }
         }
         None => {}
     }
@@ -399,6 +416,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             args[2].len()
         }
     };
+    ctx.notify(class::STRING, "append", key.bytes);
     drop(shard);
     ctx.out.integer(new_len as i64);
     Ok(())
@@ -451,6 +469,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> CmdResult {
             by
         }
     };
+    ctx.notify(class::STRING, "incrby", key.bytes);
     drop(shard);
     ctx.out.integer(result);
     Ok(())
@@ -476,6 +495,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             shard.insert(&key, string_value(new_string(text.as_bytes())));
         }
     }
+    ctx.notify(class::STRING, "incrbyfloat", key.bytes);
     drop(shard);
     ctx.out.bulk(text.as_bytes());
     Ok(())
@@ -532,6 +552,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     };
+    if !patch.is_empty() {
+        ctx.notify(class::STRING, "setrange", key.bytes);
+    }
     drop(shard);
     ctx.out.integer(new_len as i64);
     Ok(())
@@ -607,8 +630,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
+    // Returns the old bit and whether the string changed (grew or flipped).
     let update = |raw: &mut Vec<u8>| {
-        if raw.len() <= byte {
+        let grew = raw.len() <= byte;
+        if grew {
             raw.resize(byte + 1, 0);
         }
         let old = raw[byte] & mask != 0;
@@ -617,20 +642,23 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else {
             raw[byte] &= !mask;
         }
-        old
+        (old, grew || old != on)
     };
-    let old = match value_at::<StringValue>(&mut shard, &key, true)? {
+    let (old, changed) = match value_at::<StringValue>(&mut shard, &key, true)? {
         Some(value) => update(value.make_raw()),
         None => {
             let mut raw = Vec::new();
-            let old = update(&mut raw);
+            let (old, _) = update(&mut raw);
             shard.insert(
                 &key,
                 string_value(Value::String(StringValue::Raw(Box::new(raw)))),
             );
-            old
+            (old, true)
         }
     };
+    if changed {
+        ctx.notify(class::STRING, "setbit", key.bytes);
+    }
     drop(shard);
     ctx.out.integer(old as i64);
     Ok(())

@@ -45,13 +45,15 @@ pub(crate) fn collection_for_write<'g, T: Collection>(
         .ok_or(CmdError::WrongType)
 }
 
-/// Deletes `key` if its collection of type `T` has become empty.
-pub(crate) fn remove_if_empty<T: Collection>(shard: &mut ShardGuard<'_>, key: &KeyHash) {
-    if shard
+/// Deletes `key` if its collection of type `T` has become empty; true if it
+/// did (the caller then reports a `del` event, as Redis does).
+pub(crate) fn remove_if_empty<T: Collection>(shard: &mut ShardGuard<'_>, key: &KeyHash) -> bool {
+    let empty = shard
         .peek(key)
         .and_then(|e| T::from_value(&e.value))
-        .is_some_and(T::is_empty)
-    {
+        .is_some_and(T::is_empty);
+    if empty {
         shard.remove(key);
     }
+    empty
 }

@@ -8,6 +8,7 @@ use ferrite_resp::ReplyWriter;
 use super::zsets::{parse_zmpop_args, pop_first_nonempty, write_mpop_reply};
 use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
 use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
 
 const ACL: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
@@ -26,12 +27,12 @@ fn pop_keys(args: &[Bytes]) -> &[Bytes] {
 /// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.
 fn pop_one(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     max: bool,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let popped = pop_first_nonempty(ks, db, pop_keys(args), max, 1)?;
+    let popped = pop_first_nonempty(ks, events, pop_keys(args), max, 1)?;
     let Some((key, elements)) = popped else {
         return Ok(false);
     };
@@ -47,20 +48,20 @@ fn pop_one(
 
 fn attempt_bzpopmin(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(ks, db, args, false, out)
+    pop_one(ks, events, args, false, out)
 }
 
 fn attempt_bzpopmax(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    pop_one(ks, db, args, true, out)
+    pop_one(ks, events, args, true, out)
 }
 
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
@@ -85,12 +86,12 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn attempt_bzmpop(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let parsed = parse_zmpop_args(&args[2..])?;
-    let popped = pop_first_nonempty(ks, db, parsed.keys, parsed.max, parsed.count)?;
+    let popped = pop_first_nonempty(ks, events, parsed.keys, parsed.max, parsed.count)?;
     let Some((key, elements)) = popped else {
         return Ok(false);
     };

@@ -19,6 +19,7 @@ use crate::command::{
     destination_and_counted_keys, is, keys_after_count, parse_f64, parse_i64, parse_scan_args,
     CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
 };
+use crate::notify::{class, DbEvents};
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -281,6 +282,10 @@ fn add_generic(
             }
         }
     }
+    if added + updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(class::ZSET, event, key.bytes);
+    }
     remove_if_empty::<ZSetValue>(&mut shard, &key);
     drop(shard);
     if let Some(e) = failure {
@@ -316,7 +321,12 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    remove_if_empty::<ZSetValue>(&mut shard, &key);
+    if removed > 0 {
+        ctx.notify(class::ZSET, "zrem", key.bytes);
+        if remove_if_empty::<ZSetValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     drop(shard);
     ctx.out.integer(removed);
     Ok(())
@@ -629,15 +639,20 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     range_command(ctx, args, Some(RangeKind::Lex), Some(true))
 }
 
-/// Replaces `dst` with `elements` (deleting it when there are none).
+/// Replaces `dst` with `elements` (deleting it when there are none), and
+/// reports `event` (or `del` when an existing key was deleted).
 fn store_result(
     shard: &mut ShardGuard<'_>,
     dst: &KeyHash,
     elements: &[(f64, Vec<u8>)],
     limits: &EncodingLimits,
+    events: DbEvents<'_>,
+    event: &str,
 ) {
     if elements.is_empty() {
-        shard.remove(dst);
+        if shard.remove(dst).is_some() {
+            events.notify(class::GENERIC, "del", dst.bytes);
+        }
         return;
     }
     let max_len = elements.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
@@ -646,6 +661,7 @@ fn store_result(
         zset.insert(member, *score, limits);
     }
     shard.insert(dst, new_entry(zset));
+    events.notify(class::ZSET, event, dst.bytes);
 }
 
 fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -665,7 +681,14 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .map(|(s, m)| (s, m.to_vec()))
                 .collect(),
         };
-    store_result(&mut guards[positions[0]], &keys[0].1, &elements, &limits);
+    store_result(
+        &mut guards[positions[0]],
+        &keys[0].1,
+        &elements,
+        &limits,
+        ctx.events(),
+        "zrangestore",
+    );
     drop(guards);
     ctx.out.integer(elements.len() as i64);
     Ok(())
@@ -702,7 +725,17 @@ fn remrange_generic(ctx: &mut Ctx<'_>, args: &[Bytes], kind: RangeKind) -> CmdRe
             z.remove_rank_range(lower, upper)
         }
     };
-    remove_if_empty::<ZSetValue>(&mut shard, &key);
+    if removed > 0 {
+        let event = match kind {
+            RangeKind::Rank => "zremrangebyrank",
+            RangeKind::Score => "zremrangebyscore",
+            RangeKind::Lex => "zremrangebylex",
+        };
+        ctx.notify(class::ZSET, event, key.bytes);
+        if remove_if_empty::<ZSetValue>(&mut shard, &key) {
+            ctx.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     drop(shard);
     ctx.out.integer(removed as i64);
     Ok(())
@@ -730,6 +763,7 @@ pub(crate) fn pop_elements(
     key: &KeyHash,
     max: bool,
     count: usize,
+    events: DbEvents<'_>,
 ) -> Result<Option<Vec<Element>>, CmdError> {
     let Some(zset) = value_at::<ZSetValue>(shard, key, true)? else {
         return Ok(None);
@@ -741,7 +775,13 @@ pub(crate) fn pop_elements(
             None => break,
         }
     }
-    remove_if_empty::<ZSetValue>(shard, key);
+    if !popped.is_empty() {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        events.notify(class::ZSET, event, key.bytes);
+        if remove_if_empty::<ZSetValue>(shard, key) {
+            events.notify(class::GENERIC, "del", key.bytes);
+        }
+    }
     Ok(Some(popped))
 }
 
@@ -768,7 +808,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let popped = pop_elements(&mut shard, &key, max, count.unwrap_or(1))?;
+    let popped = pop_elements(&mut shard, &key, max, count.unwrap_or(1), ctx.events())?;
     drop(shard);
     let popped = popped.unwrap_or_default();
     let nested = count.is_some() && ctx.out.protocol() == Protocol::Resp3;
@@ -841,15 +881,15 @@ pub(crate) type KeyAndElements<'k> = (&'k Bytes, Vec<Element>);
 /// Pops up to `count` elements from the first of `keys` holding a sorted set.
 pub(crate) fn pop_first_nonempty<'k>(
     ks: &KeyspaceRead<'_>,
-    db: usize,
+    events: DbEvents<'_>,
     keys: &'k [Bytes],
     max: bool,
     count: usize,
 ) -> Result<Option<KeyAndElements<'k>>, CmdError> {
-    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|k| (db, ks.key(k))).collect();
+    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|k| (events.db, ks.key(k))).collect();
     let (mut guards, positions) = ks.lock_many(&hashed);
     for ((name, (_, key)), &position) in keys.iter().zip(&hashed).zip(&positions) {
-        if let Some(popped) = pop_elements(&mut guards[position], key, max, count)? {
+        if let Some(popped) = pop_elements(&mut guards[position], key, max, count, events)? {
             return Ok(Some((name, popped)));
         }
     }
@@ -871,7 +911,7 @@ pub(crate) fn write_mpop_reply(out: &mut ReplyWriter, key: &[u8], popped: &[Elem
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let parsed = parse_zmpop_args(&args[1..])?;
     let ks = ctx.keyspace();
-    let popped = pop_first_nonempty(&ks, ctx.client.db, parsed.keys, parsed.max, parsed.count)?;
+    let popped = pop_first_nonempty(&ks, ctx.events(), parsed.keys, parsed.max, parsed.count)?;
     drop(ks);
     match popped {
         Some((key, popped)) => write_mpop_reply(ctx.out, key, &popped),
@@ -1113,7 +1153,19 @@ fn set_op_command(
     }
     if store {
         let (_, dst) = &keys[numkeys];
-        store_result(&mut guards[positions[numkeys]], dst, &result, &limits);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(
+            &mut guards[positions[numkeys]],
+            dst,
+            &result,
+            &limits,
+            ctx.events(),
+            event,
+        );
         drop(guards);
         ctx.out.integer(result.len() as i64);
         return Ok(());

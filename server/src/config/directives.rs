@@ -25,6 +25,8 @@ pub enum Kind {
     AddressList,
     /// `client-output-buffer-limit`: class hard soft seconds, repeated.
     OutputBufferLimits,
+    /// `notify-keyspace-events`: class letters, reported in Redis's order.
+    KeyspaceEvents,
 }
 
 /// Whether the server acts on the directive yet.
@@ -174,7 +176,7 @@ pub const DIRECTIVES: &[Directive] = &[
     accepted("no-appendfsync-on-rewrite", YES_NO_BOOL, "no"),
     accepted("aof-use-rdb-preamble", YES_NO_BOOL, "yes"),
     accepted("activerehashing", YES_NO_BOOL, "yes"),
-    accepted("notify-keyspace-events", Kind::Text, ""),
+    d("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     accepted(
         "propagation-error-behavior",
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),

@@ -127,6 +127,9 @@ fn canonical_value(
         }
         Kind::SavePoints => parse_save_points(args),
         Kind::OutputBufferLimits => merge_output_buffer_limits(args, current),
+        Kind::KeyspaceEvents => crate::notify::parse_flags(single()?)
+            .map(crate::notify::format_flags)
+            .ok_or_else(|| crate::notify::INVALID_CLASS.to_string()),
     }
 }
 
