@@ -15,7 +15,7 @@ use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
 use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientState, ReplyMode};
-use crate::command::{CmdError, Ctx};
+use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::server::Server;
 use crate::stats::ServerStats;
 use crate::transaction::{ExclusiveScope, MultiState};
@@ -356,6 +356,27 @@ enum Outcome {
     Ran(usize),
 }
 
+/// Whether a command is refused while memory is over `maxmemory` (Redis's
+/// `processCommand`): a `denyoom` command, an EXEC that queued one, and, to
+/// bound a transaction's queue, anything queued inside MULTI.
+fn needs_memory(
+    server: &Server,
+    client: &ClientState,
+    spec: &CommandSpec,
+    full_name: &str,
+) -> bool {
+    match &client.multi {
+        Some(multi) if full_name == "exec" => multi.commands.iter().any(|queued| {
+            queued
+                .first()
+                .and_then(|name| server.commands.lookup(name))
+                .is_some_and(|(_, spec)| spec.has_flag("denyoom"))
+        }),
+        Some(_) => !matches!(full_name, "discard" | "quit" | "reset"),
+        None => spec.has_flag("denyoom"),
+    }
+}
+
 /// Commands that run at once inside MULTI instead of being queued.
 const RUN_INSIDE_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -407,6 +428,24 @@ fn dispatch(
         crate::pubsub::refusal_while_subscribed(client, out.protocol(), full_name)
     {
         return rejected(out, &refusal);
+    }
+    if scope.is_none() && server.hot.maxmemory.load(Ordering::Relaxed) > 0 {
+        let out_of_memory = !crate::eviction::perform_evictions(server, &server.keyspace.read());
+        if out_of_memory && needs_memory(server, client, spec, full_name) {
+            if full_name == "exec" {
+                // Redis's execCommandAbort: the transaction is discarded.
+                MultiState::end(client);
+                server.watches.unwatch_all(client);
+                return rejected(
+                    out,
+                    &format!(
+                        "EXECABORT Transaction discarded because of: {}",
+                        crate::eviction::OOM_ERROR
+                    ),
+                );
+            }
+            return rejected(out, crate::eviction::OOM_ERROR);
+        }
     }
     let Some(handler) = spec.handler else {
         return rejected(

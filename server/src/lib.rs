@@ -9,9 +9,11 @@ pub mod config;
 mod connection;
 mod debug_protocol;
 mod digest;
+mod eviction;
 mod latency;
 mod lcs;
 mod log;
+mod memory;
 mod notify;
 mod pause;
 mod persistence;
@@ -22,6 +24,8 @@ mod slowlog;
 mod stats;
 mod transaction;
 mod watch;
+
+pub use memory::CountingAllocator;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! bind, accept, background jobs (active expiry), shutdown on signal or SHUTDOWN.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,11 @@ pub struct HotConfig {
     pub latency_threshold_ms: AtomicU64,
     pub requirepass_set: AtomicBool,
     pub latency_tracking: AtomicBool,
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: AtomicU64,
+    /// `maxmemory-policy` as `eviction::Policy::code`.
+    pub maxmemory_policy: AtomicU8,
+    pub maxmemory_samples: AtomicU64,
 }
 
 impl HotConfig {
@@ -55,6 +60,13 @@ impl HotConfig {
             .store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
         self.latency_tracking
             .store(config.get_bool("latency-tracking"), Ordering::Relaxed);
+        self.maxmemory
+            .store(get("maxmemory").max(0) as u64, Ordering::Relaxed);
+        let policy = crate::eviction::Policy::parse(config.get("maxmemory-policy"));
+        self.maxmemory_policy
+            .store(policy.code(), Ordering::Relaxed);
+        self.maxmemory_samples
+            .store(get("maxmemory-samples").max(1) as u64, Ordering::Relaxed);
     }
 }
 

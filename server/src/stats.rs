@@ -60,6 +60,8 @@ pub struct ServerStats {
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Keys removed by `maxmemory` eviction (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
     /// Indexed by command id (see `commands::table`).
     pub commands: Vec<CommandStat>,
     pub errors: Mutex<HashMap<String, u64>>,
@@ -101,6 +103,7 @@ impl ServerStats {
             &self.keyspace_hits,
             &self.keyspace_misses,
             &self.total_error_replies,
+            &self.evicted_keys,
         ] {
             counter.store(0, Ordering::Relaxed);
         }

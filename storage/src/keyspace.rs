@@ -480,6 +480,16 @@ impl<'a> KeyspaceRead<'a> {
 
     /// A random live key of database `db`.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
+        self.random_key_where(db, false)
+    }
+
+    /// A random live key of database `db` that has an expiry (what Redis's
+    /// volatile eviction policies sample from).
+    pub fn random_volatile_key(&self, db: usize) -> Option<Vec<u8>> {
+        self.random_key_where(db, true)
+    }
+
+    fn random_key_where(&self, db: usize, volatile_only: bool) -> Option<Vec<u8>> {
         use rand::Rng;
         let database = &self.dbs[db];
         let start = rand::thread_rng().gen_range(0..database.shard_count());
@@ -492,8 +502,23 @@ impl<'a> KeyspaceRead<'a> {
                 self.now_ms,
                 None,
             );
-            if shard.is_empty() {
+            if shard.is_empty() || (volatile_only && shard.volatile_len() == 0) {
                 continue;
+            }
+            if volatile_only {
+                let now = self.now_ms;
+                let volatile: Vec<&[u8]> = shard
+                    .iter()
+                    .filter(|(_, _, entry)| {
+                        entry.expire_at_ms().is_some() && !entry.is_expired(now)
+                    })
+                    .map(|(key, _, _)| key)
+                    .collect();
+                if volatile.is_empty() {
+                    continue;
+                }
+                let n = rand::thread_rng().gen_range(0..volatile.len());
+                return Some(volatile[n].to_vec());
             }
             let n = rand::thread_rng().gen_range(0..shard.len());
             if let Some(key) = shard.nth_live_key(n).or_else(|| shard.nth_live_key(0)) {

@@ -68,7 +68,7 @@ pub fn render(server: &Server, ks: &KeyspaceRead<'_>, sections: &[&str]) -> Stri
         match *section {
             "server" => server_section(server, &mut out),
             "clients" => clients_section(server, &mut out),
-            "memory" => memory_section(&mut out),
+            "memory" => memory_section(server, &mut out),
             "persistence" => persistence_section(server, &mut out),
             "stats" => stats_section(server, &mut out),
             "replication" => replication_section(server, &mut out),
@@ -149,16 +149,22 @@ pub fn resident_memory() -> u64 {
     pages * 4096
 }
 
-fn memory_section(out: &mut String) {
-    // Ferrite does not count allocations yet: used_memory is the resident size.
+fn memory_section(server: &Server, out: &mut String) {
     let rss = resident_memory();
+    // Allocated bytes, as Redis's zmalloc counts them (the resident size if
+    // the binary's allocator does not count).
+    let used = match crate::memory::allocated_bytes() {
+        0 => rss,
+        used => used,
+    };
+    let config = server.config.read();
     out.push_str("# Memory\r\n");
-    field!(out, "used_memory", rss);
-    field!(out, "used_memory_human", human_bytes(rss));
+    field!(out, "used_memory", used);
+    field!(out, "used_memory_human", human_bytes(used));
     field!(out, "used_memory_rss", rss);
-    field!(out, "used_memory_peak", rss);
-    field!(out, "maxmemory", 0);
-    field!(out, "maxmemory_policy", "noeviction");
+    field!(out, "used_memory_peak", used.max(rss));
+    field!(out, "maxmemory", config.get_i64("maxmemory"));
+    field!(out, "maxmemory_policy", config.get("maxmemory-policy"));
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "lazyfree_pending_objects", 0);
 }
@@ -196,7 +202,11 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "total_net_output_bytes", get(&s.net_output_bytes));
     field!(out, "rejected_connections", get(&s.rejected_connections));
     field!(out, "expired_keys", server.keyspace.stats().expired_keys());
-    field!(out, "evicted_keys", 0);
+    field!(
+        out,
+        "evicted_keys",
+        ServerStats::get(&server.stats.evicted_keys)
+    );
     field!(out, "keyspace_hits", get(&s.keyspace_hits));
     field!(out, "keyspace_misses", get(&s.keyspace_misses));
     let pubsub = &server.pubsub;

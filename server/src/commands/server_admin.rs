@@ -222,6 +222,14 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             })?;
     }
     ctx.server.apply_config(staged);
+    if crate::eviction::over_limit(ctx.server) {
+        tracing::warn!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
+            ctx.server.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed),
+            crate::memory::allocated_bytes()
+        );
+        crate::eviction::perform_evictions(ctx.server, &ctx.keyspace());
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -228,8 +228,8 @@ pub const DIRECTIVES: &[Directive] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         true,
     ),
-    accepted("maxmemory", mem(0, i64::MAX), "0"),
-    accepted(
+    d("maxmemory", mem(0, i64::MAX), "0", true),
+    d(
         "maxmemory-policy",
         Kind::Enum(&[
             "volatile-lru",
@@ -242,8 +242,9 @@ pub const DIRECTIVES: &[Directive] = &[
             "noeviction",
         ]),
         "noeviction",
+        true,
     ),
-    accepted("maxmemory-samples", int(1, 64), "5"),
+    d("maxmemory-samples", int(1, 64), "5", true),
     accepted("maxmemory-clients", mem(0, i64::MAX), "0"),
     alias(
         accepted("busy-reply-threshold", int(0, MAX), "5000"),
