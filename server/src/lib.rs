@@ -15,6 +15,7 @@ mod log;
 mod pause;
 mod persistence;
 mod pubsub;
+mod repl;
 mod server;
 mod slowlog;
 mod stats;

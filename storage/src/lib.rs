@@ -34,7 +34,8 @@ pub use dump::{decode_dump_payload, encode_dump_payload, DumpError};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use hash::HashValue;
 pub use keyspace::{
-    ActiveExpireReport, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats, LoadedRdb,
+    ActiveExpireReport, ExpiredLog, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats,
+    LoadedRdb,
 };
 pub use lfu::LfuParams;
 pub use list::{Iter as ListIter, ListEnd, ListValue};

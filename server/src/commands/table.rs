@@ -22,6 +22,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::transactions::COMMANDS,
     super::persistence::COMMANDS,
     super::pubsub::COMMANDS,
+    super::replication::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.
