@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
     pub monitor: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     /// Commands queued since MULTI, -1 outside a transaction (`multi=`).
     pub multi_queued: AtomicI64,
     /// A key this client watches was changed: its EXEC will fail.
@@ -78,6 +80,7 @@ impl ClientHandle {
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             multi_queued: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
             subscriptions: Default::default(),
@@ -151,6 +154,9 @@ impl ClientHandle {
         }
         if multi >= 0 {
             flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
         }
         if self.watch_dirty() {
             flags.push('d');

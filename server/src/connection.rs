@@ -138,9 +138,12 @@ async fn serve_client(
                 client.pending_stats.flush(&server.stats);
                 stream.write_all(out.as_bytes()).await?;
                 out.clear();
-                if !wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
-                    .await?
-                {
+                handle.blocked.store(true, Ordering::Relaxed);
+                let served =
+                    wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
+                        .await;
+                handle.blocked.store(false, Ordering::Relaxed);
+                if !served? {
                     return Ok(());
                 }
             }

@@ -98,6 +98,8 @@ pub fn start(server: std::sync::Arc<crate::server::Server>) {
 pub struct ClientRepl {
     /// Effects of the running command (or of EXEC's commands) not yet fed.
     pub effects: Vec<(usize, Vec<Bytes>)>,
+    /// Expiries found after those effects (fed after them, each on its own).
+    pub trailing: Vec<(usize, Vec<Bytes>)>,
     /// The log offset after this client's last fed write (WAIT waits for it).
     pub woff: u64,
     /// This connection is the link to this server's master.

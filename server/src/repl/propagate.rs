@@ -85,12 +85,26 @@ pub fn record(
         Some(scope) => rewrite::effects(&scope.view(), lazyfree(server), &ran),
         None => rewrite::effects(&server.keyspace.read(), lazyfree(server), &ran),
     };
-    take_expired(server, &mut client.repl.effects);
+    // Keys the command's own lookups found expired are deleted before its
+    // effects (SET on an expired key: DEL, then SET); any other expiry was
+    // found after them (a blocked client tried once SWAPDB ran) or by a
+    // command it commutes with, so it follows, outside any MULTI/EXEC, as
+    // Redis feeds what serving blocked clients expires.
+    let mut expired = Vec::new();
+    take_expired(server, &mut expired);
     let db = client.db;
-    client
-        .repl
-        .effects
-        .extend(effects.into_iter().map(|command| (db, command)));
+    let own_keys: Vec<&[u8]> = spec
+        .key_positions(request)
+        .into_iter()
+        .map(|i| request[i].as_ref())
+        .collect();
+    let (before, after): (Vec<_>, Vec<_>) = expired
+        .into_iter()
+        .partition(|(key_db, command)| *key_db == db && own_keys.contains(&command[1].as_ref()));
+    let pending = &mut client.repl.effects;
+    pending.extend(before);
+    pending.extend(effects.into_iter().map(|command| (db, command)));
+    client.repl.trailing.extend(after);
 }
 
 /// Lazy-expired keys waiting in the storage log, as DEL/UNLINK effects.
@@ -127,26 +141,39 @@ fn feed_expired(server: &Server, held: Option<()>) {
 pub fn flush(server: &Server, client: &mut ClientState, name: &str) {
     if !feeding(server) {
         client.repl.effects.clear();
+        client.repl.trailing.clear();
         return;
     }
-    take_expired(server, &mut client.repl.effects);
     let effects = std::mem::take(&mut client.repl.effects);
-    if effects.is_empty() {
-        return;
+    let mut trailing = std::mem::take(&mut client.repl.trailing);
+    take_expired(server, &mut trailing);
+    let log = &server.replication.log;
+    if !effects.is_empty() {
+        feed_wrapped(server, &effects, name);
     }
+    for (db, command) in &trailing {
+        log.feed(Some(*db), command);
+    }
+    if !effects.is_empty() || !trailing.is_empty() {
+        client.repl.woff = log.master_repl_offset();
+    }
+}
+
+/// Feeds one command's (or transaction's) effects, wrapped in MULTI/EXEC
+/// when there is more than one.
+fn feed_wrapped(server: &Server, effects: &[(usize, Vec<Bytes>)], name: &str) {
     let log = &server.replication.log;
     let wrap = effects.len() > 1 && !ARBITRARY_KEYS.contains(&name);
     if wrap {
         log.feed(Some(effects[0].0), &[&b"MULTI"[..]]);
     }
     let last_db = effects[effects.len() - 1].0;
-    for (db, command) in &effects {
+    for (db, command) in effects {
         log.feed(Some(*db), command);
     }
     if wrap {
         log.feed(Some(last_db), &[&b"EXEC"[..]]);
     }
-    client.repl.woff = log.master_repl_offset();
 }
 
 /// After a command that did not take the write order (a read): feeds the
