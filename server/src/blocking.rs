@@ -194,6 +194,7 @@ impl BlockingRegistry {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
+                    crate::repl::propagate::served(server, waiter.db, &waiter.args, out.as_bytes());
                     let ks = server.keyspace.read();
                     server.watches.touch(&ks, waiter.db, &waiter.keys);
                     server.watches.touch(&ks, waiter.db, &waiter.pushes_to);

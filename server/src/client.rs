@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
     pub monitor: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     /// Commands queued since MULTI, -1 outside a transaction (`multi=`).
     pub multi_queued: AtomicI64,
     /// A key this client watches was changed: its EXEC will fail.
@@ -47,6 +49,19 @@ pub struct ClientHandle {
     pub subscriptions: crate::pubsub::SubscriptionCounts,
     killed: AtomicBool,
     kill_notify: Notify,
+    /// A [`ClientKind`]: replica and master links are told apart from others.
+    kind: AtomicU8,
+}
+
+/// What a connection is to replication (CLIENT LIST/KILL TYPE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ClientKind {
+    Normal = 0,
+    /// A replica of this server (its SYNC/PSYNC link).
+    Replica = 1,
+    /// This server's master.
+    Master = 2,
 }
 
 impl ClientHandle {
@@ -65,11 +80,13 @@ impl ClientHandle {
             last_interaction_ms: AtomicU64::new(0),
             query_buffer_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             multi_queued: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
             subscriptions: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            kind: AtomicU8::new(ClientKind::Normal as u8),
         }
     }
 
@@ -108,8 +125,18 @@ impl ClientHandle {
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
-    /// The client type CLIENT LIST/KILL TYPE filter on (`normal` or `pubsub`).
+    pub fn set_kind(&self, kind: ClientKind) {
+        self.kind.store(kind as u8, Ordering::Relaxed);
+    }
+
+    /// The client type CLIENT LIST/KILL TYPE filter on (`normal`, `slave`,
+    /// `master` or `pubsub`, Redis's `getClientTypeName`).
     pub fn client_type(&self) -> &'static str {
+        match self.kind.load(Ordering::Relaxed) {
+            1 => return "slave",
+            2 => return "master",
+            _ => {}
+        }
         if self.subscriptions.is_subscribed() {
             "pubsub"
         } else {
@@ -128,11 +155,19 @@ impl ClientHandle {
         if multi >= 0 {
             flags.push('x');
         }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
         if self.watch_dirty() {
             flags.push('d');
         }
         if self.subscriptions.is_subscribed() {
             flags.push('P');
+        }
+        match self.kind.load(Ordering::Relaxed) {
+            1 => flags.push('S'),
+            2 => flags.push('M'),
+            _ => {}
         }
         if flags.is_empty() {
             flags.push('N');
@@ -179,6 +214,8 @@ pub struct ClientState {
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Pub/Sub subscriptions and the queue their messages arrive in.
     pub pubsub: crate::pubsub::ClientSubscriptions,
+    /// Pending replication effects, REPLCONF announcements, WAIT's offset.
+    pub repl: crate::repl::ClientRepl,
 }
 
 impl ClientState {
@@ -196,12 +233,23 @@ impl ClientState {
             multi: None,
             watched: Vec::new(),
             pubsub: Default::default(),
+            repl: Default::default(),
         }
     }
 
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.handle.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// The client type a CLIENT LIST/KILL TYPE argument names (`replica` is
+/// Redis's other name for `slave`).
+pub fn type_name(name: &str) -> &str {
+    if name == "replica" {
+        "slave"
+    } else {
+        name
     }
 }
 

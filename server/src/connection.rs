@@ -16,6 +16,7 @@ use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
+use crate::repl::{propagate, Deferred};
 use crate::server::Server;
 use crate::stats::ServerStats;
 use crate::transaction::{ExclusiveScope, MultiState};
@@ -51,7 +52,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
 }
 
 async fn serve_client(
-    server: &Server,
+    server: &Arc<Server>,
     mut stream: TcpStream,
     client: &mut ClientState,
 ) -> std::io::Result<()> {
@@ -119,13 +120,35 @@ async fn serve_client(
             }
             client.pubsub.drain_into(&mut out);
             execute(server, client, &mut out, &request, None);
+            match client.repl.deferred.take() {
+                Some(Deferred::Sync(request)) => {
+                    stream.write_all(out.as_bytes()).await?;
+                    let server = server.clone();
+                    return crate::repl::master::serve_replica(server, stream, client, request)
+                        .await;
+                }
+                Some(Deferred::Wait {
+                    replicas,
+                    offset,
+                    timeout_ms,
+                }) => {
+                    stream.write_all(out.as_bytes()).await?;
+                    out.clear();
+                    let acked = crate::repl::wait::wait(server, replicas, offset, timeout_ms).await;
+                    out.integer(acked);
+                }
+                None => {}
+            }
             if let Some(blocked) = client.blocked.take() {
                 client.pending_stats.flush(&server.stats);
                 stream.write_all(out.as_bytes()).await?;
                 out.clear();
-                if !wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
-                    .await?
-                {
+                handle.blocked.store(true, Ordering::Relaxed);
+                let served =
+                    wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
+                        .await;
+                handle.blocked.store(false, Ordering::Relaxed);
+                if !served? {
                     return Ok(());
                 }
             }
@@ -279,7 +302,7 @@ pub fn execute(
             }
         }
         Outcome::Queued => {}
-        Outcome::Ran(command_id) => {
+        Outcome::Ran(command_id, order) => {
             let failed = out.errors_written() > errors_before;
             crate::persistence::count_change(server, command_id, failed);
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
@@ -288,8 +311,18 @@ pub fn execute(
                 .record(&server.stats, command_id, elapsed, failed, track_latency);
             crate::commands::observe(server, client, request, elapsed, command_id);
             if !failed {
+                let reply = &out.as_bytes()[reply_start..];
+                propagate::record(server, client, command_id, request, reply, scope);
+            }
+            if order.is_some() {
+                propagate::flush(server, client, server.commands.full_name(command_id));
+            } else if scope.is_none() {
+                propagate::flush_expired_after_read(server);
+            }
+            if !failed {
                 after_write(server, client.db, command_id, request, scope);
             }
+            drop(order);
         }
     }
     if out.errors_written() > errors_before {
@@ -349,11 +382,12 @@ fn after_write(
 }
 
 /// How a request ended: refused before running (with the command's id when
-/// it was found), queued by MULTI, or run.
-enum Outcome {
+/// it was found), queued by MULTI, or run (holding the replication write
+/// order if it writes, until its effects are propagated).
+enum Outcome<'a> {
     Rejected(Option<usize>),
     Queued,
-    Ran(usize),
+    Ran(usize, Option<ferrite_replication::WriteOrder<'a>>),
 }
 
 /// Whether a command is refused while memory is over `maxmemory` (Redis's
@@ -380,13 +414,13 @@ fn needs_memory(
 /// Commands that run at once inside MULTI instead of being queued.
 const RUN_INSIDE_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
-fn dispatch(
-    server: &Server,
+fn dispatch<'s>(
+    server: &'s Server,
     client: &mut ClientState,
     out: &mut ReplyWriter,
     request: &[Bytes],
     scope: Option<&ExclusiveScope<'_>>,
-) -> Outcome {
+) -> Outcome<'s> {
     let Some(name) = request.first() else {
         return Outcome::Rejected(None);
     };
@@ -447,6 +481,9 @@ fn dispatch(
             return rejected(out, crate::eviction::OOM_ERROR);
         }
     }
+    if let Some(refusal) = crate::repl::gate::refusal(server, client, spec, full_name) {
+        return rejected(out, refusal);
+    }
     let Some(handler) = spec.handler else {
         return rejected(
             out,
@@ -466,6 +503,7 @@ fn dispatch(
     if scope.is_none() {
         *client.handle.last_command.lock() = full_name;
     }
+    let order = propagate::order_for(server, spec, full_name, scope);
     let mut ctx = Ctx {
         server,
         client,
@@ -476,7 +514,7 @@ fn dispatch(
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);
     }
-    Outcome::Ran(command_id)
+    Outcome::Ran(command_id, order)
 }
 
 pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {

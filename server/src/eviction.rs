@@ -94,7 +94,14 @@ pub fn perform_evictions(server: &Server, ks: &KeyspaceRead<'_>) -> bool {
             return false;
         };
         let hashed = ks.key(&key);
-        let removed = ks.lock(db, &hashed).remove(&hashed).is_some();
+        let mut shard = ks.lock(db, &hashed);
+        let removed = shard.remove(&hashed).is_some();
+        if removed {
+            // Fed to replicas as a DEL, like an expired key (logged under the
+            // shard lock, so it precedes any later write to the key).
+            server.keyspace.stats().expired_log.push(db, &key);
+        }
+        drop(shard);
         if removed {
             server.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
             server

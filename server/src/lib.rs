@@ -18,6 +18,7 @@ mod notify;
 mod pause;
 mod persistence;
 mod pubsub;
+mod repl;
 mod scripting;
 mod server;
 mod slowlog;

@@ -197,7 +197,7 @@ fn rdb_path(server: &Server) -> PathBuf {
 }
 
 /// The AUX fields Redis 7.0 writes.
-fn aux_fields() -> [(&'static str, String); 5] {
+pub(crate) fn aux_fields() -> [(&'static str, String); 5] {
     [
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),

@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, Notify};
 use tracing::{info, warn};
 
-use ferrite_replication::ReplicationState;
 use ferrite_storage::Keyspace;
 
 use crate::client::ClientRegistry;
@@ -80,7 +79,7 @@ pub struct Server {
     pub stats: ServerStats,
     pub slowlog: Mutex<Slowlog>,
     pub latency: Mutex<LatencyMonitor>,
-    pub replication: ReplicationState,
+    pub replication: crate::repl::Replication,
     pub pause: PauseState,
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
@@ -123,7 +122,7 @@ impl Server {
             stats,
             slowlog: Mutex::new(Slowlog::default()),
             latency: Mutex::new(LatencyMonitor::default()),
-            replication: ReplicationState::new(),
+            replication: Default::default(),
             pause: PauseState::default(),
             blocking: Default::default(),
             watches: Default::default(),
@@ -149,6 +148,7 @@ impl Server {
     /// Makes a new configuration take effect (at startup and after CONFIG SET).
     pub fn apply_config(&self, config: Config) {
         self.hot.refresh(&config);
+        self.replication.configure(&config);
         self.pubsub
             .configure_limits(config.get("client-output-buffer-limit"));
         let events = crate::notify::parse_flags(config.get("notify-keyspace-events")).unwrap_or(0);
@@ -286,6 +286,7 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
 /// background saves (BGSAVE and `save` points).
 fn spawn_background_jobs(server: Arc<Server>) {
     crate::persistence::spawn_saver(server.clone());
+    crate::repl::start(server.clone());
     std::thread::Builder::new()
         .name("active-expire".into())
         .spawn(move || loop {
@@ -297,7 +298,7 @@ fn spawn_background_jobs(server: Arc<Server>) {
             }
             if !server.debug_pause_cron.load(Ordering::Relaxed) {
                 // Redis's slow cycle: at most 25% of each period.
-                server.keyspace.active_expire_cycle(period / 4);
+                crate::repl::propagate::active_expire_cycle(&server, period / 4);
             }
         })
         .expect("spawning the active expire thread");

@@ -63,6 +63,7 @@ impl Default for Db {
 impl Db {
     pub(crate) fn lock_shard<'a>(
         &'a self,
+        db: usize,
         index: usize,
         stats: &'a KeyspaceStats,
         hasher: &'a ahash::RandomState,
@@ -71,6 +72,7 @@ impl Db {
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
+            db,
             stats,
             hasher,
             now_ms,
@@ -112,8 +114,10 @@ impl Db {
 
     /// Next page of keys at or after `cursor` in ordinal order: about `count`
     /// live keys (more when hashes tie), filtered by `keep`.
+    #[allow(clippy::too_many_arguments)] // the shard-locking context, then the page
     pub(crate) fn scan(
         &self,
+        db: usize,
         cursor: u64,
         count: usize,
         stats: &KeyspaceStats,
@@ -126,7 +130,7 @@ impl Db {
         let mut visited = 0usize;
         let first_shard = (cursor >> (64 - SHARD_BITS)) as usize;
         for index in first_shard..SHARD_COUNT {
-            let shard = self.lock_shard(index, stats, hasher, now_ms, None);
+            let shard = self.lock_shard(db, index, stats, hasher, now_ms, None);
             let mut candidates: Vec<(u64, &[u8], ValueType)> = shard
                 .iter()
                 .filter(|(_, hash, entry)| {

@@ -34,6 +34,49 @@ pub struct KeyspaceStats {
     lfu_enabled: AtomicBool,
     lfu_log_factor: AtomicU32,
     lfu_decay_minutes: AtomicU32,
+    /// Keys removed because they expired, while a replication log wants
+    /// each removal propagated as a DEL.
+    pub expired_log: ExpiredLog,
+}
+
+/// The keys expiry (or `maxmemory` eviction) removed, in the order they were
+/// removed, collected only while switched on (a master with a replication
+/// log), to be propagated as DEL. Pushed under the
+/// shard lock that removed the key, so a later write to the same key always
+/// finds the removal already here.
+#[derive(Debug, Default)]
+pub struct ExpiredLog {
+    enabled: AtomicBool,
+    pending: AtomicUsize,
+    keys: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
+}
+
+impl ExpiredLog {
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Release);
+        if !enabled {
+            self.take();
+        }
+    }
+
+    pub fn push(&self, db: usize, key: &[u8]) {
+        if self.enabled.load(Ordering::Relaxed) {
+            self.keys.lock().push((db, key.to_vec()));
+            self.pending.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Whether removals are waiting (cheap: one atomic load).
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > 0
+    }
+
+    /// The removals collected so far, as (database, key).
+    pub fn take(&self) -> Vec<(usize, Vec<u8>)> {
+        let mut keys = self.keys.lock();
+        self.pending.store(0, Ordering::Release);
+        std::mem::take(&mut *keys)
+    }
 }
 
 impl KeyspaceStats {
@@ -118,6 +161,7 @@ impl Keyspace {
                 lfu_enabled: AtomicBool::new(false),
                 lfu_log_factor: AtomicU32::new(LfuParams::default().log_factor),
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
+                expired_log: ExpiredLog::default(),
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
@@ -205,6 +249,7 @@ impl Keyspace {
                 events: &self.events,
             });
             let mut shard = dbs[db].lock_shard(
+                db,
                 position % SHARD_COUNT,
                 &self.stats,
                 &self.hasher,
@@ -256,7 +301,14 @@ impl Keyspace {
                 bytes: &parsed.key,
                 hash: self.hash(&parsed.key),
             };
-            let mut shard = db.lock_shard(key.shard_index(), &self.stats, &self.hasher, now, None);
+            let mut shard = db.lock_shard(
+                parsed.db,
+                key.shard_index(),
+                &self.stats,
+                &self.hasher,
+                now,
+                None,
+            );
             if shard
                 .insert(&key, Entry::with_expiry(parsed.value, expire_at))
                 .is_some()
@@ -406,6 +458,7 @@ impl<'a> KeyspaceRead<'a> {
     /// snapshot in progress that has not reached it.
     fn lock_index(&self, db: usize, index: usize) -> ShardGuard<'_> {
         let mut guard = self.dbs[db].lock_shard(
+            db,
             index,
             &self.keyspace.stats,
             &self.keyspace.hasher,
@@ -459,6 +512,7 @@ impl<'a> KeyspaceRead<'a> {
         keep: impl FnMut(&[u8], ValueType) -> bool,
     ) -> ScanBatch {
         self.dbs[db].scan(
+            db,
             cursor,
             count,
             &self.keyspace.stats,
@@ -496,6 +550,7 @@ impl<'a> KeyspaceRead<'a> {
         for step in 0..database.shard_count() {
             let index = (start + step) % database.shard_count();
             let shard = database.lock_shard(
+                db,
                 index,
                 &self.keyspace.stats,
                 &self.keyspace.hasher,

@@ -37,7 +37,8 @@ pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use events::{KeyEvents, KeyObserver};
 pub use hash::HashValue;
 pub use keyspace::{
-    ActiveExpireReport, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats, LoadedRdb,
+    ActiveExpireReport, ExpiredLog, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats,
+    LoadedRdb,
 };
 pub use lfu::LfuParams;
 pub use list::{Iter as ListIter, ListEnd, ListValue};

@@ -83,6 +83,8 @@ impl Shard {
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
+    /// The database this shard belongs to (expired keys are logged with it).
+    pub(crate) db: usize,
     pub(crate) stats: &'a KeyspaceStats,
     /// Rehashes keys when the table grows (hashes are not stored, to save 8 bytes a key).
     pub(crate) hasher: &'a ahash::RandomState,
@@ -117,8 +119,7 @@ impl ShardGuard<'_> {
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if found.entry.is_expired(now) {
             self.remove_unchecked(key);
-            self.stats.record_expired(1);
-            self.report_expired(key.bytes);
+            self.expired(key.bytes);
             return None;
         }
         let clock = self.clock_s;
@@ -200,8 +201,7 @@ impl ShardGuard<'_> {
             let old = std::mem::replace(&mut slot.entry, entry);
             shard.volatile = shard.volatile.wrapping_add_signed(delta);
             if old.is_expired(now) {
-                self.stats.record_expired(1);
-                self.report_expired(key.bytes);
+                self.expired(key.bytes);
                 self.report_created(key.bytes);
                 return None;
             }
@@ -239,11 +239,19 @@ impl ShardGuard<'_> {
     pub fn remove(&mut self, key: &KeyHash) -> Option<Entry> {
         let removed = self.remove_unchecked(key)?;
         if removed.is_expired(self.now_ms) {
-            self.stats.record_expired(1);
-            self.report_expired(key.bytes);
+            self.expired(key.bytes);
             return None;
         }
         Some(removed)
+    }
+
+    /// Counts a key lazy expiry removed, and logs it for propagation.
+    /// Counts a key lazy expiry removed, logs it for propagation and
+    /// reports it (keyspace notifications).
+    fn expired(&self, key: &[u8]) {
+        self.stats.record_expired(1);
+        self.stats.expired_log.push(self.db, key);
+        self.report_expired(key);
     }
 
     fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
@@ -308,10 +316,14 @@ impl ShardGuard<'_> {
         let reporter = self.reporter.filter(|r| r.events.reports_expired());
         let shard = &mut *self.shard;
         let before = shard.table.len();
+        let (log, db) = (&self.stats.expired_log, self.db);
         shard.table.retain(|slot| {
             let expired = slot.entry.is_expired(now);
-            if let (true, Some(reporter)) = (expired, reporter) {
-                reporter.expired(slot.key.as_slice());
+            if expired {
+                log.push(db, slot.key.as_slice());
+                if let Some(reporter) = reporter {
+                    reporter.expired(slot.key.as_slice());
+                }
             }
             !expired
         });

@@ -226,33 +226,14 @@ fn stats_section(server: &Server, out: &mut String) {
         pubsub.active_count(crate::pubsub::Kind::Shard)
     );
     field!(out, "total_error_replies", get(&s.total_error_replies));
-    field!(out, "sync_full", 0);
-    field!(out, "sync_partial_ok", 0);
-    field!(out, "sync_partial_err", 0);
+    let repl = &server.replication;
+    field!(out, "sync_full", get(&repl.sync_full));
+    field!(out, "sync_partial_ok", get(&repl.sync_partial_ok));
+    field!(out, "sync_partial_err", get(&repl.sync_partial_err));
 }
 
 fn replication_section(server: &Server, out: &mut String) {
-    let ids = server.replication.ids();
-    out.push_str("# Replication\r\n");
-    field!(out, "role", "master");
-    field!(out, "connected_slaves", 0);
-    field!(out, "master_failover_state", "no-failover");
-    field!(out, "master_replid", ids.replid);
-    field!(out, "master_replid2", ids.replid2);
-    field!(
-        out,
-        "master_repl_offset",
-        server.replication.master_repl_offset()
-    );
-    field!(out, "second_repl_offset", ids.second_repl_offset);
-    field!(out, "repl_backlog_active", 0);
-    field!(
-        out,
-        "repl_backlog_size",
-        server.config.read().get("repl-backlog-size")
-    );
-    field!(out, "repl_backlog_first_byte_offset", 0);
-    field!(out, "repl_backlog_histlen", 0);
+    crate::repl::info::section(server, out);
 }
 
 fn cpu_section(out: &mut String) {

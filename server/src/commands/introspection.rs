@@ -257,10 +257,9 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
             continue;
         }
-        // Every connection is a normal or pubsub client until replication exists.
         if type_filter
             .as_deref()
-            .is_some_and(|t| t != handle.client_type())
+            .is_some_and(|t| crate::client::type_name(t) != handle.client_type())
         {
             continue;
         }
@@ -330,7 +329,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "id" => handle.id.to_string() == *value,
             "addr" => handle.peer.to_string() == *value,
             "laddr" => handle.local.to_string() == *value,
-            "type" => value.eq_ignore_ascii_case(handle.client_type()),
+            "type" => crate::client::type_name(&value.to_ascii_lowercase()) == handle.client_type(),
             "user" => value == "default",
             "maxage" => value
                 .parse::<u64>()

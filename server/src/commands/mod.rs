@@ -10,6 +10,7 @@ mod list_blocking;
 mod lists;
 mod persistence;
 mod pubsub;
+mod replication;
 mod scripting;
 mod server_admin;
 mod sets;

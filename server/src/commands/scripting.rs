@@ -12,6 +12,7 @@ use crate::scripting::eval::ScriptFlags;
 use crate::scripting::invoke::{self, Entry, Invocation};
 use crate::scripting::run::{busy_threshold, with_exclusive_scope, RunInfo};
 use crate::scripting::{eval::EvalEngine, functions::FunctionEngine};
+use crate::server::Server;
 
 use super::introspection::help_reply;
 
@@ -238,6 +239,22 @@ fn read_only(flags: ScriptFlags, ro_command: bool) -> Result<bool, CmdError> {
     Ok(ro_command || declares_no_writes)
 }
 
+/// Whether a run may use memory while `maxmemory` is exceeded, or the OOM
+/// error refusing it (Redis 7.0): read-only runs and `allow-oom` scripts
+/// may; a script with a shebang is otherwise refused up front; a script
+/// without one (backwards compatible) runs, but its first write is refused
+/// if memory was over the limit when it started.
+fn allow_oom(server: &Server, flags: ScriptFlags, read_only: bool) -> Result<bool, CmdError> {
+    if read_only || flags.allow_oom || !crate::eviction::over_limit(server) {
+        return Ok(true);
+    }
+    if flags.compat {
+        Ok(false)
+    } else {
+        Err(CmdError::msg(crate::eviction::OOM_ERROR))
+    }
+}
+
 fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -> CmdResult {
     let numkeys = key_count(args, CmdError::NotInteger)?;
     if by_sha && args[1].len() != 40 {
@@ -257,11 +274,13 @@ fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -
         let Some(script) = engines.eval.get(sha.as_bytes()) else {
             return Err(CmdError::msg(NOSCRIPT));
         };
+        let read_only = read_only(script.flags, ro_command)?;
         let invocation = Invocation {
             server,
             scope,
             caller,
-            read_only: read_only(script.flags, ro_command)?,
+            read_only,
+            allow_oom: allow_oom(server, script.flags, read_only)?,
             name: &sha,
             threshold,
         };
@@ -301,11 +320,13 @@ fn run_function(ctx: &mut Ctx<'_>, args: &[Bytes], ro_command: bool) -> CmdResul
             compat: false,
             ..function.flags
         };
+        let read_only = read_only(flags, ro_command)?;
         let invocation = Invocation {
             server,
             scope,
             caller,
-            read_only: read_only(flags, ro_command)?,
+            read_only,
+            allow_oom: allow_oom(server, flags, read_only)?,
             name: &function.name,
             threshold,
         };

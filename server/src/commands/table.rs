@@ -23,6 +23,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::persistence::COMMANDS,
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
+    super::replication::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -88,6 +88,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     for request in &multi.commands {
         execute(server, ctx.client, ctx.out, request, Some(&scope));
     }
+    crate::repl::propagate::flush(server, ctx.client, "exec");
     scope.finish(server);
     Ok(())
 }

@@ -194,16 +194,21 @@ pub const DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
         "disabled",
     ),
-    accepted("repl-backlog-size", mem(1, i64::MAX), "1048576"),
-    accepted("repl-backlog-ttl", int(0, i32::MAX as i64), "3600"),
-    accepted("repl-timeout", int(1, i32::MAX as i64), "60"),
-    accepted("repl-ping-replica-period", int(1, i32::MAX as i64), "10"),
+    d("repl-backlog-size", mem(1, i64::MAX), "1048576", true),
+    d("repl-backlog-ttl", int(0, i32::MAX as i64), "3600", true),
+    d("repl-timeout", int(1, i32::MAX as i64), "60", true),
+    d(
+        "repl-ping-replica-period",
+        int(1, i32::MAX as i64),
+        "10",
+        true,
+    ),
     alias(
-        accepted("replica-serve-stale-data", YES_NO_BOOL, "yes"),
+        d("replica-serve-stale-data", YES_NO_BOOL, "yes", true),
         &["slave-serve-stale-data"],
     ),
     alias(
-        accepted("replica-read-only", YES_NO_BOOL, "yes"),
+        d("replica-read-only", YES_NO_BOOL, "yes", true),
         &["slave-read-only"],
     ),
     alias(
@@ -211,17 +216,20 @@ pub const DIRECTIVES: &[Directive] = &[
         &["slave-priority"],
     ),
     alias(
-        accepted("min-replicas-to-write", int(0, i32::MAX as i64), "0"),
+        d("min-replicas-to-write", int(0, i32::MAX as i64), "0", true),
         &["min-slaves-to-write"],
     ),
     alias(
-        accepted("min-replicas-max-lag", int(0, i32::MAX as i64), "10"),
+        d("min-replicas-max-lag", int(0, i32::MAX as i64), "10", true),
         &["min-slaves-max-lag"],
     ),
-    accepted("masterauth", Kind::Text, ""),
-    accepted("masteruser", Kind::Text, ""),
-    // Enforced for the pubsub class (crate::pubsub); normal clients are
-    // unlimited by default and replicas do not exist yet.
+    d("masterauth", Kind::Text, "", true),
+    d("masteruser", Kind::Text, "", true),
+    alias(d("replicaof", Kind::Text, "", false), &["slaveof"]),
+    d("replica-announce-ip", Kind::Text, "", true),
+    d("replica-announce-port", int(0, 65535), "0", true),
+    // Enforced for the pubsub class (crate::pubsub) and the replica class
+    // (crate::repl); normal clients are unlimited by default.
     d(
         "client-output-buffer-limit",
         Kind::OutputBufferLimits,

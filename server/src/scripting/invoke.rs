@@ -35,6 +35,9 @@ pub struct Invocation<'a> {
     pub caller: &'a ClientState,
     /// EVAL_RO/FCALL_RO or a `no-writes` script: write commands refused.
     pub read_only: bool,
+    /// False when memory was over `maxmemory` as a script without flags
+    /// started: its first write is refused with OOM.
+    pub allow_oom: bool,
     /// The SHA1 of an EVAL script or the name of a function (error replies).
     pub name: &'a str,
     pub threshold: Duration,
@@ -271,6 +274,9 @@ fn call_command(
             "Write commands are not allowed from read-only scripts.",
         );
     }
+    if !invocation.allow_oom && spec.has_flag("denyoom") && !run_state.is_dirty() {
+        return reject_with(lua, server, Some(id), "OOM", crate::eviction::OOM_ERROR);
+    }
     if spec.has_flag("write") {
         run_state.mark_dirty();
     }
@@ -282,9 +288,20 @@ fn call_command(
 /// A command refused before running: counted as Redis counts it (an error
 /// reply, a rejected call of the command) and returned as an error table.
 fn reject(lua: &Lua, server: &Server, id: Option<usize>, message: &str) -> mlua::Result<Value> {
-    server.stats.record_error("ERR");
+    reject_with(lua, server, id, "ERR", &format!("ERR {message}"))
+}
+
+/// [`reject`] with the error's own code (`text` starts with it).
+fn reject_with(
+    lua: &Lua,
+    server: &Server,
+    id: Option<usize>,
+    code: &str,
+    text: &str,
+) -> mlua::Result<Value> {
+    server.stats.record_error(code);
     if let Some(id) = id {
         ServerStats::add(&server.stats.commands[id].rejected_calls, 1);
     }
-    error_reply_table(lua, format!("ERR {message}").as_bytes())
+    error_reply_table(lua, text.as_bytes())
 }

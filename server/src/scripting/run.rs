@@ -76,6 +76,11 @@ impl RunState {
         self.current.lock().clone()
     }
 
+    /// Whether the running script has written.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::SeqCst)
+    }
+
     pub fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::SeqCst);
     }

@@ -1,0 +1,178 @@
+//! Replication commands: SYNC and PSYNC (the connection becomes a replica
+//! link, `crate::repl::master`), REPLCONF, REPLICAOF/SLAVEOF, ROLE and WAIT.
+
+use bytes::Bytes;
+
+use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::repl::master::SyncRequest;
+use crate::repl::{replica, Deferred};
+
+const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("sync", 1, sync)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(ADMIN)
+        .doc("server", "An internal command used in replication."),
+    CommandSpec::new("psync", -3, psync)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(ADMIN)
+        .doc("server", "An internal command used in replication."),
+    CommandSpec::new("replconf", -1, replconf)
+        .flags(&["admin", "noscript", "loading", "stale", "allow_busy"])
+        .acl(ADMIN)
+        .doc("server", "An internal command for configuring the replication stream."),
+    CommandSpec::new("replicaof", 3, replicaof)
+        .flags(&["admin", "noscript", "stale", "no_async_loading"])
+        .acl(ADMIN)
+        .doc("server", "Configures a server as replica of another, or promotes it to a master."),
+    CommandSpec::new("slaveof", 3, replicaof)
+        .flags(&["admin", "noscript", "stale", "no_async_loading"])
+        .acl(ADMIN)
+        .doc("server", "Sets a Redis server as a replica of another, or promotes it to being a master."),
+    CommandSpec::new("role", 1, role)
+        .flags(&["noscript", "loading", "stale", "fast"])
+        .acl(&["@admin", "@fast", "@dangerous"])
+        .doc("server", "Returns the replication role."),
+    CommandSpec::new("wait", 3, wait)
+        .flags(&["noscript"])
+        .acl(&["@slow", "@connection"])
+        .doc("generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+];
+
+/// Redis refuses a (P)SYNC from a replica whose own link is down.
+fn check_can_sync(ctx: &Ctx<'_>) -> CmdResult {
+    let repl = &ctx.server.replication;
+    if repl.is_replica() {
+        let up = repl
+            .master
+            .lock()
+            .as_ref()
+            .is_some_and(|l| l.state == replica::LinkState::Connected);
+        if !up {
+            return Err(CmdError::msg(
+                "NOMASTERLINK Can't SYNC while not connected with my master",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.repl.is_master || ctx.client.repl.deferred.is_some() {
+        return Ok(());
+    }
+    check_can_sync(ctx)?;
+    ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest { psync: None }));
+    Ok(())
+}
+
+fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.repl.is_master || ctx.client.repl.deferred.is_some() {
+        return Ok(());
+    }
+    check_can_sync(ctx)?;
+    if args.len() > 3 {
+        return Err(CmdError::msg(
+            "ERR PSYNC FAILOVER is not supported by this server",
+        ));
+    }
+    let offset = parse_i64(&args[2])?;
+    ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
+        psync: Some((text(&args[1]), offset)),
+    }));
+    Ok(())
+}
+
+fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if is(option, "listening-port") {
+            let port = parse_i64(value)
+                .ok()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(CmdError::NotInteger)?;
+            ctx.client.repl.listening_port = port;
+        } else if is(option, "ip-address") {
+            // Accepted; the replica is listed under its connection's address.
+        } else if is(option, "capa") {
+            if is(value, "psync2") {
+                ctx.client.repl.capa_psync2 = true;
+            }
+        } else if is(option, "ack") || is(option, "getack") {
+            // Only meaningful on a replica link, which handles them itself.
+            return Ok(());
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                text(option)
+            )));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.repl.is_master {
+        return Err(CmdError::msg(
+            "ERR Command is not valid when client is a replica.",
+        ));
+    }
+    let who = ctx.client.handle.info_line();
+    if is(&args[1], "no") && is(&args[2], "one") {
+        if ctx.server.replication.is_replica() {
+            replica::promote(ctx.server);
+            tracing::info!("MASTER MODE enabled (user request from '{who}')");
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let port = parse_i64(&args[2])
+        .ok()
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| CmdError::msg("ERR Invalid master port"))?;
+    let host = text(&args[1]);
+    if !replica::replicate(ctx.server, &host, port as u16) {
+        tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+        ctx.out.simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{who}')");
+    ctx.out.ok();
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    crate::repl::info::role(ctx.server, ctx.out);
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.replication.is_replica() {
+        return Err(CmdError::msg(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let replicas = parse_i64(&args[1])?;
+    let timeout = parse_i64(&args[2])
+        .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    let offset = ctx.client.repl.woff;
+    let acked = ctx.server.replication.log.count_acked(offset);
+    if ctx.scope.is_some() || acked as i64 >= replicas {
+        ctx.out.integer(acked as i64);
+        return Ok(());
+    }
+    ctx.client.repl.deferred = Some(Deferred::Wait {
+        replicas: replicas.max(0) as usize,
+        offset,
+        timeout_ms: timeout as u64,
+    });
+    Ok(())
+}

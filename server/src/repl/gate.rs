@@ -1,0 +1,96 @@
+//! The refusals replication adds to command dispatch, in the order Redis's
+//! `processCommand` checks them: too few good replicas for a write
+//! (`min-replicas-to-write`), a write on a read-only replica, and any
+//! command not flagged "stale" on a replica whose link is down with
+//! `replica-serve-stale-data no`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::client::ClientState;
+use crate::command::CommandSpec;
+use crate::config::Config;
+use crate::server::Server;
+
+/// The settings the gate reads on every command, cached from the config.
+#[derive(Debug)]
+pub struct GateConfig {
+    min_replicas_to_write: AtomicU64,
+    min_replicas_max_lag: AtomicU64,
+    read_only: AtomicBool,
+    serve_stale: AtomicBool,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            min_replicas_to_write: AtomicU64::new(0),
+            min_replicas_max_lag: AtomicU64::new(10),
+            read_only: AtomicBool::new(true),
+            serve_stale: AtomicBool::new(true),
+        }
+    }
+}
+
+impl GateConfig {
+    pub fn refresh(&self, config: &Config) {
+        self.min_replicas_to_write.store(
+            config.get_i64("min-replicas-to-write").max(0) as u64,
+            Ordering::Relaxed,
+        );
+        self.min_replicas_max_lag.store(
+            config.get_i64("min-replicas-max-lag").max(0) as u64,
+            Ordering::Relaxed,
+        );
+        self.read_only
+            .store(config.get_bool("replica-read-only"), Ordering::Relaxed);
+        self.serve_stale.store(
+            config.get_bool("replica-serve-stale-data"),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, when set.
+    pub fn min_replicas(&self) -> Option<(usize, u64)> {
+        let min = self.min_replicas_to_write.load(Ordering::Relaxed);
+        let lag = self.min_replicas_max_lag.load(Ordering::Relaxed);
+        (min > 0 && lag > 0).then_some((min as usize, lag))
+    }
+}
+
+/// Whether `spec` (or, for EXEC, the queued transaction) writes.
+fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
+    if name == "exec" {
+        return client.multi.is_some();
+    }
+    spec.has_flag("write")
+}
+
+/// The error a command gets instead of running, if any.
+pub fn refusal(
+    server: &Server,
+    client: &ClientState,
+    spec: &CommandSpec,
+    name: &str,
+) -> Option<&'static str> {
+    let repl = &server.replication;
+    let gate = &repl.gate;
+    if client.repl.is_master {
+        return None;
+    }
+    if !repl.is_replica() {
+        let (min, lag) = gate.min_replicas()?;
+        if writes(client, spec, name) && repl.log.good_replicas(lag) < min {
+            return Some("NOREPLICAS Not enough good replicas to write.");
+        }
+        return None;
+    }
+    if gate.read_only.load(Ordering::Relaxed) && writes(client, spec, name) {
+        return Some("READONLY You can't write against a read only replica.");
+    }
+    if !gate.serve_stale.load(Ordering::Relaxed) && !spec.has_flag("stale") && !repl.link_up() {
+        return Some(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+    }
+    None
+}

@@ -1,0 +1,267 @@
+//! The master side of a replica link: a connection that sent SYNC or PSYNC
+//! is handed here by its connection task. It either continues from the
+//! backlog (`+CONTINUE`) or gets a full sync: `+FULLRESYNC <replid>
+//! <offset>`, a point-in-time snapshot of the keyspace at exactly that
+//! offset (taken under the write order, see `ferrite_replication`), sent
+//! disk-style as `$<len>\r\n<rdb>`, then the stream from the offset on.
+//! Meanwhile it reads the replica's `REPLCONF ACK`s.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrite_replication::{Replica, ReplicaState, StreamRead};
+use ferrite_resp::{ParseLimits, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{info, warn};
+
+use crate::client::ClientState;
+use crate::server::Server;
+
+/// What the replica asked for.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// PSYNC's replid and offset; `None` for the old SYNC (no +FULLRESYNC line).
+    pub psync: Option<(String, i64)>,
+}
+
+/// How often a replica link wakes to check that it was not dropped.
+const CHECK_PERIOD: Duration = Duration::from_millis(100);
+
+/// Runs the link until the replica goes away or is dropped.
+pub async fn serve_replica(
+    server: Arc<Server>,
+    mut stream: TcpStream,
+    client: &mut ClientState,
+    request: SyncRequest,
+) -> std::io::Result<()> {
+    let handle = client.handle.clone();
+    let id = handle.id;
+    let port = client.repl.listening_port;
+    let name = format!("{}:{}", handle.peer.ip(), port);
+    handle.set_kind(crate::client::ClientKind::Replica);
+    let log = &server.replication.log;
+    log.add_replica(Replica::new(
+        id,
+        handle.peer.ip().to_string(),
+        port,
+        handle.info_line(),
+    ));
+    info!("Replica {name} asks for synchronization");
+    let result = run_link(&server, &mut stream, client, &request, &name).await;
+    log.remove_replica(id);
+    info!("Connection with replica {name} lost.");
+    result
+}
+
+async fn run_link(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+    request: &SyncRequest,
+    name: &str,
+) -> std::io::Result<()> {
+    let id = client.handle.id;
+    let log = &server.replication.log;
+    let repl = &server.replication;
+    let continued = match &request.psync {
+        Some((replid, offset)) if replid != "?" && *offset >= 0 => {
+            let accepted = log.try_continue(id, replid, *offset as u64);
+            if accepted.is_none() {
+                repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+                refusal_reason(server, replid, *offset);
+            }
+            accepted.map(|replid| (replid, *offset))
+        }
+        Some(_) => {
+            info!("Full resync requested by replica {name}");
+            None
+        }
+        None => None,
+    };
+    if let Some((replid, offset)) = continued {
+        repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+        let line = if client.repl.capa_psync2 {
+            format!("+CONTINUE {replid}\r\n")
+        } else {
+            "+CONTINUE\r\n".to_string()
+        };
+        stream.write_all(line.as_bytes()).await?;
+        let pending = log.master_repl_offset() + 1 - offset as u64;
+        info!(
+            "Partial resynchronization request from {name} accepted. Sending {pending} bytes of backlog starting from offset {offset}."
+        );
+    } else {
+        full_sync(server, stream, request, name, id).await?;
+    }
+    stream_to_replica(server, stream, client).await
+}
+
+fn refusal_reason(server: &Server, replid: &str, offset: i64) {
+    let ids = server.replication.log.ids();
+    if replid != ids.replid && replid != ids.replid2 {
+        info!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+            ids.replid, ids.replid2
+        );
+    } else if replid == ids.replid2 && offset > ids.second_repl_offset {
+        info!(
+            "Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}",
+            ids.second_repl_offset
+        );
+    } else {
+        let (first, last) = server.replication.log.backlog_range().unwrap_or((0, 0));
+        info!(
+            "Unable to partial resync with replica for lack of backlog (Replica request was: {offset}), my backlog covers {first} to {last}."
+        );
+    }
+}
+
+/// Starts a snapshot at the current offset and sends it.
+async fn full_sync(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    request: &SyncRequest,
+    name: &str,
+    id: u64,
+) -> std::io::Result<()> {
+    let repl = &server.replication;
+    repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    let (replid, offset, job) = loop {
+        let started = {
+            let _order = repl.log.order_exclusive();
+            server.keyspace.begin_snapshot().map(|job| {
+                let (replid, offset) = repl.log.begin_full_sync(id);
+                server.keyspace.stats().expired_log.set_enabled(true);
+                (replid, offset, job)
+            })
+        };
+        match started {
+            Some(started) => break started,
+            // A BGSAVE's snapshot is running: wait for it to finish.
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    info!("Starting BGSAVE for SYNC with target: disk");
+    if request.psync.is_some() {
+        info!("Full resync requested by replica {name}");
+        stream
+            .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
+            .await?;
+    }
+    let snapshot_server = server.clone();
+    let rdb = tokio::task::spawn_blocking(move || {
+        snapshot_server.keyspace.complete_snapshot(&job);
+        job.to_rdb(&crate::persistence::aux_fields())
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    info!("Background saving terminated with success");
+    repl.log.set_state(id, ReplicaState::SendBulk);
+    stream
+        .write_all(format!("${}\r\n", rdb.len()).as_bytes())
+        .await?;
+    stream.write_all(&rdb).await?;
+    repl.log.set_state(id, ReplicaState::Online);
+    info!("Synchronization with replica {name} succeeded");
+    Ok(())
+}
+
+/// Sends the stream as it grows and reads the replica's ACKs.
+async fn stream_to_replica(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+) -> std::io::Result<()> {
+    let id = client.handle.id;
+    let handle = client.handle.clone();
+    let log = &server.replication.log;
+    let mut fed = log.subscribe();
+    let (mut reader, mut writer) = stream.split();
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut parser = RequestParser::new();
+    let limits = ParseLimits {
+        max_bulk_len: 1 << 20,
+    };
+    loop {
+        loop {
+            match log.read_for(id) {
+                StreamRead::Bytes(bytes) => writer.write_all(&bytes).await?,
+                StreamRead::UpToDate => break,
+                StreamRead::Closed => return Ok(()),
+            }
+        }
+        tokio::select! {
+            _ = handle.killed() => return Ok(()),
+            changed = fed.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = tokio::time::sleep(CHECK_PERIOD) => {
+                if log.is_dropped(id) {
+                    return Ok(());
+                }
+            }
+            read = reader.read_buf(&mut buf) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+                while let Ok(Some(request)) = parser.next_request(&mut buf, &limits) {
+                    handle.touch();
+                    let is_ack = request.len() >= 3
+                        && request[0].eq_ignore_ascii_case(b"replconf")
+                        && request[1].eq_ignore_ascii_case(b"ack");
+                    if let Some(offset) = is_ack
+                        .then(|| std::str::from_utf8(&request[2]).ok()?.parse::<u64>().ok())
+                        .flatten()
+                    {
+                        log.ack(id, offset);
+                    } else if !request.is_empty() {
+                        warn!("Replica sent an unexpected command on its link: {:?}", String::from_utf8_lossy(&request[0]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Redis's `replicationCron` on a master: PING every
+/// `repl-ping-replica-period` seconds while replicas are attached, and free
+/// the backlog after `repl-backlog-ttl` seconds without any.
+pub fn spawn_cron(server: Arc<Server>) {
+    tokio::spawn(async move {
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if server.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            ticks += 1;
+            if server.replication.is_replica() {
+                continue;
+            }
+            let (period, ttl) = {
+                let config = server.config.read();
+                (
+                    config.get_i64("repl-ping-replica-period").max(1) as u64,
+                    config.get_i64("repl-backlog-ttl").max(0) as u64,
+                )
+            };
+            let log = &server.replication.log;
+            let has_replicas = !log.status().replicas.is_empty();
+            if has_replicas && ticks.is_multiple_of(period) {
+                let _order = log.order_exclusive();
+                log.feed(None, &[&b"PING"[..]]);
+            }
+            if !has_replicas {
+                let _order = log.order_exclusive();
+                if log.expire_backlog(ttl) {
+                    server.keyspace.stats().expired_log.set_enabled(false);
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,126 @@
+//! Replication in the server: feeding the log from the command path
+//! (`propagate`, `rewrite`), the master side of replica links (`master`),
+//! the replica side (`replica`), the write/read gates replication adds to
+//! command dispatch (`gate`), and INFO/ROLE output (`info`). The log itself
+//! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
+
+pub mod gate;
+pub mod info;
+pub mod master;
+pub mod propagate;
+pub mod replica;
+mod reply;
+pub mod rewrite;
+pub mod wait;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use ferrite_replication::ReplicationLog;
+use parking_lot::Mutex;
+
+/// Replication state of the server.
+#[derive(Default)]
+pub struct Replication {
+    pub log: ReplicationLog,
+    /// Set while this server replicates a master (REPLICAOF host port).
+    replica: AtomicBool,
+    /// The master this server replicates, and its link's state.
+    pub master: Mutex<Option<replica::MasterLink>>,
+    /// The generation of the link task REPLICAOF asked for last.
+    start_link: AtomicU64,
+    link_requested: tokio::sync::Notify,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    /// Settings the command gate reads (`gate`).
+    pub gate: gate::GateConfig,
+}
+
+impl Replication {
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_replica(&self, replica: bool) {
+        self.replica.store(replica, Ordering::Release);
+    }
+
+    /// Whether the link to this replica's master is up.
+    pub fn link_up(&self) -> bool {
+        self.master
+            .lock()
+            .as_ref()
+            .is_some_and(|l| l.state == replica::LinkState::Connected)
+    }
+
+    /// Makes the replication settings of `config` take effect.
+    pub fn configure(&self, config: &crate::config::Config) {
+        self.gate.refresh(config);
+        let backlog_size = config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+        self.log.configure(
+            backlog_size,
+            replica_output_limit(config.get("client-output-buffer-limit")),
+        );
+    }
+}
+
+/// The `slave` class of `client-output-buffer-limit`.
+fn replica_output_limit(directive: &str) -> ferrite_replication::OutputLimit {
+    let words: Vec<&str> = directive.split_whitespace().collect();
+    let mut limit = ferrite_replication::OutputLimit::default();
+    for group in words.chunks(4) {
+        if let [class, hard, soft, seconds] = group {
+            if *class == "slave" || *class == "replica" {
+                limit.hard = hard.parse().unwrap_or(0);
+                limit.soft = soft.parse().unwrap_or(0);
+                limit.soft_seconds = seconds.parse().unwrap_or(0);
+            }
+        }
+    }
+    limit
+}
+
+/// Starts replication's background work: the master cron (PINGs, backlog
+/// TTL), the replica link supervisor, and `replicaof` from the config file.
+pub fn start(server: std::sync::Arc<crate::server::Server>) {
+    master::spawn_cron(server.clone());
+    replica::spawn_supervisor(server.clone());
+    let configured = server.config.read().get("replicaof").to_string();
+    let mut parts = configured.split_whitespace();
+    if let (Some(host), Some(Ok(port))) = (parts.next(), parts.next().map(str::parse::<u16>)) {
+        replica::replicate(&server, host, port);
+    }
+}
+
+/// Replication state of one client connection.
+#[derive(Debug, Default)]
+pub struct ClientRepl {
+    /// Effects of the running command (or of EXEC's commands) not yet fed.
+    pub effects: Vec<(usize, Vec<Bytes>)>,
+    /// Expiries found after those effects (fed after them, each on its own).
+    pub trailing: Vec<(usize, Vec<Bytes>)>,
+    /// The log offset after this client's last fed write (WAIT waits for it).
+    pub woff: u64,
+    /// This connection is the link to this server's master.
+    pub is_master: bool,
+    /// REPLCONF listening-port (0 until announced).
+    pub listening_port: u16,
+    /// REPLCONF capa psync2: +CONTINUE carries the replid.
+    pub capa_psync2: bool,
+    /// What the connection does once the current reply is written.
+    pub deferred: Option<Deferred>,
+}
+
+/// Work a command leaves to the connection task, which owns the socket.
+#[derive(Debug)]
+pub enum Deferred {
+    /// SYNC or PSYNC: the connection becomes a replica link.
+    Sync(master::SyncRequest),
+    /// WAIT numreplicas timeout: reply once enough replicas acknowledged.
+    Wait {
+        replicas: usize,
+        offset: u64,
+        timeout_ms: u64,
+    },
+}

@@ -1,0 +1,535 @@
+//! The replica side: REPLICAOF's link to a master. One task per link
+//! connects, runs the handshake (PING, AUTH, REPLCONF, PSYNC), loads the
+//! snapshot of a full sync while the old data keeps being served, then
+//! applies the master's stream through the normal command path as the
+//! master client, counting its offset as Redis does (bytes of fully
+//! processed commands; inside MULTI only once EXEC ran), forwarding exactly
+//! those bytes to its own replicas, and acknowledging every second and on
+//! GETACK. When the link drops it caches the master's replid and offset and
+//! reconnects with `PSYNC <replid> <offset+1>`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{info, warn};
+
+use crate::client::{ClientHandle, ClientKind, ClientState};
+use crate::server::Server;
+
+/// Where the link to the master stands (ROLE's state names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Handshake,
+    Sync,
+    Connected,
+}
+
+impl LinkState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// The master this server replicates and what INFO says about the link.
+#[derive(Debug, Clone)]
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    /// Last time anything arrived from the master.
+    pub last_io: Option<Instant>,
+    pub down_since: Option<Instant>,
+    /// Offset of the last byte processed (`slave_repl_offset`); -1 before
+    /// the first sync.
+    pub reploff: i64,
+    /// Bytes received (`slave_read_repl_offset`).
+    pub read_reploff: i64,
+    /// The master's replid as last seen (PSYNC after a drop).
+    pub master_replid: Option<String>,
+    /// The database the master's stream had selected (kept over a partial resync).
+    pub db: usize,
+    /// The master client's handle while connected (killed to drop the link).
+    pub client: Option<Arc<ClientHandle>>,
+}
+
+/// Distinguishes link tasks: a task whose generation is no longer current stops.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes read from the master at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// REPLICAOF host port: becomes (or stays) a replica of `host:port`.
+/// Returns false if it already replicates exactly that master.
+pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
+    let repl = &server.replication;
+    let mut master = repl.master.lock();
+    if let Some(link) = master.as_ref() {
+        if link.host.eq_ignore_ascii_case(host) && link.port == port {
+            return false;
+        }
+        if let Some(client) = &link.client {
+            client.kill();
+        }
+    }
+    let was_master = !repl.is_replica();
+    let (cached_replid, reploff) = if was_master {
+        // Redis's replicationCacheMasterUsingMyself: our own history is
+        // what the new master may continue.
+        let status = repl.log.status();
+        (Some(status.ids.replid), status.master_repl_offset as i64)
+    } else {
+        let link = master.as_ref();
+        (
+            link.and_then(|l| l.master_replid.clone()),
+            link.map_or(-1, |l| l.reploff),
+        )
+    };
+    *master = Some(MasterLink {
+        host: host.to_string(),
+        port,
+        state: LinkState::Connect,
+        last_io: None,
+        down_since: Some(Instant::now()),
+        reploff,
+        read_reploff: reploff,
+        master_replid: cached_replid,
+        db: 0,
+        client: None,
+    });
+    drop(master);
+    repl.set_replica(true);
+    server.keyspace.stats().expired_log.set_enabled(false);
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
+    repl.start_link.store(generation, Ordering::SeqCst);
+    repl.link_requested.notify_one();
+    true
+}
+
+/// Starts the link task whenever REPLICAOF asks for one (handlers have no
+/// `Arc<Server>` to spawn it with).
+pub fn spawn_supervisor(server: Arc<Server>) {
+    tokio::spawn(async move {
+        loop {
+            server.replication.link_requested.notified().await;
+            let generation = server.replication.start_link.load(Ordering::SeqCst);
+            if current(generation) {
+                tokio::spawn(run(server.clone(), generation));
+            }
+        }
+    });
+}
+
+/// REPLICAOF NO ONE: becomes a master, keeping the data; the replid moves
+/// to replid2 so this server's former peers can continue partially.
+pub fn promote(server: &Server) {
+    let repl = &server.replication;
+    let Some(link) = repl.master.lock().take() else {
+        return;
+    };
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+    if let Some(client) = link.client {
+        client.kill();
+    }
+    let _order = repl.log.order_exclusive();
+    repl.set_replica(false);
+    repl.log.promote();
+    repl.log.drop_replicas();
+    server.keyspace.stats().expired_log.set_enabled(true);
+}
+
+fn current(generation: u64) -> bool {
+    GENERATION.load(Ordering::SeqCst) == generation
+}
+
+fn update(server: &Server, f: impl FnOnce(&mut MasterLink)) {
+    if let Some(link) = server.replication.master.lock().as_mut() {
+        f(link);
+    }
+}
+
+async fn run(server: Arc<Server>, generation: u64) {
+    while current(generation) {
+        let Some((host, port)) = server
+            .replication
+            .master
+            .lock()
+            .as_ref()
+            .map(|l| (l.host.clone(), l.port))
+        else {
+            return;
+        };
+        update(&server, |l| l.state = LinkState::Connecting);
+        info!("Connecting to MASTER {host}:{port}");
+        match TcpStream::connect((host.as_str(), port)).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                info!("MASTER <-> REPLICA sync started");
+                if let Err(e) = sync_and_stream(&server, stream, generation).await {
+                    warn!("{e}");
+                }
+                if current(generation) {
+                    info!("Connection with master lost.");
+                    info!("Caching the disconnected master state.");
+                }
+            }
+            Err(e) => warn!("Error condition on socket for SYNC: {e}"),
+        }
+        update(&server, |l| {
+            l.client = None;
+            if l.state != LinkState::Connect {
+                l.down_since = Some(Instant::now());
+            }
+            l.state = LinkState::Connect;
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads one `\r\n`-terminated line, skipping the bare `\n` keepalives.
+async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<String> {
+    loop {
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let line = buf.split_to(end + 1);
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(text);
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(std::io::Error::other("master sent an overlong line"));
+        }
+        if stream.read_buf(buf).await? == 0 {
+            return Err(std::io::Error::other("master closed the connection"));
+        }
+    }
+}
+
+fn command(args: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ferrite_replication::multibulk(&mut out, args);
+    out
+}
+
+async fn sync_and_stream(
+    server: &Arc<Server>,
+    mut stream: TcpStream,
+    generation: u64,
+) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    update(server, |l| l.state = LinkState::Handshake);
+    stream.write_all(&command(&["PING"])).await?;
+    let pong = read_line(&mut stream, &mut buf).await?;
+    let auth_error = pong.starts_with("-NOAUTH")
+        || pong.starts_with("-NOPERM")
+        || pong.starts_with("-ERR operation not permitted");
+    if pong.starts_with('-') && !auth_error {
+        return Err(std::io::Error::other(format!(
+            "Error reply to PING from master: '{pong}'"
+        )));
+    }
+    info!("Master replied to PING, replication can continue...");
+    let (masterauth, masteruser, port, announce_ip) = {
+        let config = server.config.read();
+        let announced = config.get_i64("replica-announce-port");
+        (
+            config.get("masterauth").to_string(),
+            config.get("masteruser").to_string(),
+            if announced > 0 {
+                announced as u16
+            } else {
+                server.port
+            },
+            config.get("replica-announce-ip").to_string(),
+        )
+    };
+    let mut handshake = Vec::new();
+    let mut expected = Vec::new();
+    if !masterauth.is_empty() {
+        let auth = if masteruser.is_empty() {
+            command(&["AUTH", &masterauth])
+        } else {
+            command(&["AUTH", &masteruser, &masterauth])
+        };
+        handshake.extend(auth);
+        expected.push("auth");
+    }
+    handshake.extend(command(&["REPLCONF", "listening-port", &port.to_string()]));
+    expected.push("listening-port");
+    if !announce_ip.is_empty() {
+        handshake.extend(command(&["REPLCONF", "ip-address", &announce_ip]));
+        expected.push("ip-address");
+    }
+    handshake.extend(command(&["REPLCONF", "capa", "eof", "capa", "psync2"]));
+    expected.push("capa");
+    stream.write_all(&handshake).await?;
+    for step in expected {
+        let reply = read_line(&mut stream, &mut buf).await?;
+        if reply.starts_with('-') {
+            if step == "auth" {
+                return Err(std::io::Error::other(format!(
+                    "Unable to AUTH to MASTER: {reply}"
+                )));
+            }
+            info!("(Non critical) Master does not understand REPLCONF {step}: {reply}");
+        }
+    }
+    let (cached_replid, reploff) = server
+        .replication
+        .master
+        .lock()
+        .as_ref()
+        .map_or((None, -1), |l| (l.master_replid.clone(), l.reploff));
+    let psync = match &cached_replid {
+        Some(replid) if reploff >= 0 => {
+            let offset = reploff + 1;
+            info!("Trying a partial resynchronization (request {replid}:{offset}).");
+            command(&["PSYNC", replid, &offset.to_string()])
+        }
+        _ => {
+            info!("Partial resynchronization not possible (no cached master)");
+            command(&["PSYNC", "?", "-1"])
+        }
+    };
+    stream.write_all(&psync).await?;
+    let reply = read_line(&mut stream, &mut buf).await?;
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split(' ');
+        let (Some(replid), Some(offset)) = (
+            parts.next().map(str::to_string),
+            parts.next().and_then(|o| o.parse::<u64>().ok()),
+        ) else {
+            return Err(std::io::Error::other(format!(
+                "Master replied with wrong +FULLRESYNC syntax: {reply}"
+            )));
+        };
+        info!("Full resync from master: {replid}:{offset}");
+        update(server, |l| l.state = LinkState::Sync);
+        let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation).await?;
+        server.replication.log.adopt_master(&replid, offset);
+        update(server, |l| {
+            l.master_replid = Some(replid.clone());
+            l.reploff = offset as i64;
+            l.read_reploff = offset as i64;
+            l.db = 0;
+        });
+        if eof_mark {
+            stream
+                .write_all(&command(&["REPLCONF", "ACK", &offset.to_string()]))
+                .await?;
+        }
+        info!("MASTER <-> REPLICA sync: Finished with success");
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let new_replid = rest.trim();
+        info!("Successful partial resynchronization with master.");
+        if !new_replid.is_empty() && Some(new_replid) != cached_replid.as_deref() {
+            server.replication.log.master_changed_id(new_replid);
+            server.replication.log.drop_replicas();
+            update(server, |l| l.master_replid = Some(new_replid.to_string()));
+        }
+        info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+    } else {
+        return Err(std::io::Error::other(format!(
+            "Unexpected reply to PSYNC from master: {reply}"
+        )));
+    }
+    apply_stream(server, stream, buf, generation).await
+}
+
+/// Reads the snapshot (`$<len>` or `$EOF:<mark>` framing) and installs it.
+/// Returns whether the EOF-mark framing was used.
+async fn load_snapshot(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    generation: u64,
+) -> std::io::Result<bool> {
+    let header = read_line(stream, buf).await?;
+    if header.starts_with('-') {
+        return Err(std::io::Error::other(format!(
+            "MASTER aborted replication with an error: {header}"
+        )));
+    }
+    let Some(size) = header.strip_prefix('$') else {
+        return Err(std::io::Error::other(format!(
+            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
+        )));
+    };
+    let mut rdb = Vec::new();
+    let eof_mark = size.strip_prefix("EOF:").filter(|m| m.len() >= 40);
+    if let Some(mark) = eof_mark {
+        let mark = mark.as_bytes()[..40].to_vec();
+        info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        loop {
+            rdb.extend_from_slice(buf);
+            buf.clear();
+            if rdb.ends_with(&mark) {
+                rdb.truncate(rdb.len() - 40);
+                break;
+            }
+            if stream.read_buf(buf).await? == 0 {
+                return Err(std::io::Error::other("master closed the connection"));
+            }
+        }
+    } else {
+        let len: usize = size
+            .parse()
+            .map_err(|_| std::io::Error::other(format!("Bad payload length: {size}")))?;
+        info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
+        while buf.len() < len {
+            if stream.read_buf(buf).await? == 0 {
+                return Err(std::io::Error::other("master closed the connection"));
+            }
+        }
+        rdb.extend_from_slice(&buf.split_to(len));
+    }
+    if !current(generation) {
+        return Err(std::io::Error::other("replication target changed"));
+    }
+    info!("MASTER <-> REPLICA sync: Flushing old data");
+    info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let loader = server.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let count = loader.keyspace.database_count();
+        let verify = loader.config.read().get_bool("rdbchecksum");
+        loader
+            .keyspace
+            .load_rdb(&rdb, count, verify)
+            .map(|loaded| loaded.install(&loader.keyspace.exclusive()))
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    loaded.map_err(|e| {
+        std::io::Error::other(format!(
+            "Failed trying to load the MASTER synchronization DB from disk: {} at offset {}",
+            e.message, e.offset
+        ))
+    })?;
+    Ok(eof_mark.is_some())
+}
+
+/// Applies the master's stream until the link drops.
+async fn apply_stream(
+    server: &Arc<Server>,
+    mut stream: TcpStream,
+    mut buf: BytesMut,
+    generation: u64,
+) -> std::io::Result<()> {
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    let handle = server.clients.register(peer, local);
+    handle.set_kind(ClientKind::Master);
+    let mut client = ClientState::new(handle.clone(), true);
+    client.repl.is_master = true;
+    let db = server
+        .replication
+        .master
+        .lock()
+        .as_ref()
+        .map_or(0, |l| l.db);
+    client.select(db);
+    update(server, |l| {
+        l.state = LinkState::Connected;
+        l.down_since = None;
+        l.last_io = Some(Instant::now());
+        l.client = Some(handle.clone());
+    });
+    let result = apply_loop(server, &mut stream, &mut buf, &mut client, generation).await;
+    update(server, |l| l.db = client.db);
+    server.clients.unregister(handle.id);
+    result
+}
+
+async fn apply_loop(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &mut ClientState,
+    generation: u64,
+) -> std::io::Result<()> {
+    let handle = client.handle.clone();
+    let mut parser = RequestParser::new();
+    let mut out = ReplyWriter::new(Protocol::Resp2);
+    let limits = ParseLimits {
+        max_bulk_len: u64::MAX,
+    };
+    // Bytes received and not yet processed, kept to forward to our replicas.
+    let mut raw = BytesMut::from(&buf[..]);
+    let mut ack_timer = tokio::time::interval(Duration::from_secs(1));
+    let mut last_io = Instant::now();
+    loop {
+        loop {
+            let request = parser
+                .next_request(buf, &limits)
+                .map_err(|e| std::io::Error::other(format!("Protocol error from master: {e}")))?;
+            let Some(request) = request else {
+                break;
+            };
+            let is_getack = request.len() >= 2
+                && request[0].eq_ignore_ascii_case(b"replconf")
+                && request[1].eq_ignore_ascii_case(b"getack");
+            if is_getack {
+                send_ack(server, stream).await?;
+            } else {
+                crate::connection::execute(server, client, &mut out, &request, None);
+                out.clear();
+            }
+            let pending = raw.len() - buf.len();
+            if client.multi.is_none() {
+                let applied = raw.split_to(pending);
+                server.replication.log.feed_raw(&applied);
+                update(server, |l| l.reploff += applied.len() as i64);
+            }
+        }
+        tokio::select! {
+            _ = handle.killed() => return Ok(()),
+            _ = ack_timer.tick() => {
+                if !current(generation) {
+                    return Ok(());
+                }
+                let timeout = server.config.read().get_i64("repl-timeout").max(1) as u64;
+                if last_io.elapsed() > Duration::from_secs(timeout) {
+                    return Err(std::io::Error::other("MASTER timeout: no data nor PING received..."));
+                }
+                send_ack(server, stream).await?;
+            }
+            read = stream.read_buf(buf) => {
+                let read = read?;
+                if read == 0 {
+                    return Ok(());
+                }
+                raw.extend_from_slice(&buf[buf.len() - read..]);
+                last_io = Instant::now();
+                update(server, |l| {
+                    l.read_reploff += read as i64;
+                    l.last_io = Some(last_io);
+                });
+            }
+        }
+    }
+}
+
+async fn send_ack(server: &Server, stream: &mut TcpStream) -> std::io::Result<()> {
+    let reploff = server
+        .replication
+        .master
+        .lock()
+        .as_ref()
+        .map_or(0, |l| l.reploff);
+    stream
+        .write_all(&command(&["REPLCONF", "ACK", &reploff.to_string()]))
+        .await
+}
