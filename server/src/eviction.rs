@@ -122,7 +122,7 @@ fn pick_victim(ks: &KeyspaceRead<'_>, policy: Policy, samples: usize) -> Option<
             let sampled = if policy.volatile_only() {
                 ks.random_volatile_key(db)
             } else {
-                ks.random_key(db)
+                ks.sample_key(db)
             };
             let Some(key) = sampled else {
                 break;

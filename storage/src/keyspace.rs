@@ -533,7 +533,38 @@ impl<'a> KeyspaceRead<'a> {
     }
 
     /// A random live key of database `db`.
+    /// A uniformly random live key of database `db` (RANDOMKEY): one pass
+    /// over the shards picks a shard with probability proportional to its
+    /// size, then a key in it. It locks every shard once, so it is for
+    /// RANDOMKEY, not for hot paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
+        use rand::Rng;
+        let database = &self.dbs[db];
+        let mut rng = rand::thread_rng();
+        let mut seen = 0usize;
+        let mut chosen = None;
+        for index in 0..database.shard_count() {
+            let len = self.lock_index(db, index).len();
+            seen += len;
+            if len > 0 && rng.gen_range(0..seen) < len {
+                chosen = Some(index);
+            }
+        }
+        let shard = self.lock_index(db, chosen?);
+        let n = rng.gen_range(0..shard.len().max(1));
+        let key = shard
+            .nth_live_key(n)
+            .or_else(|| shard.nth_live_key(0))
+            .map(<[u8]>::to_vec);
+        drop(shard);
+        // Only expired keys where the pick landed: any live key will do.
+        key.or_else(|| self.sample_key(db))
+    }
+
+    /// A random live key of database `db`, cheaply: the first key found
+    /// from a random shard on, so keys after long runs of empty shards are
+    /// favoured (eviction's samples, where that is acceptable).
+    pub fn sample_key(&self, db: usize) -> Option<Vec<u8>> {
         self.random_key_where(db, false)
     }
 
@@ -624,6 +655,21 @@ mod tests {
         for i in 0..5000 {
             assert!(seen.contains(format!("key:{i}").as_bytes()));
         }
+    }
+
+    #[test]
+    fn random_keys_are_uniform_whatever_the_shards() {
+        let ks = Keyspace::new(1);
+        set(&ks, "foo", None);
+        set(&ks, "bar", None);
+        let mut foo = 0;
+        for _ in 0..2000 {
+            if ks.read().random_key(0).as_deref() == Some(&b"foo"[..]) {
+                foo += 1;
+            }
+        }
+        // Binomial(2000, 1/2): outside 800..1200 with probability below 1e-18.
+        assert!((800..1200).contains(&foo), "foo picked {foo} times of 2000");
     }
 
     #[test]
