@@ -17,7 +17,7 @@ use ferrite_storage::KeyspaceRead;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::command::CmdError;
+use crate::command::{CmdError, CmdResult, Ctx};
 use crate::notify::DbEvents;
 use crate::server::Server;
 
@@ -266,6 +266,26 @@ fn remove(registry: &mut Registry, client_id: u64) -> Option<Waiter> {
         }
     }
     Some(waiter)
+}
+
+/// The keys of BLPOP, BRPOP, BZPOPMIN and BZPOPMAX: everything between the
+/// command name and the timeout.
+pub fn keys_before_timeout(args: &[Bytes]) -> &[Bytes] {
+    &args[1..args.len() - 1]
+}
+
+/// BLPOP/BRPOP/BZPOPMIN/BZPOPMAX: serves at once with `attempt`, or blocks
+/// on every key until the timeout (the last argument).
+pub fn pop_or_block(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
+    ctx.serve_or_block(
+        keys_before_timeout(args).to_vec(),
+        Vec::new(),
+        args,
+        timeout,
+        TimeoutReply::NullArray,
+        attempt,
+    )
 }
 
 /// Parses a blocking timeout in seconds (decimals allowed), as Redis does.

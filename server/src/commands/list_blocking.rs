@@ -8,7 +8,7 @@ use ferrite_resp::ReplyWriter;
 use ferrite_storage::ListEnd;
 
 use super::lists::{move_between, parse_end, parse_mpop_args, pop_first_nonempty};
-use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
+use crate::blocking::{keys_before_timeout, parse_timeout, pop_or_block, TimeoutReply};
 use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
@@ -24,11 +24,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
-/// The keys of BLPOP/BRPOP: everything between the name and the timeout.
-fn pop_keys(args: &[Bytes]) -> &[Bytes] {
-    &args[1..args.len() - 1]
-}
-
 /// BLPOP/BRPOP: `[key, element]` from the first non-empty list.
 fn pop_one(
     ks: &KeyspaceRead<'_>,
@@ -38,7 +33,7 @@ fn pop_one(
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
     let limits = ks.encoding_limits();
-    let popped = pop_first_nonempty(ks, events, pop_keys(args), end, 1, &limits)?;
+    let popped = pop_first_nonempty(ks, events, keys_before_timeout(args), end, 1, &limits)?;
     let Some((key, values)) = popped else {
         return Ok(false);
     };
@@ -70,23 +65,11 @@ fn attempt_brpop(
 }
 
 fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, attempt_blpop)
+    pop_or_block(ctx, args, attempt_blpop)
 }
 
 fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, attempt_brpop)
-}
-
-fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
-    let timeout = parse_timeout(&args[args.len() - 1])?;
-    ctx.serve_or_block(
-        pop_keys(args).to_vec(),
-        Vec::new(),
-        args,
-        timeout,
-        TimeoutReply::NullArray,
-        attempt,
-    )
+    pop_or_block(ctx, args, attempt_brpop)
 }
 
 /// BLMOVE/BRPOPLPUSH: the ends to pop from and push to.

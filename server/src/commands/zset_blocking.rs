@@ -6,7 +6,7 @@ use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
 use super::zsets::{parse_zmpop_args, pop_first_nonempty, write_mpop_reply};
-use crate::blocking::{parse_timeout, Attempt, TimeoutReply};
+use crate::blocking::{keys_before_timeout, parse_timeout, pop_or_block, TimeoutReply};
 use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
@@ -19,11 +19,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
 ];
 
-/// The keys of BZPOPMIN/BZPOPMAX: everything between the name and the timeout.
-fn pop_keys(args: &[Bytes]) -> &[Bytes] {
-    &args[1..args.len() - 1]
-}
-
 /// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.
 fn pop_one(
     ks: &KeyspaceRead<'_>,
@@ -32,7 +27,7 @@ fn pop_one(
     max: bool,
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let popped = pop_first_nonempty(ks, events, pop_keys(args), max, 1)?;
+    let popped = pop_first_nonempty(ks, events, keys_before_timeout(args), max, 1)?;
     let Some((key, elements)) = popped else {
         return Ok(false);
     };
@@ -64,24 +59,12 @@ fn attempt_bzpopmax(
     pop_one(ks, events, args, true, out)
 }
 
-fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], attempt: Attempt) -> CmdResult {
-    let timeout = parse_timeout(&args[args.len() - 1])?;
-    ctx.serve_or_block(
-        pop_keys(args).to_vec(),
-        Vec::new(),
-        args,
-        timeout,
-        TimeoutReply::NullArray,
-        attempt,
-    )
-}
-
 fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, attempt_bzpopmin)
+    pop_or_block(ctx, args, attempt_bzpopmin)
 }
 
 fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    blocking_pop(ctx, args, attempt_bzpopmax)
+    pop_or_block(ctx, args, attempt_bzpopmax)
 }
 
 fn attempt_bzmpop(
