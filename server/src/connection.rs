@@ -463,7 +463,8 @@ fn dispatch<'s>(
     {
         return rejected(out, &refusal);
     }
-    if scope.is_none() && server.hot.maxmemory.load(Ordering::Relaxed) > 0 {
+    // The keyspace is only taken when memory is over the limit.
+    if scope.is_none() && crate::eviction::over_limit(server) {
         let out_of_memory = !crate::eviction::perform_evictions(server, &server.keyspace.read());
         if out_of_memory && needs_memory(server, client, spec, full_name) {
             if full_name == "exec" {

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use ferrite_storage::KeyspaceRead;
 
 use crate::server::Server;
+use crate::stats::ServerStats;
 
 /// The OOM error reply.
 pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -103,7 +104,7 @@ pub fn perform_evictions(server: &Server, ks: &KeyspaceRead<'_>) -> bool {
         }
         drop(shard);
         if removed {
-            server.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
+            ServerStats::add(&server.stats.evicted_keys, 1);
             server
                 .notifier
                 .notify(crate::notify::class::EVICTED, "evicted", db, &key);
