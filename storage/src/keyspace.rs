@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -181,19 +181,12 @@ impl Keyspace {
         }
     }
 
-    /// Exclusive access: no other command runs while this is held. A
-    /// snapshot in progress is completed first (every shard not captured yet
-    /// is captured now), since the holder may swap or replace databases.
+    /// Exclusive access: no other command runs while this is held. Commands
+    /// run through its view capture shards for a running snapshot like any
+    /// other; only swapping or replacing whole databases completes it first.
     pub fn exclusive(&self) -> KeyspaceExclusive<'_> {
-        let databases = self.gate.write();
-        if self.snapshots.is_active() {
-            for (index, db) in databases.iter().enumerate() {
-                db.for_each_raw_shard(|shard| self.snapshots.before_access(index, shard));
-            }
-            self.snapshots.finish(None);
-        }
         KeyspaceExclusive {
-            dbs: databases,
+            dbs: self.gate.write(),
             keyspace: self,
         }
     }
@@ -362,7 +355,21 @@ impl KeyspaceExclusive<'_> {
     /// a shared borrow is needed, so a transaction's view can do it too).
     pub fn swap_databases(&self, first: usize, second: usize) {
         if first != second {
+            self.complete_snapshot();
             self.dbs[first].swap_contents(&self.dbs[second]);
+        }
+    }
+
+    /// Captures every shard a running snapshot has not reached yet and ends
+    /// it: whole databases are about to be swapped or replaced, which the
+    /// per-shard capture on lock cannot see.
+    fn complete_snapshot(&self) {
+        let snapshots = &self.keyspace.snapshots;
+        if snapshots.is_active() {
+            for (index, db) in self.dbs.iter().enumerate() {
+                db.for_each_raw_shard(|shard| snapshots.before_access(index, shard));
+            }
+            snapshots.finish(None);
         }
     }
 }
@@ -372,12 +379,6 @@ impl Deref for KeyspaceExclusive<'_> {
 
     fn deref(&self) -> &Vec<Db> {
         &self.dbs
-    }
-}
-
-impl DerefMut for KeyspaceExclusive<'_> {
-    fn deref_mut(&mut self) -> &mut Vec<Db> {
-        &mut self.dbs
     }
 }
 
@@ -411,11 +412,12 @@ pub struct LoadedRdb {
 
 impl LoadedRdb {
     /// Replaces every database's contents with the loaded ones (shard by
-    /// shard, so a transaction holding the gate can do it too). `databases`
-    /// is the keyspace's gate, held exclusively by the caller.
-    pub fn install(self, databases: &[Db]) {
-        debug_assert_eq!(databases.len(), self.databases.len());
-        for (live, loaded) in databases.iter().zip(&self.databases) {
+    /// shard, so a transaction holding the gate can do it too), after
+    /// completing a running snapshot.
+    pub fn install(self, databases: &KeyspaceExclusive<'_>) {
+        debug_assert_eq!(databases.dbs.len(), self.databases.len());
+        databases.complete_snapshot();
+        for (live, loaded) in databases.dbs.iter().zip(&self.databases) {
             live.swap_contents(loaded);
         }
     }

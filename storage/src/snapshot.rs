@@ -8,9 +8,12 @@
 //! entries into the snapshot, under the shard's own lock, before it reads or
 //! changes anything. Each shard is therefore captured exactly once, as it was
 //! at the snapshot's start, while commands keep running; a write only pays
-//! for serialising one small shard, once. Whole-keyspace operations that
-//! replace or swap databases (`Keyspace::exclusive`) first capture every
-//! shard not yet captured, so the snapshot never sees their effects.
+//! for serialising one small shard, once; that holds for commands run inside
+//! a transaction or script too (they lock shards through the exclusive
+//! hold's view). Operations that swap or replace whole databases (SWAPDB,
+//! loading an RDB file: `KeyspaceExclusive::swap_databases`,
+//! `LoadedRdb::install`) first capture every shard not yet captured, so the
+//! snapshot never sees their effects.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -87,7 +87,7 @@ fn save(ks: &Keyspace) -> Vec<u8> {
 fn load(bytes: &[u8]) -> Result<Keyspace, super::RdbError> {
     let ks = Keyspace::new(16);
     let loaded = ks.load_rdb(bytes, 16, true)?;
-    loaded.install(&mut ks.exclusive());
+    loaded.install(&ks.exclusive());
     Ok(ks)
 }
 
@@ -108,7 +108,7 @@ fn every_type_round_trips_with_expiries() {
             ("redis-bits".to_string(), "64".to_string())
         ]
     );
-    loaded.install(&mut ks.exclusive());
+    loaded.install(&ks.exclusive());
     for (db, key) in [
         (0, &b"str"[..]),
         (0, b"int"),
@@ -249,7 +249,7 @@ fn loads_expired_keys_as_expired_and_honours_idle_and_freq() {
     let ks = Keyspace::new(16);
     let loaded = ks.load_rdb(&bytes, 16, true).unwrap();
     assert_eq!((loaded.keys_loaded, loaded.keys_expired), (2, 1));
-    loaded.install(&mut ks.exclusive());
+    loaded.install(&ks.exclusive());
     let read = ks.read();
     let k = read.key(b"new");
     let mut shard = read.lock(0, &k);
@@ -418,14 +418,34 @@ fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
 }
 
 #[test]
-fn exclusive_access_completes_a_running_snapshot_first() {
+fn writes_under_an_exclusive_hold_are_captured_shard_by_shard() {
     let ks = sample_keyspace();
     let job = ks.begin_snapshot().unwrap();
     {
-        // SWAPDB-like: databases 0 and 1 trade places.
-        let mut databases = ks.exclusive();
-        databases.swap(0, 1);
+        // A transaction: the gate held exclusively, a write through its view.
+        let exclusive = ks.exclusive();
+        let view = exclusive.view();
+        let key = view.key(b"str");
+        view.lock(0, &key).insert(
+            &key,
+            Entry::new(Value::String(StringValue::from_bytes(b"new"))),
+        );
     }
+    assert!(
+        !job.is_complete(),
+        "an exclusive hold alone does not end it"
+    );
+    ks.complete_snapshot(&job);
+    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
+}
+
+#[test]
+fn swapping_databases_completes_a_running_snapshot_first() {
+    let ks = sample_keyspace();
+    let job = ks.begin_snapshot().unwrap();
+    // SWAPDB: databases 0 and 1 trade places.
+    ks.exclusive().swap_databases(0, 1);
     assert!(job.is_complete());
     ks.complete_snapshot(&job);
     let snapshot = load(&job.to_rdb(&[])).unwrap();
