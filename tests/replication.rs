@@ -289,22 +289,30 @@ impl Drop for Redis {
     }
 }
 
+/// Data written before the replica attaches (full sync), while it is
+/// attached (stream) and after the link is cut from the side that runs
+/// `CLIENT KILL TYPE kill_type` (partial resync) all reaches the replica, with
+/// exactly one full and one partial sync counted by the master.
+fn sync_stream_and_resume(master: u16, replica: u16, kill_on: u16, kill_type: &str) {
+    wait_in_sync(master, replica);
+    write_dataset(master, "streamed");
+    wait_in_sync(master, replica);
+    assert_eq!(contents(replica), contents(master));
+    cmd(kill_on, &["CLIENT", "KILL", "TYPE", kill_type]);
+    write_dataset(master, "after-cut");
+    wait_in_sync(master, replica);
+    let stats = info(master, "stats");
+    assert_eq!(field(&stats, "sync_full"), "1");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+    assert_eq!(contents(replica), contents(master));
+}
+
 #[test]
 fn real_redis_replicates_from_ferrite() {
     let master = Server::start();
     write_dataset(master.port, "before");
     let redis = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
-    wait_in_sync(master.port, redis.port);
-    write_dataset(master.port, "streamed");
-    wait_in_sync(master.port, redis.port);
-    assert_eq!(contents(redis.port), contents(master.port));
-    cmd(master.port, &["CLIENT", "KILL", "TYPE", "replica"]);
-    write_dataset(master.port, "after-cut");
-    wait_in_sync(master.port, redis.port);
-    let stats = info(master.port, "stats");
-    assert_eq!(field(&stats, "sync_full"), "1");
-    assert_eq!(field(&stats, "sync_partial_ok"), "1");
-    assert_eq!(contents(redis.port), contents(master.port));
+    sync_stream_and_resume(master.port, redis.port, master.port, "replica");
 }
 
 #[test]
@@ -316,15 +324,5 @@ fn ferrite_replicates_from_real_redis() {
         replica.port,
         &["REPLICAOF", "127.0.0.1", &redis.port.to_string()],
     );
-    wait_in_sync(redis.port, replica.port);
-    write_dataset(redis.port, "streamed");
-    wait_in_sync(redis.port, replica.port);
-    assert_eq!(contents(replica.port), contents(redis.port));
-    cmd(replica.port, &["CLIENT", "KILL", "TYPE", "master"]);
-    write_dataset(redis.port, "after-cut");
-    wait_in_sync(redis.port, replica.port);
-    let stats = info(redis.port, "stats");
-    assert_eq!(field(&stats, "sync_full"), "1");
-    assert_eq!(field(&stats, "sync_partial_ok"), "1");
-    assert_eq!(contents(replica.port), contents(redis.port));
+    sync_stream_and_resume(redis.port, replica.port, replica.port, "master");
 }
