@@ -127,8 +127,9 @@ fn run_protected(
                     });
                     Ok(Value::Nil)
                 }
-                // Accepted; Ferrite has no replication yet, so there is
-                // nothing to select.
+                // set_repl is accepted and ignored: script effects are not
+                // fed to replicas yet (see README), so there is nothing to
+                // select.
                 _ => Ok(Value::Nil),
             }
         })?;
