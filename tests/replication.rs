@@ -171,6 +171,22 @@ fn write_dataset(port: u16, tag: &str) {
     redis::cmd("EXEC")
         .query::<redis::Value>(&mut con)
         .expect("exec");
+    // Scripts reach replicas as their effects, including a key they did
+    // not declare and the rewrites of INCRBYFLOAT and EXPIRE.
+    let script = "redis.call('SET', KEYS[1], ARGV[1]) \
+        redis.call('INCRBYFLOAT', 'undeclared:' .. KEYS[2], '0.5') \
+        redis.call('EXPIRE', KEYS[1], 1000) \
+        return redis.call('RPUSH', KEYS[2], ARGV[1])";
+    for i in 0..5 {
+        redis::cmd("EVAL")
+            .arg(script)
+            .arg(2)
+            .arg(format!("script:{tag}:{i}"))
+            .arg(format!("scriptlist:{tag}"))
+            .arg(format!("{tag}{i}"))
+            .query::<i64>(&mut con)
+            .expect("eval");
+    }
 }
 
 #[test]
@@ -325,4 +341,96 @@ fn ferrite_replicates_from_real_redis() {
         &["REPLICAOF", "127.0.0.1", &redis.port.to_string()],
     );
     sync_stream_and_resume(redis.port, replica.port, replica.port, "master");
+}
+
+/// Reads a replica's view after `SYNC`: skips the master's newline
+/// keepalives and the `$<len>` snapshot, leaving the stream next.
+fn skip_snapshot(sync: &mut common::RawConnection) {
+    let header = loop {
+        let line = sync.read_line();
+        if let Some(len) = line.trim_start_matches('\n').strip_prefix('$') {
+            break len.to_string();
+        }
+    };
+    let len: usize = header.parse().expect("snapshot length");
+    let mut payload = vec![0u8; len];
+    std::io::Read::read_exact(&mut sync.stream, &mut payload).expect("snapshot");
+}
+
+#[test]
+fn script_effects_are_fed_as_redis_feeds_them() {
+    let master = Server::start_with(&["--repl-ping-replica-period", "3600"]);
+    let mut sync = master.raw();
+    sync.send(b"SYNC\r\n");
+    skip_snapshot(&mut sync);
+    let mut con = connect(master.port);
+    let eval = |con: &mut redis::Connection, script: &str, keys: &[&str]| {
+        redis::cmd("EVAL")
+            .arg(script)
+            .arg(keys.len())
+            .arg(keys)
+            .query::<redis::Value>(con)
+            .expect("eval")
+    };
+    // Several writes: MULTI/EXEC around them, an undeclared key included.
+    eval(
+        &mut con,
+        "redis.call('set', KEYS[1], '1') redis.call('incr', 'other')",
+        &["a"],
+    );
+    sync.expect(
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n\
+          *3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nincr\r\n$5\r\nother\r\n\
+          *1\r\n$4\r\nEXEC\r\n",
+    );
+    // One write: fed alone. Reads and refused writes feed nothing.
+    eval(
+        &mut con,
+        "redis.call('get', 'a') redis.pcall('lpush', KEYS[1], 'x') return redis.call('del', 'other')",
+        &["a"],
+    );
+    sync.expect(b"*2\r\n$3\r\ndel\r\n$5\r\nother\r\n");
+    // redis.set_repl(REPL_NONE) keeps later calls from the replicas.
+    eval(
+        &mut con,
+        "redis.call('set', 'x', '1') redis.set_repl(redis.REPL_NONE) \
+         redis.call('set', 'y', '2') redis.set_repl(redis.REPL_ALL) redis.call('set', 'z', '3')",
+        &[],
+    );
+    sync.expect(
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nx\r\n$1\r\n1\r\n\
+          *3\r\n$3\r\nset\r\n$1\r\nz\r\n$1\r\n3\r\n*1\r\n$4\r\nEXEC\r\n",
+    );
+    // A function's effects, and a script inside MULTI: one transaction.
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=lib\nredis.register_function('bump', function(keys) return redis.call('incrby', keys[1], 5) end)")
+        .query::<String>(&mut con)
+        .expect("function load");
+    sync.expect(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
+    let _library = sync.read_line();
+    let _code = sync.read_line();
+    redis::cmd("FCALL")
+        .arg("bump")
+        .arg(1)
+        .arg("n")
+        .query::<i64>(&mut con)
+        .expect("fcall");
+    sync.expect(b"*3\r\n$6\r\nincrby\r\n$1\r\nn\r\n$1\r\n5\r\n");
+    let replies: Vec<redis::Value> = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("m")
+        .arg("1")
+        .cmd("EVAL")
+        .arg("return redis.call('append', KEYS[1], 'x')")
+        .arg(1)
+        .arg("m")
+        .query(&mut con)
+        .expect("multi");
+    assert_eq!(replies.len(), 2);
+    sync.expect(
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nm\r\n$1\r\n1\r\n\
+          *3\r\n$6\r\nappend\r\n$1\r\nm\r\n$1\r\nx\r\n*1\r\n$4\r\nEXEC\r\n",
+    );
 }

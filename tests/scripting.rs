@@ -252,7 +252,7 @@ fn script_kill_stops_a_busy_script_from_another_client() {
 fn a_script_that_wrote_cannot_be_killed() {
     let server = Server::start_with(&["--busy-reply-threshold", "50"]);
     let mut busy = server.raw();
-    busy.send(b"EVAL \"redis.call('set', 'x', 1) local t = redis.call('time') while tonumber(redis.call('time')[1]) < t[1] + 1 do end return 'done'\" 0\r\n");
+    busy.send(b"EVAL \"redis.call('set', 'x', 1) local t = redis.call('time') while tonumber(redis.call('time')[1]) < t[1] + 2 do end return 'done'\" 0\r\n");
     let mut other = server.raw();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

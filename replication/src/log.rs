@@ -14,7 +14,7 @@
 //! log's own state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -125,10 +125,28 @@ impl ReplicationLog {
         WriteOrder::Serial(self.order.write())
     }
 
+    /// [`order`](Self::order), waiting at most `patience`: lets a caller on an
+    /// async worker find out that the holder is a long one (a script) and
+    /// wait somewhere else.
+    pub fn order_within(&self, patience: Duration) -> Option<WriteOrder<'_>> {
+        if !self.active.load(Ordering::Acquire) {
+            let shared = self.order.try_read_for(patience)?;
+            if !self.active.load(Ordering::Acquire) {
+                return Some(WriteOrder::Parallel(shared));
+            }
+        }
+        self.order.try_write_for(patience).map(WriteOrder::Serial)
+    }
+
     /// Taken by whatever must append without a write command around it
     /// (expiry, PING, snapshot start, role changes).
     pub fn order_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
         self.order.write()
+    }
+
+    /// [`order_exclusive`](Self::order_exclusive), waiting at most `patience`.
+    pub fn order_exclusive_within(&self, patience: Duration) -> Option<RwLockWriteGuard<'_, ()>> {
+        self.order.try_write_for(patience)
     }
 
     /// A backlog exists: writes are appended.

@@ -5,14 +5,18 @@
 
 use bytes::Bytes;
 
+use crate::client::ClientState;
 use crate::command::{
     is, keys_after_count, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx,
 };
 use crate::scripting::eval::ScriptFlags;
 use crate::scripting::invoke::{self, Entry, Invocation};
 use crate::scripting::run::{busy_threshold, with_exclusive_scope, RunInfo};
+use crate::scripting::vm::Vm;
 use crate::scripting::{eval::EvalEngine, functions::FunctionEngine};
 use crate::server::Server;
+use crate::transaction::ExclusiveScope;
+use ferrite_resp::ReplyWriter;
 
 use super::introspection::help_reply;
 
@@ -239,6 +243,23 @@ fn read_only(flags: ScriptFlags, ro_command: bool) -> Result<bool, CmdError> {
     Ok(ro_command || declares_no_writes)
 }
 
+/// The replication refusals a flagged script gets before it runs (see
+/// `gate::script_refusal`); scripts without a shebang get none up front.
+fn check_replication_state(
+    server: &Server,
+    caller: &ClientState,
+    flags: ScriptFlags,
+    read_only: bool,
+) -> Result<(), CmdError> {
+    if flags.compat {
+        return Ok(());
+    }
+    match crate::repl::gate::script_refusal(server, caller, !read_only, flags.allow_stale) {
+        Some(refusal) => Err(CmdError::msg(refusal)),
+        None => Ok(()),
+    }
+}
+
 /// Whether a run may use memory while `maxmemory` is exceeded, or the OOM
 /// error refusing it (Redis 7.0): read-only runs and `allow-oom` scripts
 /// may; a script with a shebang is otherwise refused up front; a script
@@ -261,94 +282,122 @@ fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -
         return Err(CmdError::msg(NOSCRIPT));
     }
     let server = ctx.server;
-    let threshold = busy_threshold(server);
-    let caller = &*ctx.client;
     let out = &mut *ctx.out;
-    with_exclusive_scope(server, ctx.scope, |scope| {
-        let mut engines = server.scripting.engines();
-        let sha = if by_sha {
-            String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
-        } else {
-            engines.eval.load(&args[1]).map_err(CmdError::Other)?
-        };
-        let Some(script) = engines.eval.get(sha.as_bytes()) else {
-            return Err(CmdError::msg(NOSCRIPT));
-        };
-        let read_only = read_only(script.flags, ro_command)?;
-        let invocation = Invocation {
-            server,
-            scope,
-            caller,
-            read_only,
-            allow_oom: allow_oom(server, script.flags, read_only)?,
-            name: &sha,
-            threshold,
-        };
-        server.scripting.run.begin(RunInfo {
-            started: std::time::Instant::now(),
-            eval: true,
-            name: sha.clone(),
-            command: args.to_vec(),
-        });
-        let (keys, argv) = args[3..].split_at(numkeys);
-        invoke::run(
-            &engines.eval.vm,
-            &invocation,
-            &server.scripting.run,
-            Entry::Eval(&script.function),
-            keys,
-            argv,
-            out,
-        );
-        server.scripting.run.end();
-        Ok(())
-    })
+    with_exclusive_scope(
+        server,
+        ctx.client,
+        ctx.scope,
+        ctx.command_name,
+        |scope, caller| {
+            let mut engines = server.scripting.engines();
+            let sha = if by_sha {
+                String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+            } else {
+                engines.eval.load(&args[1]).map_err(CmdError::Other)?
+            };
+            let Some(script) = engines.eval.get(sha.as_bytes()) else {
+                return Err(CmdError::msg(NOSCRIPT));
+            };
+            let target = Target {
+                vm: &engines.eval.vm,
+                entry: Entry::Eval(&script.function),
+                flags: script.flags,
+                name: &sha,
+                eval: true,
+            };
+            start_run(
+                server, scope, caller, out, target, ro_command, args, numkeys,
+            )
+        },
+    )
 }
 
 fn run_function(ctx: &mut Ctx<'_>, args: &[Bytes], ro_command: bool) -> CmdResult {
     let numkeys = key_count(args, CmdError::msg("ERR Bad number of keys provided"))?;
     let server = ctx.server;
-    let threshold = busy_threshold(server);
-    let caller = &*ctx.client;
     let out = &mut *ctx.out;
-    with_exclusive_scope(server, ctx.scope, |scope| {
-        let engines = server.scripting.engines();
-        let Some(function) = engines.functions.function(&args[1]) else {
-            return Err(CmdError::msg("ERR Function not found"));
-        };
-        let flags = ScriptFlags {
-            compat: false,
-            ..function.flags
-        };
-        let read_only = read_only(flags, ro_command)?;
-        let invocation = Invocation {
-            server,
-            scope,
-            caller,
-            read_only,
-            allow_oom: allow_oom(server, flags, read_only)?,
-            name: &function.name,
-            threshold,
-        };
-        server.scripting.run.begin(RunInfo {
-            started: std::time::Instant::now(),
-            eval: false,
-            name: function.name.clone(),
-            command: args.to_vec(),
-        });
-        let (keys, argv) = args[3..].split_at(numkeys);
-        invoke::run(
-            &engines.functions.vm,
-            &invocation,
-            &server.scripting.run,
-            Entry::Function(&function.function),
-            keys,
-            argv,
-            out,
-        );
-        server.scripting.run.end();
-        Ok(())
-    })
+    with_exclusive_scope(
+        server,
+        ctx.client,
+        ctx.scope,
+        ctx.command_name,
+        |scope, caller| {
+            let engines = server.scripting.engines();
+            let Some(function) = engines.functions.function(&args[1]) else {
+                return Err(CmdError::msg("ERR Function not found"));
+            };
+            let target = Target {
+                vm: &engines.functions.vm,
+                entry: Entry::Function(&function.function),
+                flags: ScriptFlags {
+                    compat: false,
+                    ..function.flags
+                },
+                name: &function.name,
+                eval: false,
+            };
+            start_run(
+                server, scope, caller, out, target, ro_command, args, numkeys,
+            )
+        },
+    )
+}
+
+/// What EVAL/EVALSHA or FCALL found to run.
+struct Target<'a> {
+    vm: &'a Vm,
+    entry: Entry<'a>,
+    flags: ScriptFlags,
+    /// The script's SHA1 or the function's name.
+    name: &'a str,
+    /// EVAL/EVALSHA (SCRIPT KILL applies) rather than FCALL (FUNCTION KILL).
+    eval: bool,
+}
+
+/// Checks that `target` may run (its flags against the command and the
+/// server's state, in Redis's order), runs it with `args[3..]` split into
+/// `numkeys` keys and the arguments, and leaves its effects in `caller`.
+#[allow(clippy::too_many_arguments)]
+fn start_run(
+    server: &Server,
+    scope: &ExclusiveScope<'_>,
+    caller: &mut ClientState,
+    out: &mut ReplyWriter,
+    target: Target<'_>,
+    ro_command: bool,
+    args: &[Bytes],
+    numkeys: usize,
+) -> CmdResult {
+    let read_only = read_only(target.flags, ro_command)?;
+    check_replication_state(server, caller, target.flags, read_only)?;
+    let invocation = Invocation {
+        server,
+        scope,
+        caller: &*caller,
+        read_only,
+        allow_oom: allow_oom(server, target.flags, read_only)?,
+        name: target.name,
+        threshold: busy_threshold(server),
+    };
+    server.scripting.run.begin(RunInfo {
+        started: std::time::Instant::now(),
+        eval: target.eval,
+        name: target.name.to_string(),
+        command: args.to_vec(),
+    });
+    let (keys, argv) = args[3..].split_at(numkeys);
+    let effects = invoke::run(
+        target.vm,
+        &invocation,
+        &server.scripting.run,
+        target.entry,
+        keys,
+        argv,
+        out,
+    );
+    server.scripting.run.end();
+    effects.hand_to(caller);
+    Ok(())
 }
 
 fn script_exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -94,3 +94,34 @@ pub fn refusal(
     }
     None
 }
+
+/// The refusal a script with a shebang (or a function) gets before it runs,
+/// as Redis's `scriptPrepareForRun` checks it: on a replica whose link is
+/// down with `replica-serve-stale-data no` unless it allows stale data; if
+/// it may write, on a read-only replica and on a master short of good
+/// replicas. Scripts without a shebang are only checked at their first
+/// write, by [`refusal`] in the command they call.
+pub fn script_refusal(
+    server: &Server,
+    caller: &ClientState,
+    may_write: bool,
+    allow_stale: bool,
+) -> Option<&'static str> {
+    let repl = &server.replication;
+    let gate = &repl.gate;
+    if caller.repl.is_master {
+        return None;
+    }
+    if repl.is_replica() {
+        if !allow_stale && !gate.serve_stale.load(Ordering::Relaxed) && !repl.link_up() {
+            return Some("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.");
+        }
+        if may_write && gate.read_only.load(Ordering::Relaxed) {
+            return Some("READONLY Can not run script with write flag on readonly replica");
+        }
+        return None;
+    }
+    let (min, lag) = gate.min_replicas()?;
+    (may_write && repl.log.good_replicas(lag) < min)
+        .then_some("NOREPLICAS Not enough good replicas to write.")
+}

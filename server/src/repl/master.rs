@@ -131,7 +131,7 @@ async fn full_sync(
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
     let (replid, offset, job) = loop {
         let started = {
-            let _order = repl.log.order_exclusive();
+            let _order = super::order::write_order_exclusive(server);
             server.keyspace.begin_snapshot().map(|job| {
                 let (replid, offset) = repl.log.begin_full_sync(id);
                 server.keyspace.stats().expired_log.set_enabled(true);
@@ -253,11 +253,11 @@ pub fn spawn_cron(server: Arc<Server>) {
             let log = &server.replication.log;
             let has_replicas = !log.status().replicas.is_empty();
             if has_replicas && ticks.is_multiple_of(period) {
-                let _order = log.order_exclusive();
+                let _order = super::order::write_order_exclusive(&server);
                 log.feed(None, &[&b"PING"[..]]);
             }
             if !has_replicas {
-                let _order = log.order_exclusive();
+                let _order = super::order::write_order_exclusive(&server);
                 if log.expire_backlog(ttl) {
                     server.keyspace.stats().expired_log.set_enabled(false);
                 }

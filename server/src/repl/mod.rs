@@ -7,13 +7,14 @@
 pub mod gate;
 pub mod info;
 pub mod master;
+pub mod order;
 pub mod propagate;
 pub mod replica;
 mod reply;
 pub mod rewrite;
 pub mod wait;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use ferrite_replication::ReplicationLog;
@@ -35,6 +36,8 @@ pub struct Replication {
     pub sync_partial_err: AtomicU64,
     /// Settings the command gate reads (`gate`).
     pub gate: gate::GateConfig,
+    /// Scripts waiting for or holding the write order (`order::LongHold`).
+    long_holds: AtomicUsize,
 }
 
 impl Replication {
@@ -100,6 +103,9 @@ pub struct ClientRepl {
     pub effects: Vec<(usize, Vec<Bytes>)>,
     /// Expiries found after those effects (fed after them, each on its own).
     pub trailing: Vec<(usize, Vec<Bytes>)>,
+    /// A script's redis.set_repl left out replicas: its commands' own
+    /// effects are not recorded (the expiries they find still are).
+    pub drop_own_effects: bool,
     /// The log offset after this client's last fed write (WAIT waits for it).
     pub woff: u64,
     /// This connection is the link to this server's master.

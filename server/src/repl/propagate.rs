@@ -40,9 +40,11 @@ pub fn order_for<'a>(
     if scope.is_some() || !writes {
         return None;
     }
-    let order = server.replication.log.order();
+    let order = super::order::write_order(server);
+    // Keys another thread's lookups expired go out before this write; the
+    // order is already held (exclusively, since it appends).
     if order.appends() && server.keyspace.stats().expired_log.has_pending() {
-        feed_expired(server, None);
+        feed_expired(server, Some(()));
     }
     Some(order)
 }
@@ -101,9 +103,12 @@ pub fn record(
     let (before, after): (Vec<_>, Vec<_>) = expired
         .into_iter()
         .partition(|(key_db, command)| *key_db == db && own_keys.contains(&command[1].as_ref()));
+    let drop_own = client.repl.drop_own_effects;
     let pending = &mut client.repl.effects;
     pending.extend(before);
-    pending.extend(effects.into_iter().map(|command| (db, command)));
+    if !drop_own {
+        pending.extend(effects.into_iter().map(|command| (db, command)));
+    }
     client.repl.trailing.extend(after);
 }
 
@@ -127,7 +132,7 @@ fn take_expired(server: &Server, effects: &mut Vec<(usize, Vec<Bytes>)>) {
 fn feed_expired(server: &Server, held: Option<()>) {
     let _order = held
         .is_none()
-        .then(|| server.replication.log.order_exclusive());
+        .then(|| super::order::write_order_exclusive(server));
     let mut effects = Vec::new();
     take_expired(server, &mut effects);
     for (db, command) in effects {
@@ -216,7 +221,7 @@ pub fn active_expire_cycle(server: &Server, budget: Duration) {
         server.keyspace.active_expire_cycle(budget);
         return;
     }
-    let _order = server.replication.log.order_exclusive();
+    let _order = super::order::write_order_exclusive(server);
     server.keyspace.active_expire_cycle(budget);
     feed_expired(server, Some(()));
 }

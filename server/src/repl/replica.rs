@@ -143,7 +143,7 @@ pub fn promote(server: &Server) {
     if let Some(client) = link.client {
         client.kill();
     }
-    let _order = repl.log.order_exclusive();
+    let _order = super::order::write_order_exclusive(server);
     repl.set_replica(false);
     repl.log.promote();
     repl.log.drop_replicas();

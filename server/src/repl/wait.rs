@@ -10,7 +10,7 @@ pub async fn wait(server: &Server, replicas: usize, offset: u64, timeout_ms: u64
     let log = &server.replication.log;
     let mut acks = log.subscribe_acks();
     {
-        let _order = log.order_exclusive();
+        let _order = super::order::write_order_exclusive(server);
         log.feed(None, &[&b"REPLCONF"[..], b"GETACK", b"*"]);
     }
     let deadline =

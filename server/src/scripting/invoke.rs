@@ -27,6 +27,10 @@ use super::convert::{error_reply_table, lua_to_reply, reply_to_lua, script_error
 use super::run::RunState;
 use super::vm::{error_message, Vm};
 
+/// redis.set_repl's flags (Redis's PROPAGATE_REPL and PROPAGATE_AOF|REPL).
+const REPL_REPLICA: i64 = 2;
+const REPL_ALL: i64 = 3;
+
 /// What is being run and under which rules.
 pub struct Invocation<'a> {
     pub server: &'a Server,
@@ -51,7 +55,22 @@ pub enum Entry<'a> {
     Function(&'a Function),
 }
 
-/// Runs `entry` and writes the caller's reply into `out`.
+/// What a run leaves for the replication stream: the effects of the writes
+/// its redis.calls made (Redis 7.0's effects replication) and the expiries
+/// they found, recorded by `connection::execute` on the run's own client.
+pub struct RunEffects(ClientState);
+
+impl RunEffects {
+    /// Adds them to `client`'s pending effects, fed when its command ends
+    /// (or with the rest of its transaction inside EXEC).
+    pub fn hand_to(mut self, client: &mut ClientState) {
+        client.repl.effects.append(&mut self.0.repl.effects);
+        client.repl.trailing.append(&mut self.0.repl.trailing);
+    }
+}
+
+/// Runs `entry` and writes the caller's reply into `out`. The effects are
+/// returned even when the script raised an error after writing.
 pub fn run(
     vm: &Vm,
     invocation: &Invocation<'_>,
@@ -60,8 +79,20 @@ pub fn run(
     keys: &[Bytes],
     args: &[Bytes],
     out: &mut ReplyWriter,
-) {
-    if let Err(error) = run_protected(vm, invocation, run_state, entry, keys, args, out) {
+) -> RunEffects {
+    let mut client = ClientState::new(invocation.caller.handle.clone(), true);
+    client.db = invocation.caller.db;
+    let ran = run_protected(
+        vm,
+        invocation,
+        run_state,
+        &mut client,
+        entry,
+        keys,
+        args,
+        out,
+    );
+    if let Err(error) = ran {
         out.error(&format!(
             "ERR Error running script {}, {}",
             invocation.name,
@@ -72,12 +103,15 @@ pub fn run(
     let _ = vm.ctl.raw_set("run", Value::Nil);
     let _ = vm.ctl.raw_set("killed", Value::Nil);
     let _ = vm.ctl.raw_set("pending", Value::Nil);
+    RunEffects(client)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_protected(
     vm: &Vm,
     invocation: &Invocation<'_>,
     run_state: &Arc<RunState>,
+    client: &mut ClientState,
     entry: Entry<'_>,
     keys: &[Bytes],
     args: &[Bytes],
@@ -96,8 +130,6 @@ fn run_protected(
     if !invocation.threshold.is_zero() {
         install_kill_hook(vm, run_state.clone(), invocation.threshold);
     }
-    let mut client = ClientState::new(invocation.caller.handle.clone(), true);
-    client.db = invocation.caller.db;
     let protocol = Cell::new(Protocol::Resp2);
     lua.scope(|scope| {
         let dispatch = scope.create_function_mut(|lua, mut call: MultiValue| {
@@ -106,14 +138,7 @@ fn run_protected(
                 _ => String::new(),
             };
             match op.as_str() {
-                "call" => call_command(
-                    lua,
-                    invocation,
-                    run_state,
-                    &mut client,
-                    protocol.get(),
-                    call,
-                ),
+                "call" => call_command(lua, invocation, run_state, client, protocol.get(), call),
                 "setresp" => {
                     let version = match call.front() {
                         Some(Value::Number(n)) => *n as i64,
@@ -127,9 +152,18 @@ fn run_protected(
                     });
                     Ok(Value::Nil)
                 }
-                // set_repl is accepted and ignored: script effects are not
-                // fed to replicas yet (see README), so there is nothing to
-                // select.
+                "set_repl" => {
+                    // REPL_REPLICA (2) set: later calls' effects reach the
+                    // replicas. Ferrite has no AOF, so REPL_AOF (1) alone
+                    // selects nothing.
+                    let flags = match call.front() {
+                        Some(Value::Number(n)) => *n as i64,
+                        Some(Value::Integer(n)) => *n,
+                        _ => REPL_ALL,
+                    };
+                    client.repl.drop_own_effects = flags & REPL_REPLICA == 0;
+                    Ok(Value::Nil)
+                }
                 _ => Ok(Value::Nil),
             }
         })?;

@@ -1,7 +1,9 @@
 //! The running script as other clients see it: whether one runs and for
 //! how long, SCRIPT KILL / FUNCTION KILL requests, and the BUSY rule.
 //!
-//! A script holds the keyspace gate exclusively for its whole run. Other
+//! A script holds the replication write order and the keyspace gate
+//! exclusively for its whole run (see `repl::order` for how writers wait
+//! behind it). Other
 //! connections must not wait for the gate inside a tokio worker (with two
 //! workers, two such waits would stall the runtime and SCRIPT KILL would
 //! never be read). So a connection checks this state before it executes a
@@ -21,6 +23,8 @@ use tokio::sync::Notify;
 use ferrite_resp::ReplyWriter;
 
 use crate::client::ClientState;
+use crate::repl::order::LongHold;
+use crate::repl::propagate;
 use crate::server::Server;
 use crate::transaction::{ExclusiveScope, MultiState};
 
@@ -204,21 +208,30 @@ pub fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Runs `f` with the keyspace held exclusively: through the running
-/// transaction's hold inside EXEC, else by taking the gate (off the worker
-/// pool) and serving the clients blocked on keys the script made ready once
-/// it is released.
+/// Runs the script `f` (`name`: the calling command, EVAL or FCALL) with
+/// the keyspace held exclusively, as EXEC runs a transaction: inside EXEC
+/// through its hold (EXEC feeds the effects `f` leaves in `client`), else
+/// off the worker pool holding the replication write order and the gate,
+/// feeding the effects once `f` returns and then serving the clients
+/// blocked on keys the script made ready (their pops follow the script in
+/// the stream, as in Redis).
 pub fn with_exclusive_scope<R>(
     server: &Server,
+    client: &mut ClientState,
     scope: Option<&ExclusiveScope<'_>>,
-    f: impl FnOnce(&ExclusiveScope<'_>) -> R,
+    name: &str,
+    f: impl FnOnce(&ExclusiveScope<'_>, &mut ClientState) -> R,
 ) -> R {
     match scope {
-        Some(scope) => f(scope),
+        Some(scope) => f(scope, client),
         None => off_worker(|| {
+            let _long_hold = LongHold::claim(server);
+            let order = server.replication.log.order();
             let scope = ExclusiveScope::new(server);
-            let result = f(&scope);
+            let result = f(&scope, client);
+            propagate::flush(server, client, name);
             scope.finish(server);
+            drop(order);
             result
         }),
     }
