@@ -434,3 +434,67 @@ fn script_effects_are_fed_as_redis_feeds_them() {
           *3\r\n$6\r\nappend\r\n$1\r\nm\r\n$1\r\nx\r\n*1\r\n$4\r\nEXEC\r\n",
     );
 }
+
+/// A busy script holds the write order while a replica is attached: the
+/// master's PING (every second) and writers that arrive meanwhile wait
+/// without stalling the server, even with a single worker thread, so
+/// SCRIPT KILL is still served and the writes then reach the replica.
+#[test]
+fn writers_wait_behind_a_busy_script_without_stalling_the_server() {
+    let master = Server::start_with(&[
+        "--io-threads",
+        "1",
+        "--repl-ping-replica-period",
+        "1",
+        "--busy-reply-threshold",
+        "100",
+    ]);
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    let mut busy = master.raw();
+    busy.send(b"EVAL \"while true do end\" 0\r\n");
+    let mut writers: Vec<_> = (0..4).map(|_| master.raw()).collect();
+    for (i, writer) in writers.iter_mut().enumerate() {
+        writer.send(format!("SET w{i} v\r\n").as_bytes());
+    }
+    // Once a command is refused with BUSY the script runs; the master cron
+    // then tries to feed a PING behind it.
+    let mut probe = master.raw();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        probe.send(b"PING\r\n");
+        if probe.read_line().starts_with("-BUSY ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the script never ran");
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut killer = master.raw();
+    killer.send(b"SCRIPT KILL\r\n");
+    assert_eq!(killer.read_line(), "+OK");
+    let killed = busy.read_line();
+    assert!(
+        killed.starts_with("-ERR") && killed.contains("Script killed by user with SCRIPT KILL"),
+        "{killed}"
+    );
+    // Each writer ran after the script (+OK) or was refused once the script
+    // had run past busy-reply-threshold (-BUSY).
+    let mut written = Vec::new();
+    for (i, writer) in writers.iter_mut().enumerate() {
+        let reply = writer.read_line();
+        match reply.as_str() {
+            "+OK" => written.push(format!("0 w{i}")),
+            busy_reply => assert!(busy_reply.starts_with("-BUSY "), "{busy_reply}"),
+        }
+    }
+    wait_in_sync(master.port, replica.port);
+    let on_replica = contents(replica.port);
+    for key in &written {
+        assert!(on_replica.contains_key(key), "{key} missing on the replica");
+    }
+    assert_eq!(on_replica, contents(master.port));
+}
