@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
@@ -75,6 +76,14 @@ impl<'a> ExclusiveScope<'a> {
             keyspace: server.keyspace.exclusive(),
             ready: RefCell::new(Vec::new()),
         }
+    }
+
+    /// [`new`](Self::new), waiting at most `patience`.
+    pub fn within(server: &'a Server, patience: Duration) -> Option<ExclusiveScope<'a>> {
+        Some(ExclusiveScope {
+            keyspace: server.keyspace.exclusive_within(patience)?,
+            ready: RefCell::new(Vec::new()),
+        })
     }
 
     pub fn keyspace(&self) -> &KeyspaceExclusive<'a> {

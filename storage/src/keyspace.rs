@@ -191,6 +191,14 @@ impl Keyspace {
         }
     }
 
+    /// [`exclusive`](Self::exclusive), waiting at most `patience`.
+    pub fn exclusive_within(&self, patience: Duration) -> Option<KeyspaceExclusive<'_>> {
+        Some(KeyspaceExclusive {
+            dbs: self.gate.try_write_for(patience)?,
+            keyspace: self,
+        })
+    }
+
     /// Starts a point-in-time snapshot of every database (BGSAVE) without
     /// stopping commands: see `snapshot.rs`. `None` if one is running.
     /// Drive it to the end with [`Keyspace::complete_snapshot`].

@@ -127,9 +127,7 @@ fn run_protected(
     };
     let keys_table = strings(keys)?;
     let args_table = strings(args)?;
-    if !invocation.threshold.is_zero() {
-        install_kill_hook(vm, run_state.clone(), invocation.threshold);
-    }
+    install_hook(vm, run_state.clone(), invocation.threshold);
     let protocol = Cell::new(Protocol::Resp2);
     lua.scope(|scope| {
         let dispatch = scope.create_function_mut(|lua, mut call: MultiValue| {
@@ -189,14 +187,20 @@ fn run_protected(
     })
 }
 
-/// Every 100 000 instructions: the slow-script warning, and SCRIPT KILL.
-/// A killed script's error is re-raised by the sandbox's pcall/xpcall, so
-/// scripts cannot catch it.
-fn install_kill_hook(vm: &Vm, run_state: Arc<RunState>, threshold: Duration) {
+/// Every 100 000 instructions: the slow-script warning and SCRIPT KILL
+/// (unless `threshold` is zero: then neither, as in Redis), and a nudge to
+/// the other tokio workers: a script run in place on a worker
+/// (`run::with_exclusive_scope`) that gets here is not a short one, and
+/// the tasks queued on its worker must be taken by the others.
+fn install_hook(vm: &Vm, run_state: Arc<RunState>, threshold: Duration) {
     let ctl = vm.ctl.clone();
     vm.lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         move |_, _| {
+            wake_idle_workers();
+            if threshold.is_zero() {
+                return Ok(VmState::Continue);
+            }
             run_state.note_progress(threshold);
             if run_state.kill_requested() {
                 tracing::warn!("Lua script killed by user with SCRIPT KILL.");
@@ -208,6 +212,18 @@ fn install_kill_hook(vm: &Vm, run_state: Arc<RunState>, threshold: Duration) {
             Ok(VmState::Continue)
         },
     );
+}
+
+/// Makes an idle worker take the tasks queued on this one. A task spawned
+/// on a worker goes to its "next task" slot, which only that worker runs,
+/// and the task it displaces goes to the queue other workers steal from,
+/// with a wake-up of an idle worker. Two empty tasks displace whatever
+/// waited in that slot (a connection task, say) and guarantee the wake-up.
+fn wake_idle_workers() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async {});
+        runtime.spawn(async {});
+    }
 }
 
 /// The reply for a script that raised an error: the error table's `err`,

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ferrite_replication::WriteOrder;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -211,10 +212,17 @@ pub fn off_worker<R>(f: impl FnOnce() -> R) -> R {
 /// Runs the script `f` (`name`: the calling command, EVAL or FCALL) with
 /// the keyspace held exclusively, as EXEC runs a transaction: inside EXEC
 /// through its hold (EXEC feeds the effects `f` leaves in `client`), else
-/// off the worker pool holding the replication write order and the gate,
-/// feeding the effects once `f` returns and then serving the clients
-/// blocked on keys the script made ready (their pops follow the script in
-/// the stream, as in Redis).
+/// holding the replication write order and the gate, feeding the effects
+/// once `f` returns and then serving the clients blocked on keys the script
+/// made ready (their pops follow the script in the stream, as in Redis).
+///
+/// Where both can be had within a moment and the runtime has other
+/// workers, the script runs in place: handing the worker off (`off_worker`) costs two
+/// thread switches, more than a short script itself. A script that turns
+/// out long then occupies this worker only; the others keep serving
+/// (SCRIPT KILL among them), since every other script waits for this one
+/// asynchronously (`refuse_while_busy`) and writers wait off the worker pool
+/// (`repl::order`). Otherwise it waits for them off the worker pool.
 pub fn with_exclusive_scope<R>(
     server: &Server,
     client: &mut ClientState,
@@ -222,17 +230,49 @@ pub fn with_exclusive_scope<R>(
     name: &str,
     f: impl FnOnce(&ExclusiveScope<'_>, &mut ClientState) -> R,
 ) -> R {
-    match scope {
-        Some(scope) => f(scope, client),
-        None => off_worker(|| {
-            let _long_hold = LongHold::claim(server);
-            let order = server.replication.log.order();
-            let scope = ExclusiveScope::new(server);
-            let result = f(&scope, client);
-            propagate::flush(server, client, name);
-            scope.finish(server);
-            drop(order);
-            result
-        }),
+    if let Some(scope) = scope {
+        return f(scope, client);
     }
+    let _long_hold = LongHold::claim(server);
+    if other_workers_exist() {
+        if let Some(order) = server.replication.log.order_within(IN_PLACE_PATIENCE) {
+            if let Some(scope) = ExclusiveScope::within(server, IN_PLACE_PATIENCE) {
+                return run_holding(server, client, name, order, scope, f);
+            }
+        }
+    }
+    off_worker(|| {
+        let order = server.replication.log.order();
+        let scope = ExclusiveScope::new(server);
+        run_holding(server, client, name, order, scope, f)
+    })
+}
+
+/// How long a script waits in place for the order and for the gate (held
+/// by a short command or another short script, typically) before it waits
+/// off the worker pool instead.
+const IN_PLACE_PATIENCE: Duration = Duration::from_micros(200);
+
+/// Whether this thread is a worker of a runtime with more than one.
+fn other_workers_exist() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|h| {
+        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            && h.metrics().num_workers() > 1
+    })
+}
+
+/// [`with_exclusive_scope`]'s run once the order and the gate are held.
+fn run_holding<R>(
+    server: &Server,
+    client: &mut ClientState,
+    name: &str,
+    order: WriteOrder<'_>,
+    scope: ExclusiveScope<'_>,
+    f: impl FnOnce(&ExclusiveScope<'_>, &mut ClientState) -> R,
+) -> R {
+    let result = f(&scope, client);
+    propagate::flush(server, client, name);
+    scope.finish(server);
+    drop(order);
+    result
 }
