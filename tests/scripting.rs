@@ -334,3 +334,43 @@ fn scripts_inside_multi_see_the_transaction() {
     conn.send(b"MULTI\r\nSET a 1\r\nEVAL \"return redis.call('incr', 'a')\" 0\r\nEXEC\r\n");
     conn.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n:2\r\n");
 }
+
+#[test]
+fn info_memory_counts_cached_scripts_and_libraries() {
+    let server = Server::start();
+    let mut con = server.client();
+    let memory = |con: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("memory").query(con).expect("info")
+    };
+    for body in ["return 1", "return 2", "return 1"] {
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(body)
+            .query::<String>(&mut con)
+            .expect("script load");
+    }
+    redis::cmd("EVAL")
+        .arg("return 3")
+        .arg(0)
+        .query::<i64>(&mut con)
+        .expect("eval");
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+        .query::<String>(&mut con)
+        .expect("function load");
+    let info = memory(&mut con);
+    assert!(
+        info.contains("\r\nnumber_of_cached_scripts:3\r\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains("\r\nnumber_of_functions:1\r\nnumber_of_libraries:1\r\n"),
+        "{info}"
+    );
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut con)
+        .expect("script flush");
+    assert!(memory(&mut con).contains("\r\nnumber_of_cached_scripts:0\r\n"));
+}

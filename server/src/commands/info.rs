@@ -163,6 +163,25 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "used_memory_human", human_bytes(used));
     field!(out, "used_memory_rss", rss);
     field!(out, "used_memory_peak", used.max(rss));
+    let scripting = server.scripting.memory();
+    let vm_total = scripting.eval_vm + scripting.functions_vm;
+    field!(out, "used_memory_lua", scripting.eval_vm);
+    field!(out, "used_memory_vm_eval", scripting.eval_vm);
+    field!(
+        out,
+        "used_memory_lua_human",
+        human_bytes(scripting.eval_vm as u64)
+    );
+    field!(out, "number_of_cached_scripts", scripting.cached_scripts);
+    field!(out, "number_of_functions", scripting.functions);
+    field!(out, "number_of_libraries", scripting.libraries);
+    field!(out, "used_memory_vm_functions", scripting.functions_vm);
+    field!(out, "used_memory_vm_total", vm_total);
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        human_bytes(vm_total as u64)
+    );
     field!(out, "maxmemory", config.get_i64("maxmemory"));
     field!(out, "maxmemory_policy", config.get("maxmemory-policy"));
     field!(out, "mem_allocator", "mimalloc");

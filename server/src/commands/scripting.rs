@@ -305,9 +305,11 @@ fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -
                 name: &sha,
                 eval: true,
             };
-            start_run(
+            let ran = start_run(
                 server, scope, caller, out, target, ro_command, args, numkeys,
-            )
+            );
+            server.scripting.engines_changed(&engines);
+            ran
         },
     )
 }
@@ -336,9 +338,11 @@ fn run_function(ctx: &mut Ctx<'_>, args: &[Bytes], ro_command: bool) -> CmdResul
                 name: &function.name,
                 eval: false,
             };
-            start_run(
+            let ran = start_run(
                 server, scope, caller, out, target, ro_command, args, numkeys,
-            )
+            );
+            server.scripting.engines_changed(&engines);
+            ran
         },
     )
 }
@@ -425,19 +429,21 @@ fn new_engine<T>(made: mlua::Result<T>) -> Result<T, CmdError> {
 fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     check_flush_mode(args, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     let fresh = new_engine(EvalEngine::new())?;
-    ctx.server.scripting.engines().eval = fresh;
+    let mut engines = ctx.server.scripting.engines();
+    engines.eval = fresh;
+    ctx.server.scripting.engines_changed(&engines);
+    drop(engines);
     ctx.out.ok();
     Ok(())
 }
 
 fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sha = ctx
-        .server
-        .scripting
-        .engines()
-        .eval
-        .load(&args[2])
-        .map_err(CmdError::Other)?;
+    let scripting = &ctx.server.scripting;
+    let mut engines = scripting.engines();
+    let loaded = engines.eval.load(&args[2]);
+    scripting.engines_changed(&engines);
+    drop(engines);
+    let sha = loaded.map_err(CmdError::Other)?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }
@@ -492,7 +498,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = crate::scripting::run::off_worker(|| {
         let mut engines = scripting.engines();
         let loaded = engines.functions.load(code, replace);
-        scripting.functions_changed(&engines);
+        scripting.engines_changed(&engines);
         loaded
     })
     .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
@@ -504,7 +510,7 @@ fn function_delete(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let scripting = &ctx.server.scripting;
     let mut engines = scripting.engines();
     let deleted = engines.functions.delete(&args[2]);
-    scripting.functions_changed(&engines);
+    scripting.engines_changed(&engines);
     drop(engines);
     if !deleted {
         return Err(CmdError::msg("ERR Library not found"));
@@ -518,7 +524,7 @@ fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let fresh = new_engine(FunctionEngine::new())?;
     let mut engines = ctx.server.scripting.engines();
     engines.functions = fresh;
-    ctx.server.scripting.functions_changed(&engines);
+    ctx.server.scripting.engines_changed(&engines);
     drop(engines);
     ctx.out.ok();
     Ok(())

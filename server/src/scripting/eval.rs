@@ -79,6 +79,10 @@ impl EvalEngine {
         self.get(sha).is_some()
     }
 
+    pub fn script_count(&self) -> usize {
+        self.scripts.len()
+    }
+
     /// Compiles and caches `body` (once per SHA1), returning its SHA1 or
     /// the error reply (shebang or compile error).
     pub fn load(&mut self, body: &Bytes) -> Result<String, String> {

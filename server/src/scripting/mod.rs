@@ -33,10 +33,24 @@ pub struct Scripting {
     engines: Mutex<Engines>,
     /// The running script, as other connections see it.
     pub run: Arc<run::RunState>,
-    /// Library and function counts, readable while a script holds the
-    /// engines (FUNCTION STATS is allowed while BUSY).
+    /// What INFO and FUNCTION STATS report of the engines, recorded when
+    /// they change: readable while a script holds the engines (FUNCTION
+    /// STATS is allowed while BUSY, INFO must not wait).
     libraries: AtomicUsize,
     functions: AtomicUsize,
+    cached_scripts: AtomicUsize,
+    eval_vm_bytes: AtomicUsize,
+    functions_vm_bytes: AtomicUsize,
+}
+
+/// INFO memory's scripting fields.
+pub struct ScriptingMemory {
+    pub cached_scripts: usize,
+    pub libraries: usize,
+    pub functions: usize,
+    /// Bytes the EVAL VM and the functions VM hold.
+    pub eval_vm: usize,
+    pub functions_vm: usize,
 }
 
 impl Scripting {
@@ -49,17 +63,26 @@ impl Scripting {
             run: Arc::default(),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
+            cached_scripts: AtomicUsize::new(0),
+            eval_vm_bytes: AtomicUsize::new(0),
+            functions_vm_bytes: AtomicUsize::new(0),
         })
     }
 
-    /// Records the function engine's counts after FUNCTION LOAD, DELETE or
-    /// FLUSH changed them.
-    pub fn functions_changed(&self, engines: &Engines) {
+    /// Records the engines' counts and VM sizes after a script ran or was
+    /// loaded, or FUNCTION LOAD, DELETE or FLUSH changed them.
+    pub fn engines_changed(&self, engines: &Engines) {
         let functions = &engines.functions;
         self.libraries
             .store(functions.library_count(), Ordering::Relaxed);
         self.functions
             .store(functions.function_count(), Ordering::Relaxed);
+        self.cached_scripts
+            .store(engines.eval.script_count(), Ordering::Relaxed);
+        self.eval_vm_bytes
+            .store(engines.eval.vm.lua.used_memory(), Ordering::Relaxed);
+        self.functions_vm_bytes
+            .store(functions.vm.lua.used_memory(), Ordering::Relaxed);
     }
 
     /// (libraries, functions) loaded.
@@ -68,6 +91,17 @@ impl Scripting {
             self.libraries.load(Ordering::Relaxed),
             self.functions.load(Ordering::Relaxed),
         )
+    }
+
+    pub fn memory(&self) -> ScriptingMemory {
+        let (libraries, functions) = self.function_counts();
+        ScriptingMemory {
+            cached_scripts: self.cached_scripts.load(Ordering::Relaxed),
+            libraries,
+            functions,
+            eval_vm: self.eval_vm_bytes.load(Ordering::Relaxed),
+            functions_vm: self.functions_vm_bytes.load(Ordering::Relaxed),
+        }
     }
 
     /// The engines, waiting for them off the tokio worker pool if a script
