@@ -203,6 +203,9 @@ pub struct ClientState {
     /// CLIENT NO-TOUCH: reads do not update keys' access time.
     pub no_touch: bool,
     pub no_evict: bool,
+    /// The client of a script run: its redis.calls run as it (Redis's
+    /// CLIENT_SCRIPT), so commands can answer deterministically.
+    pub in_script: bool,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
     pub pending_stats: crate::stats::PendingCommandStats,
@@ -227,6 +230,7 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             no_touch: false,
             no_evict: false,
+            in_script: false,
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,

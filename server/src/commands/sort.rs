@@ -181,11 +181,13 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
     let ks = ctx.keyspace();
     let (mut elements, source) = source_elements(&ks, db, &args[1])?;
     let is_set = source == Source::Set;
-    // BY with a pattern without `*` means "do not sort" (sets are still sorted
-    // when storing, so the stored result is deterministic, as in Redis).
+    // BY with a pattern without `*` means "do not sort"; a set is still
+    // sorted (ALPHA) when stored or sorted for a script, so the result is
+    // deterministic, as in Redis.
     let dont_sort = options.by.as_ref().is_some_and(|by| !by.contains(&b'*'));
-    let alpha = options.alpha || (dont_sort && is_set && options.store.is_some());
-    if !dont_sort || (is_set && options.store.is_some()) {
+    let forced = dont_sort && is_set && (options.store.is_some() || ctx.client.in_script);
+    let alpha = options.alpha || forced;
+    if !dont_sort || forced {
         let by = if dont_sort {
             None
         } else {

@@ -82,6 +82,7 @@ pub fn run(
 ) -> RunEffects {
     let mut client = ClientState::new(invocation.caller.handle.clone(), true);
     client.db = invocation.caller.db;
+    client.in_script = true;
     let ran = run_protected(
         vm,
         invocation,
