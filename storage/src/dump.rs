@@ -110,12 +110,12 @@ mod tests {
         let mut set = SetValue::new();
         set.add(b"1", &limits);
         set.add(b"x", &limits);
-        let set = Value::Set(Box::new(set));
+        let set = Value::Set(set);
         let decoded = decode_dump_payload(&encode_dump_payload(&set), true, &limits).unwrap();
         assert_eq!(decoded, set);
         let mut hash = HashValue::new();
         hash.set(b"f", b"v", &limits);
-        let hash = Value::Hash(Box::new(hash));
+        let hash = Value::Hash(hash);
         let decoded = decode_dump_payload(&encode_dump_payload(&hash), true, &limits).unwrap();
         assert_eq!(decoded, hash);
 
@@ -151,7 +151,7 @@ mod tests {
         let mut z = ZSetValue::default();
         z.insert(b"a", 1.5, &limits);
         z.insert(b"b", f64::NEG_INFINITY, &limits);
-        let value = Value::ZSet(Box::new(z));
+        let value = Value::ZSet(z);
         let payload = encode_dump_payload(&value);
         assert_eq!(payload[0], crate::rdb::object::TYPE_ZSET_2);
         let back = decode_dump_payload(&payload, true, &limits).unwrap();

@@ -6,15 +6,17 @@ use crate::list::ListValue;
 use crate::set::SetValue;
 use crate::zset::ZSetValue;
 
-/// A stored value.
+/// A stored value. Three words, like a string: hashes, sets and sorted sets
+/// are two-word handles (their compact form is one buffer pointer and
+/// length, their full form a box) held inline, so a small collection costs
+/// one allocation, its buffer; a list is three words itself and is boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
-    Hash(Box<HashValue>),
-    Set(Box<SetValue>),
-    /// Boxed so that `Value` stays the size of a string.
+    Hash(HashValue),
+    Set(SetValue),
     List(Box<ListValue>),
-    ZSet(Box<ZSetValue>),
+    ZSet(ZSetValue),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
@@ -272,7 +274,7 @@ impl ValueKind for StringValue {
 }
 
 macro_rules! collection_kind {
-    ($type:ty, $variant:ident, $get:ident, $get_mut:ident) => {
+    ($type:ty, $variant:ident, $get:ident, $get_mut:ident, $wrap:path) => {
         impl ValueKind for $type {
             fn from_value(value: &Value) -> Option<&Self> {
                 value.$get()
@@ -287,16 +289,28 @@ macro_rules! collection_kind {
                 <$type>::is_empty(self)
             }
             fn into_value(self) -> Value {
-                Value::$variant(Box::new(self))
+                Value::$variant($wrap(self))
             }
         }
     };
 }
 
-collection_kind!(ListValue, List, as_list, as_list_mut);
-collection_kind!(HashValue, Hash, as_hash, as_hash_mut);
-collection_kind!(SetValue, Set, as_set, as_set_mut);
-collection_kind!(ZSetValue, ZSet, as_zset, as_zset_mut);
+collection_kind!(ListValue, List, as_list, as_list_mut, Box::new);
+collection_kind!(
+    HashValue,
+    Hash,
+    as_hash,
+    as_hash_mut,
+    std::convert::identity
+);
+collection_kind!(SetValue, Set, as_set, as_set_mut, std::convert::identity);
+collection_kind!(
+    ZSetValue,
+    ZSet,
+    as_zset,
+    as_zset_mut,
+    std::convert::identity
+);
 
 /// Parses an integer only when its text is exactly how Redis would print it
 /// (so `"007"` or `"+1"` stay strings and round-trip unchanged).
@@ -326,5 +340,16 @@ mod tests {
         v.make_raw().extend_from_slice(b"3");
         assert_eq!(v.to_vec(), b"123");
         assert_eq!(v.encoding_name(), "raw");
+    }
+
+    /// Every key's slot holds a `Value`: collections inline must not make
+    /// it larger than a string.
+    #[test]
+    fn a_value_is_three_words() {
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<HashValue>(), 2 * word);
+        assert_eq!(std::mem::size_of::<SetValue>(), 2 * word);
+        assert_eq!(std::mem::size_of::<ZSetValue>(), 2 * word);
+        assert_eq!(std::mem::size_of::<Value>(), 3 * word);
     }
 }

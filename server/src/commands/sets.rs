@@ -359,7 +359,7 @@ fn set_operation(ctx: &mut Ctx<'_>, op: Op, sources: &[Bytes], output: Output<'_
                     ctx.notify(class::GENERIC, "del", dst.bytes);
                 }
             } else {
-                guards[dst_at].insert(dst, Entry::new(Value::Set(Box::new(result))));
+                guards[dst_at].insert(dst, Entry::new(Value::Set(result)));
                 let event = match op {
                     Op::Inter => "sinterstore",
                     Op::Union => "sunionstore",

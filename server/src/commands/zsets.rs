@@ -72,7 +72,7 @@ const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 type Element = (f64, Vec<u8>);
 
 fn new_entry(zset: ZSetValue) -> Entry {
-    Entry::new(Value::ZSet(Box::new(zset)))
+    Entry::new(Value::ZSet(zset))
 }
 
 /// Writes elements as Redis does: members, or with scores a flat array in

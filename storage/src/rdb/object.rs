@@ -180,7 +180,7 @@ fn build_set(members: Vec<Vec<u8>>, limits: &EncodingLimits) -> CodecResult<Valu
             return Err("duplicate set member");
         }
     }
-    Ok(Value::Set(Box::new(set)))
+    Ok(Value::Set(set))
 }
 
 /// A hash from RDB pairs; duplicate fields are corruption.
@@ -194,7 +194,7 @@ fn build_hash(pairs: Vec<(Vec<u8>, Vec<u8>)>, limits: &EncodingLimits) -> CodecR
             return Err("duplicate hash field");
         }
     }
-    Ok(Value::Hash(Box::new(hash)))
+    Ok(Value::Hash(hash))
 }
 
 /// A sorted set from (member, score) pairs; NaN scores and duplicate members
@@ -213,7 +213,7 @@ fn build_zset(pairs: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> CodecResul
         }
     }
     zset.shrink_if_fits(limits);
-    Ok(Value::ZSet(Box::new(zset)))
+    Ok(Value::ZSet(zset))
 }
 
 /// Alternating entries of a ziplist or listpack, paired up.

@@ -49,29 +49,23 @@ fn sample_keyspace() -> Keyspace {
         set.add(format!("m{i}").as_bytes(), &limits);
         intset.add(i.to_string().as_bytes(), &limits);
     }
-    put(&ks, 2, b"set", Value::Set(Box::new(set)), None);
-    put(&ks, 2, b"intset", Value::Set(Box::new(intset)), None);
+    put(&ks, 2, b"set", Value::Set(set), None);
+    put(&ks, 2, b"intset", Value::Set(intset), None);
     let (mut small_hash, mut big_hash) = (HashValue::new(), HashValue::new());
     small_hash.set(b"f", b"v", &limits);
     for i in 0..1000 {
         big_hash.set(format!("f{i}").as_bytes(), &[b'v'; 10], &limits);
     }
-    put(&ks, 3, b"hash", Value::Hash(Box::new(small_hash)), None);
-    put(
-        &ks,
-        3,
-        b"bighash",
-        Value::Hash(Box::new(big_hash)),
-        Some(future),
-    );
+    put(&ks, 3, b"hash", Value::Hash(small_hash), None);
+    put(&ks, 3, b"bighash", Value::Hash(big_hash), Some(future));
     let (mut small_zset, mut big_zset) = (ZSetValue::default(), ZSetValue::default());
     small_zset.insert(b"a", 1.5, &limits);
     small_zset.insert(b"b", f64::NEG_INFINITY, &limits);
     for i in 0..500 {
         big_zset.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, &limits);
     }
-    put(&ks, 15, b"zset", Value::ZSet(Box::new(small_zset)), None);
-    put(&ks, 15, b"bigzset", Value::ZSet(Box::new(big_zset)), None);
+    put(&ks, 15, b"zset", Value::ZSet(small_zset), None);
+    put(&ks, 15, b"bigzset", Value::ZSet(big_zset), None);
     ks
 }
 
