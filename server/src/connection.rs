@@ -119,7 +119,6 @@ async fn serve_client(
             {
                 continue;
             }
-            client.pubsub.drain_into(&mut out);
             execute(server, client, &mut out, &request, None);
             match client.repl.deferred.take() {
                 Some(Deferred::Sync(request)) => {
@@ -272,12 +271,16 @@ pub fn execute(
 ) {
     // The one check client tracking costs while no client tracks.
     let tracking = server.tracking.is_active();
-    if tracking && scope.is_none() {
-        // Keys dropped to respect `tracking-table-max-keys` are invalidated
-        // before the command, and this client's invalidations precede its
-        // reply (Redis's `processCommand`).
-        server.tracking.enforce_limit();
-        client.pubsub.drain_into(out);
+    if scope.is_none() {
+        if tracking {
+            // Keys dropped to respect `tracking-table-max-keys` are
+            // invalidated before the command (Redis's `processCommand`).
+            server.tracking.enforce_limit();
+        }
+        // Pushes queued so far precede the reply: they happened before it.
+        if tracking || client.pubsub.has_subscribed() {
+            client.pubsub.drain_into(out);
+        }
     }
     let reply_start = out.len();
     let errors_before = out.errors_written();

@@ -261,6 +261,8 @@ impl Inbox {
 pub struct ClientSubscriptions {
     names: [HashSet<Bytes, ahash::RandomState>; 3],
     inbox: Option<Inbox>,
+    /// The client subscribed at some point: messages may be queued for it.
+    subscribed_once: bool,
     /// Bytes at the start of the current command's reply that are pushes:
     /// CLIENT REPLY OFF/SKIP does not drop them (Redis's `CLIENT_PUSHING`).
     push_reply_bytes: usize,
@@ -293,6 +295,12 @@ impl ClientSubscriptions {
 
     pub fn is_subscribed(&self) -> bool {
         self.names.iter().any(|names| !names.is_empty())
+    }
+
+    /// Whether the client ever subscribed (messages may be queued for it
+    /// even after it unsubscribed).
+    pub fn has_subscribed(&self) -> bool {
+        self.subscribed_once
     }
 
     /// The names this client is subscribed to, of one kind.
@@ -380,6 +388,7 @@ impl PubSub {
         if !client.pubsub.names[kind.index()].insert(name.clone()) {
             return false;
         }
+        client.pubsub.subscribed_once = true;
         self.registries[kind.index()]
             .write()
             .entry(name.clone())

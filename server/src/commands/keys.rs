@@ -474,7 +474,6 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         drop(view);
         keyspace.swap_databases(first, second);
     });
-    ctx.server.tracking.invalidate_all();
     ctx.database_ready(first);
     ctx.database_ready(second);
     ctx.out.ok();

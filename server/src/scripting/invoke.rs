@@ -100,8 +100,15 @@ fn run_protected(
     client.db = invocation.caller.db;
     // Read commands of the script remember the declared keys for a
     // tracking caller (the client shares the caller's handle and mode).
-    client.tracking.caching = invocation.caller.tracking.caching;
-    client.tracking.script_keys = Some(keys.to_vec());
+    if invocation
+        .caller
+        .handle
+        .tracking
+        .has(crate::tracking::flag::ON)
+    {
+        client.tracking.caching = invocation.caller.tracking.caching;
+        client.tracking.script_keys = Some(keys.to_vec());
+    }
     let protocol = Cell::new(Protocol::Resp2);
     lua.scope(|scope| {
         let dispatch = scope.create_function_mut(|lua, mut call: MultiValue| {
