@@ -148,6 +148,9 @@ pub struct Tracking {
     bcast_pending: AtomicBool,
     /// `tracking-table-max-keys` (0: no limit).
     max_keys: AtomicU64,
+    /// The table's number of keys, so the limit is checked before every
+    /// command without taking the lock.
+    key_count: AtomicUsize,
     /// Times the limit was enforced and the table stayed over it: each try
     /// evicts 100 more keys than the last (Redis's `timeout_counter`).
     limit_misses: AtomicU32,
@@ -162,6 +165,7 @@ impl Tracking {
             clients: AtomicUsize::new(0),
             bcast_pending: AtomicBool::new(false),
             max_keys: AtomicU64::new(0),
+            key_count: AtomicUsize::new(0),
             limit_misses: AtomicU32::new(0),
             table: Mutex::new(Table::default()),
             registry,
@@ -233,6 +237,7 @@ impl Tracking {
         if self.clients.fetch_sub(1, Ordering::Relaxed) == 1 {
             table.keys.clear();
             table.items = 0;
+            self.count_keys(&table);
         }
     }
 
@@ -251,6 +256,11 @@ impl Tracking {
             };
             table.items += inserted as u64;
         }
+        self.count_keys(&table);
+    }
+
+    fn count_keys(&self, table: &Table) {
+        self.key_count.store(table.keys.len(), Ordering::Relaxed);
     }
 
     /// `keys` were written (by client `writer`, or by expiry or eviction
@@ -261,6 +271,7 @@ impl Tracking {
         for key in keys {
             self.invalidate_key(&mut table, writer, key.as_ref(), true);
         }
+        self.count_keys(&table);
     }
 
     fn invalidate_key(&self, table: &mut Table, writer: Option<u64>, key: &[u8], bcast: bool) {
@@ -307,13 +318,17 @@ impl Tracking {
         }
         table.keys.clear();
         table.items = 0;
+        self.count_keys(&table);
     }
 
     /// Sends BCAST clients the keys written under their prefixes since the
     /// last call, one message per prefix (Redis does this once per event
     /// loop; Ferrite after each command and each active expire cycle).
     pub fn broadcast(&self) {
-        if !self.bcast_pending.swap(false, Ordering::Relaxed) {
+        // Loaded first: the common case writes nothing to a shared line.
+        if !self.bcast_pending.load(Ordering::Relaxed)
+            || !self.bcast_pending.swap(false, Ordering::Relaxed)
+        {
             return;
         }
         let mut table = self.table.lock();
@@ -348,7 +363,10 @@ impl Tracking {
     /// if they had changed, at most 100 × (consecutive misses + 1) per call.
     pub fn enforce_limit(&self) {
         let max = self.max_keys.load(Ordering::Relaxed);
-        if max == 0 {
+        if max == 0 || self.key_count.load(Ordering::Relaxed) as u64 <= max {
+            if self.limit_misses.load(Ordering::Relaxed) != 0 {
+                self.limit_misses.store(0, Ordering::Relaxed);
+            }
             return;
         }
         let mut table = self.table.lock();
@@ -369,6 +387,7 @@ impl Tracking {
         for key in victims {
             self.invalidate_key(&mut table, None, &key, false);
         }
+        self.count_keys(&table);
         if table.keys.len() as u64 <= max {
             self.limit_misses.store(0, Ordering::Relaxed);
         } else {
