@@ -1,6 +1,7 @@
 //! Pub/Sub delivery: which clients listen to which channels, patterns and
-//! shard channels, and the queue through which each subscribed connection
-//! receives its messages.
+//! shard channels, and the queue (every connection's [`Outbox`]) through
+//! which a connection receives its messages and other pushes (client-tracking
+//! invalidations).
 //!
 //! Publishing never waits for a subscriber: a message is encoded once per
 //! protocol, shared by every receiver, and queued. The connection task of a
