@@ -271,6 +271,8 @@ pub fn execute(
 ) {
     // The one check client tracking costs while no client tracks.
     let tracking = server.tracking.is_active();
+    let _running =
+        (tracking && scope.is_none()).then(|| crate::tracking::running(client.handle.id));
     if scope.is_none() {
         if tracking {
             // Keys dropped to respect `tracking-table-max-keys` are

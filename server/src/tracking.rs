@@ -20,11 +20,15 @@
 //! Differences from Redis: keys a write command names count as written when
 //! the command did not fail (Redis signals only keys really modified; see
 //! `watch.rs`); when the last tracking client turns tracking off, the table
-//! is emptied instead of being cleaned lazily; a NOLOOP client is sent the
-//! invalidation of a key that expires lazily during its own command.
+//! is emptied instead of being cleaned lazily.
+//!
+//! NOLOOP, as in Redis, spares the client whose command is running: the
+//! writer, or for a key that expires or is evicted during a command, the
+//! client running it ([`running`] records it per thread).
 //!
 //! With no client tracking, the request path pays one relaxed atomic load.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -35,6 +39,27 @@ use parking_lot::Mutex;
 
 use crate::client::{ClientHandle, ClientRegistry};
 use crate::pubsub::{protocol_of, PubSub};
+
+thread_local! {
+    /// The client whose command this thread is running (Redis's
+    /// `server.current_client`), while any client tracks.
+    static RUNNING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Restores the previous running client when dropped.
+pub struct Running(Option<u64>);
+
+/// Records that client `id`'s command runs on this thread until the guard
+/// is dropped.
+pub fn running(id: u64) -> Running {
+    Running(RUNNING.replace(Some(id)))
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.set(self.0);
+    }
+}
 
 /// The bits of [`TrackingFlags`] (Redis's `CLIENT_TRACKING_*`).
 pub mod flag {
@@ -265,7 +290,8 @@ impl Tracking {
 
     /// `keys` were written (by client `writer`, or by expiry or eviction
     /// when `None`): tell the clients that may cache them, and queue them
-    /// for BCAST clients of matching prefixes.
+    /// for BCAST clients of matching prefixes (with their writer, for
+    /// NOLOOP).
     pub fn invalidate<K: AsRef<[u8]>>(&self, writer: Option<u64>, keys: &[K]) {
         let mut table = self.table.lock();
         for key in keys {
@@ -287,6 +313,7 @@ impl Tracking {
             return;
         };
         table.items -= ids.len() as u64;
+        let current = writer.or_else(|| RUNNING.get());
         for id in ids {
             let Some(target) = self.registry.get(id) else {
                 continue;
@@ -296,7 +323,7 @@ impl Tracking {
             // fetched before; NOLOOP clients are not told of their writes.
             if bits & flag::ON == 0
                 || bits & flag::BCAST != 0
-                || (bits & flag::NOLOOP != 0 && writer == Some(id))
+                || (bits & flag::NOLOOP != 0 && current == Some(id))
             {
                 continue;
             }
