@@ -538,6 +538,33 @@ mod tests {
     }
 
     #[test]
+    fn noloop_spares_the_client_running_when_a_key_expires() {
+        let (tracking, registry) = setup();
+        let client = connect(&registry);
+        client.resp.store(3, Ordering::Relaxed);
+        let mut state = crate::client::ClientState::new(client.clone(), true);
+        let noloop = Options {
+            flags: flag::NOLOOP,
+            ..Default::default()
+        };
+        tracking.enable(&client, &mut state.tracking, noloop);
+        tracking.remember(client.id, &[b"k"]);
+        {
+            let _running = running(client.id);
+            tracking.invalidate(None, &[b"k"]);
+        }
+        tracking.remember(client.id, &[b"k"]);
+        // Expired by the active cycle: no client is running.
+        tracking.invalidate(None, &[b"k"]);
+        let mut out = ReplyWriter::new(Protocol::Resp3);
+        state.pubsub.drain_into(&mut out);
+        assert_eq!(
+            out.as_bytes(),
+            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+        );
+    }
+
+    #[test]
     fn bcast_prefixes_are_shared_and_released() {
         let (tracking, registry) = setup();
         let (a, b) = (connect(&registry), connect(&registry));
