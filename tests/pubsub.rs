@@ -4,27 +4,9 @@
 mod common;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{RawConnection, Server};
-
-/// Sends one command as a multibulk request.
-fn send(conn: &mut RawConnection, args: &[&[u8]]) {
-    let mut request = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        request.extend_from_slice(arg);
-        request.extend_from_slice(b"\r\n");
-    }
-    conn.send(&request);
-}
-
-/// Switches the connection to RESP3 and skips HELLO's map (its last element
-/// is the empty `modules` array).
-fn hello3(conn: &mut RawConnection) {
-    conn.send(b"HELLO 3\r\n");
-    while conn.read_line() != "*0" {}
-}
+use common::{eventually, hello3, send, RawConnection, Server};
 
 /// Reads one bulk string reply.
 fn read_bulk(conn: &mut RawConnection) -> String {
@@ -34,18 +16,6 @@ fn read_bulk(conn: &mut RawConnection) -> String {
     conn.stream.read_exact(&mut body).expect("bulk body");
     body.truncate(len);
     String::from_utf8(body).expect("utf-8 bulk")
-}
-
-/// Polls `condition` for up to five seconds (disconnects are asynchronous).
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn numsub(conn: &mut redis::Connection, channel: &str) -> i64 {

@@ -199,6 +199,11 @@ impl BlockingRegistry {
                     server.watches.touch(&ks, waiter.db, &waiter.keys);
                     server.watches.touch(&ks, waiter.db, &waiter.pushes_to);
                     drop(ks);
+                    if server.tracking.is_active() {
+                        let writer = Some(client_id);
+                        server.tracking.invalidate(writer, &waiter.keys);
+                        server.tracking.invalidate(writer, &waiter.pushes_to);
+                    }
                     ready.extend(waiter.pushes_to.iter().cloned());
                     let _ = waiter.wake.send(Wake::Served(out.as_bytes().to_vec()));
                 }

@@ -47,6 +47,10 @@ pub struct ClientHandle {
     /// A key this client watches was changed: its EXEC will fail.
     watch_dirty: AtomicBool,
     pub subscriptions: crate::pubsub::SubscriptionCounts,
+    /// The queue Pub/Sub messages and tracking invalidations arrive in.
+    pub outbox: crate::pubsub::Outbox,
+    /// CLIENT TRACKING's mode, read by other clients' writes.
+    pub tracking: crate::tracking::TrackingFlags,
     killed: AtomicBool,
     kill_notify: Notify,
     /// A [`ClientKind`]: replica and master links are told apart from others.
@@ -84,6 +88,8 @@ impl ClientHandle {
             multi_queued: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
             subscriptions: Default::default(),
+            outbox: Default::default(),
+            tracking: Default::default(),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             kind: AtomicU8::new(ClientKind::Normal as u8),
@@ -158,6 +164,7 @@ impl ClientHandle {
         if self.blocked.load(Ordering::Relaxed) {
             flags.push('b');
         }
+        self.tracking.push_list_flags(&mut flags);
         if self.watch_dirty() {
             flags.push('d');
         }
@@ -174,7 +181,7 @@ impl ClientHandle {
         }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -186,6 +193,7 @@ impl ClientHandle {
             self.subscriptions.get(Kind::Pattern),
             self.subscriptions.get(Kind::Shard),
             self.last_command.lock(),
+            self.tracking.shown_redirect(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_version.lock(),
@@ -215,8 +223,10 @@ pub struct ClientState {
     pub multi: Option<crate::transaction::MultiState>,
     /// Keys this client WATCHes.
     pub watched: Vec<crate::watch::WatchedKey>,
-    /// Pub/Sub subscriptions and the queue their messages arrive in.
+    /// Pub/Sub subscriptions and the queue pushes arrive in.
     pub pubsub: crate::pubsub::ClientSubscriptions,
+    /// CLIENT TRACKING state only this connection needs.
+    pub tracking: crate::tracking::ClientTracking,
     /// Pending replication effects, REPLCONF announcements, WAIT's offset.
     pub repl: crate::repl::ClientRepl,
 }
@@ -224,6 +234,8 @@ pub struct ClientState {
 impl ClientState {
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
         ClientState {
+            pubsub: crate::pubsub::ClientSubscriptions::new(&handle),
+            tracking: Default::default(),
             handle,
             db: 0,
             authenticated,
@@ -236,7 +248,6 @@ impl ClientState {
             blocked: None,
             multi: None,
             watched: Vec::new(),
-            pubsub: Default::default(),
             repl: Default::default(),
         }
     }
@@ -270,6 +281,10 @@ impl ClientRegistry {
         let handle = Arc::new(ClientHandle::new(id, peer, local));
         self.clients.lock().insert(id, handle.clone());
         handle
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
     }
 
     pub fn unregister(&self, id: u64) {

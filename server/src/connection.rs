@@ -48,6 +48,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     }
     server.watches.unwatch_all(&mut client);
     server.pubsub.unsubscribe_all(&mut client);
+    crate::commands::disable_tracking(&server, &mut client);
     server.clients.unregister(id);
 }
 
@@ -118,7 +119,6 @@ async fn serve_client(
             {
                 continue;
             }
-            client.pubsub.drain_into(&mut out);
             execute(server, client, &mut out, &request, None);
             match client.repl.deferred.take() {
                 Some(Deferred::Sync(request)) => {
@@ -269,6 +269,21 @@ pub fn execute(
     request: &[Bytes],
     scope: Option<&ExclusiveScope<'_>>,
 ) {
+    // The one check client tracking costs while no client tracks.
+    let tracking = server.tracking.is_active();
+    let _running =
+        (tracking && scope.is_none()).then(|| crate::tracking::running(client.handle.id));
+    if scope.is_none() {
+        if tracking {
+            // Keys dropped to respect `tracking-table-max-keys` are
+            // invalidated before the command (Redis's `processCommand`).
+            server.tracking.enforce_limit();
+        }
+        // Pushes queued so far precede the reply: they happened before it.
+        if tracking || client.pubsub.has_subscribed() {
+            client.pubsub.drain_into(out);
+        }
+    }
     let reply_start = out.len();
     let errors_before = out.errors_written();
     if scope.is_none() && client.reply_mode == ReplyMode::Skip {
@@ -319,8 +334,11 @@ pub fn execute(
             } else if scope.is_none() {
                 propagate::flush_expired_after_read(server);
             }
+            if tracking {
+                crate::commands::remember_keys(server, client, command_id, request);
+            }
             if !failed {
-                after_write(server, client.db, command_id, request, scope);
+                after_write(server, client, command_id, request, scope, tracking);
             }
             drop(order);
         }
@@ -335,6 +353,10 @@ pub fn execute(
     if scope.is_some() {
         return;
     }
+    if tracking {
+        server.tracking.broadcast();
+    }
+    crate::commands::end_tracked_command(client, request);
     match client.reply_mode {
         ReplyMode::Off => out.truncate(kept),
         ReplyMode::SkipThis => {
@@ -345,18 +367,21 @@ pub fn execute(
     }
 }
 
-/// After a write that did not fail: its keys count as changed for WATCH, and
-/// clients blocked on them are served (when the transaction ends, in EXEC).
+/// After a write that did not fail: its keys count as changed for WATCH and
+/// client tracking, and clients blocked on them are served (when the
+/// transaction ends, in EXEC).
 fn after_write(
     server: &Server,
-    db: usize,
+    client: &ClientState,
     command_id: usize,
     request: &[Bytes],
     scope: Option<&ExclusiveScope<'_>>,
+    tracking: bool,
 ) {
+    let db = client.db;
     let watching = server.watches.is_active();
     let blocked = server.blocking.blocked_clients() > 0 || scope.is_some();
-    if !watching && !blocked {
+    if !watching && !blocked && !tracking {
         return;
     }
     let spec = server.commands.spec(command_id);
@@ -373,6 +398,9 @@ fn after_write(
             Some(scope) => server.watches.touch(&scope.view(), db, &keys),
             None => server.watches.touch(&server.keyspace.read(), db, &keys),
         }
+    }
+    if tracking {
+        server.tracking.invalidate(Some(client.handle.id), &keys);
     }
     match scope {
         Some(scope) => scope.defer_ready(db, &keys),
@@ -466,6 +494,8 @@ fn dispatch<'s>(
     // The keyspace is only taken when memory is over the limit.
     if scope.is_none() && crate::eviction::over_limit(server) {
         let out_of_memory = !crate::eviction::perform_evictions(server, &server.keyspace.read());
+        // Invalidations of evicted keys come before the reply, as in Redis.
+        client.pubsub.drain_into(out);
         if out_of_memory && needs_memory(server, client, spec, full_name) {
             if full_name == "exec" {
                 // Redis's execCommandAbort: the transaction is discarded.

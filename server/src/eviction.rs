@@ -109,6 +109,9 @@ pub fn perform_evictions(server: &Server, ks: &KeyspaceRead<'_>) -> bool {
                 .notifier
                 .notify(crate::notify::class::EVICTED, "evicted", db, &key);
             server.watches.touch(ks, db, &[&key]);
+            if server.tracking.is_active() {
+                server.tracking.invalidate(None, &[&key]);
+            }
         }
     }
     true

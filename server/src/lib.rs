@@ -23,6 +23,7 @@ mod scripting;
 mod server;
 mod slowlog;
 mod stats;
+mod tracking;
 mod transaction;
 mod watch;
 

@@ -111,6 +111,10 @@ impl Notifier {
         self.flags.store(flags, Ordering::Relaxed);
     }
 
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
     /// Reports `event` of `class` on `key` of database `db`.
     #[inline]
     pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
@@ -159,13 +163,13 @@ fn channel(prefix: &str, db: usize, name: &[u8]) -> Vec<u8> {
     channel
 }
 
-/// Hands the keyspace's reports of new and expired keys to the notifier.
-impl ferrite_storage::KeyObserver for Notifier {
-    fn created(&self, db: usize, key: &[u8]) {
+/// The keyspace's reports of new and expired keys, as notifications.
+impl Notifier {
+    pub fn created(&self, db: usize, key: &[u8]) {
         self.notify(class::NEW, "new", db, key);
     }
 
-    fn expired(&self, db: usize, key: &[u8]) {
+    pub fn expired(&self, db: usize, key: &[u8]) {
         self.notify(class::EXPIRED, "expired", db, key);
     }
 }

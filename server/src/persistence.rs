@@ -467,7 +467,10 @@ pub fn debug_reload(
         })?;
     }
     match read_rdb(server, databases.len()) {
-        Ok(Some(loaded)) => loaded.install(databases),
+        Ok(Some(loaded)) => {
+            loaded.install(databases);
+            server.tracking.invalidate_all();
+        }
         Ok(None) => {
             warn!("Fatal error loading the DB: No such file or directory.");
             return Err(ReloadFailure::Load);

@@ -1,6 +1,7 @@
 //! Pub/Sub delivery: which clients listen to which channels, patterns and
-//! shard channels, and the queue through which each subscribed connection
-//! receives its messages.
+//! shard channels, and the queue (every connection's [`Outbox`]) through
+//! which a connection receives its messages and other pushes (client-tracking
+//! invalidations).
 //!
 //! Publishing never waits for a subscriber: a message is encoded once per
 //! protocol, shared by every receiver, and queued. The connection task of a
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_resp::{Protocol, ReplyWriter};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tracing::warn;
 
@@ -156,12 +157,15 @@ impl OutputLimits {
     }
 }
 
-/// The delivery end of one subscribed client, shared by every registry entry
-/// of its subscriptions.
+/// The delivery end of a client's queue, in its shared handle: Pub/Sub
+/// messages and client-tracking invalidations reach the connection through
+/// it. Every connection has one, so any client can be sent pushes (a RESP3
+/// client that invalidations are redirected to need not be subscribed).
 #[derive(Debug)]
-struct Subscriber {
-    handle: Arc<ClientHandle>,
+pub struct Outbox {
     sender: UnboundedSender<Bytes>,
+    /// The receiving end until the connection's state takes it.
+    receiver: Mutex<Option<UnboundedReceiver<Bytes>>>,
     /// Bytes queued and not yet taken by the connection task.
     queued_bytes: AtomicUsize,
     /// When the queue went over the soft limit (ms), 0 while under it.
@@ -170,41 +174,56 @@ struct Subscriber {
     closing: AtomicBool,
 }
 
-impl Subscriber {
-    fn protocol(&self) -> Protocol {
-        match self.handle.resp.load(Ordering::Relaxed) {
-            3 => Protocol::Resp3,
-            _ => Protocol::Resp2,
-        }
-    }
-
-    fn deliver(&self, message: Bytes, limits: &OutputLimits) {
-        if self.closing.load(Ordering::Relaxed) {
-            return;
-        }
-        let len = message.len();
-        let queued = self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len;
-        if limits.exceeded(queued, &self.soft_limit_since_ms) {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            if !self.closing.swap(true, Ordering::Relaxed) {
-                warn!(
-                    "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                    self.handle.info_line()
-                );
-                self.handle.kill();
-            }
-            return;
-        }
-        if self.sender.send(message).is_err() {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+impl Default for Outbox {
+    fn default() -> Self {
+        let (sender, receiver) = unbounded_channel();
+        Outbox {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+            queued_bytes: AtomicUsize::new(0),
+            soft_limit_since_ms: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 }
 
-/// A subscribed connection's queue, created when it first subscribes.
+/// The protocol a client's pushes are encoded in.
+pub fn protocol_of(handle: &ClientHandle) -> Protocol {
+    match handle.resp.load(Ordering::Relaxed) {
+        3 => Protocol::Resp3,
+        _ => Protocol::Resp2,
+    }
+}
+
+/// Queues `message` for `handle`'s connection; past `limits` (when given)
+/// the client is disconnected instead, as Redis does.
+fn deliver(handle: &ClientHandle, message: Bytes, limits: Option<&OutputLimits>) {
+    let outbox = &handle.outbox;
+    if outbox.closing.load(Ordering::Relaxed) {
+        return;
+    }
+    let len = message.len();
+    let queued = outbox.queued_bytes.fetch_add(len, Ordering::Relaxed) + len;
+    if limits.is_some_and(|limits| limits.exceeded(queued, &outbox.soft_limit_since_ms)) {
+        outbox.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        if !outbox.closing.swap(true, Ordering::Relaxed) {
+            warn!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                handle.info_line()
+            );
+            handle.kill();
+        }
+        return;
+    }
+    if outbox.sender.send(message).is_err() {
+        outbox.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+/// A connection's receiving end of its [`Outbox`].
 #[derive(Debug)]
 struct Inbox {
-    subscriber: Arc<Subscriber>,
+    handle: Arc<ClientHandle>,
     receiver: UnboundedReceiver<Bytes>,
     /// Messages taken from the queue by a batch not yet handed out: kept
     /// here so a batch whose future is dropped mid-way loses nothing.
@@ -228,23 +247,44 @@ impl Inbox {
                 Err(_) => break,
             }
         }
-        self.subscriber
-            .queued_bytes
-            .fetch_sub(taken, Ordering::Relaxed);
+        if taken > 0 {
+            self.handle
+                .outbox
+                .queued_bytes
+                .fetch_sub(taken, Ordering::Relaxed);
+        }
     }
 }
 
-/// One connection's subscriptions (owned by its task, in [`ClientState`]).
+/// One connection's subscriptions and its queue (owned by its task, in
+/// [`ClientState`]).
 #[derive(Debug, Default)]
 pub struct ClientSubscriptions {
     names: [HashSet<Bytes, ahash::RandomState>; 3],
     inbox: Option<Inbox>,
+    /// The client subscribed at some point: messages may be queued for it.
+    subscribed_once: bool,
     /// Bytes at the start of the current command's reply that are pushes:
     /// CLIENT REPLY OFF/SKIP does not drop them (Redis's `CLIENT_PUSHING`).
     push_reply_bytes: usize,
 }
 
 impl ClientSubscriptions {
+    /// The subscriptions of a new connection, receiving through `handle`'s
+    /// outbox (none for a second state on the same handle, such as a
+    /// script's).
+    pub fn new(handle: &Arc<ClientHandle>) -> ClientSubscriptions {
+        let inbox = handle.outbox.receiver.lock().take().map(|receiver| Inbox {
+            handle: handle.clone(),
+            receiver,
+            pending: Vec::new(),
+        });
+        ClientSubscriptions {
+            inbox,
+            ..Default::default()
+        }
+    }
+
     /// The count a confirmation reports: channels plus patterns, or shard
     /// channels (Redis's `clientSubscriptionsCount` and its shard twin).
     pub fn count(&self, kind: Kind) -> usize {
@@ -256,6 +296,12 @@ impl ClientSubscriptions {
 
     pub fn is_subscribed(&self) -> bool {
         self.names.iter().any(|names| !names.is_empty())
+    }
+
+    /// Whether the client ever subscribed (messages may be queued for it
+    /// even after it unsubscribed).
+    pub fn has_subscribed(&self) -> bool {
+        self.subscribed_once
     }
 
     /// The names this client is subscribed to, of one kind.
@@ -280,6 +326,11 @@ impl ClientSubscriptions {
         let Some(inbox) = &mut self.inbox else {
             return;
         };
+        // The common case: nothing queued, one relaxed load.
+        if inbox.pending.is_empty() && inbox.handle.outbox.queued_bytes.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
         loop {
             inbox.take_ready();
             if inbox.pending.is_empty() {
@@ -291,19 +342,20 @@ impl ClientSubscriptions {
     }
 
     /// Waits for queued messages and returns a batch of them, encoded (never
-    /// resolves for a client that never subscribed). Cancel-safe: messages
+    /// resolves for a state without the connection's queue). Cancel-safe: messages
     /// taken before the future is dropped stay in `pending`.
     pub async fn next_batch(&mut self) -> Vec<u8> {
         let Some(inbox) = &mut self.inbox else {
             return std::future::pending().await;
         };
         if inbox.pending.is_empty() {
-            // The inbox holds a sender (in its subscriber), so this never ends.
+            // The handle holds the sender, so this never ends.
             let Some(first) = inbox.receiver.recv().await else {
                 return std::future::pending().await;
             };
             inbox
-                .subscriber
+                .handle
+                .outbox
                 .queued_bytes
                 .fetch_sub(first.len(), Ordering::Relaxed);
             inbox.pending.extend_from_slice(&first);
@@ -316,7 +368,7 @@ impl ClientSubscriptions {
     }
 }
 
-type Listeners = HashMap<Bytes, Vec<Arc<Subscriber>>, ahash::RandomState>;
+type Listeners = HashMap<Bytes, Vec<Arc<ClientHandle>>, ahash::RandomState>;
 
 /// The server's registry: for each kind, name → subscribers in subscription
 /// order. Publishing takes the read side; (un)subscribing the write side.
@@ -337,26 +389,12 @@ impl PubSub {
         if !client.pubsub.names[kind.index()].insert(name.clone()) {
             return false;
         }
-        let handle = &client.handle;
-        let inbox = client.pubsub.inbox.get_or_insert_with(|| {
-            let (sender, receiver) = unbounded_channel();
-            Inbox {
-                subscriber: Arc::new(Subscriber {
-                    handle: handle.clone(),
-                    sender,
-                    queued_bytes: AtomicUsize::new(0),
-                    soft_limit_since_ms: AtomicU64::new(0),
-                    closing: AtomicBool::new(false),
-                }),
-                receiver,
-                pending: Vec::new(),
-            }
-        });
+        client.pubsub.subscribed_once = true;
         self.registries[kind.index()]
             .write()
             .entry(name.clone())
             .or_default()
-            .push(inbox.subscriber.clone());
+            .push(client.handle.clone());
         mirror_count(client, kind);
         true
     }
@@ -368,7 +406,7 @@ impl PubSub {
         }
         let mut registry = self.registries[kind.index()].write();
         if let Some(subscribers) = registry.get_mut(name) {
-            subscribers.retain(|s| s.handle.id != client.handle.id);
+            subscribers.retain(|s| s.id != client.handle.id);
             if subscribers.is_empty() {
                 registry.remove(name);
             }
@@ -399,7 +437,11 @@ impl PubSub {
             let parts = [word, channel, message];
             let mut encoded = Encoded::new(&parts);
             for subscriber in subscribers {
-                subscriber.deliver(encoded.get(subscriber.protocol()), &self.limits);
+                deliver(
+                    subscriber,
+                    encoded.get(protocol_of(subscriber)),
+                    Some(&self.limits),
+                );
             }
             receivers += subscribers.len();
         }
@@ -413,11 +455,24 @@ impl PubSub {
             let parts: [&[u8]; 4] = [b"pmessage", pattern, channel, message];
             let mut encoded = Encoded::new(&parts);
             for subscriber in subscribers {
-                subscriber.deliver(encoded.get(subscriber.protocol()), &self.limits);
+                deliver(
+                    subscriber,
+                    encoded.get(protocol_of(subscriber)),
+                    Some(&self.limits),
+                );
             }
             receivers += subscribers.len();
         }
         receivers
+    }
+
+    /// Queues a push that is not a published message (a client-tracking
+    /// invalidation) for `handle`: bounded like Pub/Sub messages while the
+    /// client is subscribed, unbounded otherwise (Redis's `normal` class
+    /// defaults to no limit; Ferrite does not apply that class yet).
+    pub fn deliver_push(&self, handle: &ClientHandle, message: Bytes) {
+        let limits = handle.subscriptions.is_subscribed().then_some(&self.limits);
+        deliver(handle, message, limits);
     }
 
     /// Active names of one kind, optionally only those matching a glob.

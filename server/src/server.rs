@@ -75,7 +75,7 @@ pub struct Server {
     pub hot: HotConfig,
     pub keyspace: Keyspace,
     pub commands: CommandTable,
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
     pub stats: ServerStats,
     pub slowlog: Mutex<Slowlog>,
     pub latency: Mutex<LatencyMonitor>,
@@ -87,6 +87,8 @@ pub struct Server {
     /// Keyspace notifications (`notify-keyspace-events`); the keyspace
     /// reports new and expired keys to it too.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Client-side caching: who may cache which keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// EVAL scripts, function libraries and the running script.
     pub scripting: crate::scripting::Scripting,
     /// 40 hex characters, new on every start (INFO run_id).
@@ -111,14 +113,22 @@ impl Server {
         let stats = ServerStats::new(commands.len());
         let pubsub = Arc::new(crate::pubsub::PubSub::default());
         let notifier = Arc::new(crate::notify::Notifier::new(pubsub.clone()));
+        let clients = Arc::new(ClientRegistry::default());
+        let tracking = Arc::new(crate::tracking::Tracking::new(
+            clients.clone(),
+            pubsub.clone(),
+        ));
         let keyspace = Keyspace::new(databases);
-        keyspace.events.observe(notifier.clone());
+        keyspace.events.observe(Arc::new(KeyHooks {
+            notifier: notifier.clone(),
+            tracking: tracking.clone(),
+        }));
         let server = Server {
             config: RwLock::new(Config::default()),
             hot: HotConfig::default(),
             keyspace,
             commands,
-            clients: ClientRegistry::default(),
+            clients,
             stats,
             slowlog: Mutex::new(Slowlog::default()),
             latency: Mutex::new(LatencyMonitor::default()),
@@ -128,6 +138,7 @@ impl Server {
             watches: Default::default(),
             pubsub,
             notifier,
+            tracking,
             scripting: crate::scripting::Scripting::new()
                 .expect("the built-in Lua sandbox always loads"),
             run_id: random_hex(40),
@@ -153,8 +164,9 @@ impl Server {
             .configure_limits(config.get("client-output-buffer-limit"));
         let events = crate::notify::parse_flags(config.get("notify-keyspace-events")).unwrap_or(0);
         self.notifier.set_flags(events);
-        let (created, expired) = crate::notify::keyspace_reports(events);
-        self.keyspace.events.report(created, expired);
+        self.tracking
+            .set_max_keys(config.get_i64("tracking-table-max-keys").max(0) as u64);
+        self.refresh_key_reports();
         self.slowlog
             .lock()
             .trim(config.get_i64("slowlog-max-len") as usize);
@@ -177,10 +189,40 @@ impl Server {
         *self.config.write() = config;
     }
 
+    /// Chooses which key events the keyspace reports: new keys for
+    /// notifications, expired keys for notifications or client tracking.
+    /// Called when either changes.
+    pub fn refresh_key_reports(&self) {
+        let (created, expired) = crate::notify::keyspace_reports(self.notifier.flags());
+        self.keyspace
+            .events
+            .report(created, expired || self.tracking.is_active());
+    }
+
     /// Asks the accept loop to stop; the process exits once it has.
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.shutdown.notify_one();
+    }
+}
+
+/// What the keyspace reports new and expired keys to: keyspace
+/// notifications, and client tracking (an expired key is invalidated).
+struct KeyHooks {
+    notifier: Arc<crate::notify::Notifier>,
+    tracking: Arc<crate::tracking::Tracking>,
+}
+
+impl ferrite_storage::KeyObserver for KeyHooks {
+    fn created(&self, db: usize, key: &[u8]) {
+        self.notifier.created(db, key);
+    }
+
+    fn expired(&self, db: usize, key: &[u8]) {
+        self.notifier.expired(db, key);
+        if self.tracking.is_active() {
+            self.tracking.invalidate(None, &[key]);
+        }
     }
 }
 
@@ -282,7 +324,8 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
     info!("Ferrite is now ready to exit, bye bye...");
 }
 
-/// Periodic work Redis does in `serverCron`: the active expire cycle, and
+/// Periodic work Redis does in `serverCron`: the active expire cycle (then
+/// the tracking table's limit and BCAST invalidations of expired keys), and
 /// background saves (BGSAVE and `save` points).
 fn spawn_background_jobs(server: Arc<Server>) {
     crate::persistence::spawn_saver(server.clone());
@@ -299,6 +342,10 @@ fn spawn_background_jobs(server: Arc<Server>) {
             if !server.debug_pause_cron.load(Ordering::Relaxed) {
                 // Redis's slow cycle: at most 25% of each period.
                 crate::repl::propagate::active_expire_cycle(&server, period / 4);
+                if server.tracking.is_active() {
+                    server.tracking.enforce_limit();
+                    server.tracking.broadcast();
+                }
             }
         })
         .expect("spawning the active expire thread");

@@ -189,3 +189,34 @@ impl RawConnection {
         matches!(self.stream.read(&mut byte), Ok(0))
     }
 }
+
+/// Sends one command as a multibulk request.
+pub fn send(conn: &mut RawConnection, args: &[&[u8]]) {
+    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        request.extend_from_slice(arg);
+        request.extend_from_slice(b"\r\n");
+    }
+    conn.send(&request);
+}
+
+/// Switches the connection to RESP3 and skips HELLO's map (its last element
+/// is the empty `modules` array).
+pub fn hello3(conn: &mut RawConnection) {
+    conn.send(b"HELLO 3\r\n");
+    while conn.read_line() != "*0" {}
+}
+
+/// Polls `condition` for up to 30 seconds (for what happens
+/// asynchronously: disconnects, a replica's sync on a busy machine).
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}

@@ -108,6 +108,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
     client.handle.name.lock().clear();
     ctx.server.pubsub.unsubscribe_all(ctx.client);
+    super::tracking::disable(ctx.server, ctx.client);
     set_protocol(ctx, Protocol::Resp2);
     ctx.out.simple("RESET");
     Ok(())

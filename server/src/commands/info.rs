@@ -134,7 +134,7 @@ fn clients_section(server: &Server, out: &mut String) {
         server.hot.maxclients.load(Ordering::Relaxed)
     );
     field!(out, "blocked_clients", server.blocking.blocked_clients());
-    field!(out, "tracking_clients", 0);
+    field!(out, "tracking_clients", server.tracking.client_count());
     field!(out, "clients_in_timeout_table", 0);
 }
 
@@ -244,6 +244,10 @@ fn stats_section(server: &Server, out: &mut String) {
         "pubsubshard_channels",
         pubsub.active_count(crate::pubsub::Kind::Shard)
     );
+    let (keys, items, prefixes) = server.tracking.totals();
+    field!(out, "tracking_total_keys", keys);
+    field!(out, "tracking_total_items", items);
+    field!(out, "tracking_total_prefixes", prefixes);
     field!(out, "total_error_replies", get(&s.total_error_replies));
     let repl = &server.replication;
     field!(out, "sync_full", get(&repl.sync_full));

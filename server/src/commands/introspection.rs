@@ -108,6 +108,34 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
             "connection",
             "Returns helpful text about the different subcommands.",
         ),
+    CommandSpec::new("tracking", -3, super::tracking::client_tracking)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Controls server-assisted client-side caching for the connection.",
+        ),
+    CommandSpec::new("caching", 3, super::tracking::client_caching)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Instructs the server whether to track the keys in the next request.",
+        ),
+    CommandSpec::new("getredir", 2, super::tracking::client_getredir)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Returns the client ID to which the connection's tracking notifications are redirected.",
+        ),
+    CommandSpec::new("trackinginfo", 2, super::tracking::client_trackinginfo)
+        .flags(&["noscript", "loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "connection",
+            "Returns information about server-assisted client-side caching for the connection.",
+        ),
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
@@ -437,6 +465,10 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         ctx,
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -459,6 +491,11 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

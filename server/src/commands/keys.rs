@@ -590,6 +590,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     parse_flush_mode(args)?;
     let ks = ctx.keyspace();
     ctx.server.watches.touch_flushed(&ks, &[ctx.client.db]);
+    ctx.server.tracking.invalidate_all();
     ks.for_each_shard(ctx.client.db, |shard| {
         shard.clear();
     });
@@ -603,6 +604,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let all: Vec<usize> = (0..ks.database_count()).collect();
     ctx.server.watches.touch_flushed(&ks, &all);
+    ctx.server.tracking.invalidate_all();
     for db in all {
         ks.for_each_shard(db, |shard| {
             shard.clear();

@@ -17,6 +17,7 @@ mod sets;
 mod sort;
 mod strings;
 mod table;
+mod tracking;
 mod transactions;
 mod typed;
 mod zset_blocking;
@@ -24,6 +25,9 @@ mod zsets;
 
 pub use info::resident_memory;
 pub use table::CommandTable;
+pub use tracking::{
+    disable as disable_tracking, end_of_command as end_tracked_command, remember_keys,
+};
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -144,6 +144,7 @@ pub const DIRECTIVES: &[Directive] = &[
         "50 99 99.9",
         true,
     ),
+    d("tracking-table-max-keys", int(0, MAX), "1000000", true),
     d("lazyfree-lazy-user-flush", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-user-del", YES_NO_BOOL, "no", true),
     d("lazyfree-lazy-expire", YES_NO_BOOL, "no", true),

@@ -418,6 +418,8 @@ async fn load_snapshot(
             e.message, e.offset
         ))
     })?;
+    // The whole keyspace was replaced (Redis's emptyData signals a flush).
+    server.tracking.invalidate_all();
     Ok(eof_mark.is_some())
 }
 

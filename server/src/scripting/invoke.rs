@@ -83,6 +83,17 @@ pub fn run(
     let mut client = ClientState::new(invocation.caller.handle.clone(), true);
     client.db = invocation.caller.db;
     client.in_script = true;
+    // Read commands of the script remember the declared keys for a
+    // tracking caller (the client shares the caller's handle and mode).
+    if invocation
+        .caller
+        .handle
+        .tracking
+        .has(crate::tracking::flag::ON)
+    {
+        client.tracking.caching = invocation.caller.tracking.caching;
+        client.tracking.script_keys = Some(keys.to_vec());
+    }
     let ran = run_protected(
         vm,
         invocation,
