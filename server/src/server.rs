@@ -175,6 +175,7 @@ impl Server {
                 zset_max_listpack_value: config.get_i64("zset-max-listpack-value"),
             });
         *self.config.write() = config;
+        crate::repl::consistency::keep_log_active(self);
     }
 
     /// Asks the accept loop to stop; the process exits once it has.

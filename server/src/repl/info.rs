@@ -90,6 +90,15 @@ pub fn section(server: &Server, out: &mut String) {
         status.backlog_first_byte_offset
     );
     field!(out, "repl_backlog_histlen", status.backlog_histlen);
+    // Ferrite's consistency mode (not in Redis), after Redis's fields.
+    let acks = &repl.acks;
+    field!(out, "replica_ack_mode", acks.mode().name());
+    field!(out, "replica_ack_timeout", acks.timeout_ms());
+    field!(
+        out,
+        "replica_ack_timeouts",
+        acks.timeouts.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 /// ROLE: `master offset [[ip port offset] ...]` or

@@ -40,7 +40,7 @@ pub async fn serve_replica(
     let handle = client.handle.clone();
     let id = handle.id;
     let port = client.repl.listening_port;
-    let name = format!("{}:{}", handle.peer.ip(), port);
+    let name = replica_name(client);
     handle.set_kind(crate::client::ClientKind::Replica);
     let log = &server.replication.log;
     log.add_replica(Replica::new(
@@ -96,7 +96,7 @@ async fn run_link(
     } else {
         full_sync(server, stream, request, name, id).await?;
     }
-    stream_to_replica(server, stream, client).await
+    stream_to_replica(server, stream, client, request.psync.is_some()).await
 }
 
 fn refusal_reason(server: &Server, replid: &str, offset: i64) {
@@ -169,11 +169,13 @@ async fn full_sync(
     Ok(())
 }
 
-/// Sends the stream as it grows and reads the replica's ACKs.
+/// Sends the stream as it grows and reads the replica's ACKs (`acks`: it
+/// sent PSYNC, so it acknowledges and can time out).
 async fn stream_to_replica(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     client: &mut ClientState,
+    acks: bool,
 ) -> std::io::Result<()> {
     let id = client.handle.id;
     let handle = client.handle.clone();
@@ -201,7 +203,7 @@ async fn stream_to_replica(
                 }
             }
             _ = tokio::time::sleep(CHECK_PERIOD) => {
-                if log.is_dropped(id) {
+                if log.is_dropped(id) || (acks && timed_out(server, client)) {
                     return Ok(());
                 }
             }
@@ -225,6 +227,33 @@ async fn stream_to_replica(
                 }
             }
         }
+    }
+}
+
+/// `repl-timeout`: an online replica that sent no ACK for that many seconds
+/// is disconnected.
+fn timed_out(server: &Server, client: &ClientState) -> bool {
+    let timeout = server.config.read().get_i64("repl-timeout").max(1) as u64;
+    let silent = server
+        .replication
+        .log
+        .online_silence(client.handle.id)
+        .is_some_and(|silence| silence > Duration::from_secs(timeout));
+    if silent {
+        warn!(
+            "Disconnecting timedout replica (streaming sync): {}",
+            replica_name(client)
+        );
+    }
+    silent
+}
+
+/// Redis's `replicationGetSlaveName`: `ip:port` as the replica announced it.
+fn replica_name(client: &ClientState) -> String {
+    let ip = client.handle.peer.ip();
+    match client.repl.listening_port {
+        0 => format!("{ip}:<unknown-replica-port>"),
+        port => format!("{ip}:{port}"),
     }
 }
 
@@ -256,7 +285,9 @@ pub fn spawn_cron(server: Arc<Server>) {
                 let _order = log.order_exclusive();
                 log.feed(None, &[&b"PING"[..]]);
             }
-            if !has_replicas {
+            // The consistency modes keep the backlog (`consistency`).
+            let keep = server.replication.acks.mode() != super::consistency::AckMode::Async;
+            if !has_replicas && !keep {
                 let _order = log.order_exclusive();
                 if log.expire_backlog(ttl) {
                     server.keyspace.stats().expired_log.set_enabled(false);

@@ -1,9 +1,11 @@
 //! Replication in the server: feeding the log from the command path
 //! (`propagate`, `rewrite`), the master side of replica links (`master`),
 //! the replica side (`replica`), the write/read gates replication adds to
-//! command dispatch (`gate`), and INFO/ROLE output (`info`). The log itself
+//! command dispatch (`gate`), waiting for acknowledgements (`wait`: WAIT
+//! and the consistency modes of `consistency`), and INFO/ROLE output (`info`). The log itself
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
+pub mod consistency;
 pub mod gate;
 pub mod info;
 pub mod master;
@@ -35,6 +37,8 @@ pub struct Replication {
     pub sync_partial_err: AtomicU64,
     /// Settings the command gate reads (`gate`).
     pub gate: gate::GateConfig,
+    /// `replica-ack-mode` and `replica-ack-timeout` (`consistency`).
+    pub acks: consistency::AckPolicy,
 }
 
 impl Replication {
@@ -57,6 +61,7 @@ impl Replication {
     /// Makes the replication settings of `config` take effect.
     pub fn configure(&self, config: &crate::config::Config) {
         self.gate.refresh(config);
+        self.acks.refresh(config);
         let backlog_size = config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
         self.log.configure(
             backlog_size,
