@@ -515,6 +515,12 @@ fn dispatch<'s>(
         *client.handle.last_command.lock() = full_name;
     }
     let order = propagate::order_for(server, spec, full_name, scope);
+    if order.is_some() {
+        if let Some(refusal) = crate::repl::gate::refusal_under_order(server, client, spec, full_name) {
+            drop(order);
+            return rejected(out, refusal);
+        }
+    }
     let mut ctx = Ctx {
         server,
         client,

@@ -73,7 +73,11 @@ pub fn section(server: &Server, out: &mut String) {
             )
         );
     }
-    field!(out, "master_failover_state", "no-failover");
+    field!(
+        out,
+        "master_failover_state",
+        super::failover::phase(server).name()
+    );
     field!(out, "master_replid", status.ids.replid);
     field!(out, "master_replid2", status.ids.replid2);
     field!(out, "master_repl_offset", status.master_repl_offset);

@@ -281,7 +281,10 @@ pub fn spawn_cron(server: Arc<Server>) {
             };
             let log = &server.replication.log;
             let has_replicas = !log.status().replicas.is_empty();
-            if has_replicas && ticks.is_multiple_of(period) {
+            // No PING while a FAILOVER waits for the target to catch up
+            // with the offset (Redis skips it during a paused failover).
+            let failing_over = super::failover::phase(&server) != super::failover::Phase::None;
+            if has_replicas && ticks.is_multiple_of(period) && !failing_over {
                 let _order = log.order_exclusive();
                 log.feed(None, &[&b"PING"[..]]);
             }

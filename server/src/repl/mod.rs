@@ -1,11 +1,12 @@
 //! Replication in the server: feeding the log from the command path
 //! (`propagate`, `rewrite`), the master side of replica links (`master`),
 //! the replica side (`replica`), the write/read gates replication adds to
-//! command dispatch (`gate`), waiting for acknowledgements (`wait`: WAIT
+//! command dispatch (`gate`), FAILOVER (`failover`), waiting for acknowledgements (`wait`: WAIT
 //! and the consistency modes of `consistency`), and INFO/ROLE output (`info`). The log itself
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
 pub mod consistency;
+pub mod failover;
 pub mod gate;
 pub mod info;
 pub mod master;
@@ -39,6 +40,9 @@ pub struct Replication {
     pub gate: gate::GateConfig,
     /// `replica-ack-mode` and `replica-ack-timeout` (`consistency`).
     pub acks: consistency::AckPolicy,
+    /// The FAILOVER under way (`failover`), and the wake-up of its task.
+    pub failover: Mutex<failover::Failover>,
+    failover_requested: tokio::sync::Notify,
 }
 
 impl Replication {
@@ -90,6 +94,7 @@ fn replica_output_limit(directive: &str) -> ferrite_replication::OutputLimit {
 /// TTL), the replica link supervisor, and `replicaof` from the config file.
 pub fn start(server: std::sync::Arc<crate::server::Server>) {
     master::spawn_cron(server.clone());
+    failover::spawn_cron(server.clone());
     replica::spawn_supervisor(server.clone());
     let configured = server.config.read().get("replicaof").to_string();
     let mut parts = configured.split_whitespace();

@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
+use super::failover;
 use crate::client::{ClientHandle, ClientKind, ClientState};
 use crate::server::Server;
 
@@ -293,19 +294,36 @@ async fn sync_and_stream(
         .lock()
         .as_ref()
         .map_or((None, -1), |l| (l.master_replid.clone(), l.reploff));
-    let psync = match &cached_replid {
+    let (replid, offset) = match &cached_replid {
         Some(replid) if reploff >= 0 => {
             let offset = reploff + 1;
             info!("Trying a partial resynchronization (request {replid}:{offset}).");
-            command(&["PSYNC", replid, &offset.to_string()])
+            (replid.as_str(), offset.to_string())
         }
         _ => {
             info!("Partial resynchronization not possible (no cached master)");
-            command(&["PSYNC", "?", "-1"])
+            ("?", "-1".to_string())
         }
+    };
+    // A master handing over to this master asks it to take over.
+    let failing_over = failover::phase(server) == failover::Phase::InProgress;
+    let psync = if failing_over {
+        command(&["PSYNC", replid, &offset, "FAILOVER"])
+    } else {
+        command(&["PSYNC", replid, &offset])
     };
     stream.write_all(&psync).await?;
     let reply = read_line(&mut stream, &mut buf).await?;
+    if failing_over {
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            failover::finish(server);
+        } else {
+            failover::abort(server, "Failover target rejected psync request");
+            return Err(std::io::Error::other(format!(
+                "Unexpected reply to PSYNC from master: {reply}"
+            )));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
         let (Some(replid), Some(offset)) = (
