@@ -516,7 +516,9 @@ fn dispatch<'s>(
     }
     let order = propagate::order_for(server, spec, full_name, scope);
     if order.is_some() {
-        if let Some(refusal) = crate::repl::gate::refusal_under_order(server, client, spec, full_name) {
+        if let Some(refusal) =
+            crate::repl::gate::refusal_under_order(server, client, spec, full_name)
+        {
             drop(order);
             return rejected(out, refusal);
         }

@@ -49,9 +49,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// link is down.
 fn check_can_sync(ctx: &Ctx<'_>) -> CmdResult {
     if failover::phase(ctx.server) != failover::Phase::None {
-        return Err(CmdError::msg(
-            "NOMASTERLINK Can't SYNC while failing over",
-        ));
+        return Err(CmdError::msg("NOMASTERLINK Can't SYNC while failing over"));
     }
     let repl = &ctx.server.replication;
     if repl.is_replica() {
