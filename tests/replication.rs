@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::repl::{cmd, connect, field, info, wait_in_sync, wait_until};
 use common::{free_port, temp_dir, Server};
