@@ -254,12 +254,40 @@ fn sync_stream_and_resume(master: u16, replica: u16, kill_on: u16, kill_type: &s
     assert_eq!(contents(replica), contents(master));
 }
 
-#[test]
-fn real_redis_replicates_from_ferrite() {
-    let master = Server::start();
+/// A real redis-server replicating from a Ferrite master started with
+/// `master_args`; its log (in its dir) is returned.
+fn real_redis_replica_of_ferrite(master_args: &[&str]) -> String {
+    let master = Server::start_with(master_args);
     write_dataset(master.port, "before");
-    let redis = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let redis = Redis::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+        "--logfile",
+        "redis.log",
+    ]);
     sync_stream_and_resume(master.port, redis.port, master.port, "replica");
+    std::fs::read_to_string(redis.dir.join("redis.log")).expect("redis-server's log")
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_diskless() {
+    // `repl-diskless-sync yes` is the default (common::Server sets the delay to 0).
+    let log = real_redis_replica_of_ferrite(&[]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF"));
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_with_a_delayed_diskless_sync() {
+    let log = real_redis_replica_of_ferrite(&["--repl-diskless-sync-delay", "1"]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF"));
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_disk_style() {
+    let log = real_redis_replica_of_ferrite(&["--repl-diskless-sync", "no"]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving "));
+    assert!(!log.contains("with EOF"));
 }
 
 #[test]

@@ -57,6 +57,9 @@ impl Server {
             dir.display().to_string(),
             "--enable-debug-command".into(),
             "yes".into(),
+            // As Redis's own test config: full syncs start at once.
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(binary())

@@ -132,6 +132,8 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(option, "capa") {
             if is(value, "psync2") {
                 ctx.client.repl.capa_psync2 = true;
+            } else if is(value, "eof") {
+                ctx.client.repl.capa_eof = true;
             }
         } else if is(option, "ack") || is(option, "getack") {
             // Only meaningful on a replica link, which handles them itself.

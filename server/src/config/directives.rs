@@ -182,8 +182,13 @@ pub const DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
         "ignore",
     ),
-    accepted("repl-diskless-sync", YES_NO_BOOL, "yes"),
-    accepted("repl-diskless-sync-delay", int(0, i32::MAX as i64), "5"),
+    d("repl-diskless-sync", YES_NO_BOOL, "yes", true),
+    d(
+        "repl-diskless-sync-delay",
+        int(0, i32::MAX as i64),
+        "5",
+        true,
+    ),
     accepted(
         "repl-diskless-sync-max-replicas",
         int(0, i32::MAX as i64),

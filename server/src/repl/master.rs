@@ -81,7 +81,7 @@ async fn run_link(
         }
         None => None,
     };
-    if let Some((replid, offset)) = continued {
+    if let Some((replid, offset)) = &continued {
         repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
         let line = if client.repl.capa_psync2 {
             format!("+CONTINUE {replid}\r\n")
@@ -89,14 +89,33 @@ async fn run_link(
             "+CONTINUE\r\n".to_string()
         };
         stream.write_all(line.as_bytes()).await?;
-        let pending = log.master_repl_offset() + 1 - offset as u64;
+        let pending = log.master_repl_offset() + 1 - *offset as u64;
         info!(
             "Partial resynchronization request from {name} accepted. Sending {pending} bytes of backlog starting from offset {offset}."
         );
-    } else {
-        full_sync(server, stream, request, name, id).await?;
     }
-    stream_to_replica(server, stream, client, request.psync.is_some()).await
+    let diskless = continued.is_none()
+        && client.repl.capa_eof
+        && server.config.read().get_bool("repl-diskless-sync");
+    if continued.is_none() {
+        full_sync(server, stream, request, name, id, diskless).await?;
+    }
+    let link = LinkMode {
+        acks: request.psync.is_some(),
+        stream_on_ack: diskless,
+    };
+    stream_to_replica(server, stream, client, link, name).await
+}
+
+/// How the stream part of a link behaves.
+#[derive(Debug, Clone, Copy)]
+struct LinkMode {
+    /// It sent PSYNC, so it acknowledges and can time out.
+    acks: bool,
+    /// After a diskless snapshot nothing may follow the EOF mark until
+    /// the replica loaded it and sent its first ACK (Redis's
+    /// `repl_start_cmd_stream_on_ack`).
+    stream_on_ack: bool,
 }
 
 fn refusal_reason(server: &Server, replid: &str, offset: i64) {
@@ -119,16 +138,33 @@ fn refusal_reason(server: &Server, replid: &str, offset: i64) {
     }
 }
 
-/// Starts a snapshot at the current offset and sends it.
+/// Starts a snapshot at the current offset and sends it: disk-style as
+/// `$<len>\r\n<rdb>`, or `diskless` (`repl-diskless-sync`, to a replica
+/// with capa eof) as `$EOF:<40 random chars>\r\n<rdb><the same 40 chars>`
+/// after `repl-diskless-sync-delay` seconds of newline keepalives. Each
+/// replica gets its own snapshot: the delay does not gather replicas.
 async fn full_sync(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     request: &SyncRequest,
     name: &str,
     id: u64,
+    diskless: bool,
 ) -> std::io::Result<()> {
     let repl = &server.replication;
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    let delay = server
+        .config
+        .read()
+        .get_i64("repl-diskless-sync-delay")
+        .max(0);
+    if diskless && delay > 0 {
+        info!("Delay next BGSAVE for diskless SYNC");
+        for _ in 0..delay {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stream.write_all(b"\n").await?;
+        }
+    }
     let (replid, offset, job) = loop {
         let started = {
             let _order = repl.log.order_exclusive();
@@ -144,7 +180,10 @@ async fn full_sync(
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    info!("Starting BGSAVE for SYNC with target: disk");
+    info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if diskless { "replicas sockets" } else { "disk" }
+    );
     if request.psync.is_some() {
         info!("Full resync requested by replica {name}");
         stream
@@ -160,23 +199,37 @@ async fn full_sync(
     .map_err(std::io::Error::other)?;
     info!("Background saving terminated with success");
     repl.log.set_state(id, ReplicaState::SendBulk);
-    stream
-        .write_all(format!("${}\r\n", rdb.len()).as_bytes())
-        .await?;
-    stream.write_all(&rdb).await?;
-    repl.log.set_state(id, ReplicaState::Online);
-    info!("Synchronization with replica {name} succeeded");
+    if diskless {
+        let mark = crate::server::random_hex(40);
+        stream
+            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+            .await?;
+        stream.write_all(&rdb).await?;
+        stream.write_all(mark.as_bytes()).await?;
+        repl.log.set_state(id, ReplicaState::Online);
+        info!(
+            "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
+        );
+    } else {
+        stream
+            .write_all(format!("${}\r\n", rdb.len()).as_bytes())
+            .await?;
+        stream.write_all(&rdb).await?;
+        repl.log.set_state(id, ReplicaState::Online);
+        info!("Synchronization with replica {name} succeeded");
+    }
     Ok(())
 }
 
-/// Sends the stream as it grows and reads the replica's ACKs (`acks`: it
-/// sent PSYNC, so it acknowledges and can time out).
+/// Sends the stream as it grows and reads the replica's ACKs.
 async fn stream_to_replica(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     client: &mut ClientState,
-    acks: bool,
+    link: LinkMode,
+    name: &str,
 ) -> std::io::Result<()> {
+    let mut held = link.stream_on_ack;
     let id = client.handle.id;
     let handle = client.handle.clone();
     let log = &server.replication.log;
@@ -188,7 +241,7 @@ async fn stream_to_replica(
         max_bulk_len: 1 << 20,
     };
     loop {
-        loop {
+        while !held {
             match log.read_for(id) {
                 StreamRead::Bytes(bytes) => writer.write_all(&bytes).await?,
                 StreamRead::UpToDate => break,
@@ -203,7 +256,7 @@ async fn stream_to_replica(
                 }
             }
             _ = tokio::time::sleep(CHECK_PERIOD) => {
-                if log.is_dropped(id) || (acks && timed_out(server, client)) {
+                if log.is_dropped(id) || (link.acks && timed_out(server, client)) {
                     return Ok(());
                 }
             }
@@ -221,6 +274,10 @@ async fn stream_to_replica(
                         .flatten()
                     {
                         log.ack(id, offset);
+                        if held {
+                            held = false;
+                            info!("Synchronization with replica {name} succeeded");
+                        }
                     } else if !request.is_empty() {
                         warn!("Replica sent an unexpected command on its link: {:?}", String::from_utf8_lossy(&request[0]));
                     }

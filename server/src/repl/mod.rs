@@ -118,6 +118,8 @@ pub struct ClientRepl {
     pub listening_port: u16,
     /// REPLCONF capa psync2: +CONTINUE carries the replid.
     pub capa_psync2: bool,
+    /// REPLCONF capa eof: it reads `$EOF:<mark>` (diskless) snapshots.
+    pub capa_eof: bool,
     /// What the connection does once the current reply is written.
     pub deferred: Option<Deferred>,
 }
