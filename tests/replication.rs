@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::repl::{cmd, connect, field, info, wait_in_sync, wait_until};
 use common::{free_port, temp_dir, Server};
 
 /// Every key of databases 0..4 as "db key" -> "type contents expiry".
@@ -61,59 +62,6 @@ fn contents(port: u16) -> BTreeMap<String, String> {
         }
     }
     all
-}
-
-fn info(port: u16, section: &str) -> String {
-    let mut con = connect(port);
-    redis::cmd("INFO")
-        .arg(section)
-        .query(&mut con)
-        .expect("info")
-}
-
-fn field(info: &str, name: &str) -> String {
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn connect(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("client")
-        .get_connection()
-        .expect("connection")
-}
-
-fn cmd(port: u16, args: &[&str]) -> redis::Value {
-    let mut con = connect(port);
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command.query(&mut con).expect("command")
-}
-
-/// Waits (at most a minute) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Waits until `replica`'s link is up and it processed everything `master` fed.
-fn wait_in_sync(master: u16, replica: u16) {
-    wait_until("the replica to catch up", || {
-        let r = info(replica, "replication");
-        let m = info(master, "replication");
-        field(&r, "master_link_status") == "up"
-            && field(&r, "slave_repl_offset") == field(&m, "master_repl_offset")
-    });
 }
 
 /// Writes every data type, expiries and several databases.
@@ -323,12 +271,40 @@ fn sync_stream_and_resume(master: u16, replica: u16, kill_on: u16, kill_type: &s
     assert_eq!(contents(replica), contents(master));
 }
 
-#[test]
-fn real_redis_replicates_from_ferrite() {
-    let master = Server::start();
+/// A real redis-server replicating from a Ferrite master started with
+/// `master_args`; its log (in its dir) is returned.
+fn real_redis_replica_of_ferrite(master_args: &[&str]) -> String {
+    let master = Server::start_with(master_args);
     write_dataset(master.port, "before");
-    let redis = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let redis = Redis::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+        "--logfile",
+        "redis.log",
+    ]);
     sync_stream_and_resume(master.port, redis.port, master.port, "replica");
+    std::fs::read_to_string(redis.dir.join("redis.log")).expect("redis-server's log")
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_diskless() {
+    // `repl-diskless-sync yes` is the default (common::Server sets the delay to 0).
+    let log = real_redis_replica_of_ferrite(&[]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF"));
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_with_a_delayed_diskless_sync() {
+    let log = real_redis_replica_of_ferrite(&["--repl-diskless-sync-delay", "1"]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF"));
+}
+
+#[test]
+fn real_redis_replicates_from_ferrite_disk_style() {
+    let log = real_redis_replica_of_ferrite(&["--repl-diskless-sync", "no"]);
+    assert!(log.contains("MASTER <-> REPLICA sync: receiving "));
+    assert!(!log.contains("with EOF"));
 }
 
 #[test]

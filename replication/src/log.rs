@@ -72,6 +72,14 @@ struct Inner {
     limit: OutputLimit,
     /// When the last replica went away (for `repl-backlog-ttl`).
     no_replicas_since: Option<Instant>,
+    /// The offset just after the last `REPLCONF GETACK *` fed (0: none).
+    getack_end: u64,
+}
+
+impl Inner {
+    fn getack_follows(&self, offset: u64) -> bool {
+        self.getack_end > offset && self.getack_end <= self.offset
+    }
 }
 
 /// See the module documentation.
@@ -108,6 +116,7 @@ impl ReplicationLog {
                 replicas: Vec::new(),
                 limit: OutputLimit::default(),
                 no_replicas_since: None,
+                getack_end: 0,
             }),
             fed: watch::channel(0).0,
             acked: watch::channel(0).0,
@@ -203,6 +212,26 @@ impl ReplicationLog {
         self.append_locked(&mut inner, &bytes);
     }
 
+    /// Whether a `REPLCONF GETACK *` was fed after `offset` (so every replica
+    /// that reads it acknowledges at least `offset`).
+    pub fn getack_follows(&self, offset: u64) -> bool {
+        self.inner.lock().getack_follows(offset)
+    }
+
+    /// Feeds `REPLCONF GETACK *` unless one already follows `offset`. The
+    /// caller holds the write order exclusively.
+    pub fn feed_getack(&self, offset: u64) {
+        {
+            let inner = self.inner.lock();
+            if inner.backlog.is_none() || inner.getack_follows(offset) {
+                return;
+            }
+        }
+        self.feed(None, &[&b"REPLCONF"[..], b"GETACK", b"*"]);
+        let mut inner = self.inner.lock();
+        inner.getack_end = inner.offset;
+    }
+
     /// Appends bytes received from this server's own master, unchanged
     /// (a replica forwards exactly the stream it applied).
     pub fn feed_raw(&self, bytes: &[u8]) {
@@ -275,6 +304,14 @@ impl ReplicationLog {
             replica.state = ReplicaState::WaitBgsave;
         }
         (inner.ids.replid.clone(), inner.offset)
+    }
+
+    /// Creates the backlog (with a new replication id) if there is none, so
+    /// writes are appended even before a replica attaches (the consistency
+    /// modes wait for offsets). The caller holds the write order exclusively.
+    pub fn activate(&self) {
+        let mut inner = self.inner.lock();
+        self.ensure_backlog(&mut inner);
     }
 
     fn ensure_backlog(&self, inner: &mut Inner) {
@@ -358,6 +395,16 @@ impl ReplicationLog {
         self.acked.send_modify(|n| *n += 1);
     }
 
+    /// How long online replica `id` has sent no ACK (`repl-timeout`).
+    pub fn online_silence(&self, id: u64) -> Option<std::time::Duration> {
+        let inner = self.inner.lock();
+        inner
+            .replicas
+            .iter()
+            .find(|r| r.id == id && r.state == ReplicaState::Online)
+            .map(|r| r.ack_time.elapsed())
+    }
+
     /// Online replicas that acknowledged at least `offset` (WAIT).
     pub fn count_acked(&self, offset: u64) -> usize {
         let inner = self.inner.lock();
@@ -415,6 +462,7 @@ impl ReplicationLog {
         inner.ids.replid = replid.to_string();
         inner.ids.clear_previous();
         inner.offset = offset;
+        inner.getack_end = 0;
         inner.backlog = Some(Backlog::new(offset + 1, inner.backlog_size));
         inner.selected_db = None;
         inner.replicas.iter_mut().for_each(|r| {
@@ -469,6 +517,7 @@ impl ReplicationLog {
                 .is_some_and(|since| since.elapsed().as_secs() >= ttl_s);
         if expired {
             inner.backlog = None;
+            inner.getack_end = 0;
             inner.ids = ReplicationIds::fresh();
             inner.no_replicas_since = None;
             self.active.store(false, Ordering::Release);

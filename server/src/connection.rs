@@ -16,6 +16,7 @@ use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
+use crate::repl::consistency::HeldReplies;
 use crate::repl::{propagate, Deferred};
 use crate::server::Server;
 use crate::stats::ServerStats;
@@ -62,6 +63,7 @@ async fn serve_client(
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let handle = client.handle.clone();
     let mut monitor_feed: Option<tokio::sync::broadcast::Receiver<Bytes>> = None;
+    let mut held = HeldReplies::default();
     loop {
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
@@ -104,6 +106,7 @@ async fn serve_client(
                     out.error(&format!("ERR {error}"));
                     server.stats.record_error("ERR");
                     debug!("Protocol error from client {}: {error}", handle.peer);
+                    held.settle(server, &mut out).await;
                     stream.write_all(out.as_bytes()).await?;
                     return Ok(());
                 }
@@ -119,8 +122,17 @@ async fn serve_client(
             {
                 continue;
             }
+            // Pushes queued so far come before the reply, outside the region
+            // a consistency mode may hold and replace.
+            client.pubsub.drain_into(&mut out);
+            let (reply_start, woff_before) = (out.len(), client.repl.woff);
             execute(server, client, &mut out, &request, None);
-            match client.repl.deferred.take() {
+            held.note(server, client, reply_start, out.len(), woff_before);
+            let deferred = client.repl.deferred.take();
+            if deferred.is_some() || client.blocked.is_some() {
+                held.settle(server, &mut out).await;
+            }
+            match deferred {
                 Some(Deferred::Sync(request)) => {
                     stream.write_all(out.as_bytes()).await?;
                     let server = server.clone();
@@ -168,6 +180,7 @@ async fn serve_client(
             return Ok(());
         }
         client.pending_stats.flush(&server.stats);
+        held.settle(server, &mut out).await;
         if !out.is_empty() {
             ServerStats::add(&server.stats.net_output_bytes, out.len() as u64);
             stream.write_all(out.as_bytes()).await?;
@@ -535,6 +548,14 @@ fn dispatch<'s>(
         *client.handle.last_command.lock() = full_name;
     }
     let order = propagate::order_for(server, spec, full_name, scope);
+    if order.is_some() {
+        if let Some(refusal) =
+            crate::repl::gate::refusal_under_order(server, client, spec, full_name)
+        {
+            drop(order);
+            return rejected(out, refusal);
+        }
+    }
     let mut ctx = Ctx {
         server,
         client,

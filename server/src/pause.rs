@@ -1,5 +1,6 @@
 //! CLIENT PAUSE / UNPAUSE: holds back commands from normal clients (all
-//! commands, or only writes) until a deadline or UNPAUSE.
+//! commands, or only writes) until a deadline or UNPAUSE; FAILOVER holds
+//! back writes on its own until it ends (UNPAUSE does not release them).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct PauseState {
     /// (checked on every command without taking the lock).
     active: AtomicBool,
     current: Mutex<Option<(PauseScope, Instant)>>,
+    /// Writes held by a FAILOVER (Redis's PAUSE_DURING_FAILOVER purpose).
+    failover: AtomicBool,
     unpaused: Notify,
 }
 
@@ -47,12 +50,24 @@ impl PauseState {
         self.unpaused.notify_waiters();
     }
 
+    /// FAILOVER holds (or releases) every write until it ends.
+    pub fn hold_writes(&self, hold: bool) {
+        self.failover.store(hold, Ordering::SeqCst);
+        if !hold {
+            self.unpaused.notify_waiters();
+        }
+    }
+
     pub fn is_active(&self) -> bool {
-        self.active.load(Ordering::Relaxed)
+        self.active.load(Ordering::Relaxed) || self.failover.load(Ordering::Relaxed)
     }
 
     /// How long a command must still wait (None when it may run now).
     pub fn remaining(&self, is_write: bool) -> Option<Duration> {
+        if is_write && self.failover.load(Ordering::SeqCst) {
+            // Until `hold_writes(false)` notifies; rechecked now and then.
+            return Some(Duration::from_secs(1));
+        }
         let current = *self.current.lock();
         let (scope, until) = current?;
         let now = Instant::now();

@@ -187,6 +187,7 @@ impl Server {
                 zset_max_listpack_value: config.get_i64("zset-max-listpack-value"),
             });
         *self.config.write() = config;
+        crate::repl::consistency::keep_log_active(self);
     }
 
     /// Chooses which key events the keyspace reports: new keys for

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod repl;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -41,35 +43,46 @@ impl Server {
         Self::start_with(&[])
     }
 
+    /// Starts a server with `extra` arguments after the test defaults. The
+    /// free port it picks may be taken by another test before the server
+    /// binds it; a server that exits at once is started again on another.
     pub fn start_with(extra: &[&str]) -> Server {
-        let port = free_port();
-        let dir = temp_dir("server");
-        let mut args: Vec<String> = vec![
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--save".into(),
-            "".into(),
-            "--dir".into(),
-            dir.display().to_string(),
-            "--enable-debug-command".into(),
-            "yes".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(binary())
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferrite-server");
-        let server = Server { port, child, dir };
-        server.wait_until_ready();
-        server
+        for _ in 0..3 {
+            let port = free_port();
+            let dir = temp_dir("server");
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                "".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+                "--enable-debug-command".into(),
+                "yes".into(),
+                // As Redis's own test config: full syncs start at once.
+                "--repl-diskless-sync-delay".into(),
+                "0".into(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(binary())
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start ferrite-server");
+            let mut server = Server { port, child, dir };
+            if server.wait_until_ready() {
+                return server;
+            }
+        }
+        panic!("ferrite-server did not start (three ports tried)");
     }
 
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// Waits until the server answers; false if it exited first.
+    fn wait_until_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 // Any reply counts (a server with requirepass answers -NOAUTH).
@@ -78,9 +91,12 @@ impl Server {
                     if stream.read_exact(&mut first).is_ok()
                         && (first[0] == b'+' || first[0] == b'-')
                     {
-                        return;
+                        return true;
                     }
                 }
+            }
+            if !self.is_alive() {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -1,11 +1,12 @@
 //! Replication commands: SYNC and PSYNC (the connection becomes a replica
-//! link, `crate::repl::master`), REPLCONF, REPLICAOF/SLAVEOF, ROLE and WAIT.
+//! link, `crate::repl::master`), REPLCONF, REPLICAOF/SLAVEOF, FAILOVER
+//! (`crate::repl::failover`), ROLE and WAIT.
 
 use bytes::Bytes;
 
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::repl::master::SyncRequest;
-use crate::repl::{replica, Deferred};
+use crate::repl::{failover, replica, Deferred};
 
 const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 
@@ -30,6 +31,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(&["admin", "noscript", "stale", "no_async_loading"])
         .acl(ADMIN)
         .doc("server", "Sets a Redis server as a replica of another, or promotes it to being a master."),
+    CommandSpec::new("failover", -1, failover_command)
+        .flags(&["admin", "noscript", "stale"])
+        .acl(ADMIN)
+        .doc("server", "Starts a coordinated failover from a server to one of its replicas."),
     CommandSpec::new("role", 1, role)
         .flags(&["noscript", "loading", "stale", "fast"])
         .acl(&["@admin", "@fast", "@dangerous"])
@@ -40,8 +45,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
 ];
 
-/// Redis refuses a (P)SYNC from a replica whose own link is down.
+/// Redis refuses a (P)SYNC while failing over, and from a replica whose own
+/// link is down.
 fn check_can_sync(ctx: &Ctx<'_>) -> CmdResult {
+    if failover::phase(ctx.server) != failover::Phase::None {
+        return Err(CmdError::msg("NOMASTERLINK Can't SYNC while failing over"));
+    }
     let repl = &ctx.server.replication;
     if repl.is_replica() {
         let up = repl
@@ -71,16 +80,38 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.client.repl.is_master || ctx.client.repl.deferred.is_some() {
         return Ok(());
     }
-    check_can_sync(ctx)?;
-    if args.len() > 3 {
-        return Err(CmdError::msg(
-            "ERR PSYNC FAILOVER is not supported by this server",
-        ));
+    if args.len() > 3 && is(&args[3], "failover") {
+        accept_failover(ctx, &args[1])?;
     }
+    check_can_sync(ctx)?;
     let offset = parse_i64(&args[2])?;
     ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
         psync: Some((text(&args[1]), offset)),
     }));
+    Ok(())
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` from this replica's master handing
+/// over (Redis's `syncCommand`): the replica becomes a master, then serves
+/// the PSYNC as any other.
+fn accept_failover(ctx: &mut Ctx<'_>, replid: &[u8]) -> CmdResult {
+    let replid = text(replid);
+    tracing::warn!("Failover request received for replid {replid}.");
+    if !ctx.server.replication.is_replica() {
+        return Err(CmdError::msg(
+            "ERR PSYNC FAILOVER can't be sent to a master.",
+        ));
+    }
+    if replid != ctx.server.replication.log.ids().replid {
+        return Err(CmdError::msg(
+            "ERR PSYNC FAILOVER replid must match my replid.",
+        ));
+    }
+    replica::promote(ctx.server);
+    tracing::info!(
+        "MASTER MODE enabled (failover request from '{}')",
+        ctx.client.handle.info_line()
+    );
     Ok(())
 }
 
@@ -101,6 +132,8 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(option, "capa") {
             if is(value, "psync2") {
                 ctx.client.repl.capa_psync2 = true;
+            } else if is(value, "eof") {
+                ctx.client.repl.capa_eof = true;
             }
         } else if is(option, "ack") || is(option, "getack") {
             // Only meaningful on a replica link, which handles them itself.
@@ -120,6 +153,11 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.client.repl.is_master {
         return Err(CmdError::msg(
             "ERR Command is not valid when client is a replica.",
+        ));
+    }
+    if failover::phase(ctx.server) != failover::Phase::None {
+        return Err(CmdError::msg(
+            "ERR REPLICAOF not allowed while failing over.",
         ));
     }
     let who = ctx.client.handle.info_line();
@@ -142,6 +180,12 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{who}')");
+    ctx.out.ok();
+    Ok(())
+}
+
+fn failover_command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    failover::command(ctx.server, args)?;
     ctx.out.ok();
     Ok(())
 }

@@ -183,8 +183,13 @@ pub const DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
         "ignore",
     ),
-    accepted("repl-diskless-sync", YES_NO_BOOL, "yes"),
-    accepted("repl-diskless-sync-delay", int(0, i32::MAX as i64), "5"),
+    d("repl-diskless-sync", YES_NO_BOOL, "yes", true),
+    d(
+        "repl-diskless-sync-delay",
+        int(0, i32::MAX as i64),
+        "5",
+        true,
+    ),
     accepted(
         "repl-diskless-sync-max-replicas",
         int(0, i32::MAX as i64),
@@ -228,6 +233,15 @@ pub const DIRECTIVES: &[Directive] = &[
     d("masteruser", Kind::Text, "", true),
     alias(d("replicaof", Kind::Text, "", false), &["slaveof"]),
     d("replica-announce-ip", Kind::Text, "", true),
+    // Ferrite's own: how many replicas acknowledge a write before its reply
+    // (crate::repl::consistency).
+    d(
+        "replica-ack-mode",
+        Kind::Enum(&["async", "one", "all"]),
+        "async",
+        true,
+    ),
+    d("replica-ack-timeout", int(1, i32::MAX as i64), "1000", true),
     d("replica-announce-port", int(0, 65535), "0", true),
     // Enforced for the pubsub class (crate::pubsub) and the replica class
     // (crate::repl); normal clients are unlimited by default.

@@ -65,6 +65,21 @@ fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
     spec.has_flag("write")
 }
 
+/// Checked again once a write holds the write order: a master demoted
+/// (REPLICAOF, FAILOVER) while the write waited for the order must not
+/// apply it, since it would no longer be fed to anyone.
+pub fn refusal_under_order(
+    server: &Server,
+    client: &ClientState,
+    spec: &CommandSpec,
+    name: &str,
+) -> Option<&'static str> {
+    let repl = &server.replication;
+    let demoted = !client.repl.is_master && repl.is_replica();
+    (demoted && repl.gate.read_only.load(Ordering::Relaxed) && writes(client, spec, name))
+        .then_some("READONLY You can't write against a read only replica.")
+}
+
 /// The error a command gets instead of running, if any.
 pub fn refusal(
     server: &Server,

@@ -73,7 +73,11 @@ pub fn section(server: &Server, out: &mut String) {
             )
         );
     }
-    field!(out, "master_failover_state", "no-failover");
+    field!(
+        out,
+        "master_failover_state",
+        super::failover::phase(server).name()
+    );
     field!(out, "master_replid", status.ids.replid);
     field!(out, "master_replid2", status.ids.replid2);
     field!(out, "master_repl_offset", status.master_repl_offset);
@@ -90,6 +94,15 @@ pub fn section(server: &Server, out: &mut String) {
         status.backlog_first_byte_offset
     );
     field!(out, "repl_backlog_histlen", status.backlog_histlen);
+    // Ferrite's consistency mode (not in Redis), after Redis's fields.
+    let acks = &repl.acks;
+    field!(out, "replica_ack_mode", acks.mode().name());
+    field!(out, "replica_ack_timeout", acks.timeout_ms());
+    field!(
+        out,
+        "replica_ack_timeouts",
+        acks.timeouts.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 /// ROLE: `master offset [[ip port offset] ...]` or

@@ -40,7 +40,7 @@ pub async fn serve_replica(
     let handle = client.handle.clone();
     let id = handle.id;
     let port = client.repl.listening_port;
-    let name = format!("{}:{}", handle.peer.ip(), port);
+    let name = replica_name(client);
     handle.set_kind(crate::client::ClientKind::Replica);
     let log = &server.replication.log;
     log.add_replica(Replica::new(
@@ -81,7 +81,7 @@ async fn run_link(
         }
         None => None,
     };
-    if let Some((replid, offset)) = continued {
+    if let Some((replid, offset)) = &continued {
         repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
         let line = if client.repl.capa_psync2 {
             format!("+CONTINUE {replid}\r\n")
@@ -89,14 +89,33 @@ async fn run_link(
             "+CONTINUE\r\n".to_string()
         };
         stream.write_all(line.as_bytes()).await?;
-        let pending = log.master_repl_offset() + 1 - offset as u64;
+        let pending = log.master_repl_offset() + 1 - *offset as u64;
         info!(
             "Partial resynchronization request from {name} accepted. Sending {pending} bytes of backlog starting from offset {offset}."
         );
-    } else {
-        full_sync(server, stream, request, name, id).await?;
     }
-    stream_to_replica(server, stream, client).await
+    let diskless = continued.is_none()
+        && client.repl.capa_eof
+        && server.config.read().get_bool("repl-diskless-sync");
+    if continued.is_none() {
+        full_sync(server, stream, request, name, id, diskless).await?;
+    }
+    let link = LinkMode {
+        acks: request.psync.is_some(),
+        stream_on_ack: diskless,
+    };
+    stream_to_replica(server, stream, client, link, name).await
+}
+
+/// How the stream part of a link behaves.
+#[derive(Debug, Clone, Copy)]
+struct LinkMode {
+    /// It sent PSYNC, so it acknowledges and can time out.
+    acks: bool,
+    /// After a diskless snapshot nothing may follow the EOF mark until
+    /// the replica loaded it and sent its first ACK (Redis's
+    /// `repl_start_cmd_stream_on_ack`).
+    stream_on_ack: bool,
 }
 
 fn refusal_reason(server: &Server, replid: &str, offset: i64) {
@@ -119,16 +138,33 @@ fn refusal_reason(server: &Server, replid: &str, offset: i64) {
     }
 }
 
-/// Starts a snapshot at the current offset and sends it.
+/// Starts a snapshot at the current offset and sends it: disk-style as
+/// `$<len>\r\n<rdb>`, or `diskless` (`repl-diskless-sync`, to a replica
+/// with capa eof) as `$EOF:<40 random chars>\r\n<rdb><the same 40 chars>`
+/// after `repl-diskless-sync-delay` seconds of newline keepalives. Each
+/// replica gets its own snapshot: the delay does not gather replicas.
 async fn full_sync(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     request: &SyncRequest,
     name: &str,
     id: u64,
+    diskless: bool,
 ) -> std::io::Result<()> {
     let repl = &server.replication;
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    let delay = server
+        .config
+        .read()
+        .get_i64("repl-diskless-sync-delay")
+        .max(0);
+    if diskless && delay > 0 {
+        info!("Delay next BGSAVE for diskless SYNC");
+        for _ in 0..delay {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stream.write_all(b"\n").await?;
+        }
+    }
     let (replid, offset, job) = loop {
         let started = {
             let _order = super::order::write_order_exclusive(server);
@@ -144,7 +180,10 @@ async fn full_sync(
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    info!("Starting BGSAVE for SYNC with target: disk");
+    info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if diskless { "replicas sockets" } else { "disk" }
+    );
     if request.psync.is_some() {
         info!("Full resync requested by replica {name}");
         stream
@@ -160,12 +199,25 @@ async fn full_sync(
     .map_err(std::io::Error::other)?;
     info!("Background saving terminated with success");
     repl.log.set_state(id, ReplicaState::SendBulk);
-    stream
-        .write_all(format!("${}\r\n", rdb.len()).as_bytes())
-        .await?;
-    stream.write_all(&rdb).await?;
-    repl.log.set_state(id, ReplicaState::Online);
-    info!("Synchronization with replica {name} succeeded");
+    if diskless {
+        let mark = crate::server::random_hex(40);
+        stream
+            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+            .await?;
+        stream.write_all(&rdb).await?;
+        stream.write_all(mark.as_bytes()).await?;
+        repl.log.set_state(id, ReplicaState::Online);
+        info!(
+            "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
+        );
+    } else {
+        stream
+            .write_all(format!("${}\r\n", rdb.len()).as_bytes())
+            .await?;
+        stream.write_all(&rdb).await?;
+        repl.log.set_state(id, ReplicaState::Online);
+        info!("Synchronization with replica {name} succeeded");
+    }
     Ok(())
 }
 
@@ -174,7 +226,10 @@ async fn stream_to_replica(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     client: &mut ClientState,
+    link: LinkMode,
+    name: &str,
 ) -> std::io::Result<()> {
+    let mut held = link.stream_on_ack;
     let id = client.handle.id;
     let handle = client.handle.clone();
     let log = &server.replication.log;
@@ -186,11 +241,13 @@ async fn stream_to_replica(
         max_bulk_len: 1 << 20,
     };
     loop {
-        loop {
-            match log.read_for(id) {
-                StreamRead::Bytes(bytes) => writer.write_all(&bytes).await?,
-                StreamRead::UpToDate => break,
-                StreamRead::Closed => return Ok(()),
+        if !held {
+            loop {
+                match log.read_for(id) {
+                    StreamRead::Bytes(bytes) => writer.write_all(&bytes).await?,
+                    StreamRead::UpToDate => break,
+                    StreamRead::Closed => return Ok(()),
+                }
             }
         }
         tokio::select! {
@@ -201,7 +258,7 @@ async fn stream_to_replica(
                 }
             }
             _ = tokio::time::sleep(CHECK_PERIOD) => {
-                if log.is_dropped(id) {
+                if log.is_dropped(id) || (link.acks && timed_out(server, client)) {
                     return Ok(());
                 }
             }
@@ -219,12 +276,43 @@ async fn stream_to_replica(
                         .flatten()
                     {
                         log.ack(id, offset);
+                        if held {
+                            held = false;
+                            info!("Synchronization with replica {name} succeeded");
+                        }
                     } else if !request.is_empty() {
                         warn!("Replica sent an unexpected command on its link: {:?}", String::from_utf8_lossy(&request[0]));
                     }
                 }
             }
         }
+    }
+}
+
+/// `repl-timeout`: an online replica that sent no ACK for that many seconds
+/// is disconnected.
+fn timed_out(server: &Server, client: &ClientState) -> bool {
+    let timeout = server.config.read().get_i64("repl-timeout").max(1) as u64;
+    let silent = server
+        .replication
+        .log
+        .online_silence(client.handle.id)
+        .is_some_and(|silence| silence > Duration::from_secs(timeout));
+    if silent {
+        warn!(
+            "Disconnecting timedout replica (streaming sync): {}",
+            replica_name(client)
+        );
+    }
+    silent
+}
+
+/// Redis's `replicationGetSlaveName`: `ip:port` as the replica announced it.
+fn replica_name(client: &ClientState) -> String {
+    let ip = client.handle.peer.ip();
+    match client.repl.listening_port {
+        0 => format!("{ip}:<unknown-replica-port>"),
+        port => format!("{ip}:{port}"),
     }
 }
 
@@ -252,11 +340,16 @@ pub fn spawn_cron(server: Arc<Server>) {
             };
             let log = &server.replication.log;
             let has_replicas = !log.status().replicas.is_empty();
-            if has_replicas && ticks.is_multiple_of(period) {
+            // No PING while a FAILOVER waits for the target to catch up
+            // with the offset (Redis skips it during a paused failover).
+            let failing_over = super::failover::phase(&server) != super::failover::Phase::None;
+            if has_replicas && ticks.is_multiple_of(period) && !failing_over {
                 let _order = super::order::write_order_exclusive(&server);
                 log.feed(None, &[&b"PING"[..]]);
             }
-            if !has_replicas {
+            // The consistency modes keep the backlog (`consistency`).
+            let keep = server.replication.acks.mode() != super::consistency::AckMode::Async;
+            if !has_replicas && !keep {
                 let _order = super::order::write_order_exclusive(&server);
                 if log.expire_backlog(ttl) {
                     server.keyspace.stats().expired_log.set_enabled(false);

@@ -1,9 +1,12 @@
 //! Replication in the server: feeding the log from the command path
 //! (`propagate`, `rewrite`), the master side of replica links (`master`),
 //! the replica side (`replica`), the write/read gates replication adds to
-//! command dispatch (`gate`), and INFO/ROLE output (`info`). The log itself
+//! command dispatch (`gate`), FAILOVER (`failover`), waiting for acknowledgements (`wait`: WAIT
+//! and the consistency modes of `consistency`), and INFO/ROLE output (`info`). The log itself
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
+pub mod consistency;
+pub mod failover;
 pub mod gate;
 pub mod info;
 pub mod master;
@@ -38,6 +41,11 @@ pub struct Replication {
     pub gate: gate::GateConfig,
     /// Scripts waiting for or holding the write order (`order::LongHold`).
     long_holds: AtomicUsize,
+    /// `replica-ack-mode` and `replica-ack-timeout` (`consistency`).
+    pub acks: consistency::AckPolicy,
+    /// The FAILOVER under way (`failover`), and the wake-up of its task.
+    pub failover: Mutex<failover::Failover>,
+    failover_requested: tokio::sync::Notify,
 }
 
 impl Replication {
@@ -60,6 +68,7 @@ impl Replication {
     /// Makes the replication settings of `config` take effect.
     pub fn configure(&self, config: &crate::config::Config) {
         self.gate.refresh(config);
+        self.acks.refresh(config);
         let backlog_size = config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
         self.log.configure(
             backlog_size,
@@ -88,6 +97,7 @@ fn replica_output_limit(directive: &str) -> ferrite_replication::OutputLimit {
 /// TTL), the replica link supervisor, and `replicaof` from the config file.
 pub fn start(server: std::sync::Arc<crate::server::Server>) {
     master::spawn_cron(server.clone());
+    failover::spawn_cron(server.clone());
     replica::spawn_supervisor(server.clone());
     let configured = server.config.read().get("replicaof").to_string();
     let mut parts = configured.split_whitespace();
@@ -114,6 +124,8 @@ pub struct ClientRepl {
     pub listening_port: u16,
     /// REPLCONF capa psync2: +CONTINUE carries the replid.
     pub capa_psync2: bool,
+    /// REPLCONF capa eof: it reads `$EOF:<mark>` (diskless) snapshots.
+    pub capa_eof: bool,
     /// What the connection does once the current reply is written.
     pub deferred: Option<Deferred>,
 }

@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
+use super::failover;
 use crate::client::{ClientHandle, ClientKind, ClientState};
 use crate::server::Server;
 
@@ -173,7 +174,13 @@ async fn run(server: Arc<Server>, generation: u64) {
         };
         update(&server, |l| l.state = LinkState::Connecting);
         info!("Connecting to MASTER {host}:{port}");
-        match TcpStream::connect((host.as_str(), port)).await {
+        let patience = Patience::of(&server, HANDSHAKE_TIMEOUT);
+        let connect =
+            tokio::time::timeout(patience.limit, TcpStream::connect((host.as_str(), port)));
+        match connect
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other(patience.message)))
+        {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 info!("MASTER <-> REPLICA sync started");
@@ -198,8 +205,43 @@ async fn run(server: Arc<Server>, generation: u64) {
     }
 }
 
+/// What a read from the master gives up after (`repl-timeout`) and says.
+#[derive(Clone, Copy)]
+struct Patience {
+    limit: Duration,
+    message: &'static str,
+}
+
+impl Patience {
+    fn of(server: &Server, message: &'static str) -> Patience {
+        let seconds = server.config.read().get_i64("repl-timeout").max(1) as u64;
+        Patience {
+            limit: Duration::from_secs(seconds),
+            message,
+        }
+    }
+}
+
+const HANDSHAKE_TIMEOUT: &str = "Timeout connecting to the MASTER...";
+const TRANSFER_TIMEOUT: &str = "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
+
+/// Reads more bytes from the master, or fails after `patience`; 0 at EOF.
+async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    patience: Patience,
+) -> std::io::Result<usize> {
+    tokio::time::timeout(patience.limit, stream.read_buf(buf))
+        .await
+        .map_err(|_| std::io::Error::other(patience.message))?
+}
+
 /// Reads one `\r\n`-terminated line, skipping the bare `\n` keepalives.
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<String> {
+async fn read_line(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    patience: Patience,
+) -> std::io::Result<String> {
     loop {
         if let Some(end) = buf.iter().position(|&b| b == b'\n') {
             let line = buf.split_to(end + 1);
@@ -212,7 +254,7 @@ async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Resul
         if buf.len() > 64 * 1024 {
             return Err(std::io::Error::other("master sent an overlong line"));
         }
-        if stream.read_buf(buf).await? == 0 {
+        if read_more(stream, buf, patience).await? == 0 {
             return Err(std::io::Error::other("master closed the connection"));
         }
     }
@@ -230,9 +272,10 @@ async fn sync_and_stream(
     generation: u64,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let patience = Patience::of(server, HANDSHAKE_TIMEOUT);
     update(server, |l| l.state = LinkState::Handshake);
     stream.write_all(&command(&["PING"])).await?;
-    let pong = read_line(&mut stream, &mut buf).await?;
+    let pong = read_line(&mut stream, &mut buf, patience).await?;
     let auth_error = pong.starts_with("-NOAUTH")
         || pong.starts_with("-NOPERM")
         || pong.starts_with("-ERR operation not permitted");
@@ -277,7 +320,7 @@ async fn sync_and_stream(
     expected.push("capa");
     stream.write_all(&handshake).await?;
     for step in expected {
-        let reply = read_line(&mut stream, &mut buf).await?;
+        let reply = read_line(&mut stream, &mut buf, patience).await?;
         if reply.starts_with('-') {
             if step == "auth" {
                 return Err(std::io::Error::other(format!(
@@ -293,19 +336,36 @@ async fn sync_and_stream(
         .lock()
         .as_ref()
         .map_or((None, -1), |l| (l.master_replid.clone(), l.reploff));
-    let psync = match &cached_replid {
+    let (replid, offset) = match &cached_replid {
         Some(replid) if reploff >= 0 => {
             let offset = reploff + 1;
             info!("Trying a partial resynchronization (request {replid}:{offset}).");
-            command(&["PSYNC", replid, &offset.to_string()])
+            (replid.as_str(), offset.to_string())
         }
         _ => {
             info!("Partial resynchronization not possible (no cached master)");
-            command(&["PSYNC", "?", "-1"])
+            ("?", "-1".to_string())
         }
     };
+    // A master handing over to this master asks it to take over.
+    let failing_over = failover::phase(server) == failover::Phase::InProgress;
+    let psync = if failing_over {
+        command(&["PSYNC", replid, &offset, "FAILOVER"])
+    } else {
+        command(&["PSYNC", replid, &offset])
+    };
     stream.write_all(&psync).await?;
-    let reply = read_line(&mut stream, &mut buf).await?;
+    let reply = read_line(&mut stream, &mut buf, patience).await?;
+    if failing_over {
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            failover::finish(server);
+        } else {
+            failover::abort(server, "Failover target rejected psync request");
+            return Err(std::io::Error::other(format!(
+                "Unexpected reply to PSYNC from master: {reply}"
+            )));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
         let (Some(replid), Some(offset)) = (
@@ -357,7 +417,8 @@ async fn load_snapshot(
     buf: &mut BytesMut,
     generation: u64,
 ) -> std::io::Result<bool> {
-    let header = read_line(stream, buf).await?;
+    let patience = Patience::of(server, TRANSFER_TIMEOUT);
+    let header = read_line(stream, buf, patience).await?;
     if header.starts_with('-') {
         return Err(std::io::Error::other(format!(
             "MASTER aborted replication with an error: {header}"
@@ -380,7 +441,7 @@ async fn load_snapshot(
                 rdb.truncate(rdb.len() - 40);
                 break;
             }
-            if stream.read_buf(buf).await? == 0 {
+            if read_more(stream, buf, patience).await? == 0 {
                 return Err(std::io::Error::other("master closed the connection"));
             }
         }
@@ -390,7 +451,7 @@ async fn load_snapshot(
             .map_err(|_| std::io::Error::other(format!("Bad payload length: {size}")))?;
         info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
         while buf.len() < len {
-            if stream.read_buf(buf).await? == 0 {
+            if read_more(stream, buf, patience).await? == 0 {
                 return Err(std::io::Error::other("master closed the connection"));
             }
         }

@@ -401,7 +401,12 @@ fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
         (1, b"biglist"),
         (15, b"bigzset"),
     ] {
-        assert_eq!(get(&snapshot, db, key), get(&reference, db, key));
+        assert_eq!(
+            get(&snapshot, db, key),
+            get(&reference, db, key),
+            "db {db} key {}",
+            String::from_utf8_lossy(key)
+        );
     }
     assert!(get(&snapshot, 15, b"new").is_none());
     for db in 0..16 {

@@ -1,0 +1,57 @@
+//! Helpers of the replication tests: INFO fields, one-off commands, and
+//! waiting for a condition or for a replica to catch up.
+
+use std::time::{Duration, Instant};
+
+pub fn info(port: u16, section: &str) -> String {
+    let mut con = connect(port);
+    redis::cmd("INFO")
+        .arg(section)
+        .query(&mut con)
+        .expect("info")
+}
+
+pub fn field(info: &str, name: &str) -> String {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn connect(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connection")
+}
+
+pub fn cmd(port: u16, args: &[&str]) -> redis::Value {
+    let mut con = connect(port);
+    let mut command = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        command.arg(*arg);
+    }
+    command.query(&mut con).expect("command")
+}
+
+/// Waits (at most a minute) until `done` holds.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until `replica`'s link is up and it processed everything `master` fed.
+pub fn wait_in_sync(master: u16, replica: u16) {
+    wait_until("the replica to catch up", || {
+        let r = info(replica, "replication");
+        let m = info(master, "replication");
+        field(&r, "master_link_status") == "up"
+            && field(&r, "slave_repl_offset") == field(&m, "master_repl_offset")
+    });
+}
