@@ -90,8 +90,10 @@ fn a_write_nobody_acknowledged_gets_noack_but_stays_applied() {
     let master = Server::start_with(&["--replica-ack-mode", "one", "--replica-ack-timeout", "200"]);
     let replies = pipeline(
         &master,
-        "SET k v\r\nGET k\r\nDEL missing\r\nMULTI\r\nSET x 1\r\nINCR x\r\nEXEC\r\nGET x\r\n",
-        10,
+        "SET k v\r\nGET k\r\nDEL missing\r\nMULTI\r\nSET x 1\r\nINCR x\r\nEXEC\r\nGET x\r\n\
+         EVAL \"redis.call('set', 's', '1') return redis.call('incr', 's')\" 0\r\n\
+         EVAL \"return redis.call('get', 's')\" 0\r\n",
+        13,
     );
     let error = noack(0, 1, 200);
     assert_eq!(
@@ -109,10 +111,15 @@ fn a_write_nobody_acknowledged_gets_noack_but_stays_applied() {
             error.as_str(),
             "$1",
             "2",
+            // A script's writes are one write too; a read-only one waits
+            // for nothing.
+            error.as_str(),
+            "$1",
+            "2",
         ]
     );
     let status = info(master.port, "replication");
-    assert_eq!(field(&status, "replica_ack_timeouts"), "2");
+    assert_eq!(field(&status, "replica_ack_timeouts"), "3");
 
     // CONFIG SET changes the mode at run time; async replies at once.
     let mut m = connect(master.port);
