@@ -127,6 +127,28 @@ fn watched_key_changed_by_another_client_fails_exec() {
 }
 
 #[test]
+fn a_write_that_changed_nothing_leaves_watchers_alone() {
+    let server = Server::start();
+    let mut watcher = server.raw();
+    let mut other = server.raw();
+    watcher.send(b"SADD s a\r\nSET k v\r\nWATCH s k\r\n");
+    watcher.expect(b":1\r\n+OK\r\n+OK\r\n");
+    // A member already there, SET NX on an existing key, EXPIRE XX on a key
+    // without expiry: nothing changed, as Redis judges it.
+    other.send(b"SADD s a\r\nSET k w NX\r\nEXPIRE k 100 XX\r\n");
+    other.expect(b":0\r\n$-1\r\n:0\r\n");
+    watcher.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
+    watcher.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
+    // A write that changed the key still aborts the transaction.
+    watcher.send(b"WATCH s\r\n");
+    watcher.expect(b"+OK\r\n");
+    other.send(b"SADD s b\r\n");
+    other.expect(b":1\r\n");
+    watcher.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
+    watcher.expect(b"+OK\r\n+QUEUED\r\n*-1\r\n");
+}
+
+#[test]
 fn a_push_inside_multi_serves_blocked_clients_after_exec() {
     let server = Server::start();
     let mut blocked = server.raw();

@@ -17,6 +17,7 @@ use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::repl::consistency::HeldReplies;
+use crate::repl::rewrite::{self, Ran};
 use crate::repl::{propagate, Deferred};
 use crate::server::Server;
 use crate::stats::ServerStats;
@@ -351,7 +352,8 @@ pub fn execute(
                 crate::commands::remember_keys(server, client, command_id, request);
             }
             if !failed {
-                after_write(server, client, command_id, request, scope, tracking);
+                let reply = &out.as_bytes()[reply_start..];
+                after_write(server, client, command_id, request, reply, scope, tracking);
             }
             drop(order);
         }
@@ -383,11 +385,13 @@ pub fn execute(
 /// After a write that did not fail: its keys count as changed for WATCH and
 /// client tracking, and clients blocked on them are served (when the
 /// transaction ends, in EXEC).
+#[allow(clippy::too_many_arguments)]
 fn after_write(
     server: &Server,
     client: &ClientState,
     command_id: usize,
     request: &[Bytes],
+    reply: &[u8],
     scope: Option<&ExclusiveScope<'_>>,
     tracking: bool,
 ) {
@@ -406,13 +410,27 @@ fn after_write(
         .into_iter()
         .map(|i| request[i].as_ref())
         .collect();
-    if watching {
+    // A write whose reply says it changed nothing (SADD of a member already
+    // there, DEL of a missing key...) touches no watched key and
+    // invalidates nothing, as Redis signals only modified keys.
+    let ran = Ran {
+        name: server.commands.full_name(command_id),
+        args: request,
+        reply,
+        db,
+    };
+    let changed = (watching || tracking)
+        && match scope {
+            Some(scope) => !rewrite::changed_nothing(&scope.view(), &ran),
+            None => !rewrite::changed_nothing(&server.keyspace.read(), &ran),
+        };
+    if watching && changed {
         match scope {
             Some(scope) => server.watches.touch(&scope.view(), db, &keys),
             None => server.watches.touch(&server.keyspace.read(), db, &keys),
         }
     }
-    if tracking {
+    if tracking && changed {
         server.tracking.invalidate(Some(client.handle.id), &keys);
     }
     match scope {

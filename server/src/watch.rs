@@ -3,11 +3,13 @@
 //! replies with a null instead of running (Redis's `multi.c`).
 //!
 //! What counts as a write: Ferrite touches every key a write command names
-//! when the command did not fail (Redis touches only keys the command really
-//! changed), so a write that changed nothing (SADD of an existing member, SET
-//! NX on an existing key) also aborts the watchers of an existing key. For a
-//! key that did not exist when it was watched, only a touch that leaves it
-//! existing counts, so no-op writes to missing keys abort nothing, as in Redis.
+//! when the command did not fail and did not change nothing (judged as its
+//! propagation is, from its reply: SADD of an existing member, SET NX on an
+//! existing key, DEL of a missing key touch nothing, as in Redis). Redis
+//! touches only the keys the command really changed, so a command that
+//! changes some of its keys (SMOVE of a member the destination has, a
+//! STORE command's sources) touches more here. For a key that did not exist
+//! when it was watched, only a touch that leaves it existing counts.
 //! Keys that expire are caught at EXEC: a key that existed when watched and
 //! no longer does fails the transaction (Redis's `isWatchedKeyExpired` and its
 //! signal on deletion of expired keys).

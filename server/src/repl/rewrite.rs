@@ -141,7 +141,7 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         "lmpop" | "blmpop" | "zmpop" | "bzmpop" => multi_pop(ran, &reply),
         "restore" => restore(ks, lazy, ran),
         "sort" if !args.iter().any(|a| is(a, "store")) => Vec::new(),
-        _ if changed_nothing(ran.name, args, &reply) => Vec::new(),
+        _ if reply_says_nothing_changed(ran.name, args, &reply) => Vec::new(),
         _ => one(args.to_vec()),
     }
 }
@@ -268,8 +268,15 @@ fn restore(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Command>
     }
 }
 
+/// Whether `ran`, a write that did not fail, changed nothing: it has no
+/// effects to propagate. WATCH and client tracking leave such writes out,
+/// as Redis's `signalModifiedKey` is only called for a modified key.
+pub fn changed_nothing(ks: &KeyspaceRead<'_>, ran: &Ran<'_>) -> bool {
+    effects(ks, Lazyfree::default(), ran).is_empty()
+}
+
 /// Whether the reply of a write says it changed nothing.
-fn changed_nothing(name: &str, args: &[Bytes], reply: &Reply<'_>) -> bool {
+fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> bool {
     const ZERO_MEANS_NOTHING: &[&str] = &[
         "del",
         "unlink",
