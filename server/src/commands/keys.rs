@@ -296,12 +296,16 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let scan = parse_scan_args(args, 1, true)?;
     let ks = ctx.keyspace();
-    let batch = ks.scan(ctx.client.db, scan.cursor, scan.count, |key, value_type| {
-        scan.pattern.is_none_or(|p| glob_match(p, key, false))
-            && scan
-                .type_filter
+    let batch = ks.scan(
+        ctx.client.db,
+        scan.cursor,
+        scan.count,
+        |key| scan.pattern.is_none_or(|p| glob_match(p, key, false)),
+        |value_type| {
+            scan.type_filter
                 .is_none_or(|t| t.eq_ignore_ascii_case(value_type.name().as_bytes()))
-    });
+        },
+    );
     drop(ks);
     ctx.out.array(2);
     ctx.out.bulk(batch.next_cursor.to_string().as_bytes());
