@@ -11,7 +11,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .acl(&["@fast", "@connection"])
         .doc("connection", "Returns the server's liveliness response."),
     CommandSpec::new("echo", 2, echo)
-        .flags(&["fast"])
+        .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Returns the given string."),
     CommandSpec::new("quit", -1, quit)

@@ -1,0 +1,162 @@
+//! COMMAND INFO's reply for one command, as Redis 7.0 writes it: flags in
+//! Redis's order (hidden ones left out, `movablekeys` derived from the key
+//! specs), the legacy key range, ACL categories, tips and key specs.
+
+use ferrite_resp::ReplyWriter;
+
+use crate::command::CommandSpec;
+use crate::key_spec::{flags, legacy_range, BeginSearch, FindKeys, KeySpec};
+
+/// Command flags in the order Redis prints them (`addReplyFlagsForCommand`);
+/// `may_replicate`, `sentinel`, `only_sentinel` and `protected` are hidden
+/// by Redis and left out here too.
+const FLAG_ORDER: &[&str] = &[
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+];
+
+/// One command's COMMAND INFO entry (its subcommands nested).
+pub fn write_command_info(out: &mut ReplyWriter, spec: &CommandSpec, full_name: &str) {
+    let ((first, last, step), movable) = legacy_range(spec.key_specs);
+    out.array(10);
+    out.bulk(full_name.as_bytes());
+    out.integer(spec.arity as i64);
+    let shown: Vec<&str> = FLAG_ORDER
+        .iter()
+        .copied()
+        .filter(|flag| spec.has_flag(flag) || (*flag == "movablekeys" && movable))
+        .collect();
+    out.set(shown.len());
+    for flag in shown {
+        out.simple(flag);
+    }
+    out.integer(first as i64);
+    out.integer(last as i64);
+    out.integer(step as i64);
+    let categories = spec.acl_categories();
+    out.set(categories.len());
+    for category in categories {
+        out.simple(category);
+    }
+    out.set(0);
+    write_key_specs(out, spec);
+    out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        let name = format!("{}|{}", spec.name, sub.name);
+        write_command_info(out, sub, &name);
+    }
+}
+
+fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
+    out.set(spec.key_specs.len());
+    for key_spec in spec.key_specs {
+        write_key_spec(out, key_spec);
+    }
+}
+
+fn write_key_spec(out: &mut ReplyWriter, spec: &KeySpec) {
+    out.map(3 + spec.notes.is_some() as usize);
+    if let Some(notes) = spec.notes {
+        out.bulk(b"notes");
+        out.bulk(notes.as_bytes());
+    }
+    out.bulk(b"flags");
+    write_key_flags(out, spec.flags);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.begin {
+        BeginSearch::Index(index) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.integer(index as i64);
+        }
+        BeginSearch::Keyword { keyword, startfrom } => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(keyword.as_bytes());
+            out.bulk(b"startfrom");
+            out.integer(startfrom as i64);
+        }
+        BeginSearch::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.find {
+        FindKeys::Range {
+            lastkey,
+            step,
+            limit,
+        } => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.integer(lastkey as i64);
+            out.bulk(b"keystep");
+            out.integer(step as i64);
+            out.bulk(b"limit");
+            out.integer(limit as i64);
+        }
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            step,
+        } => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.integer(keynumidx as i64);
+            out.bulk(b"firstkey");
+            out.integer(firstkey as i64);
+            out.bulk(b"keystep");
+            out.integer(step as i64);
+        }
+        FindKeys::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+}
+
+/// Key-spec flags as a set of names (COMMAND INFO, GETKEYSANDFLAGS).
+pub fn write_key_flags(out: &mut ReplyWriter, bits: u16) {
+    let names: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    out.set(names.len());
+    for name in names {
+        out.simple(name);
+    }
+}
