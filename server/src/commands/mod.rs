@@ -56,16 +56,12 @@ pub fn observe(
             max_len,
         );
     }
-    let latency_threshold = server.hot.latency_threshold_ms.load(Ordering::Relaxed);
-    let millis = elapsed.as_millis() as u64;
-    if latency_threshold > 0 && millis >= latency_threshold {
-        let event = if spec.has_flag("fast") {
-            "fast-command"
-        } else {
-            "command"
-        };
-        server.latency.lock().record(event, millis);
-    }
+    let event = if spec.has_flag("fast") {
+        "fast-command"
+    } else {
+        "command"
+    };
+    crate::latency::add_sample_if_needed(server, event, elapsed);
     if server.monitors.load(Ordering::Relaxed) > 0
         && !spec.has_flag("admin")
         && !spec.has_flag("skip_monitor")
