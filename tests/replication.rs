@@ -8,10 +8,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{free_port, temp_dir, Server};
+use common::{wait_until, Redis, Server};
 
 /// Every key of databases 0..4 as "db key" -> "type contents expiry".
 fn contents(port: u16) -> BTreeMap<String, String> {
@@ -92,18 +90,6 @@ fn cmd(port: u16, args: &[&str]) -> redis::Value {
         command.arg(*arg);
     }
     command.query(&mut con).expect("command")
-}
-
-/// Waits (at most a minute) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Waits until `replica`'s link is up and it processed everything `master` fed.
@@ -244,49 +230,6 @@ fn ferrite_replicas_sync_stream_resume_and_chain() {
     cmd(replica.port, &["SET", "new", "write"]);
     wait_in_sync(replica.port, chained.port);
     assert_eq!(contents(chained.port), contents(replica.port));
-}
-
-/// A real redis-server, stopped on drop.
-struct Redis {
-    port: u16,
-    child: Child,
-    dir: std::path::PathBuf,
-}
-
-impl Redis {
-    fn start(extra: &[&str]) -> Redis {
-        let port = free_port();
-        let dir = temp_dir("redis");
-        let child = Command::new("/usr/bin/redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--dir", &dir.display().to_string()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        wait_until("redis-server to start", || {
-            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .and_then(|c| c.get_connection())
-                .is_ok()
-        });
-        Redis { port, child, dir }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Data written before the replica attaches (full sync), while it is
