@@ -247,3 +247,61 @@ fn command_info_matches_real_redis_for_every_command() {
     }
     assert!(compared > 200, "compared only {compared} commands");
 }
+
+#[test]
+fn command_docs_are_redis_docs() {
+    let server = Server::start();
+    let mut con = connect(server.port);
+    let docs = render(&query(&mut con, &["COMMAND", "DOCS", "get", "set"]));
+    assert!(docs.starts_with(
+        "[get, [summary, Get the value of a key, since, 1.0.0, group, string, \
+         complexity, O(1), arguments, [[name, key, type, key, key_spec_index, 0]]], set, "
+    ));
+    let set = render(&query(&mut con, &["COMMAND", "DOCS", "set"]));
+    for part in [
+        "history, [[2.6.12, Added the `EX`, `PX`, `NX` and `XX` options.]",
+        "[name, get, type, pure-token, token, GET, since, 6.2.0, flags, [optional]]",
+    ] {
+        assert!(set.contains(part), "{part} not in {set}");
+    }
+    let unknown = render(&query(&mut con, &["COMMAND", "DOCS", "nosuch"]));
+    assert_eq!(unknown, "[]");
+}
+
+#[test]
+fn command_docs_match_real_redis_for_every_command() {
+    let server = Server::start();
+    let redis_server = Redis::start(&[]);
+    let (mut ferrite, mut redis) = (connect(server.port), connect(redis_server.port));
+    let names: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .query(&mut ferrite)
+        .expect("COMMAND LIST");
+    for name in &names {
+        let theirs = query(&mut redis, &["COMMAND", "DOCS", name]);
+        let ours = query(&mut ferrite, &["COMMAND", "DOCS", name]);
+        let Value::Array(theirs) = theirs else {
+            panic!("COMMAND DOCS {name}: {theirs:?}");
+        };
+        if theirs.is_empty() {
+            continue; // newer than Redis 7.0
+        }
+        // Subcommands are compared on their own (their order is Redis's dict order).
+        let without_subcommands = |reply: &Value| match reply {
+            Value::Array(pair) => match &pair[1] {
+                Value::Array(fields) => fields
+                    .chunks(2)
+                    .filter(|kv| render(&kv[0]) != "subcommands")
+                    .map(|kv| format!("{}: {}", render(&kv[0]), render(&kv[1])))
+                    .collect::<Vec<_>>(),
+                other => panic!("COMMAND DOCS {name}: {other:?}"),
+            },
+            other => panic!("COMMAND DOCS {name}: {other:?}"),
+        };
+        assert_eq!(
+            without_subcommands(&ours),
+            without_subcommands(&Value::Array(theirs)),
+            "COMMAND DOCS {name}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::command_info::{write_command_info, write_key_flags};
+use super::docs::write_docs;
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::pause::PauseScope;
@@ -538,27 +539,9 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.out.map(specs.len());
     for (name, spec) in specs {
         ctx.out.bulk(name.as_bytes());
-        write_docs(ctx, spec);
+        write_docs(ctx.out, spec, name);
     }
     Ok(())
-}
-
-fn write_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    let has_subs = !spec.subcommands.is_empty();
-    ctx.out.map(2 + has_subs as usize);
-    ctx.out.bulk(b"summary");
-    ctx.out.bulk(spec.summary.as_bytes());
-    ctx.out.bulk(b"group");
-    ctx.out.bulk(spec.group.as_bytes());
-    if has_subs {
-        ctx.out.bulk(b"subcommands");
-        ctx.out.map(spec.subcommands.len());
-        for sub in spec.subcommands {
-            ctx.out
-                .bulk(format!("{}|{}", spec.name, sub.name).as_bytes());
-            write_docs(ctx, sub);
-        }
-    }
 }
 
 /// COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN value]: every command and
