@@ -198,9 +198,9 @@ fn command_info_reports_redis_key_specs() {
     }
 }
 
-/// COMMAND INFO's fields but the tips (Ferrite gives none) and nested
-/// subcommands (compared on their own: their order is Redis's dict order),
-/// with flags and categories as sorted sets.
+/// COMMAND INFO's fields but the nested subcommands (compared on their own:
+/// their order is Redis's dict order), with flags, categories and tips as
+/// sorted sets.
 fn comparable(fields: &[Value]) -> Vec<String> {
     let sorted = |value: &Value| -> String {
         let mut items: Vec<String> = match value {
@@ -218,6 +218,7 @@ fn comparable(fields: &[Value]) -> Vec<String> {
         render(&fields[4]),
         render(&fields[5]),
         sorted(&fields[6]),
+        sorted(&fields[7]),
         render(&fields[8]),
     ]
 }

@@ -1,9 +1,11 @@
 //! COMMAND INFO's reply for one command, as Redis 7.0 writes it: flags in
 //! Redis's order (hidden ones left out, `movablekeys` derived from the key
-//! specs), the legacy key range, ACL categories, tips and key specs.
+//! specs), the legacy key range, ACL categories, tips (Redis's, from
+//! `docs_data.rs`) and key specs.
 
 use ferrite_resp::ReplyWriter;
 
+use super::docs;
 use crate::command::CommandSpec;
 use crate::key_spec::{flags, legacy_range, BeginSearch, FindKeys, KeySpec};
 
@@ -56,7 +58,11 @@ pub fn write_command_info(out: &mut ReplyWriter, spec: &CommandSpec, full_name: 
     for category in categories {
         out.simple(category);
     }
-    out.set(0);
+    let tips = docs::lookup(full_name).map_or(&[][..], |d| d.tips);
+    out.set(tips.len());
+    for tip in tips {
+        out.bulk(tip.as_bytes());
+    }
     write_key_specs(out, spec);
     out.array(spec.subcommands.len());
     for sub in spec.subcommands {

@@ -19,6 +19,10 @@ pub struct CommandDocs {
     pub replaced_by: Option<&'static str>,
     pub history: &'static [(&'static str, &'static str)],
     pub arguments: &'static [Arg],
+    /// COMMAND INFO's tips ("nondeterministic_output",
+    /// "request_policy:all_shards", ...), kept with the docs as Redis's JSON
+    /// keeps them.
+    pub tips: &'static [&'static str],
 }
 
 impl CommandDocs {
@@ -32,6 +36,7 @@ impl CommandDocs {
             replaced_by: None,
             history: &[],
             arguments: &[],
+            tips: &[],
         }
     }
 
@@ -62,6 +67,11 @@ impl CommandDocs {
 
     pub const fn args(mut self, arguments: &'static [Arg]) -> Self {
         self.arguments = arguments;
+        self
+    }
+
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
         self
     }
 }
@@ -130,7 +140,7 @@ impl Arg {
 
 /// Redis's documentation of a command by full name, if Redis 7.0 has it
 /// (commands newer than 7.0 have only their spec's summary and group).
-fn lookup(full_name: &str) -> Option<&'static CommandDocs> {
+pub fn lookup(full_name: &str) -> Option<&'static CommandDocs> {
     DOCS.binary_search_by(|(name, _)| (*name).cmp(full_name))
         .ok()
         .map(|i| &DOCS[i].1)
