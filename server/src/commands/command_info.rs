@@ -87,70 +87,66 @@ fn write_key_spec(out: &mut ReplyWriter, spec: &KeySpec) {
     out.bulk(b"flags");
     write_key_flags(out, spec.flags);
     out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
     match spec.begin {
-        BeginSearch::Index(index) => {
-            out.bulk(b"index");
-            out.bulk(b"spec");
-            out.map(1);
-            out.bulk(b"index");
-            out.integer(index as i64);
-        }
-        BeginSearch::Keyword { keyword, startfrom } => {
-            out.bulk(b"keyword");
-            out.bulk(b"spec");
-            out.map(2);
-            out.bulk(b"keyword");
-            out.bulk(keyword.as_bytes());
-            out.bulk(b"startfrom");
-            out.integer(startfrom as i64);
-        }
-        BeginSearch::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
+        BeginSearch::Index(index) => write_typed(out, "index", None, &[("index", index)]),
+        BeginSearch::Keyword { keyword, startfrom } => write_typed(
+            out,
+            "keyword",
+            Some(("keyword", keyword)),
+            &[("startfrom", startfrom)],
+        ),
+        BeginSearch::Unknown => write_typed(out, "unknown", None, &[]),
     }
     out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
     match spec.find {
         FindKeys::Range {
             lastkey,
             step,
             limit,
-        } => {
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.integer(lastkey as i64);
-            out.bulk(b"keystep");
-            out.integer(step as i64);
-            out.bulk(b"limit");
-            out.integer(limit as i64);
-        }
+        } => write_typed(
+            out,
+            "range",
+            None,
+            &[("lastkey", lastkey), ("keystep", step), ("limit", limit)],
+        ),
         FindKeys::Keynum {
             keynumidx,
             firstkey,
             step,
-        } => {
-            out.bulk(b"keynum");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"keynumidx");
-            out.integer(keynumidx as i64);
-            out.bulk(b"firstkey");
-            out.integer(firstkey as i64);
-            out.bulk(b"keystep");
-            out.integer(step as i64);
-        }
-        FindKeys::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
+        } => write_typed(
+            out,
+            "keynum",
+            None,
+            &[
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", step),
+            ],
+        ),
+        FindKeys::Unknown => write_typed(out, "unknown", None, &[]),
+    }
+}
+
+/// `{type: kind, spec: {text field, integer fields...}}`, one part of a key
+/// spec.
+fn write_typed(
+    out: &mut ReplyWriter,
+    kind: &str,
+    text: Option<(&str, &str)>,
+    integers: &[(&str, i32)],
+) {
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(kind.as_bytes());
+    out.bulk(b"spec");
+    out.map(text.is_some() as usize + integers.len());
+    if let Some((name, value)) = text {
+        out.bulk(name.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+    for (name, value) in integers {
+        out.bulk(name.as_bytes());
+        out.integer(*value as i64);
     }
 }
 
