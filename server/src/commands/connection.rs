@@ -1,5 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use ferrite_resp::Protocol;
 
@@ -108,6 +110,9 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
     client.handle.name.lock().clear();
     ctx.server.pubsub.unsubscribe_all(ctx.client);
+    if ctx.client.handle.monitor.swap(false, Ordering::SeqCst) {
+        ctx.server.monitors.fetch_sub(1, Ordering::SeqCst);
+    }
     set_protocol(ctx, Protocol::Resp2);
     ctx.out.simple("RESET");
     Ok(())
@@ -115,10 +120,10 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn set_protocol(ctx: &mut Ctx<'_>, protocol: Protocol) {
     ctx.out.set_protocol(protocol);
-    ctx.client.handle.resp.store(
-        protocol.version() as usize,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    ctx.client
+        .handle
+        .resp
+        .store(protocol.version() as usize, Ordering::Relaxed);
 }
 
 /// Checks a password for the `default` user (the only user until ACLs exist).
