@@ -13,8 +13,7 @@ use crate::transaction::ExclusiveScope;
 pub type CmdResult = Result<(), CmdError>;
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
 /// Finds the keys of a command where its key specs cannot (Redis's
-/// `getkeys_proc`): SORT's STORE anywhere, SET's and BITFIELD's flags that
-/// depend on the arguments.
+/// `getkeys_proc`): SORT's STORE anywhere, SET's flags that depend on GET.
 pub type KeyFinder = fn(&[Bytes]) -> Vec<KeyRef>;
 
 /// Redis's ACL categories in the order it lists them (`ACLCommandCategories`).
