@@ -140,6 +140,23 @@ fn monitor_streams_other_clients_commands() {
 }
 
 #[test]
+fn reset_ends_monitor() {
+    let server = Server::start();
+    let mut monitor = server.raw();
+    monitor.send(b"MONITOR\r\nRESET\r\n");
+    monitor.expect(b"+OK\r\n+RESET\r\n");
+    let mut client = server.raw();
+    client.send(b"SET a 1\r\n");
+    client.expect(b"+OK\r\n");
+    // No monitor line before the reply: the feed ended with RESET.
+    monitor.send(b"CLIENT INFO\r\n");
+    let header = monitor.read_line();
+    assert!(header.starts_with('$'), "{header}");
+    let info = monitor.read_line();
+    assert!(info.contains(" flags=N "), "{info}");
+}
+
+#[test]
 fn client_reply_off_and_skip() {
     let server = Server::start();
     let mut conn = server.raw();

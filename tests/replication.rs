@@ -8,11 +8,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::repl::{cmd, connect, field, info, wait_in_sync, wait_until};
-use common::{free_port, temp_dir, Server};
+use common::repl::{cmd, connect, field, info, wait_in_sync};
+use common::{Redis, Server};
 
 /// Every key of databases 0..4 as "db key" -> "type contents expiry".
 fn contents(port: u16) -> BTreeMap<String, String> {
@@ -208,49 +207,6 @@ fn ferrite_replicas_sync_stream_resume_and_chain() {
     cmd(replica.port, &["SET", "new", "write"]);
     wait_in_sync(replica.port, chained.port);
     assert_eq!(contents(chained.port), contents(replica.port));
-}
-
-/// A real redis-server, stopped on drop.
-struct Redis {
-    port: u16,
-    child: Child,
-    dir: std::path::PathBuf,
-}
-
-impl Redis {
-    fn start(extra: &[&str]) -> Redis {
-        let port = free_port();
-        let dir = temp_dir("redis");
-        let child = Command::new("/usr/bin/redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--dir", &dir.display().to_string()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        wait_until("redis-server to start", || {
-            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .and_then(|c| c.get_connection())
-                .is_ok()
-        });
-        Redis { port, child, dir }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Data written before the replica attaches (full sync), while it is

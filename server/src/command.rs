@@ -6,14 +6,40 @@ use ferrite_resp::ReplyWriter;
 use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
 
 use crate::client::ClientState;
+use crate::key_spec::{self, KeyRef, KeySpec};
 use crate::server::Server;
 use crate::transaction::ExclusiveScope;
 
 pub type CmdResult = Result<(), CmdError>;
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
-/// Finds the key positions of a command whose keys depend on its arguments
-/// (Redis's "movablekeys": a numkeys count, SORT's STORE).
-pub type KeyFinder = fn(&[Bytes]) -> Vec<usize>;
+/// Finds the keys of a command where its key specs cannot (Redis's
+/// `getkeys_proc`): SORT's STORE anywhere, SET's flags that depend on GET.
+pub type KeyFinder = fn(&[Bytes]) -> Vec<KeyRef>;
+
+/// Redis's ACL categories in the order it lists them (`ACLCommandCategories`).
+pub const ACL_CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// A command's static description, as COMMAND INFO reports it.
 #[derive(Debug)]
@@ -22,11 +48,10 @@ pub struct CommandSpec {
     /// Positive: exact argument count (with the name); negative: at least -arity.
     pub arity: i32,
     pub flags: &'static [&'static str],
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
-    /// Set for movable-key commands; first/last/step then only describe the
-    /// fixed part (what COMMAND INFO reports).
+    /// Redis's key specs (`key_spec.rs`): where the keys are; COMMAND
+    /// INFO's first/last/step and `movablekeys` are derived from them.
+    pub key_specs: &'static [KeySpec],
+    /// Where the key specs cannot say (see `KeyFinder`).
     pub key_finder: Option<KeyFinder>,
     pub categories: &'static [&'static str],
     pub group: &'static str,
@@ -42,9 +67,7 @@ impl CommandSpec {
             name,
             arity,
             flags: &[],
-            first_key: 0,
-            last_key: 0,
-            step: 0,
+            key_specs: &[],
             key_finder: None,
             categories: &[],
             group: "generic",
@@ -59,9 +82,7 @@ impl CommandSpec {
             name,
             arity: -2,
             flags: &[],
-            first_key: 0,
-            last_key: 0,
-            step: 0,
+            key_specs: &[],
             key_finder: None,
             categories: &[],
             group: "server",
@@ -83,14 +104,13 @@ impl CommandSpec {
         self
     }
 
-    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
-        self.first_key = first;
-        self.last_key = last;
-        self.step = step;
+    /// Redis's key specs for this command.
+    pub const fn key_specs(mut self, specs: &'static [KeySpec]) -> Self {
+        self.key_specs = specs;
         self
     }
 
-    /// Keys found from the arguments (movable keys).
+    /// Keys found from the arguments where the specs cannot say.
     pub const fn key_finder(mut self, finder: KeyFinder) -> Self {
         self.key_finder = Some(finder);
         self
@@ -105,6 +125,29 @@ impl CommandSpec {
         self.group = group;
         self.summary = summary;
         self
+    }
+
+    /// ACL categories as Redis reports them: the declared ones plus those
+    /// its flags imply (Redis's `setImplicitACLCategories`: @write, @read
+    /// except for scripting, @admin and @dangerous, @pubsub, @fast,
+    /// @blocking, and @slow for whatever is not @fast), in Redis's order.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let declared = |name: &str| self.categories.contains(&name);
+        let implied = |name: &str| match name {
+            "@write" => self.has_flag("write"),
+            "@read" => self.has_flag("readonly") && !declared("@scripting"),
+            "@admin" | "@dangerous" => self.has_flag("admin"),
+            "@pubsub" => self.has_flag("pubsub"),
+            "@fast" => self.has_flag("fast"),
+            "@blocking" => self.has_flag("blocking"),
+            "@slow" => !declared("@fast") && !self.has_flag("fast"),
+            _ => false,
+        };
+        ACL_CATEGORY_ORDER
+            .iter()
+            .copied()
+            .filter(|name| declared(name) || implied(name))
+            .collect()
     }
 
     pub fn has_flag(&self, flag: &str) -> bool {
@@ -123,45 +166,34 @@ impl CommandSpec {
     /// Positions of the key arguments in `args` (the whole request, name
     /// first): COMMAND GETKEYS, WATCH touches, blocked-client wakeups.
     pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
-        if let Some(finder) = self.key_finder {
-            return finder(args);
-        }
-        let argc = args.len();
-        if self.first_key <= 0 {
-            return Vec::new();
-        }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key
-        };
-        let step = self.step.max(1) as usize;
-        (self.first_key as usize..=last.max(0) as usize)
-            .step_by(step)
-            .filter(|&i| i < argc)
-            .collect()
+        self.find_keys(args).iter().map(|key| key.pos).collect()
     }
-}
 
-/// Key finder for `name numkeys key [key ...] ...` (SINTERCARD, ZUNION,
-/// LMPOP, ...) when `AT` is 1, and `name x numkeys key ...` (ZUNIONSTORE's
-/// sources, BLMPOP) when `AT` is 2: the `numkeys` arguments after `args[AT]`.
-pub fn keys_after_count<const AT: usize>(args: &[Bytes]) -> Vec<usize> {
-    let count = args
-        .get(AT)
-        .and_then(|n| parse_i64(n).ok())
-        .filter(|n| *n > 0)
-        .map_or(0, |n| n as usize);
-    let first = AT + 1;
-    (first..args.len().min(first.saturating_add(count))).collect()
-}
+    /// The key arguments in `args` with their flags, as Redis's
+    /// `getKeysFromCommandWithSpecs` finds them: by the key specs when they
+    /// can say and their flags do not vary, else by the key finder.
+    pub fn find_keys(&self, args: &[Bytes]) -> Vec<KeyRef> {
+        use key_spec::flags::VARIABLE_FLAGS;
+        let all = self.key_specs.iter().fold(0, |acc, s| acc | s.flags);
+        if self.has_real_key_spec() && all & VARIABLE_FLAGS == 0 {
+            if let Ok(keys) = key_spec::keys_from_specs(self.key_specs, args) {
+                return keys;
+            }
+        }
+        self.key_finder.map_or_else(Vec::new, |finder| finder(args))
+    }
 
-/// Key finder for ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination, then
-/// `numkeys` sources.
-pub fn destination_and_counted_keys(args: &[Bytes]) -> Vec<usize> {
-    let mut keys = vec![1];
-    keys.extend(keys_after_count::<2>(args));
-    keys
+    /// Whether the command can have keys at all (Redis's
+    /// `doesCommandHaveKeys`).
+    pub fn has_keys(&self) -> bool {
+        self.key_finder.is_some() || self.has_real_key_spec()
+    }
+
+    /// A spec for keys, not for shard channels (NOT_KEY).
+    fn has_real_key_spec(&self) -> bool {
+        use key_spec::flags::NOT_KEY;
+        self.key_specs.iter().any(|s| s.flags & NOT_KEY == 0)
+    }
 }
 
 /// A command failed; the text is the error reply (code first).
@@ -451,21 +483,6 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"01"), Err(CmdError::NotInteger));
         assert_eq!(parse_i64(b"9223372036854775808"), Err(CmdError::NotInteger));
-    }
-
-    #[test]
-    fn counted_keys_stop_at_the_count_and_the_arguments() {
-        let args: Vec<Bytes> = ["zunionstore", "d", "2", "a", "b", "weights", "1", "2"]
-            .iter()
-            .map(|a| Bytes::from(a.to_string()))
-            .collect();
-        assert_eq!(destination_and_counted_keys(&args), vec![1, 3, 4]);
-        let lmpop: Vec<Bytes> = ["lmpop", "5", "a", "b", "left"]
-            .iter()
-            .map(|a| Bytes::from(a.to_string()))
-            .collect();
-        assert_eq!(keys_after_count::<1>(&lmpop), vec![2, 3, 4]);
-        assert!(keys_after_count::<1>(&args[..4]).is_empty());
     }
 
     #[test]

@@ -165,8 +165,10 @@ async fn serve_client(
                     return Ok(());
                 }
             }
-            if handle.monitor.load(Ordering::Relaxed) && monitor_feed.is_none() {
-                monitor_feed = Some(server.monitor_feed.subscribe());
+            // MONITOR starts the feed; RESET stops it.
+            let monitoring = handle.monitor.load(Ordering::Relaxed);
+            if monitoring != monitor_feed.is_some() {
+                monitor_feed = monitoring.then(|| server.monitor_feed.subscribe());
             }
             if client.close_after_reply || handle.is_killed() {
                 break;

@@ -2,8 +2,22 @@
 //! milliseconds, a history of the last 160 samples per event, as Redis keeps.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::server::Server;
 
 const HISTORY_LEN: usize = 160;
+
+/// Records `elapsed` for `event` when the monitor is on and it reached the
+/// threshold (Redis's `latencyAddSampleIfNeeded`).
+pub fn add_sample_if_needed(server: &Server, event: &str, elapsed: Duration) {
+    let threshold = server.hot.latency_threshold_ms.load(Ordering::Relaxed);
+    let millis = elapsed.as_millis() as u64;
+    if threshold > 0 && millis >= threshold {
+        server.latency.lock().record(event, millis);
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct LatencySample {

@@ -113,30 +113,31 @@ impl Db {
     }
 
     /// Next page of keys at or after `cursor` in ordinal order: about `count`
-    /// live keys (more when hashes tie), filtered by `keep`.
-    #[allow(clippy::too_many_arguments)] // the shard-locking context, then the page
-    pub(crate) fn scan(
-        &self,
-        db: usize,
+    /// keys visited (more when hashes tie). A visited key is returned when
+    /// `matches` (the pattern) and `keep_type` accept it; an expired one that
+    /// `matches` accepts is deleted instead (lazy expiry, as Redis's SCAN
+    /// does: its type check and its expiry check both delete it), while an
+    /// expired one the pattern rejects is left for the active cycle.
+    /// `lock` locks shard `index` of this database the way commands do
+    /// (snapshot capture, key events), since lazy expiry writes.
+    pub(crate) fn scan<'a>(
         cursor: u64,
         count: usize,
-        stats: &KeyspaceStats,
-        hasher: &ahash::RandomState,
-        now_ms: u64,
-        mut keep: impl FnMut(&[u8], ValueType) -> bool,
+        lock: impl Fn(usize) -> ShardGuard<'a>,
+        mut matches: impl FnMut(&[u8]) -> bool,
+        mut keep_type: impl FnMut(ValueType) -> bool,
     ) -> ScanBatch {
         let count = count.max(1);
         let mut batch = ScanBatch::default();
         let mut visited = 0usize;
         let first_shard = (cursor >> (64 - SHARD_BITS)) as usize;
         for index in first_shard..SHARD_COUNT {
-            let shard = self.lock_shard(db, index, stats, hasher, now_ms, None);
-            let mut candidates: Vec<(u64, &[u8], ValueType)> = shard
+            let mut shard = lock(index);
+            let now_ms = shard.now_ms();
+            let mut candidates: Vec<(u64, &[u8], &Entry)> = shard
                 .iter()
-                .filter(|(_, hash, entry)| {
-                    KeyHash::ordinal(*hash) >= cursor && !entry.is_expired(now_ms)
-                })
-                .map(|(key, hash, entry)| (KeyHash::ordinal(hash), key, entry.value.value_type()))
+                .filter(|(_, hash, _)| KeyHash::ordinal(*hash) >= cursor)
+                .map(|(key, hash, entry)| (KeyHash::ordinal(hash), key, entry))
                 .collect();
             candidates.sort_unstable_by_key(|c| c.0);
             let wanted = count - visited;
@@ -148,21 +149,31 @@ impl Db {
                 taken += 1;
             }
             visited += taken;
-            for &(_, key, value_type) in &candidates[..taken] {
-                if keep(key, value_type) {
+            let mut expired = Vec::new();
+            for &(_, key, entry) in &candidates[..taken] {
+                if !matches(key) {
+                    continue;
+                }
+                if entry.is_expired(now_ms) {
+                    expired.push(key.to_vec());
+                } else if keep_type(entry.value.value_type()) {
                     batch.keys.push(key.to_vec());
                 }
             }
-            if taken < candidates.len() {
-                batch.next_cursor = candidates[taken - 1].0 + 1;
-                return batch;
+            let next_cursor = match (taken < candidates.len(), visited >= count) {
+                (true, _) => Some(candidates[taken - 1].0 + 1),
+                (false, true) if index + 1 < SHARD_COUNT => {
+                    Some(((index + 1) as u64) << (64 - SHARD_BITS))
+                }
+                (false, true) => Some(0),
+                (false, false) => None,
+            };
+            drop(candidates);
+            for key in &expired {
+                shard.expire_if_due(key);
             }
-            if visited >= count {
-                batch.next_cursor = if index + 1 < SHARD_COUNT {
-                    ((index + 1) as u64) << (64 - SHARD_BITS)
-                } else {
-                    0
-                };
+            if let Some(next_cursor) = next_cursor {
+                batch.next_cursor = next_cursor;
                 return batch;
             }
         }

@@ -514,21 +514,22 @@ impl<'a> KeyspaceRead<'a> {
         }
     }
 
+    /// One page of SCAN over database `db` (see `Db::scan`: expired keys
+    /// the pattern matches are deleted, not returned).
     pub fn scan(
         &self,
         db: usize,
         cursor: u64,
         count: usize,
-        keep: impl FnMut(&[u8], ValueType) -> bool,
+        matches: impl FnMut(&[u8]) -> bool,
+        keep_type: impl FnMut(ValueType) -> bool,
     ) -> ScanBatch {
-        self.dbs[db].scan(
-            db,
+        Db::scan(
             cursor,
             count,
-            &self.keyspace.stats,
-            &self.keyspace.hasher,
-            self.now_ms,
-            keep,
+            |index| self.lock_index(db, index),
+            matches,
+            keep_type,
         )
     }
 
@@ -542,33 +543,34 @@ impl<'a> KeyspaceRead<'a> {
         (keys, volatile)
     }
 
-    /// A random live key of database `db`.
     /// A uniformly random live key of database `db` (RANDOMKEY): one pass
     /// over the shards picks a shard with probability proportional to its
-    /// size, then a key in it. It locks every shard once, so it is for
-    /// RANDOMKEY, not for hot paths.
+    /// size, then a key in it. A pick that lands on an expired key deletes it
+    /// (lazy expiry, as Redis's `dbRandomKey` does) and picks again, so the
+    /// loop ends: every retry removes a key. It locks every shard once per
+    /// pick, so it is for RANDOMKEY, not for hot paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         use rand::Rng;
         let database = &self.dbs[db];
         let mut rng = rand::thread_rng();
-        let mut seen = 0usize;
-        let mut chosen = None;
-        for index in 0..database.shard_count() {
-            let len = self.lock_index(db, index).len();
-            seen += len;
-            if len > 0 && rng.gen_range(0..seen) < len {
-                chosen = Some(index);
+        loop {
+            let mut seen = 0usize;
+            let mut chosen = None;
+            for index in 0..database.shard_count() {
+                let len = self.lock_index(db, index).len();
+                seen += len;
+                if len > 0 && rng.gen_range(0..seen) < len {
+                    chosen = Some(index);
+                }
             }
+            let mut shard = self.lock_index(db, chosen?);
+            let n = rng.gen_range(0..shard.len().max(1));
+            let (key, expired) = shard.nth_key(n).map(|(k, e)| (k.to_vec(), e))?;
+            if !expired {
+                return Some(key);
+            }
+            shard.expire_if_due(&key);
         }
-        let shard = self.lock_index(db, chosen?);
-        let n = rng.gen_range(0..shard.len().max(1));
-        let key = shard
-            .nth_live_key(n)
-            .or_else(|| shard.nth_live_key(0))
-            .map(<[u8]>::to_vec);
-        drop(shard);
-        // Only expired keys where the pick landed: any live key will do.
-        key.or_else(|| self.sample_key(db))
     }
 
     /// A random live key of database `db`, cheaply: the first key found
@@ -650,7 +652,7 @@ mod tests {
         let mut cursor = 0;
         let mut round = 0;
         loop {
-            let batch = ks.read().scan(0, cursor, 37, |_, _| true);
+            let batch = ks.read().scan(0, cursor, 37, |_| true, |_| true);
             for k in batch.keys {
                 assert!(seen.insert(k), "duplicate key");
             }
@@ -680,6 +682,23 @@ mod tests {
         }
         // Binomial(2000, 1/2): outside 800..1200 with probability below 1e-18.
         assert!((800..1200).contains(&foo), "foo picked {foo} times of 2000");
+    }
+
+    #[test]
+    fn scan_and_random_key_delete_the_expired_keys_they_meet() {
+        let ks = Keyspace::new(1);
+        set(&ks, "a:1", Some(1));
+        set(&ks, "b:1", Some(1));
+        set(&ks, "live", None);
+        let batch = ks.read().scan(0, 0, 100, |k| k.starts_with(b"a"), |_| true);
+        assert!(batch.keys.is_empty());
+        // Only the expired key the pattern matched is gone.
+        assert_eq!(ks.stats().expired_keys(), 1);
+        assert_eq!(ks.read().random_key(0).as_deref(), Some(&b"live"[..]));
+        set(&ks, "live", Some(1));
+        assert_eq!(ks.read().random_key(0), None);
+        assert_eq!(ks.stats().expired_keys(), 3);
+        assert_eq!(ks.read().counts(0), (0, 0));
     }
 
     #[test]

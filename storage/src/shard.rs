@@ -341,7 +341,37 @@ impl ShardGuard<'_> {
         n
     }
 
-    /// The `n`th key that has not expired, in table order (RANDOMKEY).
+    /// The `n`th key in table order, expired or not, and whether it has
+    /// expired (RANDOMKEY picks among all keys and expires what it lands on).
+    pub fn nth_key(&self, n: usize) -> Option<(&[u8], bool)> {
+        self.shard
+            .table
+            .iter()
+            .nth(n)
+            .map(|slot| (slot.key.as_slice(), slot.entry.is_expired(self.now_ms)))
+    }
+
+    /// Deletes `key` if it has expired (lazy expiry, counted, logged and
+    /// reported like a lookup's); returns whether it did.
+    pub fn expire_if_due(&mut self, key: &[u8]) -> bool {
+        let key = KeyHash {
+            bytes: key,
+            hash: self.hasher.hash_one(key),
+        };
+        let now = self.now_ms;
+        let expired = self
+            .shard
+            .table
+            .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
+            .is_some_and(|slot| slot.entry.is_expired(now));
+        if expired {
+            // `remove` counts, logs and reports an expired entry it removes.
+            self.remove(&key);
+        }
+        expired
+    }
+
+    /// The `n`th key that has not expired, in table order (eviction samples).
     pub fn nth_live_key(&self, n: usize) -> Option<&[u8]> {
         self.shard
             .table

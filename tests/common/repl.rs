@@ -1,8 +1,6 @@
 //! Helpers of the replication tests: INFO fields, one-off commands, and
 //! waiting for a condition or for a replica to catch up.
 
-use std::time::{Duration, Instant};
-
 pub fn info(port: u16, section: &str) -> String {
     let mut con = connect(port);
     redis::cmd("INFO")
@@ -34,17 +32,7 @@ pub fn cmd(port: u16, args: &[&str]) -> redis::Value {
     command.query(&mut con).expect("command")
 }
 
-/// Waits (at most a minute) until `done` holds.
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
+pub use super::wait_until;
 
 /// Waits until `replica`'s link is up and it processed everything `master` fed.
 pub fn wait_in_sync(master: u16, replica: u16) {

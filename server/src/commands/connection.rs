@@ -1,5 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use ferrite_resp::Protocol;
 
@@ -11,7 +13,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .acl(&["@fast", "@connection"])
         .doc("connection", "Returns the server's liveliness response."),
     CommandSpec::new("echo", 2, echo)
-        .flags(&["fast"])
+        .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
         .doc("connection", "Returns the given string."),
     CommandSpec::new("quit", -1, quit)
@@ -109,6 +111,9 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.handle.name.lock().clear();
     ctx.server.pubsub.unsubscribe_all(ctx.client);
     super::tracking::disable(ctx.server, ctx.client);
+    if ctx.client.handle.monitor.swap(false, Ordering::SeqCst) {
+        ctx.server.monitors.fetch_sub(1, Ordering::SeqCst);
+    }
     set_protocol(ctx, Protocol::Resp2);
     ctx.out.simple("RESET");
     Ok(())
@@ -116,10 +121,10 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn set_protocol(ctx: &mut Ctx<'_>, protocol: Protocol) {
     ctx.out.set_protocol(protocol);
-    ctx.client.handle.resp.store(
-        protocol.version() as usize,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    ctx.client
+        .handle
+        .resp
+        .store(protocol.version() as usize, Ordering::Relaxed);
 }
 
 /// Checks a password for the `default` user (the only user until ACLs exist).

@@ -11,6 +11,7 @@ use crate::command::{
     CmdResult, CommandSpec, Ctx,
 };
 use crate::commands::strings::format_human_float;
+use crate::key_spec::{flags::*, KeySpec};
 use crate::notify::class;
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -18,22 +19,22 @@ const RF: &[&str] = &["readonly", "fast"];
 const R: &[&str] = &["readonly"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, hset).flags(WF).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Creates or modifies the value of a field in a hash."),
-    CommandSpec::new("hsetnx", 4, hsetnx).flags(WF).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Sets the value of a field in a hash only when the field doesn't exist."),
-    CommandSpec::new("hmset", -4, hmset).flags(WF).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Sets the values of multiple fields."),
-    CommandSpec::new("hget", 3, hget).flags(RF).keys(1, 1, 1).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the value of a field in a hash."),
-    CommandSpec::new("hmget", -3, hmget).flags(RF).keys(1, 1, 1).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the values of all fields in a hash."),
-    CommandSpec::new("hdel", -3, hdel).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    CommandSpec::new("hlen", 2, hlen).flags(RF).keys(1, 1, 1).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the number of fields in a hash."),
-    CommandSpec::new("hstrlen", 3, hstrlen).flags(RF).keys(1, 1, 1).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the length of the value of a field."),
-    CommandSpec::new("hexists", 3, hexists).flags(RF).keys(1, 1, 1).acl(&["@read", "@hash", "@fast"]).doc("hash", "Determines whether a field exists in a hash."),
-    CommandSpec::new("hkeys", 2, hkeys).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all fields in a hash."),
-    CommandSpec::new("hvals", 2, hvals).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all values in a hash."),
-    CommandSpec::new("hgetall", 2, hgetall).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all fields and values in a hash."),
-    CommandSpec::new("hincrby", 4, hincrby).flags(WF).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    CommandSpec::new("hincrbyfloat", 4, hincrbyfloat).flags(WF).keys(1, 1, 1).acl(&["@write", "@hash", "@fast"]).doc("hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
-    CommandSpec::new("hrandfield", -2, hrandfield).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns one or more random fields from a hash."),
-    CommandSpec::new("hscan", -3, hscan).flags(R).keys(1, 1, 1).acl(&["@read", "@hash", "@slow"]).doc("hash", "Iterates over fields and values of a hash."),
+    CommandSpec::new("hset", -4, hset).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(WF).acl(&["@write", "@hash", "@fast"]).doc("hash", "Creates or modifies the value of a field in a hash."),
+    CommandSpec::new("hsetnx", 4, hsetnx).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WF).acl(&["@write", "@hash", "@fast"]).doc("hash", "Sets the value of a field in a hash only when the field doesn't exist."),
+    CommandSpec::new("hmset", -4, hmset).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(WF).acl(&["@write", "@hash", "@fast"]).doc("hash", "Sets the values of multiple fields."),
+    CommandSpec::new("hget", 3, hget).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the value of a field in a hash."),
+    CommandSpec::new("hmget", -3, hmget).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the values of all fields in a hash."),
+    CommandSpec::new("hdel", -3, hdel).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write", "fast"]).acl(&["@write", "@hash", "@fast"]).doc("hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    CommandSpec::new("hlen", 2, hlen).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the number of fields in a hash."),
+    CommandSpec::new("hstrlen", 3, hstrlen).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@hash", "@fast"]).doc("hash", "Returns the length of the value of a field."),
+    CommandSpec::new("hexists", 3, hexists).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@hash", "@fast"]).doc("hash", "Determines whether a field exists in a hash."),
+    CommandSpec::new("hkeys", 2, hkeys).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all fields in a hash."),
+    CommandSpec::new("hvals", 2, hvals).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all values in a hash."),
+    CommandSpec::new("hgetall", 2, hgetall).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns all fields and values in a hash."),
+    CommandSpec::new("hincrby", 4, hincrby).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@hash", "@fast"]).doc("hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    CommandSpec::new("hincrbyfloat", 4, hincrbyfloat).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@hash", "@fast"]).doc("hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    CommandSpec::new("hrandfield", -2, hrandfield).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@hash", "@slow"]).doc("hash", "Returns one or more random fields from a hash."),
+    CommandSpec::new("hscan", -3, hscan).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@hash", "@slow"]).doc("hash", "Iterates over fields and values of a hash."),
 ];
 
 fn wrong_args(ctx: &Ctx<'_>) -> CmdError {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::command_info::{write_command_info, write_key_flags};
+use super::docs::write_docs;
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::pause::PauseScope;
@@ -17,6 +19,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("connection", "A container for client connection commands."),
     CommandSpec::container("command", COMMAND_SUBCOMMANDS)
         .with_handler(-1, command_info)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
         .doc("server", "Returns detailed information about all commands."),
     CommandSpec::new("monitor", 1, monitor)
         .flags(ADMIN)
@@ -161,12 +165,19 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         .flags(&["loading", "stale"])
         .acl(CONN)
         .doc("server", "Returns a list of command names."),
-    CommandSpec::new("getkeys", -3, command_getkeys)
+    CommandSpec::new("getkeys", -4, command_getkeys)
         .flags(&["loading", "stale"])
         .acl(CONN)
         .doc(
             "server",
             "Extracts the key names from an arbitrary command.",
+        ),
+    CommandSpec::new("getkeysandflags", -4, command_getkeysandflags)
+        .flags(&["loading", "stale"])
+        .acl(CONN)
+        .doc(
+            "server",
+            "Extract keys and access flags given a full Redis command",
         ),
     CommandSpec::new("help", 2, command_help)
         .flags(&["loading", "stale"])
@@ -518,14 +529,14 @@ fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let specs: Vec<_> = table.top_level().collect();
         ctx.out.array(specs.len());
         for spec in specs {
-            write_command_info(ctx, spec, spec.name);
+            write_command_info(ctx.out, spec, spec.name);
         }
         return Ok(());
     }
     ctx.out.array(args.len() - 2);
     for name in &args[2..] {
         match find_command(ctx, name) {
-            Some((full_name, spec)) => write_command_info(ctx, spec, full_name),
+            Some((full_name, spec)) => write_command_info(ctx.out, spec, full_name),
             None => ctx.out.null_array(),
         }
     }
@@ -549,79 +560,6 @@ fn find_command(ctx: &Ctx<'_>, name: &[u8]) -> Option<(&'static str, &'static Co
     }
 }
 
-fn write_command_info(ctx: &mut Ctx<'_>, spec: &CommandSpec, full_name: &str) {
-    let out = &mut *ctx.out;
-    out.array(10);
-    out.bulk(full_name.as_bytes());
-    out.integer(spec.arity as i64);
-    out.set(spec.flags.len());
-    for flag in spec.flags {
-        out.simple(flag);
-    }
-    out.integer(spec.first_key as i64);
-    out.integer(spec.last_key as i64);
-    out.integer(spec.step as i64);
-    out.set(spec.categories.len());
-    for category in spec.categories {
-        out.simple(category);
-    }
-    out.set(0);
-    write_key_specs(out, spec);
-    out.array(spec.subcommands.len());
-    for sub in spec.subcommands {
-        let name = format!("{}|{}", spec.name, sub.name);
-        write_command_info(ctx, sub, &name);
-    }
-}
-
-/// One key spec derived from first/last/step (Redis has finer ones per key).
-fn write_key_specs(out: &mut ferrite_resp::ReplyWriter, spec: &CommandSpec) {
-    if spec.first_key <= 0 {
-        out.array(0);
-        return;
-    }
-    // Shard channels are keys for cluster routing only (Redis's NOT_KEY).
-    let access: &[&str] = if spec.has_flag("pubsub") {
-        &["not_key"]
-    } else if spec.has_flag("write") {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
-    let last = if spec.last_key < 0 {
-        spec.last_key
-    } else {
-        spec.last_key - spec.first_key
-    };
-    out.array(1);
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(access.len());
-    for flag in access {
-        out.simple(flag);
-    }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.integer(spec.first_key as i64);
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.integer(last as i64);
-    out.bulk(b"keystep");
-    out.integer(spec.step as i64);
-    out.bulk(b"limit");
-    out.integer(0);
-}
-
 fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let specs: Vec<(&'static str, &'static CommandSpec)> = if args.len() <= 2 {
         ctx.server
@@ -638,62 +576,51 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.out.map(specs.len());
     for (name, spec) in specs {
         ctx.out.bulk(name.as_bytes());
-        write_docs(ctx, spec);
+        write_docs(ctx.out, spec, name);
     }
     Ok(())
 }
 
-fn write_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    let has_subs = !spec.subcommands.is_empty();
-    ctx.out.map(2 + has_subs as usize);
-    ctx.out.bulk(b"summary");
-    ctx.out.bulk(spec.summary.as_bytes());
-    ctx.out.bulk(b"group");
-    ctx.out.bulk(spec.group.as_bytes());
-    if has_subs {
-        ctx.out.bulk(b"subcommands");
-        ctx.out.map(spec.subcommands.len());
-        for sub in spec.subcommands {
-            ctx.out
-                .bulk(format!("{}|{}", spec.name, sub.name).as_bytes());
-            write_docs(ctx, sub);
-        }
-    }
-}
-
+/// COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN value]: every command and
+/// subcommand by full name, or those the filter keeps (no module commands
+/// exist, so MODULE keeps none; an unknown category keeps none).
 fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let filter = match args.get(2..) {
-        Some([]) | None => None,
-        Some([kind, by, value])
-            if is(kind, "filterby")
-                && (is(by, "module") || is(by, "aclcat") || is(by, "pattern")) =>
-        {
-            Some(Bytes::from([by.as_ref(), b" ", value.as_ref()].concat()))
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCategory(String),
+        Pattern(&'a [u8]),
+    }
+    let filter = match &args[2..] {
+        [] => Filter::All,
+        [by, kind, value] if is(by, "filterby") => {
+            if is(kind, "module") {
+                Filter::Module
+            } else if is(kind, "aclcat") {
+                Filter::AclCategory(format!("@{}", text(value)))
+            } else if is(kind, "pattern") {
+                Filter::Pattern(value)
+            } else {
+                return Err(CmdError::Syntax);
+            }
         }
         _ => return Err(CmdError::Syntax),
     };
-    let mut names: Vec<&str> = Vec::new();
-    for (_, name, spec) in ctx.server.commands.all() {
-        let keep = match &filter {
-            None => true,
-            Some(f) => {
-                let f = text(f);
-                match f.split_once(' ') {
-                    Some((kind, value)) if kind.eq_ignore_ascii_case("pattern") => {
-                        ferrite_storage::glob_match(value.as_bytes(), name.as_bytes(), true)
-                    }
-                    Some((kind, value)) if kind.eq_ignore_ascii_case("aclcat") => spec
-                        .categories
-                        .iter()
-                        .any(|c| c.trim_start_matches('@').eq_ignore_ascii_case(value)),
-                    _ => false,
-                }
-            }
-        };
-        if keep {
-            names.push(name);
-        }
-    }
+    let names: Vec<&str> = ctx
+        .server
+        .commands
+        .all()
+        .filter(|(_, name, spec)| match &filter {
+            Filter::All => true,
+            Filter::Module => false,
+            Filter::AclCategory(category) => spec
+                .acl_categories()
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(category)),
+            Filter::Pattern(pattern) => ferrite_storage::glob_match(pattern, name.as_bytes(), true),
+        })
+        .map(|(_, name, _)| name)
+        .collect();
     ctx.out.array(names.len());
     for name in names {
         ctx.out.bulk(name.as_bytes());
@@ -702,29 +629,47 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    write_keys(ctx, args, false)
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    write_keys(ctx, args, true)
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS (Redis's `getKeysSubcommandImpl`).
+fn write_keys(ctx: &mut Ctx<'_>, args: &[Bytes], with_flags: bool) -> CmdResult {
     let command = &args[2..];
-    let Some((_, mut spec)) = ctx.server.commands.lookup(&command[0]) else {
+    let table = &ctx.server.commands;
+    let Some((id, mut spec)) = table.lookup(&command[0]) else {
         return Err(CmdError::msg("ERR Invalid command specified"));
     };
-    if !spec.subcommands.is_empty() && command.len() >= 2 {
-        if let Some((id, _)) = ctx.server.commands.lookup(&command[0]) {
-            if let Some((_, sub)) = ctx.server.commands.lookup_subcommand(id, &command[1]) {
-                spec = sub;
-            }
+    if !spec.subcommands.is_empty() && command.len() > 1 {
+        match table.lookup_subcommand(id, &command[1]) {
+            Some((_, sub)) => spec = sub,
+            None => return Err(CmdError::msg("ERR Invalid command specified")),
         }
+    }
+    if !spec.has_keys() {
+        return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(command.len()) {
         return Err(CmdError::msg(
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions = spec.key_positions(command);
-    if positions.is_empty() {
-        return Err(CmdError::msg("ERR The command has no key arguments"));
+    let keys = spec.find_keys(command);
+    if keys.is_empty() && !spec.has_flag("no_mandatory_keys") {
+        return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
-    ctx.out.array(positions.len());
-    for position in positions {
-        ctx.out.bulk(&command[position]);
+    ctx.out.array(keys.len());
+    for key in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(&command[key.pos]);
+            write_key_flags(ctx.out, key.flags);
+        } else {
+            ctx.out.bulk(&command[key.pos]);
+        }
     }
     Ok(())
 }
@@ -742,10 +687,16 @@ fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             "    Return a list of all commands in this Redis server.",
             "INFO [<command-name> ...]",
             "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "DOCS [<command-name> ...]",
             "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
     Ok(())

@@ -5,35 +5,36 @@ use bytes::Bytes;
 use ferrite_storage::{decode_dump_payload, encode_dump_payload, glob_match, Entry, KeyHash};
 
 use crate::command::{is, parse_i64, parse_scan_args, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, KeySpec};
 use crate::notify::class;
 
 const KEYSPACE: &[&str] = &["@keyspace"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, del).flags(&["write"]).keys(1, -1, 1).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Deletes one or more keys."),
-    CommandSpec::new("unlink", -2, del).flags(&["write", "fast"]).keys(1, -1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Asynchronously deletes one or more keys."),
-    CommandSpec::new("exists", -2, exists).flags(&["readonly", "fast"]).keys(1, -1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Determines whether one or more keys exist."),
-    CommandSpec::new("touch", -2, exists).flags(&["readonly", "fast"]).keys(1, -1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    CommandSpec::new("type", 2, type_of).flags(&["readonly", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Determines the type of value stored at a key."),
-    CommandSpec::new("expire", -3, expire).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key in seconds."),
-    CommandSpec::new("pexpire", -3, pexpire).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key in milliseconds."),
-    CommandSpec::new("expireat", -3, expireat).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key to a Unix timestamp."),
-    CommandSpec::new("pexpireat", -3, pexpireat).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    CommandSpec::new("ttl", 2, ttl).flags(&["readonly", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time in seconds of a key."),
-    CommandSpec::new("pttl", 2, pttl).flags(&["readonly", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time in milliseconds of a key."),
-    CommandSpec::new("expiretime", 2, expiretime).flags(&["readonly", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time of a key as a Unix timestamp."),
-    CommandSpec::new("pexpiretime", 2, pexpiretime).flags(&["readonly", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    CommandSpec::new("persist", 2, persist).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Removes the expiration time of a key."),
+    CommandSpec::new("del", -2, del).key_specs(&[KeySpec::range(1, -1, 1, RM | DELETE)]).flags(&["write"]).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Deletes one or more keys."),
+    CommandSpec::new("unlink", -2, del).key_specs(&[KeySpec::range(1, -1, 1, RM | DELETE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Asynchronously deletes one or more keys."),
+    CommandSpec::new("exists", -2, exists).key_specs(&[KeySpec::range(1, -1, 1, RO)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Determines whether one or more keys exist."),
+    CommandSpec::new("touch", -2, exists).key_specs(&[KeySpec::range(1, -1, 1, RO)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    CommandSpec::new("type", 2, type_of).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Determines the type of value stored at a key."),
+    CommandSpec::new("expire", -3, expire).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key in seconds."),
+    CommandSpec::new("pexpire", -3, pexpire).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key in milliseconds."),
+    CommandSpec::new("expireat", -3, expireat).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key to a Unix timestamp."),
+    CommandSpec::new("pexpireat", -3, pexpireat).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    CommandSpec::new("ttl", 2, ttl).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time in seconds of a key."),
+    CommandSpec::new("pttl", 2, pttl).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time in milliseconds of a key."),
+    CommandSpec::new("expiretime", 2, expiretime).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time of a key as a Unix timestamp."),
+    CommandSpec::new("pexpiretime", 2, pexpiretime).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    CommandSpec::new("persist", 2, persist).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Removes the expiration time of a key."),
     CommandSpec::new("keys", 2, keys).flags(&["readonly"]).acl(&["@keyspace", "@read", "@slow", "@dangerous"]).doc("generic", "Returns all key names that match a pattern."),
     CommandSpec::new("scan", -2, scan).flags(&["readonly"]).acl(&["@keyspace", "@read", "@slow"]).doc("generic", "Iterates over the key names in the database."),
     CommandSpec::new("randomkey", 1, randomkey).flags(&["readonly"]).acl(&["@keyspace", "@read", "@slow"]).doc("generic", "Returns a random key name from the database."),
-    CommandSpec::new("rename", 3, rename).flags(&["write"]).keys(1, 2, 1).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Renames a key and overwrites the destination."),
-    CommandSpec::new("renamenx", 3, renamenx).flags(&["write", "fast"]).keys(1, 2, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Renames a key only when the target key name doesn't exist."),
-    CommandSpec::new("copy", -3, copy).flags(&["write", "denyoom"]).keys(1, 2, 1).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Copies the value of a key to a new key."),
-    CommandSpec::new("move", 3, move_key).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Moves a key to another database."),
+    CommandSpec::new("rename", 3, rename).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, OW | UPDATE)]).flags(&["write"]).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Renames a key and overwrites the destination."),
+    CommandSpec::new("renamenx", 3, renamenx).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, OW | INSERT)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Renames a key only when the target key name doesn't exist."),
+    CommandSpec::new("copy", -3, copy).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS), KeySpec::range(2, 0, 1, OW | UPDATE)]).flags(&["write", "denyoom"]).acl(&["@keyspace", "@write", "@slow"]).doc("generic", "Copies the value of a key to a new key."),
+    CommandSpec::new("move", 3, move_key).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast"]).doc("generic", "Moves a key to another database."),
     CommandSpec::new("swapdb", 3, swapdb).flags(&["write", "fast"]).acl(&["@keyspace", "@write", "@fast", "@dangerous"]).doc("server", "Swaps two Redis databases."),
-    CommandSpec::new("dump", 2, dump).flags(&["readonly"]).keys(1, 1, 1).acl(&["@keyspace", "@read", "@slow"]).doc("generic", "Returns a serialized representation of the value stored at a key."),
-    CommandSpec::new("restore", -4, restore).flags(&["write", "denyoom"]).keys(1, 1, 1).acl(&["@keyspace", "@write", "@slow", "@dangerous"]).doc("generic", "Creates a key from the serialized representation of a value."),
+    CommandSpec::new("dump", 2, dump).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@keyspace", "@read", "@slow"]).doc("generic", "Returns a serialized representation of the value stored at a key."),
+    CommandSpec::new("restore", -4, restore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE)]).flags(&["write", "denyoom"]).acl(&["@keyspace", "@write", "@slow", "@dangerous"]).doc("generic", "Creates a key from the serialized representation of a value."),
     CommandSpec::new("dbsize", 1, dbsize).flags(&["readonly", "fast"]).acl(&["@keyspace", "@read", "@fast"]).doc("server", "Returns the number of keys in the database."),
     CommandSpec::new("flushdb", -1, flushdb).flags(&["write"]).acl(&["@keyspace", "@write", "@slow", "@dangerous"]).doc("server", "Remove all keys from the current database."),
     CommandSpec::new("flushall", -1, flushall).flags(&["write"]).acl(&["@keyspace", "@write", "@slow", "@dangerous"]).doc("server", "Removes all keys from all databases."),
@@ -42,32 +43,32 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("encoding", 3, object_encoding)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO)])
         .flags(&["readonly"])
-        .keys(2, 2, 1)
         .acl(KEYSPACE)
         .doc(
             "generic",
             "Returns the internal encoding of a Redis object.",
         ),
     CommandSpec::new("refcount", 3, object_refcount)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO)])
         .flags(&["readonly"])
-        .keys(2, 2, 1)
         .acl(KEYSPACE)
         .doc(
             "generic",
             "Returns the reference count of a value of a key.",
         ),
     CommandSpec::new("idletime", 3, object_idletime)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO)])
         .flags(&["readonly"])
-        .keys(2, 2, 1)
         .acl(KEYSPACE)
         .doc(
             "generic",
             "Returns the time since the last access to a Redis object.",
         ),
     CommandSpec::new("freq", 3, object_freq)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO)])
         .flags(&["readonly"])
-        .keys(2, 2, 1)
         .acl(KEYSPACE)
         .doc(
             "generic",
@@ -296,12 +297,16 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let scan = parse_scan_args(args, 1, true)?;
     let ks = ctx.keyspace();
-    let batch = ks.scan(ctx.client.db, scan.cursor, scan.count, |key, value_type| {
-        scan.pattern.is_none_or(|p| glob_match(p, key, false))
-            && scan
-                .type_filter
+    let batch = ks.scan(
+        ctx.client.db,
+        scan.cursor,
+        scan.count,
+        |key| scan.pattern.is_none_or(|p| glob_match(p, key, false)),
+        |value_type| {
+            scan.type_filter
                 .is_none_or(|t| t.eq_ignore_ascii_case(value_type.name().as_bytes()))
-    });
+        },
+    );
     drop(ks);
     ctx.out.array(2);
     ctx.out.bulk(batch.next_cursor.to_string().as_bytes());

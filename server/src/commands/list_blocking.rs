@@ -9,7 +9,8 @@ use ferrite_storage::ListEnd;
 
 use super::lists::{move_between, parse_end, parse_mpop_args, pop_first_nonempty};
 use crate::blocking::{keys_before_timeout, parse_timeout, pop_or_block, TimeoutReply};
-use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
 
@@ -17,11 +18,11 @@ const FLAGS: &[&str] = &["write", "noscript", "blocking"];
 const ACL: &[&str] = &["@write", "@list", "@slow", "@blocking"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("blpop", -3, blpop).flags(FLAGS).keys(1, -2, 1).acl(ACL).doc("list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    CommandSpec::new("brpop", -3, brpop).flags(FLAGS).keys(1, -2, 1).acl(ACL).doc("list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    CommandSpec::new("blmove", 6, blmove).flags(&["write", "denyoom", "noscript", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    CommandSpec::new("brpoplpush", 4, brpoplpush).flags(&["write", "denyoom", "noscript", "blocking"]).keys(1, 2, 1).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    CommandSpec::new("blmpop", -5, blmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("blpop", -3, blpop).key_specs(&[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)]).flags(FLAGS).acl(ACL).doc("list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("brpop", -3, brpop).key_specs(&[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)]).flags(FLAGS).acl(ACL).doc("list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("blmove", 6, blmove).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, RW | INSERT)]).flags(&["write", "denyoom", "noscript", "blocking"]).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    CommandSpec::new("brpoplpush", 4, brpoplpush).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, RW | INSERT)]).flags(&["write", "denyoom", "noscript", "blocking"]).acl(ACL).doc("list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    CommandSpec::new("blmpop", -5, blmpop).key_specs(&[KeySpec::new(RW | ACCESS | DELETE, BeginSearch::Index(2), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write", "blocking"]).acl(ACL).doc("list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
 /// BLPOP/BRPOP: `[key, element]` from the first non-empty list.

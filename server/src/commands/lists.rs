@@ -9,7 +9,8 @@ use ferrite_storage::{
 };
 
 use super::typed::{remove_if_empty, value_at};
-use crate::command::{is, keys_after_count, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::notify::{class, DbEvents};
 
 const WDF: &[&str] = &["write", "denyoom", "fast"];
@@ -25,23 +26,23 @@ const READ_FAST: &[&str] = &["@read", "@list", "@fast"];
 const READ_SLOW: &[&str] = &["@read", "@list", "@slow"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, lpush).flags(WDF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    CommandSpec::new("rpush", -3, rpush).flags(WDF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    CommandSpec::new("lpushx", -3, lpushx).flags(WDF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Prepends one or more elements to a list only when the list exists."),
-    CommandSpec::new("rpushx", -3, rpushx).flags(WDF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Appends an element to a list only when the list exists."),
-    CommandSpec::new("lpop", -2, lpop).flags(WF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    CommandSpec::new("rpop", -2, rpop).flags(WF).keys(1, 1, 1).acl(WRITE_FAST).doc("list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    CommandSpec::new("llen", 2, llen).flags(RF).keys(1, 1, 1).acl(READ_FAST).doc("list", "Returns the length of a list."),
-    CommandSpec::new("lindex", 3, lindex).flags(R).keys(1, 1, 1).acl(READ_SLOW).doc("list", "Returns an element from a list by its index."),
-    CommandSpec::new("lset", 4, lset).flags(WD).keys(1, 1, 1).acl(WRITE_SLOW).doc("list", "Sets the value of an element in a list by its index."),
-    CommandSpec::new("lrange", 4, lrange).flags(R).keys(1, 1, 1).acl(READ_SLOW).doc("list", "Returns a range of elements from a list."),
-    CommandSpec::new("ltrim", 4, ltrim).flags(W).keys(1, 1, 1).acl(WRITE_SLOW).doc("list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    CommandSpec::new("lrem", 4, lrem).flags(W).keys(1, 1, 1).acl(WRITE_SLOW).doc("list", "Removes elements from a list. Deletes the list if the last element was removed."),
-    CommandSpec::new("linsert", 5, linsert).flags(WD).keys(1, 1, 1).acl(WRITE_SLOW).doc("list", "Inserts an element before or after another element in a list."),
-    CommandSpec::new("lpos", -3, lpos).flags(R).keys(1, 1, 1).acl(READ_SLOW).doc("list", "Returns the index of matching elements in a list."),
-    CommandSpec::new("lmove", 5, lmove).flags(WD).keys(1, 2, 1).acl(WRITE_SLOW).doc("list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
-    CommandSpec::new("rpoplpush", 3, rpoplpush).flags(WD).keys(1, 2, 1).acl(WRITE_SLOW).doc("list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    CommandSpec::new("lmpop", -4, lmpop).flags(&["write", "movablekeys"]).key_finder(keys_after_count::<1>).acl(WRITE_SLOW).doc("list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    CommandSpec::new("lpush", -3, lpush).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WDF).acl(WRITE_FAST).doc("list", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    CommandSpec::new("rpush", -3, rpush).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WDF).acl(WRITE_FAST).doc("list", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    CommandSpec::new("lpushx", -3, lpushx).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WDF).acl(WRITE_FAST).doc("list", "Prepends one or more elements to a list only when the list exists."),
+    CommandSpec::new("rpushx", -3, rpushx).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WDF).acl(WRITE_FAST).doc("list", "Appends an element to a list only when the list exists."),
+    CommandSpec::new("lpop", -2, lpop).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(WF).acl(WRITE_FAST).doc("list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    CommandSpec::new("rpop", -2, rpop).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(WF).acl(WRITE_FAST).doc("list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    CommandSpec::new("llen", 2, llen).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(READ_FAST).doc("list", "Returns the length of a list."),
+    CommandSpec::new("lindex", 3, lindex).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(READ_SLOW).doc("list", "Returns an element from a list by its index."),
+    CommandSpec::new("lset", 4, lset).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(WD).acl(WRITE_SLOW).doc("list", "Sets the value of an element in a list by its index."),
+    CommandSpec::new("lrange", 4, lrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(READ_SLOW).doc("list", "Returns a range of elements from a list."),
+    CommandSpec::new("ltrim", 4, ltrim).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(W).acl(WRITE_SLOW).doc("list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    CommandSpec::new("lrem", 4, lrem).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(W).acl(WRITE_SLOW).doc("list", "Removes elements from a list. Deletes the list if the last element was removed."),
+    CommandSpec::new("linsert", 5, linsert).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WD).acl(WRITE_SLOW).doc("list", "Inserts an element before or after another element in a list."),
+    CommandSpec::new("lpos", -3, lpos).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(READ_SLOW).doc("list", "Returns the index of matching elements in a list."),
+    CommandSpec::new("lmove", 5, lmove).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, RW | INSERT)]).flags(WD).acl(WRITE_SLOW).doc("list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    CommandSpec::new("rpoplpush", 3, rpoplpush).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, RW | INSERT)]).flags(WD).acl(WRITE_SLOW).doc("list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    CommandSpec::new("lmpop", -4, lmpop).key_specs(&[KeySpec::new(RW | ACCESS | DELETE, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write"]).acl(WRITE_SLOW).doc("list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
 ];
 
 /// The list at `key` for a read command: counts the keyspace hit or miss

@@ -10,11 +10,11 @@ const ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, save)
-        .flags(&["admin", "noscript", "no_multi"])
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
         .acl(ACL)
         .doc("server", "Synchronously saves the database(s) to disk."),
     CommandSpec::new("bgsave", -1, bgsave)
-        .flags(&["admin", "noscript"])
+        .flags(&["admin", "noscript", "no_async_loading"])
         .acl(ACL)
         .doc("server", "Asynchronously saves the database(s) to disk."),
 ];

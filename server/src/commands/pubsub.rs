@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use crate::command::{text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, KeySpec};
 use crate::pubsub::Kind;
 
 const SUBSCRIBE_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale", "sentinel"];
@@ -44,16 +45,16 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Stop listening for messages posted to channels matching the given patterns",
         ),
     CommandSpec::new("ssubscribe", -2, ssubscribe)
+        .key_specs(&[KeySpec::range(1, -1, 1, NOT_KEY)])
         .flags(SHARD_SUBSCRIBE_FLAGS)
-        .keys(1, -1, 1)
         .acl(SLOW)
         .doc(
             "pubsub",
             "Listen for messages published to the given shard channels",
         ),
     CommandSpec::new("sunsubscribe", -1, sunsubscribe)
+        .key_specs(&[KeySpec::range(1, -1, 1, NOT_KEY)])
         .flags(SHARD_SUBSCRIBE_FLAGS)
-        .keys(1, -1, 1)
         .acl(SLOW)
         .doc(
             "pubsub",
@@ -64,8 +65,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         .acl(FAST)
         .doc("pubsub", "Post a message to a channel"),
     CommandSpec::new("spublish", 3, spublish)
+        .key_specs(&[KeySpec::range(1, 0, 1, NOT_KEY)])
         .flags(PUBLISH_FLAGS)
-        .keys(1, 1, 1)
         .acl(FAST)
         .doc("pubsub", "Post a message to a shard channel"),
     CommandSpec::container("pubsub", PUBSUB_SUBCOMMANDS)

@@ -6,9 +6,8 @@
 use bytes::Bytes;
 
 use crate::client::ClientState;
-use crate::command::{
-    is, keys_after_count, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx,
-};
+use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::scripting::eval::ScriptFlags;
 use crate::scripting::invoke::{self, Entry, Invocation};
 use crate::scripting::run::{busy_threshold, with_exclusive_scope, RunInfo};
@@ -36,15 +35,38 @@ const RUN_RO_FLAGS: &[&str] = &[
 ];
 const ACL: &[&str] = &["@slow", "@scripting"];
 
+/// Redis's key spec of the script runners: `numkeys` at 2, then the keys.
+const fn numkeys_spec(flags: u16) -> KeySpec {
+    KeySpec::new(
+        flags,
+        BeginSearch::Index(2),
+        FindKeys::Keynum {
+            keynumidx: 0,
+            firstkey: 1,
+            step: 1,
+        },
+    )
+}
+const RW_KEYS: KeySpec = numkeys_spec(RW | ACCESS | UPDATE);
+const RO_KEYS: KeySpec = numkeys_spec(RO | ACCESS);
+/// EVAL and FCALL (Redis notes them; EVALSHA's spec has no note).
+const RW_NOTED: &[KeySpec] =
+    &[RW_KEYS
+        .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")];
+const RO_NOTED: &[KeySpec] =
+    &[RO_KEYS
+        .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")];
+
 const fn runner(
     name: &'static str,
     handler: crate::command::Handler,
     flags: &'static [&'static str],
+    key_specs: &'static [KeySpec],
     summary: &'static str,
 ) -> CommandSpec {
     CommandSpec::new(name, -3, handler)
         .flags(flags)
-        .key_finder(keys_after_count::<2>)
+        .key_specs(key_specs)
         .acl(ACL)
         .doc("scripting", summary)
 }
@@ -54,31 +76,36 @@ pub const COMMANDS: &[CommandSpec] = &[
         "eval",
         eval,
         RUN_FLAGS,
+        RW_NOTED,
         "Executes a server-side Lua script.",
     ),
     runner(
         "evalsha",
         evalsha,
         RUN_FLAGS,
+        &[RW_KEYS],
         "Executes a server-side Lua script by SHA1 digest.",
     ),
     runner(
         "eval_ro",
         eval_ro,
         RUN_RO_FLAGS,
+        RO_NOTED,
         "Executes a read-only server-side Lua script.",
     ),
     runner(
         "evalsha_ro",
         evalsha_ro,
         RUN_RO_FLAGS,
+        &[RO_KEYS],
         "Executes a read-only server-side Lua script by SHA1 digest.",
     ),
-    runner("fcall", fcall, RUN_FLAGS, "Invokes a function."),
+    runner("fcall", fcall, RUN_FLAGS, RW_NOTED, "Invokes a function."),
     runner(
         "fcall_ro",
         fcall_ro,
         RUN_RO_FLAGS,
+        RO_NOTED,
         "Invokes a read-only function.",
     ),
     CommandSpec::container("script", SCRIPT_SUBCOMMANDS).doc(

@@ -9,8 +9,11 @@ use ferrite_storage::{encode_dump_payload, Entry};
 
 use crate::command::{is, parse_f64, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::config::{self, find};
+use crate::key_spec::{flags::*, KeySpec};
 
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+/// SLOWLOG's subcommands: admin, but allowed in scripts (Redis 7.0).
+const ADMIN_SCRIPTABLE: &[&str] = &["admin", "loading", "stale"];
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -92,15 +95,15 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
 
 const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", -2, slowlog_get)
-        .flags(ADMIN)
+        .flags(ADMIN_SCRIPTABLE)
         .acl(ADMIN_ACL)
         .doc("server", "Returns the slow log's entries."),
     CommandSpec::new("len", 2, slowlog_len)
-        .flags(ADMIN)
+        .flags(ADMIN_SCRIPTABLE)
         .acl(ADMIN_ACL)
         .doc("server", "Returns the number of entries in the slow log."),
     CommandSpec::new("reset", 2, slowlog_reset)
-        .flags(ADMIN)
+        .flags(ADMIN_SCRIPTABLE)
         .acl(ADMIN_ACL)
         .doc("server", "Clears all entries from the slow log."),
     CommandSpec::new("help", 2, slowlog_help)
@@ -153,8 +156,8 @@ const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
 
 const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("usage", -3, memory_usage)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO)])
         .flags(&["readonly"])
-        .keys(2, 2, 1)
         .acl(&["@read", "@slow"])
         .doc("server", "Estimates the memory usage of a key."),
     CommandSpec::new("help", 2, memory_help)

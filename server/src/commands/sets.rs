@@ -8,9 +8,10 @@ use rand::Rng;
 
 use super::typed::{collection_for_write, remove_if_empty, value_at};
 use crate::command::{
-    keys_after_count, parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError,
-    CmdResult, CommandSpec, Ctx,
+    parse_i64, parse_scan_args, parse_signed_count, scan_window, CmdError, CmdResult, CommandSpec,
+    Ctx,
 };
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::notify::class;
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -19,23 +20,23 @@ const RF: &[&str] = &["readonly", "fast"];
 const R: &[&str] = &["readonly"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, sadd).flags(WF).keys(1, 1, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Adds one or more members to a set. Creates the key if it doesn't exist."),
-    CommandSpec::new("srem", -3, srem).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Removes one or more members from a set. Deletes the set if the last member was removed."),
-    CommandSpec::new("scard", 2, scard).flags(RF).keys(1, 1, 1).acl(&["@read", "@set", "@fast"]).doc("set", "Returns the number of members in a set."),
-    CommandSpec::new("sismember", 3, sismember).flags(RF).keys(1, 1, 1).acl(&["@read", "@set", "@fast"]).doc("set", "Determines whether a member belongs to a set."),
-    CommandSpec::new("smismember", -3, smismember).flags(RF).keys(1, 1, 1).acl(&["@read", "@set", "@fast"]).doc("set", "Determines whether multiple members belong to a set."),
-    CommandSpec::new("smembers", 2, smembers).flags(R).keys(1, 1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns all members of a set."),
-    CommandSpec::new("srandmember", -2, srandmember).flags(R).keys(1, 1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Get one or multiple random members from a set"),
-    CommandSpec::new("spop", -2, spop).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
-    CommandSpec::new("smove", 4, smove).flags(&["write", "fast"]).keys(1, 2, 1).acl(&["@write", "@set", "@fast"]).doc("set", "Moves a member from one set to another."),
-    CommandSpec::new("sinter", -2, sinter).flags(R).keys(1, -1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the intersect of multiple sets."),
-    CommandSpec::new("sintercard", -3, sintercard).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the number of members of the intersect of multiple sets."),
-    CommandSpec::new("sinterstore", -3, sinterstore).flags(W).keys(1, -1, 1).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the intersect of multiple sets in a key."),
-    CommandSpec::new("sunion", -2, sunion).flags(R).keys(1, -1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the union of multiple sets."),
-    CommandSpec::new("sunionstore", -3, sunionstore).flags(W).keys(1, -1, 1).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the union of multiple sets in a key."),
-    CommandSpec::new("sdiff", -2, sdiff).flags(R).keys(1, -1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the difference of multiple sets."),
-    CommandSpec::new("sdiffstore", -3, sdiffstore).flags(W).keys(1, -1, 1).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the difference of multiple sets in a key."),
-    CommandSpec::new("sscan", -3, sscan).flags(R).keys(1, 1, 1).acl(&["@read", "@set", "@slow"]).doc("set", "Iterates over members of a set."),
+    CommandSpec::new("sadd", -3, sadd).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WF).acl(&["@write", "@set", "@fast"]).doc("set", "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    CommandSpec::new("srem", -3, srem).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write", "fast"]).acl(&["@write", "@set", "@fast"]).doc("set", "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    CommandSpec::new("scard", 2, scard).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@set", "@fast"]).doc("set", "Returns the number of members in a set."),
+    CommandSpec::new("sismember", 3, sismember).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@set", "@fast"]).doc("set", "Determines whether a member belongs to a set."),
+    CommandSpec::new("smismember", -3, smismember).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@set", "@fast"]).doc("set", "Determines whether multiple members belong to a set."),
+    CommandSpec::new("smembers", 2, smembers).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Returns all members of a set."),
+    CommandSpec::new("srandmember", -2, srandmember).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Get one or multiple random members from a set"),
+    CommandSpec::new("spop", -2, spop).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(&["write", "fast"]).acl(&["@write", "@set", "@fast"]).doc("set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    CommandSpec::new("smove", 4, smove).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE), KeySpec::range(2, 0, 1, RW | INSERT)]).flags(&["write", "fast"]).acl(&["@write", "@set", "@fast"]).doc("set", "Moves a member from one set to another."),
+    CommandSpec::new("sinter", -2, sinter).key_specs(&[KeySpec::range(1, -1, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the intersect of multiple sets."),
+    CommandSpec::new("sintercard", -3, sintercard).key_specs(&[KeySpec::new(RO | ACCESS, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["readonly"]).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the number of members of the intersect of multiple sets."),
+    CommandSpec::new("sinterstore", -3, sinterstore).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE), KeySpec::range(2, -1, 1, RO | ACCESS)]).flags(W).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the intersect of multiple sets in a key."),
+    CommandSpec::new("sunion", -2, sunion).key_specs(&[KeySpec::range(1, -1, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the union of multiple sets."),
+    CommandSpec::new("sunionstore", -3, sunionstore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::range(2, -1, 1, RO | ACCESS)]).flags(W).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the union of multiple sets in a key."),
+    CommandSpec::new("sdiff", -2, sdiff).key_specs(&[KeySpec::range(1, -1, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Returns the difference of multiple sets."),
+    CommandSpec::new("sdiffstore", -3, sdiffstore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::range(2, -1, 1, RO | ACCESS)]).flags(W).acl(&["@write", "@set", "@slow"]).doc("set", "Stores the difference of multiple sets in a key."),
+    CommandSpec::new("sscan", -3, sscan).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(&["@read", "@set", "@slow"]).doc("set", "Iterates over members of a set."),
 ];
 
 fn write_member(out: &mut ReplyWriter, member: Member<'_>) {

@@ -11,12 +11,13 @@ use bytes::Bytes;
 use ferrite_storage::{Entry, KeyspaceRead, ListValue, Value};
 
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeyRef, KeySpec};
 use crate::notify::class;
 
 /// SORT's keys: the sorted key and the last STORE's destination (Redis's
 /// `sortGetKeys`: arguments of LIMIT, GET and BY are skipped, so a pattern
 /// named "store" is not taken for the option).
-fn sort_keys(args: &[Bytes]) -> Vec<usize> {
+fn sort_keys(args: &[Bytes]) -> Vec<KeyRef> {
     let mut store = None;
     let mut i = 2;
     while i < args.len() {
@@ -29,13 +30,27 @@ fn sort_keys(args: &[Bytes]) -> Vec<usize> {
         }
         i += 1;
     }
-    std::iter::once(1).chain(store).collect()
+    let store = store.map(|pos| KeyRef {
+        pos,
+        flags: OW | UPDATE,
+    });
+    std::iter::once(SORTED_KEY).chain(store).collect()
 }
 
+/// SORT_RO's keys (Redis's `sortROGetKeys`): the sorted key only.
+fn sort_ro_keys(_args: &[Bytes]) -> Vec<KeyRef> {
+    vec![SORTED_KEY]
+}
+
+/// The key SORT and SORT_RO sort.
+const SORTED_KEY: KeyRef = KeyRef {
+    pos: 1,
+    flags: RO | ACCESS,
+};
+
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, sort)
-        .flags(&["write", "denyoom", "movablekeys"])
-        .keys(1, 1, 1)
+    CommandSpec::new("sort", -2, sort).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS), KeySpec::new(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), KeySpec::new(OW | UPDATE, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array")])
+        .flags(&["write", "denyoom"])
         .key_finder(sort_keys)
         .acl(&[
             "@write",
@@ -49,9 +64,9 @@ pub const COMMANDS: &[CommandSpec] = &[
             "generic",
             "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
         ),
-    CommandSpec::new("sort_ro", -2, sort_ro)
-        .flags(&["readonly", "movablekeys"])
-        .keys(1, 1, 1)
+    CommandSpec::new("sort_ro", -2, sort_ro).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS), KeySpec::new(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")])
+        .flags(&["readonly"])
+        .key_finder(sort_ro_keys)
         .acl(&[
             "@read",
             "@set",

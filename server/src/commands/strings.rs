@@ -5,37 +5,48 @@ use ferrite_storage::{Entry, KeyHash, StringValue, Value};
 
 use super::typed::value_at;
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, KeyRef, KeySpec};
 use crate::notify::class;
 
 const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
 
+/// SET's key, whose flags depend on GET (Redis's `setGetKeys`).
+fn set_keys(args: &[Bytes]) -> Vec<KeyRef> {
+    let flags = if args.iter().skip(3).any(|arg| is(arg, "get")) {
+        RW | ACCESS | UPDATE
+    } else {
+        OW | UPDATE
+    };
+    vec![KeyRef { pos: 1, flags }]
+}
+
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, get).flags(RF).keys(1, 1, 1).acl(&["@read", "@string", "@fast"]).doc("string", "Returns the string value of a key."),
-    CommandSpec::new("set", -3, set).flags(W).keys(1, 1, 1).acl(&["@write", "@string", "@slow"]).doc("string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    CommandSpec::new("setnx", 3, setnx).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Set the string value of a key only when the key doesn't exist."),
-    CommandSpec::new("setex", 4, setex).flags(W).keys(1, 1, 1).acl(&["@write", "@string", "@slow"]).doc("string", "Sets the string value and expiration time of a key."),
-    CommandSpec::new("psetex", 4, psetex).flags(W).keys(1, 1, 1).acl(&["@write", "@string", "@slow"]).doc("string", "Sets both string value and expiration time in milliseconds of a key."),
-    CommandSpec::new("mget", -2, mget).flags(RF).keys(1, -1, 1).acl(&["@read", "@string", "@fast"]).doc("string", "Atomically returns the string values of one or more keys."),
-    CommandSpec::new("mset", -3, mset).flags(W).keys(1, -1, 2).acl(&["@write", "@string", "@slow"]).doc("string", "Atomically creates or modifies the string values of one or more keys."),
-    CommandSpec::new("msetnx", -3, msetnx).flags(W).keys(1, -1, 2).acl(&["@write", "@string", "@slow"]).doc("string", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    CommandSpec::new("getset", 3, getset).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the previous string value of a key after setting it to a new value."),
-    CommandSpec::new("getdel", 2, getdel).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the string value of a key after deleting the key."),
-    CommandSpec::new("getex", -2, getex).flags(&["write", "fast"]).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the string value of a key after setting its expiration time."),
-    CommandSpec::new("append", 3, append).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    CommandSpec::new("strlen", 2, strlen).flags(RF).keys(1, 1, 1).acl(&["@read", "@string", "@fast"]).doc("string", "Returns the length of a string value."),
-    CommandSpec::new("incr", 2, incr).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    CommandSpec::new("decr", 2, decr).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    CommandSpec::new("incrby", 3, incrby).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    CommandSpec::new("decrby", 3, decrby).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    CommandSpec::new("incrbyfloat", 3, incrbyfloat).flags(WF).keys(1, 1, 1).acl(&["@write", "@string", "@fast"]).doc("string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    CommandSpec::new("setrange", 4, setrange).flags(W).keys(1, 1, 1).acl(&["@write", "@string", "@slow"]).doc("string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    CommandSpec::new("getrange", 4, getrange).flags(&["readonly"]).keys(1, 1, 1).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring of the string stored at a key."),
-    CommandSpec::new("substr", 4, getrange).flags(&["readonly"]).keys(1, 1, 1).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring from a string value."),
-    CommandSpec::new("setbit", 4, setbit).flags(W).keys(1, 1, 1).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    CommandSpec::new("getbit", 3, getbit).flags(RF).keys(1, 1, 1).acl(&["@read", "@bitmap", "@fast"]).doc("bitmap", "Returns a bit value by offset."),
-    CommandSpec::new("lcs", -3, lcs).flags(&["readonly"]).keys(1, 2, 1).acl(&["@read", "@string", "@slow"]).doc("string", "Finds the longest common substring."),
+    CommandSpec::new("get", 2, get).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@string", "@fast"]).doc("string", "Returns the string value of a key."),
+    CommandSpec::new("set", -3, set).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE | VARIABLE_FLAGS).notes("RW and ACCESS due to the optional `GET` argument")]).key_finder(set_keys).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    CommandSpec::new("setnx", 3, setnx).key_specs(&[KeySpec::range(1, 0, 1, OW | INSERT)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Set the string value of a key only when the key doesn't exist."),
+    CommandSpec::new("setex", 4, setex).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Sets the string value and expiration time of a key."),
+    CommandSpec::new("psetex", 4, psetex).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Sets both string value and expiration time in milliseconds of a key."),
+    CommandSpec::new("mget", -2, mget).key_specs(&[KeySpec::range(1, -1, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@string", "@fast"]).doc("string", "Atomically returns the string values of one or more keys."),
+    CommandSpec::new("mset", -3, mset).key_specs(&[KeySpec::range(1, -1, 2, OW | UPDATE)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Atomically creates or modifies the string values of one or more keys."),
+    CommandSpec::new("msetnx", -3, msetnx).key_specs(&[KeySpec::range(1, -1, 2, OW | INSERT)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    CommandSpec::new("getset", 3, getset).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the previous string value of a key after setting it to a new value."),
+    CommandSpec::new("getdel", 2, getdel).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(&["write", "fast"]).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the string value of a key after deleting the key."),
+    CommandSpec::new("getex", -2, getex).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE).notes("RW and UPDATE because it changes the TTL")]).flags(&["write", "fast"]).acl(&["@write", "@string", "@fast"]).doc("string", "Returns the string value of a key after setting its expiration time."),
+    CommandSpec::new("append", 3, append).key_specs(&[KeySpec::range(1, 0, 1, RW | INSERT)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    CommandSpec::new("strlen", 2, strlen).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(&["@read", "@string", "@fast"]).doc("string", "Returns the length of a string value."),
+    CommandSpec::new("incr", 2, incr).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    CommandSpec::new("decr", 2, decr).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    CommandSpec::new("incrby", 3, incrby).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    CommandSpec::new("decrby", 3, decrby).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    CommandSpec::new("incrbyfloat", 3, incrbyfloat).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(&["@write", "@string", "@fast"]).doc("string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    CommandSpec::new("setrange", 4, setrange).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    CommandSpec::new("getrange", 4, getrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring of the string stored at a key."),
+    CommandSpec::new("substr", 4, getrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring from a string value."),
+    CommandSpec::new("setbit", 4, setbit).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(W).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    CommandSpec::new("getbit", 3, getbit).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@bitmap", "@fast"]).doc("bitmap", "Returns a bit value by offset."),
+    CommandSpec::new("lcs", -3, lcs).key_specs(&[KeySpec::range(1, 1, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Finds the longest common substring."),
 ];
 
 fn string_value(value: Value) -> Entry {

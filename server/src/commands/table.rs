@@ -24,6 +24,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::scripting::COMMANDS,
     super::replication::COMMANDS,
+    super::cluster::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

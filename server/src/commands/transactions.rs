@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::connection::execute;
+use crate::key_spec::{flags::*, KeySpec};
 use crate::transaction::{ExclusiveScope, MultiState};
 
 const FAST: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
@@ -25,8 +26,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         .acl(ACL_FAST)
         .doc("transactions", "Discards a transaction."),
     CommandSpec::new("watch", -2, watch)
+        .key_specs(&[KeySpec::range(1, -1, 1, RO)])
         .flags(FAST)
-        .keys(1, -1, 1)
         .acl(ACL_FAST)
         .doc(
             "transactions",

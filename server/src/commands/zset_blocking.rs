@@ -7,16 +7,17 @@ use ferrite_resp::ReplyWriter;
 
 use super::zsets::{parse_zmpop_args, pop_first_nonempty, write_mpop_reply};
 use crate::blocking::{keys_before_timeout, parse_timeout, pop_or_block, TimeoutReply};
-use crate::command::{keys_after_count, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::notify::DbEvents;
 use ferrite_storage::KeyspaceRead;
 
 const ACL: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("bzpopmin", -3, bzpopmin).flags(&["write", "noscript", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    CommandSpec::new("bzpopmax", -3, bzpopmax).flags(&["write", "noscript", "fast", "blocking"]).keys(1, -2, 1).acl(ACL).doc("sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
-    CommandSpec::new("bzmpop", -5, bzmpop).flags(&["write", "blocking", "movablekeys"]).key_finder(keys_after_count::<2>).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzpopmin", -3, bzpopmin).key_specs(&[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)]).flags(&["write", "noscript", "fast", "blocking"]).acl(ACL).doc("sorted-set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzpopmax", -3, bzpopmax).key_specs(&[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)]).flags(&["write", "noscript", "fast", "blocking"]).acl(ACL).doc("sorted-set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
+    CommandSpec::new("bzmpop", -5, bzmpop).key_specs(&[KeySpec::new(RW | ACCESS | DELETE, BeginSearch::Index(2), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write", "blocking"]).acl(&["@write", "@sortedset", "@slow", "@blocking"]).doc("sorted-set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
 ];
 
 /// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.

@@ -16,9 +16,9 @@ use rand::Rng;
 
 use super::typed::{remove_if_empty, value_at};
 use crate::command::{
-    destination_and_counted_keys, is, keys_after_count, parse_f64, parse_i64, parse_scan_args,
-    CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
+    is, parse_f64, parse_i64, parse_scan_args, CmdError, CmdResult, CommandSpec, Ctx, ScanArgs,
 };
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
 use crate::notify::{class, DbEvents};
 
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -31,38 +31,38 @@ const AR_S: &[&str] = &["@read", "@sortedset", "@slow"];
 const G: &str = "sorted-set";
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zadd", -4, zadd).flags(WF).keys(1, 1, 1).acl(AW_F).doc(G, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
-    CommandSpec::new("zincrby", 4, zincrby).flags(WF).keys(1, 1, 1).acl(AW_F).doc(G, "Increments the score of a member in a sorted set."),
-    CommandSpec::new("zrem", -3, zrem).flags(&["write", "fast"]).keys(1, 1, 1).acl(AW_F).doc(G, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
-    CommandSpec::new("zcard", 2, zcard).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the number of members in a sorted set."),
-    CommandSpec::new("zscore", 3, zscore).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the score of a member in a sorted set."),
-    CommandSpec::new("zmscore", -3, zmscore).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the score of one or more members in a sorted set."),
-    CommandSpec::new("zrank", 3, zrank).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the index of a member in a sorted set ordered by ascending scores."),
-    CommandSpec::new("zrevrank", 3, zrevrank).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the index of a member in a sorted set ordered by descending scores."),
-    CommandSpec::new("zcount", 4, zcount).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the count of members in a sorted set that have scores within a range."),
-    CommandSpec::new("zlexcount", 4, zlexcount).flags(RF).keys(1, 1, 1).acl(AR_F).doc(G, "Returns the number of members in a sorted set within a lexicographical range."),
-    CommandSpec::new("zrange", -4, zrange).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a range of indexes."),
-    CommandSpec::new("zrangebyscore", -4, zrangebyscore).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a range of scores."),
-    CommandSpec::new("zrevrangebyscore", -4, zrevrangebyscore).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a range of scores in reverse order."),
-    CommandSpec::new("zrangebylex", -4, zrangebylex).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a lexicographical range."),
-    CommandSpec::new("zrevrangebylex", -4, zrevrangebylex).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a lexicographical range in reverse order."),
-    CommandSpec::new("zrevrange", -4, zrevrange).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns members in a sorted set within a range of indexes in reverse order."),
-    CommandSpec::new("zrangestore", -5, zrangestore).flags(&["write", "denyoom"]).keys(1, 2, 1).acl(AW_S).doc(G, "Stores a range of members from sorted set in a key."),
-    CommandSpec::new("zremrangebyrank", 4, zremrangebyrank).flags(&["write"]).keys(1, 1, 1).acl(AW_S).doc(G, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
-    CommandSpec::new("zremrangebyscore", 4, zremrangebyscore).flags(&["write"]).keys(1, 1, 1).acl(AW_S).doc(G, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
-    CommandSpec::new("zremrangebylex", 4, zremrangebylex).flags(&["write"]).keys(1, 1, 1).acl(AW_S).doc(G, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
-    CommandSpec::new("zpopmin", -2, zpopmin).flags(&["write", "fast"]).keys(1, 1, 1).acl(AW_F).doc(G, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    CommandSpec::new("zpopmax", -2, zpopmax).flags(&["write", "fast"]).keys(1, 1, 1).acl(AW_F).doc(G, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    CommandSpec::new("zmpop", -4, zmpop).flags(&["write", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AW_S).doc(G, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
-    CommandSpec::new("zunionstore", -4, zunionstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the union of multiple sorted sets in a key."),
-    CommandSpec::new("zinterstore", -4, zinterstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the intersect of multiple sorted sets in a key."),
-    CommandSpec::new("zdiffstore", -4, zdiffstore).flags(&["write", "denyoom", "movablekeys"]).key_finder(destination_and_counted_keys).keys(1, 1, 1).acl(AW_S).doc(G, "Stores the difference of multiple sorted sets in a key."),
-    CommandSpec::new("zunion", -3, zunion).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the union of multiple sorted sets."),
-    CommandSpec::new("zinter", -3, zinter).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the intersect of multiple sorted sets."),
-    CommandSpec::new("zdiff", -3, zdiff).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the difference between multiple sorted sets."),
-    CommandSpec::new("zintercard", -3, zintercard).flags(&["readonly", "movablekeys"]).key_finder(keys_after_count::<1>).acl(AR_S).doc(G, "Returns the number of members of the intersect of multiple sorted sets."),
-    CommandSpec::new("zrandmember", -2, zrandmember).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Returns one or more random members from a sorted set."),
-    CommandSpec::new("zscan", -3, zscan).flags(R).keys(1, 1, 1).acl(AR_S).doc(G, "Iterates over members and scores of a sorted set."),
+    CommandSpec::new("zadd", -4, zadd).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(WF).acl(AW_F).doc(G, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    CommandSpec::new("zincrby", 4, zincrby).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(WF).acl(AW_F).doc(G, "Increments the score of a member in a sorted set."),
+    CommandSpec::new("zrem", -3, zrem).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write", "fast"]).acl(AW_F).doc(G, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    CommandSpec::new("zcard", 2, zcard).key_specs(&[KeySpec::range(1, 0, 1, RO)]).flags(RF).acl(AR_F).doc(G, "Returns the number of members in a sorted set."),
+    CommandSpec::new("zscore", 3, zscore).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the score of a member in a sorted set."),
+    CommandSpec::new("zmscore", -3, zmscore).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the score of one or more members in a sorted set."),
+    CommandSpec::new("zrank", 3, zrank).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the index of a member in a sorted set ordered by ascending scores."),
+    CommandSpec::new("zrevrank", 3, zrevrank).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the index of a member in a sorted set ordered by descending scores."),
+    CommandSpec::new("zcount", 4, zcount).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the count of members in a sorted set that have scores within a range."),
+    CommandSpec::new("zlexcount", 4, zlexcount).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(AR_F).doc(G, "Returns the number of members in a sorted set within a lexicographical range."),
+    CommandSpec::new("zrange", -4, zrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a range of indexes."),
+    CommandSpec::new("zrangebyscore", -4, zrangebyscore).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a range of scores."),
+    CommandSpec::new("zrevrangebyscore", -4, zrevrangebyscore).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a range of scores in reverse order."),
+    CommandSpec::new("zrangebylex", -4, zrangebylex).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a lexicographical range."),
+    CommandSpec::new("zrevrangebylex", -4, zrevrangebylex).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a lexicographical range in reverse order."),
+    CommandSpec::new("zrevrange", -4, zrevrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns members in a sorted set within a range of indexes in reverse order."),
+    CommandSpec::new("zrangestore", -5, zrangestore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::range(2, 0, 1, RO | ACCESS)]).flags(&["write", "denyoom"]).acl(AW_S).doc(G, "Stores a range of members from sorted set in a key."),
+    CommandSpec::new("zremrangebyrank", 4, zremrangebyrank).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write"]).acl(AW_S).doc(G, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    CommandSpec::new("zremrangebyscore", 4, zremrangebyscore).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write"]).acl(AW_S).doc(G, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    CommandSpec::new("zremrangebylex", 4, zremrangebylex).key_specs(&[KeySpec::range(1, 0, 1, RW | DELETE)]).flags(&["write"]).acl(AW_S).doc(G, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    CommandSpec::new("zpopmin", -2, zpopmin).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(&["write", "fast"]).acl(AW_F).doc(G, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    CommandSpec::new("zpopmax", -2, zpopmax).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | DELETE)]).flags(&["write", "fast"]).acl(AW_F).doc(G, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    CommandSpec::new("zmpop", -4, zmpop).key_specs(&[KeySpec::new(RW | ACCESS | DELETE, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write"]).acl(AW_S).doc(G, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+    CommandSpec::new("zunionstore", -4, zunionstore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::new(RO | ACCESS, BeginSearch::Index(2), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write", "denyoom"]).acl(AW_S).doc(G, "Stores the union of multiple sorted sets in a key."),
+    CommandSpec::new("zinterstore", -4, zinterstore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::new(RO | ACCESS, BeginSearch::Index(2), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write", "denyoom"]).acl(AW_S).doc(G, "Stores the intersect of multiple sorted sets in a key."),
+    CommandSpec::new("zdiffstore", -4, zdiffstore).key_specs(&[KeySpec::range(1, 0, 1, OW | UPDATE), KeySpec::new(RO | ACCESS, BeginSearch::Index(2), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["write", "denyoom"]).acl(AW_S).doc(G, "Stores the difference of multiple sorted sets in a key."),
+    CommandSpec::new("zunion", -3, zunion).key_specs(&[KeySpec::new(RO | ACCESS, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["readonly"]).acl(AR_S).doc(G, "Returns the union of multiple sorted sets."),
+    CommandSpec::new("zinter", -3, zinter).key_specs(&[KeySpec::new(RO | ACCESS, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["readonly"]).acl(AR_S).doc(G, "Returns the intersect of multiple sorted sets."),
+    CommandSpec::new("zdiff", -3, zdiff).key_specs(&[KeySpec::new(RO | ACCESS, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["readonly"]).acl(AR_S).doc(G, "Returns the difference between multiple sorted sets."),
+    CommandSpec::new("zintercard", -3, zintercard).key_specs(&[KeySpec::new(RO | ACCESS, BeginSearch::Index(1), FindKeys::Keynum { keynumidx: 0, firstkey: 1, step: 1 })]).flags(&["readonly"]).acl(AR_S).doc(G, "Returns the number of members of the intersect of multiple sorted sets."),
+    CommandSpec::new("zrandmember", -2, zrandmember).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Returns one or more random members from a sorted set."),
+    CommandSpec::new("zscan", -3, zscan).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(R).acl(AR_S).doc(G, "Iterates over members and scores of a sorted set."),
 ];
 
 const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
