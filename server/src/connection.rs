@@ -1,20 +1,18 @@
 //! One client connection: read what is available, parse every complete
 //! request, execute them in order, write all replies at once.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, warn};
 
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
 use crate::blocking::{Blocked, Wake};
-use crate::client::{ClientState, ReplyMode};
+use crate::client::{ClientAddr, ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::repl::{propagate, Deferred};
 use crate::server::Server;
@@ -23,11 +21,18 @@ use crate::transaction::{ExclusiveScope, MultiState};
 
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(peer);
+/// A client's byte stream: a TCP connection or a unix socket one.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientIo for T {}
+
+pub async fn handle(
+    server: Arc<Server>,
+    stream: impl ClientIo,
+    peer: ClientAddr,
+    local: ClientAddr,
+) {
     ServerStats::add(&server.stats.total_connections_received, 1);
-    let handle = server.clients.register(peer, local);
+    let handle = server.clients.register(peer.clone(), local);
     let id = handle.id;
     if server.clients.len() as u64 > server.hot.maxclients.load(Ordering::Relaxed) {
         ServerStats::add(&server.stats.rejected_connections, 1);
@@ -53,7 +58,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
 
 async fn serve_client(
     server: &Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: impl ClientIo,
     client: &mut ClientState,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -183,7 +188,7 @@ async fn serve_client(
 /// client to go away (false). Bytes that arrive meanwhile are kept for later.
 async fn wait_while_blocked(
     server: &Server,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientIo,
     buf: &mut BytesMut,
     client: &mut ClientState,
     blocked: Blocked,

@@ -85,12 +85,22 @@ pub fn run(args: Vec<String>) -> i32 {
                 return 1;
             }
         };
+        let unix = match config.get("unixsocket") {
+            "" => None,
+            path => match server::bind_unix(path, config.get("unixsocketperm")) {
+                Ok(listener) => Some(listener),
+                Err(error) => {
+                    tracing::warn!("{error}");
+                    return 1;
+                }
+            },
+        };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
         if persistence::load_at_startup(&server).is_err() {
             return 1;
         }
-        server::serve(server, listeners).await;
+        server::serve(server, listeners, unix).await;
         0
     });
     remove_pid_file(&pidfile);

@@ -70,13 +70,6 @@ const fn accepted(name: &'static str, kind: Kind, default: &'static str) -> Dire
     }
 }
 
-/// Accepted, and like Redis's immutable configs refused by CONFIG SET.
-const fn accepted_immutable(name: &'static str, kind: Kind, default: &'static str) -> Directive {
-    let mut directive = accepted(name, kind, default);
-    directive.mutable = false;
-    directive
-}
-
 const fn alias(mut directive: Directive, aliases: &'static [&'static str]) -> Directive {
     directive.aliases = aliases;
     directive
@@ -105,9 +98,9 @@ pub const DIRECTIVES: &[Directive] = &[
     d("always-show-logo", YES_NO_BOOL, "no", false),
     d("daemonize", Kind::Enum(&["no"]), "no", false),
     d("pidfile", Kind::Text, "", false),
-    // Ferrite listens on TCP only; Redis's test harness always sets a unix socket path.
-    accepted_immutable("unixsocket", Kind::Text, ""),
-    accepted_immutable("unixsocketperm", Kind::Text, "0"),
+    d("unixsocket", Kind::Text, "", false),
+    // Octal, as Redis reads it (checked when the socket is created).
+    d("unixsocketperm", Kind::Text, "0", false),
     d("dir", Kind::Text, "", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d("hz", int(1, 500), "10", true),

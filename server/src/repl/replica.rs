@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
-use crate::client::{ClientHandle, ClientKind, ClientState};
+use crate::client::{ClientAddr, ClientHandle, ClientKind, ClientState};
 use crate::server::Server;
 
 /// Where the link to the master stands (ROLE's state names).
@@ -430,7 +430,9 @@ async fn apply_stream(
 ) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
     let local = stream.local_addr()?;
-    let handle = server.clients.register(peer, local);
+    let handle = server
+        .clients
+        .register(ClientAddr::Tcp(peer), ClientAddr::Tcp(local));
     handle.set_kind(ClientKind::Master);
     let mut client = ClientState::new(handle.clone(), true);
     client.repl.is_master = true;
