@@ -501,7 +501,7 @@ fn dispatch<'s>(
             return rejected(out, "ERR Command not allowed inside a transaction");
         }
         if !RUN_INSIDE_MULTI.contains(&full_name) {
-            MultiState::queue(client, request);
+            MultiState::queue(client, request, spec.has_flag("write"));
             out.simple("QUEUED");
             return Outcome::Queued;
         }

@@ -22,6 +22,9 @@ pub struct MultiState {
     pub commands: Vec<Vec<Bytes>>,
     /// A command was refused while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
+    /// A queued command has the `write` flag (Redis's `mstate.cmd_flags`): EXEC is then
+    /// a write for the replica and min-replicas gates.
+    pub writes: bool,
 }
 
 impl MultiState {
@@ -37,9 +40,10 @@ impl MultiState {
         client.multi.take()
     }
 
-    pub fn queue(client: &mut ClientState, request: &[Bytes]) {
+    pub fn queue(client: &mut ClientState, request: &[Bytes], writes: bool) {
         if let Some(multi) = client.multi.as_mut() {
             multi.commands.push(request.to_vec());
+            multi.writes |= writes;
             client
                 .handle
                 .multi_queued
