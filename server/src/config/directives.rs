@@ -23,6 +23,8 @@ pub enum Kind {
     SavePoints,
     /// `bind`: one or more addresses.
     AddressList,
+    /// `replicaof`: host and port, reported as `host port` (empty: not a replica).
+    HostPort,
     /// `client-output-buffer-limit`: class hard soft seconds, repeated.
     OutputBufferLimits,
     /// `notify-keyspace-events`: class letters, reported in Redis's order.
@@ -228,7 +230,8 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d("masterauth", Kind::Text, "", true),
     d("masteruser", Kind::Text, "", true),
-    alias(d("replicaof", Kind::Text, "", false), &["slaveof"]),
+    // Also kept current by REPLICAOF (CONFIG GET and CONFIG REWRITE show the live master).
+    alias(d("replicaof", Kind::HostPort, "", false), &["slaveof"]),
     d("replica-announce-ip", Kind::Text, "", true),
     d("replica-announce-port", int(0, 65535), "0", true),
     // Enforced for the pubsub class (crate::pubsub) and the replica class

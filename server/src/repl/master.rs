@@ -154,7 +154,7 @@ async fn full_sync(
     let snapshot_server = server.clone();
     let rdb = tokio::task::spawn_blocking(move || {
         snapshot_server.keyspace.complete_snapshot(&job);
-        job.to_rdb(&crate::persistence::aux_fields())
+        job.to_rdb(&crate::persistence::aux_fields(None))
     })
     .await
     .map_err(std::io::Error::other)?;

@@ -109,10 +109,10 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         db: 0,
         client: None,
     });
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
     repl.set_replica(true);
     server.keyspace.stats().expired_log.set_enabled(false);
-    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     repl.start_link.store(generation, Ordering::SeqCst);
     repl.link_requested.notify_one();
     true
@@ -154,9 +154,17 @@ fn current(generation: u64) -> bool {
     GENERATION.load(Ordering::SeqCst) == generation
 }
 
-fn update(server: &Server, f: impl FnOnce(&mut MasterLink)) {
-    if let Some(link) = server.replication.master.lock().as_mut() {
-        f(link);
+/// Changes the link's state on behalf of the link task of `generation`; false (nothing
+/// changed) if REPLICAOF has replaced that task since: a task still finishing its old
+/// link must not touch the new one. REPLICAOF changes the generation under the same lock.
+fn update(server: &Server, generation: u64, f: impl FnOnce(&mut MasterLink)) -> bool {
+    let mut master = server.replication.master.lock();
+    match master.as_mut() {
+        Some(link) if current(generation) => {
+            f(link);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -171,7 +179,7 @@ async fn run(server: Arc<Server>, generation: u64) {
         else {
             return;
         };
-        update(&server, |l| l.state = LinkState::Connecting);
+        update(&server, generation, |l| l.state = LinkState::Connecting);
         info!("Connecting to MASTER {host}:{port}");
         match TcpStream::connect((host.as_str(), port)).await {
             Ok(stream) => {
@@ -187,7 +195,7 @@ async fn run(server: Arc<Server>, generation: u64) {
             }
             Err(e) => warn!("Error condition on socket for SYNC: {e}"),
         }
-        update(&server, |l| {
+        update(&server, generation, |l| {
             l.client = None;
             if l.state != LinkState::Connect {
                 l.down_since = Some(Instant::now());
@@ -230,7 +238,7 @@ async fn sync_and_stream(
     generation: u64,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    update(server, |l| l.state = LinkState::Handshake);
+    update(server, generation, |l| l.state = LinkState::Handshake);
     stream.write_all(&command(&["PING"])).await?;
     let pong = read_line(&mut stream, &mut buf).await?;
     let auth_error = pong.starts_with("-NOAUTH")
@@ -306,6 +314,9 @@ async fn sync_and_stream(
     };
     stream.write_all(&psync).await?;
     let reply = read_line(&mut stream, &mut buf).await?;
+    if !current(generation) {
+        return Ok(()); // REPLICAOF replaced this link meanwhile
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
         let (Some(replid), Some(offset)) = (
@@ -317,10 +328,10 @@ async fn sync_and_stream(
             )));
         };
         info!("Full resync from master: {replid}:{offset}");
-        update(server, |l| l.state = LinkState::Sync);
+        update(server, generation, |l| l.state = LinkState::Sync);
         let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation).await?;
         server.replication.log.adopt_master(&replid, offset);
-        update(server, |l| {
+        update(server, generation, |l| {
             l.master_replid = Some(replid.clone());
             l.reploff = offset as i64;
             l.read_reploff = offset as i64;
@@ -338,7 +349,9 @@ async fn sync_and_stream(
         if !new_replid.is_empty() && Some(new_replid) != cached_replid.as_deref() {
             server.replication.log.master_changed_id(new_replid);
             server.replication.log.drop_replicas();
-            update(server, |l| l.master_replid = Some(new_replid.to_string()));
+            update(server, generation, |l| {
+                l.master_replid = Some(new_replid.to_string())
+            });
         }
         info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
     } else {
@@ -443,14 +456,18 @@ async fn apply_stream(
         .as_ref()
         .map_or(0, |l| l.db);
     client.select(db);
-    update(server, |l| {
+    let connected = update(server, generation, |l| {
         l.state = LinkState::Connected;
         l.down_since = None;
         l.last_io = Some(Instant::now());
         l.client = Some(handle.clone());
     });
-    let result = apply_loop(server, &mut stream, &mut buf, &mut client, generation).await;
-    update(server, |l| l.db = client.db);
+    let result = if connected {
+        apply_loop(server, &mut stream, &mut buf, &mut client, generation).await
+    } else {
+        Ok(()) // REPLICAOF replaced this link meanwhile
+    };
+    update(server, generation, |l| l.db = client.db);
     server.clients.unregister(handle.id);
     result
 }
@@ -493,7 +510,7 @@ async fn apply_loop(
             if client.multi.is_none() {
                 let applied = raw.split_to(pending);
                 server.replication.log.feed_raw(&applied);
-                update(server, |l| l.reploff += applied.len() as i64);
+                update(server, generation, |l| l.reploff += applied.len() as i64);
             }
         }
         tokio::select! {
@@ -515,7 +532,7 @@ async fn apply_loop(
                 }
                 raw.extend_from_slice(&buf[buf.len() - read..]);
                 last_io = Instant::now();
-                update(server, |l| {
+                update(server, generation, |l| {
                     l.read_reploff += read as i64;
                     l.last_io = Some(last_io);
                 });
