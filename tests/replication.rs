@@ -326,3 +326,59 @@ fn ferrite_replicates_from_real_redis() {
     );
     sync_stream_and_resume(redis.port, replica.port, replica.port, "master");
 }
+
+#[test]
+fn replica_restarted_from_its_rdb_resyncs_partially() {
+    let master = Server::start();
+    write_dataset(master.port, "before");
+    let dir = temp_dir("restarted-replica");
+    let config_file = dir.join("replica.conf");
+    std::fs::write(&config_file, "").expect("write config file");
+    let replica = Server::start_in(dir.clone(), Some(&config_file), &[]);
+    let master_port = master.port.to_string();
+    cmd(replica.port, &["REPLICAOF", "127.0.0.1", &master_port]);
+    let replicaof: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replicaof")
+        .query(&mut connect(replica.port))
+        .expect("config get");
+    assert_eq!(
+        replicaof,
+        ["replicaof".to_string(), format!("127.0.0.1 {master_port}")]
+    );
+    wait_in_sync(master.port, replica.port);
+    // CONFIG REWRITE keeps the live master; SHUTDOWN SAVE stores the stream position.
+    cmd(replica.port, &["CONFIG", "REWRITE"]);
+    let rewritten = std::fs::read_to_string(&config_file).expect("read config file");
+    assert!(
+        rewritten.contains(&format!("\nreplicaof 127.0.0.1 {master_port}\n")),
+        "{rewritten}"
+    );
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut connect(replica.port));
+    assert_eq!(replica.exit_keeping_dir(), Some(0));
+    write_dataset(master.port, "while-down");
+    let replica = Server::start_in(dir, Some(&config_file), &[]);
+    wait_in_sync(master.port, replica.port);
+    let stats = info(master.port, "stats");
+    assert_eq!(field(&stats, "sync_full"), "1");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+    assert_eq!(contents(replica.port), contents(master.port));
+}
+
+#[test]
+fn a_transaction_of_reads_runs_on_a_read_only_replica() {
+    let master = Server::start();
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    let mut con = replica.raw();
+    con.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$-1\r\n");
+    con.send(b"MULTI\r\nSET k v\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n-READONLY You can't write against a read only replica.\r\n-EXECABORT Transaction discarded because of previous errors.\r\n");
+}

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,9 +42,17 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_in(temp_dir("server"), None, extra)
+    }
+
+    /// Starts in `dir` (removed on drop), with `config_file` first on the command line.
+    pub fn start_in(dir: PathBuf, config_file: Option<&Path>, extra: &[&str]) -> Server {
         let port = free_port();
-        let dir = temp_dir("server");
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = config_file
+            .map(|file| file.display().to_string())
+            .into_iter()
+            .collect();
+        args.extend([
             "--port".into(),
             port.to_string(),
             "--bind".into(),
@@ -55,7 +63,7 @@ impl Server {
             dir.display().to_string(),
             "--enable-debug-command".into(),
             "yes".into(),
-        ];
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(binary())
             .args(&args)
@@ -126,6 +134,13 @@ impl Server {
 
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         wait_exit(&mut self.child, timeout)
+    }
+
+    /// Waits for the process to exit (after SHUTDOWN), leaving its directory for a restart.
+    pub fn exit_keeping_dir(mut self) -> Option<i32> {
+        let code = self.wait_exit(Duration::from_secs(10));
+        self.dir = PathBuf::new();
+        code
     }
 }
 
