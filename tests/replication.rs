@@ -381,4 +381,7 @@ fn a_transaction_of_reads_runs_on_a_read_only_replica() {
     con.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$-1\r\n");
     con.send(b"MULTI\r\nSET k v\r\nEXEC\r\n");
     con.expect(b"+OK\r\n-READONLY You can't write against a read only replica.\r\n-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // A promotion inside a transaction of reads takes the write order itself.
+    con.send(b"MULTI\r\nGET k\r\nREPLICAOF NO ONE\r\nEXEC\r\nSET k v\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n$-1\r\n+OK\r\n+OK\r\n");
 }

@@ -259,7 +259,7 @@ fn is_write_request(server: &Server, client: &ClientState, request: &[Bytes]) ->
     };
     if let (Some(multi), Some(name)) = (&client.multi, request.first()) {
         if name.eq_ignore_ascii_case(b"exec") {
-            return multi.commands.iter().any(|queued| is_write(queued));
+            return multi.may_replicate;
         }
     }
     is_write(request)
@@ -501,7 +501,7 @@ fn dispatch<'s>(
             return rejected(out, "ERR Command not allowed inside a transaction");
         }
         if !RUN_INSIDE_MULTI.contains(&full_name) {
-            MultiState::queue(client, request, spec.has_flag("write"));
+            MultiState::queue(client, request, spec);
             out.simple("QUEUED");
             return Outcome::Queued;
         }
@@ -509,7 +509,7 @@ fn dispatch<'s>(
     if scope.is_none() {
         *client.handle.last_command.lock() = full_name;
     }
-    let order = propagate::order_for(server, spec, full_name, scope);
+    let order = propagate::order_for(server, client, spec, full_name, scope);
     let mut ctx = Ctx {
         server,
         client,
