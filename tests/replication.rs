@@ -385,3 +385,29 @@ fn a_transaction_of_reads_runs_on_a_read_only_replica() {
     con.send(b"MULTI\r\nGET k\r\nREPLICAOF NO ONE\r\nEXEC\r\nSET k v\r\n");
     con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n$-1\r\n+OK\r\n+OK\r\n");
 }
+
+#[test]
+fn debug_replicate_feeds_replicas_without_running_the_command() {
+    let master = Server::start();
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    // No SELECT is fed: the replica's master client is still in database 0.
+    cmd(
+        master.port,
+        &["DEBUG", "REPLICATE", "SET", "diverged", "yes"],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(master.port, &["EXISTS", "diverged"]),
+        redis::Value::Int(0)
+    );
+    let value: String = redis::cmd("GET")
+        .arg("diverged")
+        .query(&mut connect(replica.port))
+        .expect("get");
+    assert_eq!(value, "yes");
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -504,6 +504,7 @@ async fn apply_loop(
                 send_ack(server, stream).await?;
             } else {
                 crate::connection::execute(server, client, &mut out, &request, None);
+                log_error_reply(server, &request, out.as_bytes());
                 out.clear();
             }
             let pending = raw.len() - buf.len();
@@ -539,6 +540,25 @@ async fn apply_loop(
             }
         }
     }
+}
+
+/// Redis's afterErrorReply for the master client: a command from the master that fails
+/// here means the datasets diverge, which is logged. (`propagation-error-behavior`'s panic
+/// modes are not acted on: the replica goes on, as with `ignore`.)
+fn log_error_reply(server: &Server, request: &[Bytes], reply: &[u8]) {
+    let Some(error) = reply.strip_prefix(b"-") else {
+        return;
+    };
+    let line = error.split(|&b| b == b'\r').next().unwrap_or_default();
+    let line = &line[..line.len().min(4096)];
+    let name = request
+        .first()
+        .and_then(|name| server.commands.lookup(name))
+        .map_or("<unknown>", |(id, _)| server.commands.full_name(id));
+    warn!(
+        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{name}'",
+        String::from_utf8_lossy(line)
+    );
 }
 
 async fn send_ack(server: &Server, stream: &mut TcpStream) -> std::io::Result<()> {
