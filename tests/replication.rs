@@ -367,8 +367,8 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
     assert_eq!(contents(replica.port), contents(master.port));
 }
 
-#[test]
-fn a_transaction_of_reads_runs_on_a_read_only_replica() {
+/// A fresh master and a replica of it, in sync.
+fn master_and_replica() -> (Server, Server) {
     let master = Server::start();
     let replica = Server::start();
     cmd(
@@ -376,6 +376,12 @@ fn a_transaction_of_reads_runs_on_a_read_only_replica() {
         &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
     );
     wait_in_sync(master.port, replica.port);
+    (master, replica)
+}
+
+#[test]
+fn a_transaction_of_reads_runs_on_a_read_only_replica() {
+    let (master, replica) = master_and_replica();
     let mut con = replica.raw();
     con.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
     con.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$-1\r\n");
@@ -388,13 +394,7 @@ fn a_transaction_of_reads_runs_on_a_read_only_replica() {
 
 #[test]
 fn debug_replicate_feeds_replicas_without_running_the_command() {
-    let master = Server::start();
-    let replica = Server::start();
-    cmd(
-        replica.port,
-        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
-    );
-    wait_in_sync(master.port, replica.port);
+    let (master, replica) = master_and_replica();
     // No SELECT is fed: the replica's master client is still in database 0.
     cmd(
         master.port,
