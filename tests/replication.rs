@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::repl::{cmd, connect, field, info, wait_in_sync};
-use common::{Redis, Server};
+use common::{temp_dir, Redis, Server};
 
 /// Every key of databases 0..4 as "db key" -> "type contents expiry".
 fn contents(port: u16) -> BTreeMap<String, String> {
@@ -429,4 +429,89 @@ fn writers_wait_behind_a_busy_script_without_stalling_the_server() {
         assert!(on_replica.contains_key(key), "{key} missing on the replica");
     }
     assert_eq!(on_replica, contents(master.port));
+}
+
+#[test]
+fn replica_restarted_from_its_rdb_resyncs_partially() {
+    let master = Server::start();
+    write_dataset(master.port, "before");
+    let dir = temp_dir("restarted-replica");
+    let config_file = dir.join("replica.conf");
+    std::fs::write(&config_file, "").expect("write config file");
+    let replica = Server::start_in(dir.clone(), Some(&config_file), &[]);
+    let master_port = master.port.to_string();
+    cmd(replica.port, &["REPLICAOF", "127.0.0.1", &master_port]);
+    let replicaof: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replicaof")
+        .query(&mut connect(replica.port))
+        .expect("config get");
+    assert_eq!(
+        replicaof,
+        ["replicaof".to_string(), format!("127.0.0.1 {master_port}")]
+    );
+    wait_in_sync(master.port, replica.port);
+    // CONFIG REWRITE keeps the live master; SHUTDOWN SAVE stores the stream position.
+    cmd(replica.port, &["CONFIG", "REWRITE"]);
+    let rewritten = std::fs::read_to_string(&config_file).expect("read config file");
+    assert!(
+        rewritten.contains(&format!("\nreplicaof 127.0.0.1 {master_port}\n")),
+        "{rewritten}"
+    );
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut connect(replica.port));
+    assert_eq!(replica.exit_keeping_dir(), Some(0));
+    write_dataset(master.port, "while-down");
+    let replica = Server::start_in(dir, Some(&config_file), &[]);
+    wait_in_sync(master.port, replica.port);
+    let stats = info(master.port, "stats");
+    assert_eq!(field(&stats, "sync_full"), "1");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+    assert_eq!(contents(replica.port), contents(master.port));
+}
+
+/// A fresh master and a replica of it, in sync.
+fn master_and_replica() -> (Server, Server) {
+    let master = Server::start();
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    (master, replica)
+}
+
+#[test]
+fn a_transaction_of_reads_runs_on_a_read_only_replica() {
+    let (_master, replica) = master_and_replica();
+    let mut con = replica.raw();
+    con.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$-1\r\n");
+    con.send(b"MULTI\r\nSET k v\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n-READONLY You can't write against a read only replica.\r\n-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // A promotion inside a transaction of reads takes the write order itself.
+    con.send(b"MULTI\r\nGET k\r\nREPLICAOF NO ONE\r\nEXEC\r\nSET k v\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n$-1\r\n+OK\r\n+OK\r\n");
+}
+
+#[test]
+fn debug_replicate_feeds_replicas_without_running_the_command() {
+    let (master, replica) = master_and_replica();
+    // No SELECT is fed: the replica's master client is still in database 0.
+    cmd(
+        master.port,
+        &["DEBUG", "REPLICATE", "SET", "diverged", "yes"],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(master.port, &["EXISTS", "diverged"]),
+        redis::Value::Int(0)
+    );
+    let value: String = redis::cmd("GET")
+        .arg("diverged")
+        .query(&mut connect(replica.port))
+        .expect("get");
+    assert_eq!(value, "yes");
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
@@ -132,4 +133,48 @@ fn redis_cli_works_unchanged() {
         "a\nb\n"
     );
     assert_eq!(cli(&["DBSIZE"]), "2\n");
+}
+
+#[test]
+fn unix_socket_and_pid_file() {
+    let dir = temp_dir("unixsocket");
+    let socket = dir.join("redis.sock");
+    let pidfile = dir.join("redis.pid");
+    let server = Server::start_in(
+        dir.clone(),
+        None,
+        &[
+            "--unixsocket",
+            &socket.display().to_string(),
+            "--unixsocketperm",
+            "700",
+            "--pidfile",
+            &pidfile.display().to_string(),
+        ],
+    );
+    let pid = std::fs::read_to_string(&pidfile).expect("pid file");
+    assert!(pid.trim().parse::<u32>().is_ok(), "{pid:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let mut unix = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+    unix.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    unix.write_all(b"CLIENT INFO\r\n").unwrap();
+    let mut reply = Vec::new();
+    while !reply.ends_with(b"\n\r\n") {
+        let mut chunk = [0u8; 4096];
+        let n = unix.read(&mut chunk).expect("reply");
+        assert!(n > 0, "connection closed");
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    let addr = format!(" addr={}:0 laddr={}:0 ", socket.display(), socket.display());
+    assert!(reply.contains(&addr), "{reply}");
+    unix.write_all(b"SHUTDOWN NOSAVE\r\n").unwrap();
+    assert_eq!(server.exit_keeping_dir(), Some(0));
+    assert!(!socket.exists() && !pidfile.exists());
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -177,6 +177,11 @@ impl ReplicationLog {
         self.inner.lock().ids.clone()
     }
 
+    /// The database the stream selected last (`None` until a write selects one).
+    pub fn selected_db(&self) -> Option<usize> {
+        self.inner.lock().selected_db
+    }
+
     pub fn master_repl_offset(&self) -> u64 {
         self.inner.lock().offset
     }

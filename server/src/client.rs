@@ -3,6 +3,7 @@
 //! PAUSE), and the registry of all connected clients.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,12 +23,39 @@ pub enum ReplyMode {
     SkipThis,
 }
 
+/// Where a client is connected from (or to): a TCP address, or the unix socket's path,
+/// which Redis reports as `<path>:0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAddr {
+    Tcp(SocketAddr),
+    Unix(Arc<str>),
+}
+
+impl ClientAddr {
+    /// The host part: the IP address, or the socket path.
+    pub fn ip(&self) -> String {
+        match self {
+            ClientAddr::Tcp(addr) => addr.ip().to_string(),
+            ClientAddr::Unix(path) => path.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientAddr::Tcp(addr) => addr.fmt(f),
+            ClientAddr::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
+
 /// Shared view of one client.
 #[derive(Debug)]
 pub struct ClientHandle {
     pub id: u64,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
+    pub peer: ClientAddr,
+    pub local: ClientAddr,
     pub created: Instant,
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
@@ -69,7 +97,7 @@ pub enum ClientKind {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, peer: SocketAddr, local: SocketAddr) -> ClientHandle {
+    pub fn new(id: u64, peer: ClientAddr, local: ClientAddr) -> ClientHandle {
         ClientHandle {
             id,
             peer,
@@ -276,7 +304,7 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    pub fn register(&self, peer: SocketAddr, local: SocketAddr) -> Arc<ClientHandle> {
+    pub fn register(&self, peer: ClientAddr, local: ClientAddr) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = Arc::new(ClientHandle::new(id, peer, local));
         self.clients.lock().insert(id, handle.clone());

@@ -1,20 +1,18 @@
 //! One client connection: read what is available, parse every complete
 //! request, execute them in order, write all replies at once.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, warn};
 
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 
 use crate::blocking::{Blocked, Wake};
-use crate::client::{ClientState, ReplyMode};
+use crate::client::{ClientAddr, ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::repl::consistency::HeldReplies;
 use crate::repl::rewrite::{self, Ran};
@@ -25,11 +23,18 @@ use crate::transaction::{ExclusiveScope, MultiState};
 
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(peer);
+/// A client's byte stream: a TCP connection or a unix socket one.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientIo for T {}
+
+pub async fn handle(
+    server: Arc<Server>,
+    stream: impl ClientIo,
+    peer: ClientAddr,
+    local: ClientAddr,
+) {
     ServerStats::add(&server.stats.total_connections_received, 1);
-    let handle = server.clients.register(peer, local);
+    let handle = server.clients.register(peer.clone(), local);
     let id = handle.id;
     if server.clients.len() as u64 > server.hot.maxclients.load(Ordering::Relaxed) {
         ServerStats::add(&server.stats.rejected_connections, 1);
@@ -56,7 +61,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
 
 async fn serve_client(
     server: &Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: impl ClientIo,
     client: &mut ClientState,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -199,7 +204,7 @@ async fn serve_client(
 /// client to go away (false). Bytes that arrive meanwhile are kept for later.
 async fn wait_while_blocked(
     server: &Server,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientIo,
     buf: &mut BytesMut,
     client: &mut ClientState,
     blocked: Blocked,
@@ -270,7 +275,7 @@ fn is_write_request(server: &Server, client: &ClientState, request: &[Bytes]) ->
     };
     if let (Some(multi), Some(name)) = (&client.multi, request.first()) {
         if name.eq_ignore_ascii_case(b"exec") {
-            return multi.commands.iter().any(|queued| is_write(queued));
+            return multi.may_replicate;
         }
     }
     is_write(request)
@@ -559,7 +564,7 @@ fn dispatch<'s>(
             return rejected(out, "ERR Command not allowed inside a transaction");
         }
         if !RUN_INSIDE_MULTI.contains(&full_name) {
-            MultiState::queue(client, request);
+            MultiState::queue(client, request, spec);
             out.simple("QUEUED");
             return Outcome::Queued;
         }
@@ -567,7 +572,7 @@ fn dispatch<'s>(
     if scope.is_none() {
         *client.handle.last_command.lock() = full_name;
     }
-    let order = propagate::order_for(server, spec, full_name, scope);
+    let order = propagate::order_for(server, client, spec, full_name, scope);
     if order.is_some() {
         if let Some(refusal) =
             crate::repl::gate::refusal_under_order(server, client, spec, full_name)

@@ -74,7 +74,9 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(async move {
+    let pidfile = config.get("pidfile").to_string();
+    create_pid_file(&pidfile);
+    let code = runtime.block_on(async move {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind").to_string();
         tracing::info!("Ferrite {} (Redis {REDIS_VERSION} compatible), 64 bit, standalone mode, port {port}, PID: {}", env!("CARGO_PKG_VERSION"), std::process::id());
@@ -85,12 +87,40 @@ pub fn run(args: Vec<String>) -> i32 {
                 return 1;
             }
         };
+        let unix = match config.get("unixsocket") {
+            "" => None,
+            path => match server::bind_unix(path, config.get("unixsocketperm")) {
+                Ok(listener) => Some(listener),
+                Err(error) => {
+                    tracing::warn!("{error}");
+                    return 1;
+                }
+            },
+        };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
         if persistence::load_at_startup(&server).is_err() {
             return 1;
         }
-        server::serve(server, listeners).await;
+        server::serve(server, listeners, unix).await;
         0
-    })
+    });
+    remove_pid_file(&pidfile);
+    code
+}
+
+/// Redis writes `pidfile` whenever one is configured (not only when daemonized).
+fn create_pid_file(path: &str) {
+    if !path.is_empty() {
+        if let Err(error) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            tracing::warn!("Failed to write PID file: {error}");
+        }
+    }
+}
+
+fn remove_pid_file(path: &str) {
+    if !path.is_empty() {
+        tracing::info!("Removing the pid file.");
+        let _ = std::fs::remove_file(path);
+    }
 }

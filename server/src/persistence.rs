@@ -196,15 +196,24 @@ fn rdb_path(server: &Server) -> PathBuf {
     }
 }
 
-/// The AUX fields Redis 7.0 writes.
-pub(crate) fn aux_fields() -> [(&'static str, String); 5] {
-    [
+/// The AUX fields Redis 7.0 writes. A file saved on disk also says which replication
+/// stream it continues (`repl-stream-db`, `repl-id`, `repl-offset`) when there is one, so
+/// a replica restarted from it can resynchronise partially; a full sync's payload does not
+/// (the replica takes both from `+FULLRESYNC`).
+pub(crate) fn aux_fields(on_disk: Option<&Server>) -> Vec<(&'static str, String)> {
+    let mut aux = vec![
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", now_s().to_string()),
         ("used-mem", crate::commands::resident_memory().to_string()),
-        ("aof-base", "0".to_string()),
-    ]
+    ];
+    if let Some(stream) = on_disk.and_then(crate::repl::rdb_stream_info) {
+        aux.push(("repl-stream-db", stream.db.to_string()));
+        aux.push(("repl-id", stream.replid));
+        aux.push(("repl-offset", stream.offset.to_string()));
+    }
+    aux.push(("aof-base", "0".to_string()));
+    aux
 }
 
 /// Writes `bytes` to `temp-<pid>.rdb` beside the target, syncs it and renames
@@ -249,7 +258,7 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
 /// Saves while the caller holds the keyspace gate exclusively (`databases`).
 fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
-    let bytes = rdb::write(databases, &aux_fields(), now_ms());
+    let bytes = rdb::write(databases, &aux_fields(Some(server)), now_ms());
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -277,7 +286,7 @@ fn background_save(server: &Server) {
     let written = match server.keyspace.begin_snapshot() {
         Some(job) => {
             server.keyspace.complete_snapshot(&job);
-            write_file(&rdb_path(server), &job.to_rdb(&aux_fields()))
+            write_file(&rdb_path(server), &job.to_rdb(&aux_fields(Some(server))))
         }
         None => Err("Background save refused: a snapshot is already running".to_string()),
     };
@@ -437,11 +446,15 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     else {
         return Ok(());
     };
+    let stream = crate::repl::RdbStreamInfo::from_aux(&loaded.summary.aux);
     loaded.install(&server.keyspace.exclusive());
     info!(
         "DB loaded from disk: {:.3} seconds",
         started.elapsed().as_secs_f64()
     );
+    if let Some(stream) = stream {
+        crate::repl::resume_from_rdb(server, stream);
+    }
     Ok(())
 }
 

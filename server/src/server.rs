@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{broadcast, Notify};
 use tracing::{info, warn};
 
 use ferrite_storage::Keyspace;
 
-use crate::client::ClientRegistry;
+use crate::client::{ClientAddr, ClientRegistry};
 use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
@@ -271,8 +271,29 @@ pub async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>
     Ok(listeners)
 }
 
+/// `unixsocket`: listens on `path` (a stale socket file there is removed first, as Redis
+/// does), with `unixsocketperm` (octal, 0 = leave as created) as the file's mode.
+pub fn bind_unix(path: &str, perm: &str) -> std::io::Result<UnixListener> {
+    let fail = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("Failed opening Unix socket: {e}"))
+    };
+    let mode = u32::from_str_radix(perm, 8).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("Invalid unixsocketperm '{perm}'"),
+        )
+    })?;
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(fail)?;
+    if mode != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+    }
+    Ok(listener)
+}
+
 /// Accepts connections on every listener until shutdown.
-pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
+pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Option<UnixListener>) {
     spawn_background_jobs(server.clone());
     for listener in listeners {
         let server = server.clone();
@@ -280,18 +301,40 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let local = stream.local_addr().unwrap_or(peer);
+                        let (peer, local) = (ClientAddr::Tcp(peer), ClientAddr::Tcp(local));
                         let server = server.clone();
-                        tokio::spawn(crate::connection::handle(server, stream, peer));
+                        tokio::spawn(crate::connection::handle(server, stream, peer, local));
                     }
-                    Err(e) => {
-                        warn!("Accepting client connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
+                    Err(e) => accept_failed(e).await,
                 }
             }
         });
     }
-    info!("Ready to accept connections tcp");
+    info!("Ready to accept connections");
+    if let Some(listener) = unix {
+        let path: Arc<str> = server.config.read().get("unixsocket").into();
+        info!("The server is now ready to accept connections at {path}");
+        let server = server.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let addr = ClientAddr::Unix(path.clone());
+                        let server = server.clone();
+                        tokio::spawn(crate::connection::handle(
+                            server,
+                            stream,
+                            addr.clone(),
+                            addr,
+                        ));
+                    }
+                    Err(e) => accept_failed(e).await,
+                }
+            }
+        });
+    }
     let terminate = async {
         #[cfg(unix)]
         {
@@ -322,7 +365,17 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>) {
         warn!("Error trying to save the DB. Exit anyway.");
     }
     info!("User requested shutdown...");
+    let unixsocket = server.config.read().get("unixsocket").to_string();
+    if !unixsocket.is_empty() {
+        info!("Removing the unix socket file.");
+        let _ = std::fs::remove_file(unixsocket);
+    }
     info!("Ferrite is now ready to exit, bye bye...");
+}
+
+async fn accept_failed(error: std::io::Error) {
+    warn!("Accepting client connection: {error}");
+    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 /// Periodic work Redis does in `serverCron`: the active expire cycle (then

@@ -493,6 +493,7 @@ impl Tracking {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::ClientAddr;
     use std::net::{Ipv4Addr, SocketAddr};
 
     fn setup() -> (Tracking, Arc<ClientRegistry>) {
@@ -502,8 +503,8 @@ mod tests {
     }
 
     fn connect(registry: &ClientRegistry) -> Arc<ClientHandle> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 1));
-        registry.register(addr, addr)
+        let addr = ClientAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)));
+        registry.register(addr.clone(), addr)
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
 
 use crate::client::ClientState;
+use crate::command::CommandSpec;
 use crate::server::Server;
 
 /// A client between MULTI and EXEC.
@@ -23,6 +24,13 @@ pub struct MultiState {
     pub commands: Vec<Vec<Bytes>>,
     /// A command was refused while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
+    /// A queued command has the `write` flag (Redis's `mstate.cmd_flags`): EXEC is then
+    /// a write for the replica and min-replicas gates.
+    pub writes: bool,
+    /// A queued command has the `write` or `may_replicate` flag: EXEC takes the
+    /// replication write order (a transaction of reads and REPLICAOF NO ONE does not,
+    /// so the promotion inside it can take the order itself).
+    pub may_replicate: bool,
 }
 
 impl MultiState {
@@ -38,9 +46,11 @@ impl MultiState {
         client.multi.take()
     }
 
-    pub fn queue(client: &mut ClientState, request: &[Bytes]) {
+    pub fn queue(client: &mut ClientState, request: &[Bytes], spec: &CommandSpec) {
         if let Some(multi) = client.multi.as_mut() {
             multi.commands.push(request.to_vec());
+            multi.writes |= spec.has_flag("write");
+            multi.may_replicate |= spec.has_flag("write") || spec.has_flag("may_replicate");
             client
                 .handle
                 .multi_queued

@@ -168,8 +168,8 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
 
     fn client(id: u64) -> ClientState {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 1));
-        ClientState::new(Arc::new(ClientHandle::new(id, addr, addr)), true)
+        let addr = crate::client::ClientAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)));
+        ClientState::new(Arc::new(ClientHandle::new(id, addr.clone(), addr)), true)
     }
 
     fn set(ks: &Keyspace, key: &[u8]) {

@@ -6,7 +6,7 @@ pub mod repl;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,10 +47,19 @@ impl Server {
     /// free port it picks may be taken by another test before the server
     /// binds it; a server that exits at once is started again on another.
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_in(temp_dir("server"), None, extra)
+    }
+
+    /// Starts in `dir` (removed on drop), with `config_file` first on the
+    /// command line.
+    pub fn start_in(dir: PathBuf, config_file: Option<&Path>, extra: &[&str]) -> Server {
         for _ in 0..3 {
             let port = free_port();
-            let dir = temp_dir("server");
-            let mut args: Vec<String> = vec![
+            let mut args: Vec<String> = config_file
+                .map(|file| file.display().to_string())
+                .into_iter()
+                .collect();
+            args.extend([
                 "--port".into(),
                 port.to_string(),
                 "--bind".into(),
@@ -64,7 +73,7 @@ impl Server {
                 // As Redis's own test config: full syncs start at once.
                 "--repl-diskless-sync-delay".into(),
                 "0".into(),
-            ];
+            ]);
             args.extend(extra.iter().map(|s| s.to_string()));
             let child = Command::new(binary())
                 .args(&args)
@@ -72,10 +81,15 @@ impl Server {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start ferrite-server");
-            let mut server = Server { port, child, dir };
+            let mut server = Server {
+                port,
+                child,
+                dir: dir.clone(),
+            };
             if server.wait_until_ready() {
                 return server;
             }
+            server.exit_keeping_dir();
         }
         panic!("ferrite-server did not start (three ports tried)");
     }
@@ -142,6 +156,13 @@ impl Server {
 
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         wait_exit(&mut self.child, timeout)
+    }
+
+    /// Waits for the process to exit (after SHUTDOWN), leaving its directory for a restart.
+    pub fn exit_keeping_dir(mut self) -> Option<i32> {
+        let code = self.wait_exit(Duration::from_secs(10));
+        self.dir = PathBuf::new();
+        code
     }
 }
 

@@ -164,6 +164,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if is(&args[1], "no") && is(&args[2], "one") {
         if ctx.server.replication.is_replica() {
             replica::promote(ctx.server);
+            ctx.server.config.write().set_master(None);
             tracing::info!("MASTER MODE enabled (user request from '{who}')");
         }
         ctx.out.ok();
@@ -179,6 +180,10 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
+    ctx.server
+        .config
+        .write()
+        .set_master(Some((&host, port as u16)));
     tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{who}')");
     ctx.out.ok();
     Ok(())

@@ -564,6 +564,26 @@ fn memory_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG REPLICATE <command> [args]: feeds the command to the replicas without running it
+/// (no SELECT), as Redis's replicationFeedSlaves with no database; a replica feeds nothing.
+fn debug_replicate(ctx: &mut Ctx<'_>, command: &[Bytes]) -> CmdResult {
+    if ctx.scope.is_some() {
+        // EXEC may already hold the write order this needs.
+        return Err(CmdError::msg(
+            "ERR DEBUG REPLICATE is not supported inside MULTI or scripts",
+        ));
+    }
+    let repl = &ctx.server.replication;
+    if !repl.is_replica() {
+        let order = repl.log.order();
+        if order.appends() {
+            repl.log.feed(None, command);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.server.config.read().get("enable-debug-command") == "no" {
         return Err(CmdError::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
@@ -599,6 +619,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => debug_object(ctx, &args[2])?,
+        ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
         ("quicklist-packed-threshold", 3) => {
             // Redis keeps list elements above this size in nodes of their own.
@@ -648,6 +669,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    existing RDB file without saving first.",
                 "QUICKLIST-PACKED-THRESHOLD <size>",
                 "    Accepted for compatibility: large list elements are always stored apart.",
+                "REPLICATE <string>",
+                "    Replicates the provided string to replicas, allowing data divergence.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background.",
                 "SET-SKIP-CHECKSUM-VALIDATION <0|1>",

@@ -23,6 +23,8 @@ pub enum Kind {
     SavePoints,
     /// `bind`: one or more addresses.
     AddressList,
+    /// `replicaof`: host and port, reported as `host port` (empty: not a replica).
+    HostPort,
     /// `client-output-buffer-limit`: class hard soft seconds, repeated.
     OutputBufferLimits,
     /// `notify-keyspace-events`: class letters, reported in Redis's order.
@@ -98,6 +100,9 @@ pub const DIRECTIVES: &[Directive] = &[
     d("always-show-logo", YES_NO_BOOL, "no", false),
     d("daemonize", Kind::Enum(&["no"]), "no", false),
     d("pidfile", Kind::Text, "", false),
+    d("unixsocket", Kind::Text, "", false),
+    // Octal, as Redis reads it (checked when the socket is created).
+    d("unixsocketperm", Kind::Text, "0", false),
     d("dir", Kind::Text, "", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d("hz", int(1, 500), "10", true),
@@ -231,7 +236,8 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d("masterauth", Kind::Text, "", true),
     d("masteruser", Kind::Text, "", true),
-    alias(d("replicaof", Kind::Text, "", false), &["slaveof"]),
+    // Also kept current by REPLICAOF (CONFIG GET and CONFIG REWRITE show the live master).
+    alias(d("replicaof", Kind::HostPort, "", false), &["slaveof"]),
     d("replica-announce-ip", Kind::Text, "", true),
     // Ferrite's own: how many replicas acknowledge a write before its reply
     // (crate::repl::consistency).

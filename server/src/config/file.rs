@@ -176,7 +176,10 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
             Some(directive) if !line.trim_start().starts_with('#') => {
                 if !written.contains(&directive.name) {
                     written.push(directive.name);
-                    out.push_str(&format_line(directive.name, config.get(directive.name)));
+                    out.push_str(&format_line(
+                        directive.name,
+                        &rewritten_value(config, directive.name),
+                    ));
                     out.push('\n');
                 }
             }
@@ -188,7 +191,10 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
     }
     for directive in DIRECTIVES {
         if !written.contains(&directive.name) && config.get(directive.name) != directive.default {
-            out.push_str(&format_line(directive.name, config.get(directive.name)));
+            out.push_str(&format_line(
+                directive.name,
+                &rewritten_value(config, directive.name),
+            ));
             out.push('\n');
         }
     }
@@ -197,9 +203,20 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
     std::fs::rename(&temp, path).map_err(|e| format!("Rewriting config file: {e}"))
 }
 
+/// What CONFIG REWRITE writes for `name`: `dir` as the absolute working directory (the
+/// server has already changed into it, so a relative `dir` would not be found again).
+fn rewritten_value(config: &Config, name: &str) -> String {
+    match name {
+        "dir" => std::env::current_dir()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| config.get(name).to_string()),
+        _ => config.get(name).to_string(),
+    }
+}
+
 fn format_line(name: &str, value: &str) -> String {
     match name {
-        "save" | "bind" | "client-output-buffer-limit" if !value.is_empty() => {
+        "save" | "bind" | "client-output-buffer-limit" | "replicaof" if !value.is_empty() => {
             format!("{name} {value}")
         }
         _ => format!("{name} {}", quote(value)),

@@ -48,6 +48,12 @@ impl Config {
         Ok(())
     }
 
+    /// `replicaof` as REPLICAOF left it: the master replicated now, if any.
+    pub fn set_master(&mut self, master: Option<(&str, u16)>) {
+        let value = master.map_or(String::new(), |(host, port)| format!("{host} {port}"));
+        self.values.insert("replicaof", value);
+    }
+
     /// The canonical value of `name` (which must be a known directive name).
     pub fn get(&self, name: &str) -> &str {
         self.values.get(name).map(String::as_str).unwrap_or("")
@@ -126,6 +132,11 @@ fn canonical_value(
             Ok(args.join(" "))
         }
         Kind::SavePoints => parse_save_points(args),
+        Kind::HostPort => match args {
+            [host, port] if port.parse::<u16>().is_ok() => Ok(format!("{host} {port}")),
+            [_, _] => Err("Invalid master port".into()),
+            _ => Err("wrong number of arguments".into()),
+        },
         Kind::OutputBufferLimits => merge_output_buffer_limits(args, current),
         Kind::KeyspaceEvents => crate::notify::parse_flags(single()?)
             .map(crate::notify::format_flags)

@@ -57,10 +57,10 @@ impl GateConfig {
     }
 }
 
-/// Whether `spec` (or, for EXEC, the queued transaction) writes.
+/// Whether `spec` (or, for EXEC, a command of the queued transaction) writes.
 fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
     if name == "exec" {
-        return client.multi.is_some();
+        return client.multi.as_ref().is_some_and(|multi| multi.writes);
     }
     spec.has_flag("write")
 }

@@ -14,10 +14,10 @@ use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
 use ferrite_resp::{ParseLimits, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use crate::client::ClientState;
+use crate::connection::ClientIo;
 use crate::server::Server;
 
 /// What the replica asked for.
@@ -33,7 +33,7 @@ const CHECK_PERIOD: Duration = Duration::from_millis(100);
 /// Runs the link until the replica goes away or is dropped.
 pub async fn serve_replica(
     server: Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: impl ClientIo,
     client: &mut ClientState,
     request: SyncRequest,
 ) -> std::io::Result<()> {
@@ -58,7 +58,7 @@ pub async fn serve_replica(
 
 async fn run_link(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientIo,
     client: &mut ClientState,
     request: &SyncRequest,
     name: &str,
@@ -145,7 +145,7 @@ fn refusal_reason(server: &Server, replid: &str, offset: i64) {
 /// replica gets its own snapshot: the delay does not gather replicas.
 async fn full_sync(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientIo,
     request: &SyncRequest,
     name: &str,
     id: u64,
@@ -193,7 +193,7 @@ async fn full_sync(
     let snapshot_server = server.clone();
     let rdb = tokio::task::spawn_blocking(move || {
         snapshot_server.keyspace.complete_snapshot(&job);
-        job.to_rdb(&crate::persistence::aux_fields())
+        job.to_rdb(&crate::persistence::aux_fields(None))
     })
     .await
     .map_err(std::io::Error::other)?;
@@ -224,7 +224,7 @@ async fn full_sync(
 /// Sends the stream as it grows and reads the replica's ACKs.
 async fn stream_to_replica(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientIo,
     client: &mut ClientState,
     link: LinkMode,
     name: &str,
@@ -234,7 +234,7 @@ async fn stream_to_replica(
     let handle = client.handle.clone();
     let log = &server.replication.log;
     let mut fed = log.subscribe();
-    let (mut reader, mut writer) = stream.split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(1024);
     let mut parser = RequestParser::new();
     let limits = ParseLimits {

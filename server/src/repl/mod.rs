@@ -94,15 +94,80 @@ fn replica_output_limit(directive: &str) -> ferrite_replication::OutputLimit {
 }
 
 /// Starts replication's background work: the master cron (PINGs, backlog
-/// TTL), the replica link supervisor, and `replicaof` from the config file.
+/// TTL), the replica link supervisor, and `replicaof` from the config file
+/// (a no-op if loading the RDB file already resumed that link).
 pub fn start(server: std::sync::Arc<crate::server::Server>) {
     master::spawn_cron(server.clone());
     failover::spawn_cron(server.clone());
     replica::spawn_supervisor(server.clone());
+    if let Some((host, port)) = configured_master(&server) {
+        replica::replicate(&server, &host, port);
+    }
+}
+
+/// The master `replicaof` names, if any.
+fn configured_master(server: &crate::server::Server) -> Option<(String, u16)> {
     let configured = server.config.read().get("replicaof").to_string();
-    let mut parts = configured.split_whitespace();
-    if let (Some(host), Some(Ok(port))) = (parts.next(), parts.next().map(str::parse::<u16>)) {
-        replica::replicate(&server, host, port);
+    let (host, port) = configured.split_once(' ')?;
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+/// The replication stream an RDB file continues: Redis's `rdbSaveInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdbStreamInfo {
+    /// The database the stream had selected (`repl-stream-db`).
+    pub db: usize,
+    pub replid: String,
+    /// The offset of the last byte of the stream the file includes.
+    pub offset: u64,
+}
+
+impl RdbStreamInfo {
+    /// The `repl-*` AUX fields of a loaded file, when all three are present and valid.
+    pub fn from_aux(aux: &[(String, String)]) -> Option<RdbStreamInfo> {
+        let field = |name: &str| aux.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let replid = field("repl-id").filter(|id| id.len() == 40)?;
+        Some(RdbStreamInfo {
+            db: field("repl-stream-db")?.parse().ok()?,
+            replid: replid.to_string(),
+            offset: field("repl-offset")?.parse().ok()?,
+        })
+    }
+}
+
+/// Redis's rdbPopulateSaveInfo: the stream a file saved now continues, for a master with a
+/// backlog (its replicas may continue from it) or a replica (it may continue from its master).
+pub fn rdb_stream_info(server: &crate::server::Server) -> Option<RdbStreamInfo> {
+    let repl = &server.replication;
+    let db = if repl.is_replica() {
+        repl.master.lock().as_ref()?.db
+    } else if repl.log.is_active() {
+        repl.log.selected_db().unwrap_or(0)
+    } else {
+        return None;
+    };
+    let status = repl.log.status();
+    Some(RdbStreamInfo {
+        db,
+        replid: status.ids.replid,
+        offset: status.master_repl_offset,
+    })
+}
+
+/// Redis's loadDataFromDisk for a replica (`replicaof` is set): the loaded file's stream
+/// becomes this server's history and its cached master, so the first PSYNC asks to
+/// continue from it. A master ignores it (Redis keeps it as replid2; Ferrite does not yet).
+pub fn resume_from_rdb(server: &crate::server::Server, stream: RdbStreamInfo) {
+    let Some((host, port)) = configured_master(server) else {
+        return;
+    };
+    server
+        .replication
+        .log
+        .adopt_master(&stream.replid, stream.offset);
+    replica::replicate(server, &host, port);
+    if let Some(link) = server.replication.master.lock().as_mut() {
+        link.db = stream.db;
     }
 }
 

@@ -32,11 +32,13 @@ const ARBITRARY_KEYS: &[&str] = &["scan", "randomkey", "keys"];
 /// for writes and EXEC, nothing for other commands.
 pub fn order_for<'a>(
     server: &'a Server,
+    client: &ClientState,
     spec: &CommandSpec,
     name: &str,
     scope: Option<&ExclusiveScope<'_>>,
 ) -> Option<WriteOrder<'a>> {
-    let writes = spec.has_flag("write") || name == "exec" || ALSO_PROPAGATED.contains(&name);
+    let exec_writes = name == "exec" && client.multi.as_ref().is_some_and(|m| m.may_replicate);
+    let writes = spec.has_flag("write") || exec_writes || ALSO_PROPAGATED.contains(&name);
     if scope.is_some() || !writes {
         return None;
     }

@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use super::failover;
-use crate::client::{ClientHandle, ClientKind, ClientState};
+use crate::client::{ClientAddr, ClientHandle, ClientKind, ClientState};
 use crate::server::Server;
 
 /// Where the link to the master stands (ROLE's state names).
@@ -110,10 +110,10 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         db: 0,
         client: None,
     });
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
     repl.set_replica(true);
     server.keyspace.stats().expired_log.set_enabled(false);
-    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     repl.start_link.store(generation, Ordering::SeqCst);
     repl.link_requested.notify_one();
     true
@@ -155,9 +155,17 @@ fn current(generation: u64) -> bool {
     GENERATION.load(Ordering::SeqCst) == generation
 }
 
-fn update(server: &Server, f: impl FnOnce(&mut MasterLink)) {
-    if let Some(link) = server.replication.master.lock().as_mut() {
-        f(link);
+/// Changes the link's state on behalf of the link task of `generation`; false (nothing
+/// changed) if REPLICAOF has replaced that task since: a task still finishing its old
+/// link must not touch the new one. REPLICAOF changes the generation under the same lock.
+fn update(server: &Server, generation: u64, f: impl FnOnce(&mut MasterLink)) -> bool {
+    let mut master = server.replication.master.lock();
+    match master.as_mut() {
+        Some(link) if current(generation) => {
+            f(link);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -172,7 +180,7 @@ async fn run(server: Arc<Server>, generation: u64) {
         else {
             return;
         };
-        update(&server, |l| l.state = LinkState::Connecting);
+        update(&server, generation, |l| l.state = LinkState::Connecting);
         info!("Connecting to MASTER {host}:{port}");
         let patience = Patience::of(&server, HANDSHAKE_TIMEOUT);
         let connect =
@@ -194,7 +202,7 @@ async fn run(server: Arc<Server>, generation: u64) {
             }
             Err(e) => warn!("Error condition on socket for SYNC: {e}"),
         }
-        update(&server, |l| {
+        update(&server, generation, |l| {
             l.client = None;
             if l.state != LinkState::Connect {
                 l.down_since = Some(Instant::now());
@@ -273,7 +281,7 @@ async fn sync_and_stream(
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let patience = Patience::of(server, HANDSHAKE_TIMEOUT);
-    update(server, |l| l.state = LinkState::Handshake);
+    update(server, generation, |l| l.state = LinkState::Handshake);
     stream.write_all(&command(&["PING"])).await?;
     let pong = read_line(&mut stream, &mut buf, patience).await?;
     let auth_error = pong.starts_with("-NOAUTH")
@@ -356,6 +364,9 @@ async fn sync_and_stream(
     };
     stream.write_all(&psync).await?;
     let reply = read_line(&mut stream, &mut buf, patience).await?;
+    if !current(generation) {
+        return Ok(()); // REPLICAOF replaced this link meanwhile
+    }
     if failing_over {
         if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
             failover::finish(server);
@@ -377,10 +388,10 @@ async fn sync_and_stream(
             )));
         };
         info!("Full resync from master: {replid}:{offset}");
-        update(server, |l| l.state = LinkState::Sync);
+        update(server, generation, |l| l.state = LinkState::Sync);
         let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation).await?;
         server.replication.log.adopt_master(&replid, offset);
-        update(server, |l| {
+        update(server, generation, |l| {
             l.master_replid = Some(replid.clone());
             l.reploff = offset as i64;
             l.read_reploff = offset as i64;
@@ -398,7 +409,9 @@ async fn sync_and_stream(
         if !new_replid.is_empty() && Some(new_replid) != cached_replid.as_deref() {
             server.replication.log.master_changed_id(new_replid);
             server.replication.log.drop_replicas();
-            update(server, |l| l.master_replid = Some(new_replid.to_string()));
+            update(server, generation, |l| {
+                l.master_replid = Some(new_replid.to_string())
+            });
         }
         info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
     } else {
@@ -493,7 +506,9 @@ async fn apply_stream(
 ) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
     let local = stream.local_addr()?;
-    let handle = server.clients.register(peer, local);
+    let handle = server
+        .clients
+        .register(ClientAddr::Tcp(peer), ClientAddr::Tcp(local));
     handle.set_kind(ClientKind::Master);
     let mut client = ClientState::new(handle.clone(), true);
     client.repl.is_master = true;
@@ -504,14 +519,18 @@ async fn apply_stream(
         .as_ref()
         .map_or(0, |l| l.db);
     client.select(db);
-    update(server, |l| {
+    let connected = update(server, generation, |l| {
         l.state = LinkState::Connected;
         l.down_since = None;
         l.last_io = Some(Instant::now());
         l.client = Some(handle.clone());
     });
-    let result = apply_loop(server, &mut stream, &mut buf, &mut client, generation).await;
-    update(server, |l| l.db = client.db);
+    let result = if connected {
+        apply_loop(server, &mut stream, &mut buf, &mut client, generation).await
+    } else {
+        Ok(()) // REPLICAOF replaced this link meanwhile
+    };
+    update(server, generation, |l| l.db = client.db);
     server.clients.unregister(handle.id);
     result
 }
@@ -548,13 +567,14 @@ async fn apply_loop(
                 send_ack(server, stream).await?;
             } else {
                 crate::connection::execute(server, client, &mut out, &request, None);
+                log_error_reply(server, &request, out.as_bytes());
                 out.clear();
             }
             let pending = raw.len() - buf.len();
             if client.multi.is_none() {
                 let applied = raw.split_to(pending);
                 server.replication.log.feed_raw(&applied);
-                update(server, |l| l.reploff += applied.len() as i64);
+                update(server, generation, |l| l.reploff += applied.len() as i64);
             }
         }
         tokio::select! {
@@ -576,13 +596,32 @@ async fn apply_loop(
                 }
                 raw.extend_from_slice(&buf[buf.len() - read..]);
                 last_io = Instant::now();
-                update(server, |l| {
+                update(server, generation, |l| {
                     l.read_reploff += read as i64;
                     l.last_io = Some(last_io);
                 });
             }
         }
     }
+}
+
+/// Redis's afterErrorReply for the master client: a command from the master that fails
+/// here means the datasets diverge, which is logged. (`propagation-error-behavior`'s panic
+/// modes are not acted on: the replica goes on, as with `ignore`.)
+fn log_error_reply(server: &Server, request: &[Bytes], reply: &[u8]) {
+    let Some(error) = reply.strip_prefix(b"-") else {
+        return;
+    };
+    let line = error.split(|&b| b == b'\r').next().unwrap_or_default();
+    let line = &line[..line.len().min(4096)];
+    let name = request
+        .first()
+        .and_then(|name| server.commands.lookup(name))
+        .map_or("<unknown>", |(id, _)| server.commands.full_name(id));
+    warn!(
+        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{name}'",
+        String::from_utf8_lossy(line)
+    );
 }
 
 async fn send_ack(server: &Server, stream: &mut TcpStream) -> std::io::Result<()> {
