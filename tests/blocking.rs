@@ -65,3 +65,31 @@ fn blmove_is_served_by_a_push() {
     pusher.send(b"LRANGE dst 0 -1\r\nEXISTS src\r\n");
     pusher.expect(b"*1\r\n$1\r\nx\r\n:0\r\n");
 }
+
+/// A key a client waits on that a transaction leaves holding another type
+/// is not ready: the client stays blocked (Redis 7.0), and a later push
+/// serves it; a blocked move whose destination has another type gets
+/// WRONGTYPE.
+#[test]
+fn a_key_of_another_type_keeps_a_pop_waiting() {
+    let server = Server::start();
+    let mut popper = server.raw();
+    popper.send(b"BLPOP list 0\r\n");
+    server.wait_blocked(1);
+    let mut writer = server.raw();
+    writer.send(b"MULTI\r\nLPUSH list a\r\nDEL list\r\nSET list foo\r\nEXEC\r\n");
+    writer.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:1\r\n:1\r\n+OK\r\n");
+    server.wait_blocked(1);
+    writer.send(b"DEL list\r\nLPUSH list b\r\n");
+    writer.expect(b":1\r\n:1\r\n");
+    popper.expect(b"*2\r\n$4\r\nlist\r\n$1\r\nb\r\n");
+
+    let mut mover = server.raw();
+    writer.send(b"SET dst x\r\n");
+    writer.expect(b"+OK\r\n");
+    mover.send(b"BLMOVE src dst LEFT RIGHT 0\r\n");
+    server.wait_blocked(1);
+    writer.send(b"LPUSH src v\r\n");
+    writer.expect(b":1\r\n");
+    mover.expect(b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+}

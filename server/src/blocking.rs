@@ -33,21 +33,29 @@ pub type Attempt = fn(
 ) -> Result<bool, CmdError>;
 
 /// Runs `attempt`, writing an error as the reply: true if the client is served.
+/// With `wrong_type_waits`, a WRONGTYPE error leaves the client blocked
+/// instead: a key it waits on that now holds another type is not ready
+/// (Redis 7.0 serves a blocked client only from a key of the type it pops).
 fn serve_with(
     attempt: Attempt,
     server: &Server,
     db: usize,
     args: &[Bytes],
     out: &mut ReplyWriter,
+    wrong_type_waits: bool,
 ) -> bool {
     let events = DbEvents {
         notifier: &server.notifier,
         db,
     };
-    attempt(&server.keyspace.read(), events, args, out).unwrap_or_else(|error| {
-        out.error(error.text());
-        true
-    })
+    match attempt(&server.keyspace.read(), events, args, out) {
+        Ok(served) => served,
+        Err(CmdError::WrongType) if wrong_type_waits => false,
+        Err(error) => {
+            out.error(error.text());
+            true
+        }
+    }
 }
 
 /// What a blocked client receives when it stops waiting early.
@@ -138,7 +146,14 @@ impl BlockingRegistry {
         out: &mut ReplyWriter,
     ) -> Option<Blocked> {
         let mut registry = self.registry.lock();
-        if serve_with(request.attempt, server, request.db, request.args, out) {
+        if serve_with(
+            request.attempt,
+            server,
+            request.db,
+            request.args,
+            out,
+            false,
+        ) {
             return None;
         }
         let (sender, receiver) = oneshot::channel();
@@ -190,7 +205,18 @@ impl BlockingRegistry {
                     break;
                 };
                 let mut out = ReplyWriter::new(waiter.protocol);
-                if !serve_with(waiter.attempt, server, waiter.db, &waiter.args, &mut out) {
+                // A move's WRONGTYPE is its destination's, and serves the
+                // client with the error; a pop's keeps it waiting.
+                let wrong_type_waits = waiter.pushes_to.is_empty();
+                let served = serve_with(
+                    waiter.attempt,
+                    server,
+                    waiter.db,
+                    &waiter.args,
+                    &mut out,
+                    wrong_type_waits,
+                );
+                if !served {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
