@@ -139,6 +139,14 @@ fn a_write_that_changed_nothing_leaves_watchers_alone() {
     other.expect(b":0\r\n$-1\r\n:0\r\n");
     watcher.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
     watcher.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
+    // SMOVE of a member the destination already has changes only the
+    // source.
+    watcher.send(b"WATCH s\r\n");
+    watcher.expect(b"+OK\r\n");
+    other.send(b"SADD src a\r\nSMOVE src s a\r\nSISMEMBER src a\r\n");
+    other.expect(b":1\r\n:1\r\n:0\r\n");
+    watcher.send(b"MULTI\r\nGET k\r\nEXEC\r\n");
+    watcher.expect(b"+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
     // A write that changed the key still aborts the transaction.
     watcher.send(b"WATCH s\r\n");
     watcher.expect(b"+OK\r\n");

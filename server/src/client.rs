@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -242,6 +243,10 @@ pub struct ClientState {
     /// The client of a script run: its redis.calls run as it (Redis's
     /// CLIENT_SCRIPT), so commands can answer deterministically.
     pub in_script: bool,
+    /// Keys the running write names but left unchanged although it changed
+    /// others (SMOVE's destination that had the member): WATCH and client
+    /// tracking leave them alone. Cleared after each command.
+    pub unchanged_keys: Vec<Bytes>,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
     pub pending_stats: crate::stats::PendingCommandStats,
@@ -271,6 +276,7 @@ impl ClientState {
             no_touch: false,
             no_evict: false,
             in_script: false,
+            unchanged_keys: Vec::new(),
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,

@@ -362,6 +362,7 @@ pub fn execute(
                 let reply = &out.as_bytes()[reply_start..];
                 after_write(server, client, command_id, request, reply, scope, tracking);
             }
+            client.unchanged_keys.clear();
             drop(order);
         }
     }
@@ -417,6 +418,11 @@ fn after_write(
         .into_iter()
         .map(|i| request[i].as_ref())
         .collect();
+    let changed_keys: Vec<&[u8]> = keys
+        .iter()
+        .copied()
+        .filter(|key| !client.unchanged_keys.iter().any(|k| k == key))
+        .collect();
     // A write whose reply says it changed nothing (SADD of a member already
     // there, DEL of a missing key...) touches no watched key and
     // invalidates nothing, as Redis signals only modified keys.
@@ -433,12 +439,16 @@ fn after_write(
         };
     if watching && changed {
         match scope {
-            Some(scope) => server.watches.touch(&scope.view(), db, &keys),
-            None => server.watches.touch(&server.keyspace.read(), db, &keys),
+            Some(scope) => server.watches.touch(&scope.view(), db, &changed_keys),
+            None => server
+                .watches
+                .touch(&server.keyspace.read(), db, &changed_keys),
         }
     }
     if tracking && changed {
-        server.tracking.invalidate(Some(client.handle.id), &keys);
+        server
+            .tracking
+            .invalidate(Some(client.handle.id), &changed_keys);
     }
     match scope {
         Some(scope) => scope.defer_ready(db, &keys),

@@ -6,10 +6,11 @@
 //! when the command did not fail and did not change nothing (judged as its
 //! propagation is, from its reply: SADD of an existing member, SET NX on an
 //! existing key, DEL of a missing key touch nothing, as in Redis). Redis
-//! touches only the keys the command really changed, so a command that
-//! changes some of its keys (SMOVE of a member the destination has, a
-//! STORE command's sources) touches more here. For a key that did not exist
-//! when it was watched, only a touch that leaves it existing counts.
+//! touches only the keys the command really changed; a command that changes
+//! only some of its keys says which it left alone (SMOVE of a member the
+//! destination has: `ClientState::unchanged_keys`), others (a STORE
+//! command's sources) touch more here. For a key that did not exist when it
+//! was watched, only a touch that leaves it existing counts.
 //! Keys that expire are caught at EXEC: a key that existed when watched and
 //! no longer does fails the transaction (Redis's `isWatchedKeyExpired` and its
 //! signal on deletion of expired keys).

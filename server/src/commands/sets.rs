@@ -232,6 +232,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !src_is_set || dst_is_set == Some(false) {
         return Err(CmdError::WrongType);
     }
+    let mut dst_unchanged = false;
     let moved = if args[1] == args[2] {
         guards[src_at]
             .find(src)
@@ -247,11 +248,17 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
             if collection_for_write::<SetValue>(&mut guards[dst_at], dst)?.add(member, &limits) {
                 ctx.notify(class::SET, "sadd", dst.bytes);
+            } else {
+                dst_unchanged = true;
             }
         }
         removed
     };
     drop(guards);
+    drop(ks);
+    if dst_unchanged {
+        ctx.client.unchanged_keys.push(args[2].clone());
+    }
     ctx.out.integer(moved as i64);
     Ok(())
 }
