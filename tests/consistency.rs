@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::process::Command;
 
-use common::repl::{cmd, connect, field, info, wait_in_sync};
+use common::repl::{cmd, connect, field, info, signal, wait_in_sync};
 use common::Server;
 
 fn noack(acked: usize, required: usize, timeout_ms: u64) -> String {
@@ -26,14 +25,6 @@ fn replicate(replica: &Server, master: &Server) {
 
 fn process_id(server: &Server) -> String {
     field(&info(server.port, "server"), "process_id")
-}
-
-fn signal(pid: &str, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
 }
 
 /// Sends `requests` in one write and reads `lines` reply lines.

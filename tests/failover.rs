@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::thread;
 
-use common::repl::{cmd, connect, field, info, wait_in_sync, wait_until};
+use common::repl::{cmd, connect, field, info, signal, wait_in_sync, wait_until};
 use common::Server;
 
 fn error(port: u16, args: &[&str]) -> String {
@@ -38,14 +37,6 @@ fn replicate(replica: &Server, master: &Server) {
 
 fn failover_state(port: u16) -> String {
     field(&info(port, "replication"), "master_failover_state")
-}
-
-fn signal(pid: &str, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
 }
 
 #[test]
