@@ -7,7 +7,6 @@
 
 mod common;
 
-
 use common::repl::{cmd, connect, field, info, signal, wait_in_sync};
 use common::Server;
 
