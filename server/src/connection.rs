@@ -346,9 +346,10 @@ pub fn execute(
                 .pending_stats
                 .record(&server.stats, command_id, elapsed, failed, track_latency);
             crate::commands::observe(server, client, request, elapsed, command_id);
+            let mut changed = None;
             if !failed {
                 let reply = &out.as_bytes()[reply_start..];
-                propagate::record(server, client, command_id, request, reply, scope);
+                changed = propagate::record(server, client, command_id, request, reply, scope);
             }
             if order.is_some() {
                 propagate::flush(server, client, server.commands.full_name(command_id));
@@ -360,7 +361,10 @@ pub fn execute(
             }
             if !failed {
                 let reply = &out.as_bytes()[reply_start..];
-                after_write(server, client, command_id, request, reply, scope, tracking);
+                let written = Written { reply, changed };
+                after_write(
+                    server, client, command_id, request, written, scope, tracking,
+                );
             }
             client.unchanged_keys.clear();
             drop(order);
@@ -393,13 +397,20 @@ pub fn execute(
 /// After a write that did not fail: its keys count as changed for WATCH and
 /// client tracking, and clients blocked on them are served (when the
 /// transaction ends, in EXEC).
+/// What a write that did not fail left: its reply, and whether it changed
+/// anything when propagation already judged it (`propagate::record`).
+struct Written<'a> {
+    reply: &'a [u8],
+    changed: Option<bool>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn after_write(
     server: &Server,
     client: &ClientState,
     command_id: usize,
     request: &[Bytes],
-    reply: &[u8],
+    written: Written<'_>,
     scope: Option<&ExclusiveScope<'_>>,
     tracking: bool,
 ) {
@@ -418,37 +429,41 @@ fn after_write(
         .into_iter()
         .map(|i| request[i].as_ref())
         .collect();
-    let changed_keys: Vec<&[u8]> = keys
-        .iter()
-        .copied()
-        .filter(|key| !client.unchanged_keys.iter().any(|k| k == key))
-        .collect();
     // A write whose reply says it changed nothing (SADD of a member already
     // there, DEL of a missing key...) touches no watched key and
     // invalidates nothing, as Redis signals only modified keys.
-    let ran = Ran {
-        name: server.commands.full_name(command_id),
-        args: request,
-        reply,
-        db,
-    };
     let changed = (watching || tracking)
-        && match scope {
-            Some(scope) => !rewrite::changed_nothing(&scope.view(), &ran),
-            None => !rewrite::changed_nothing(&server.keyspace.read(), &ran),
-        };
-    if watching && changed {
-        match scope {
-            Some(scope) => server.watches.touch(&scope.view(), db, &changed_keys),
-            None => server
-                .watches
-                .touch(&server.keyspace.read(), db, &changed_keys),
+        && written.changed.unwrap_or_else(|| {
+            let ran = Ran {
+                name: server.commands.full_name(command_id),
+                args: request,
+                reply: written.reply,
+                db,
+            };
+            match scope {
+                Some(scope) => !rewrite::changed_nothing(&scope.view(), &ran),
+                None => !rewrite::changed_nothing(&server.keyspace.read(), &ran),
+            }
+        });
+    if changed {
+        let changed_keys: Vec<&[u8]> = keys
+            .iter()
+            .copied()
+            .filter(|key| !client.unchanged_keys.iter().any(|k| k == key))
+            .collect();
+        if watching {
+            match scope {
+                Some(scope) => server.watches.touch(&scope.view(), db, &changed_keys),
+                None => server
+                    .watches
+                    .touch(&server.keyspace.read(), db, &changed_keys),
+            }
         }
-    }
-    if tracking && changed {
-        server
-            .tracking
-            .invalidate(Some(client.handle.id), &changed_keys);
+        if tracking {
+            server
+                .tracking
+                .invalidate(Some(client.handle.id), &changed_keys);
+        }
     }
     match scope {
         Some(scope) => scope.defer_ready(db, &keys),

@@ -247,25 +247,39 @@ pub fn hello3(conn: &mut RawConnection) {
 
 /// Polls `condition` for up to 30 seconds (for what happens
 /// asynchronously: disconnects, a replica's sync on a busy machine).
-pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+pub fn eventually(what: &str, condition: impl FnMut() -> bool) {
+    poll_until(
+        what,
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        condition,
+    );
+}
+
+/// Waits (at most a minute) until `done` holds.
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    poll_until(
+        what,
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        done,
+    );
+}
+
+/// Checks `condition` every `period` until it holds; panics naming `what`
+/// once `timeout` has passed.
+fn poll_until(
+    what: &str,
+    timeout: Duration,
+    period: Duration,
+    mut condition: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if condition() {
             return;
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Waits (at most a minute) until `done` holds.
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(period);
     }
     panic!("timed out waiting for {what}");
 }

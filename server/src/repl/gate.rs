@@ -93,11 +93,8 @@ pub fn refusal(
         return None;
     }
     if !repl.is_replica() {
-        let (min, lag) = gate.min_replicas()?;
-        if writes(client, spec, name) && repl.log.good_replicas(lag) < min {
-            return Some("NOREPLICAS Not enough good replicas to write.");
-        }
-        return None;
+        return (writes(client, spec, name) && short_of_good_replicas(server))
+            .then_some(NOREPLICAS);
     }
     if gate.read_only.load(Ordering::Relaxed) && writes(client, spec, name) {
         return Some("READONLY You can't write against a read only replica.");
@@ -136,7 +133,16 @@ pub fn script_refusal(
         }
         return None;
     }
-    let (min, lag) = gate.min_replicas()?;
-    (may_write && repl.log.good_replicas(lag) < min)
-        .then_some("NOREPLICAS Not enough good replicas to write.")
+    (may_write && short_of_good_replicas(server)).then_some(NOREPLICAS)
+}
+
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// `min-replicas-to-write` is set and fewer replicas than that have sent
+/// an ACK within `min-replicas-max-lag` seconds.
+fn short_of_good_replicas(server: &Server) -> bool {
+    let repl = &server.replication;
+    repl.gate
+        .min_replicas()
+        .is_some_and(|(min, lag)| repl.log.good_replicas(lag) < min)
 }

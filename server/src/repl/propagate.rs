@@ -65,7 +65,9 @@ fn feeding(server: &Server) -> bool {
 }
 
 /// After command `command_id` ran without error: remembers what it
-/// propagates in the client's pending effects.
+/// propagates in the client's pending effects. Returns whether it changed
+/// anything (it has effects) when it is a write that was judged, `None`
+/// when nothing is fed.
 pub fn record(
     server: &Server,
     client: &mut ClientState,
@@ -73,11 +75,11 @@ pub fn record(
     request: &[Bytes],
     reply: &[u8],
     scope: Option<&ExclusiveScope<'_>>,
-) {
+) -> Option<bool> {
     let name = server.commands.full_name(command_id);
     let spec = server.commands.spec(command_id);
     if !(spec.has_flag("write") || ALSO_PROPAGATED.contains(&name)) || !feeding(server) {
-        return;
+        return None;
     }
     let ran = Ran {
         name,
@@ -105,6 +107,7 @@ pub fn record(
     let (before, after): (Vec<_>, Vec<_>) = expired
         .into_iter()
         .partition(|(key_db, command)| *key_db == db && own_keys.contains(&command[1].as_ref()));
+    let changed = !effects.is_empty();
     let drop_own = client.repl.drop_own_effects;
     let pending = &mut client.repl.effects;
     pending.extend(before);
@@ -112,6 +115,7 @@ pub fn record(
         pending.extend(effects.into_iter().map(|command| (db, command)));
     }
     client.repl.trailing.extend(after);
+    Some(changed)
 }
 
 /// Lazy-expired keys waiting in the storage log, as DEL/UNLINK effects.
