@@ -76,7 +76,10 @@ pub fn run(args: Vec<String>) -> i32 {
     };
     let pidfile = config.get("pidfile").to_string();
     create_pid_file(&pidfile);
-    let code = runtime.block_on(async move {
+    // The replication link runs on this (the main) thread: see
+    // `repl::replica::spawn_supervisor`.
+    let main_thread_tasks = tokio::task::LocalSet::new();
+    let code = runtime.block_on(main_thread_tasks.run_until(async move {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind").to_string();
         tracing::info!("Ferrite {} (Redis {REDIS_VERSION} compatible), 64 bit, standalone mode, port {port}, PID: {}", env!("CARGO_PKG_VERSION"), std::process::id());
@@ -104,7 +107,7 @@ pub fn run(args: Vec<String>) -> i32 {
         }
         server::serve(server, listeners, unix).await;
         0
-    });
+    }));
     remove_pid_file(&pidfile);
     code
 }

@@ -44,33 +44,14 @@ pub fn wait_in_sync(master: u16, replica: u16) {
     });
 }
 
-/// Sends `signal` (`-STOP`, `-CONT`...) to process `pid`; after `-STOP`,
-/// waits until the process has stopped.
+/// Sends `signal` (`-STOP`, `-CONT`...) to process `pid`. No waiting
+/// after `-STOP`: a stopped Ferrite replica must acknowledge nothing more
+/// once `kill` returned, as a stopped Redis (see
+/// `repl::replica::spawn_supervisor`).
 pub fn signal(pid: &str, signal: &str) {
     let status = std::process::Command::new("kill")
         .args([signal, pid])
         .status()
         .expect("kill");
     assert!(status.success());
-    if signal == "-STOP" {
-        wait_until("every thread of the process to stop", || {
-            all_threads_stopped(pid)
-        });
-    }
-}
-
-/// Whether every thread of process `pid` is stopped (state `T` in
-/// /proc): `kill` returns once the signal is sent, before a thread busy on
-/// another CPU has stopped.
-fn all_threads_stopped(pid: &str) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return false;
-    };
-    tasks.flatten().all(|task| {
-        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
-            // The state follows the parenthesised command name.
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
-        })
-    })
 }

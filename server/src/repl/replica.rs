@@ -121,13 +121,22 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
 
 /// Starts the link task whenever REPLICAOF asks for one (handlers have no
 /// `Arc<Server>` to spawn it with).
+///
+/// The supervisor and the links are local tasks of the main thread (the
+/// `LocalSet` that `crate::run` drives), not of the worker pool. The
+/// kernel delivers a process-directed SIGSTOP to the main thread, which
+/// stops every other thread only once it runs; a link on a worker could
+/// meanwhile apply more of the stream and acknowledge it. On the main
+/// thread, a stopped replica stops applying and acknowledging at once, as
+/// single-threaded Redis does (operators and Redis's tests pause replicas
+/// with SIGSTOP and expect WAIT to count them out).
 pub fn spawn_supervisor(server: Arc<Server>) {
-    tokio::spawn(async move {
+    tokio::task::spawn_local(async move {
         loop {
             server.replication.link_requested.notified().await;
             let generation = server.replication.start_link.load(Ordering::SeqCst);
             if current(generation) {
-                tokio::spawn(run(server.clone(), generation));
+                tokio::task::spawn_local(run(server.clone(), generation));
             }
         }
     });
