@@ -374,3 +374,84 @@ fn info_memory_counts_cached_scripts_and_libraries() {
         .expect("script flush");
     assert!(memory(&mut con).contains("\r\nnumber_of_cached_scripts:0\r\n"));
 }
+
+#[test]
+fn commands_a_script_calls_count_in_commandstats() {
+    let server = Server::start();
+    let mut conn = server.client();
+    let failed: i64 = redis::cmd("EVAL")
+        .arg("local t = redis.pcall('select', 99); redis.call('set', 'k', 'v'); return t['err'] and 1 or 0")
+        .arg(0)
+        .query(&mut conn)
+        .expect("eval");
+    assert_eq!(failed, 1);
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .expect("info");
+    let stat = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{name}:")))
+            .map(|fields| {
+                fields
+                    .split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+    };
+    assert_eq!(
+        stat("select").as_deref(),
+        Some("calls=1,rejected_calls=0,failed_calls=1")
+    );
+    assert_eq!(
+        stat("set").as_deref(),
+        Some("calls=1,rejected_calls=0,failed_calls=0")
+    );
+}
+
+#[test]
+fn a_script_sees_keys_expire_as_of_its_start() {
+    let server = Server::start();
+    let mut conn = server.client();
+    // DEBUG is a noscript command; Redis's tests lift that the same way.
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-DISABLE-DENY-SCRIPTS")
+        .arg(1)
+        .query(&mut conn)
+        .expect("debug");
+    let script = "redis.call('set', 'k', 'v', 'PX', 1); redis.call('debug', 'sleep', 0.01); return redis.call('exists', 'k')";
+    let inside: i64 = redis::cmd("EVAL")
+        .arg(script)
+        .arg(0)
+        .query(&mut conn)
+        .expect("eval");
+    assert_eq!(inside, 1);
+    let after: i64 = redis::cmd("EXISTS")
+        .arg("k")
+        .query(&mut conn)
+        .expect("exists");
+    assert_eq!(after, 0);
+}
+
+#[test]
+fn redis_call_takes_as_many_arguments_as_unpack_gives() {
+    let server = Server::start();
+    let mut conn = server.client();
+    // Lua 5.1's unpack gives at most 7,999 here; Redis's own test pushes that many.
+    let script =
+        "local a = {} for i = 1, 7999 do a[i] = i end return redis.call('rpush', 'l', unpack(a))";
+    let pushed: i64 = redis::cmd("EVAL")
+        .arg(script)
+        .arg(0)
+        .query(&mut conn)
+        .expect("eval");
+    assert_eq!(pushed, 7999);
+    let last: Vec<i64> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(-2)
+        .arg(-1)
+        .query(&mut conn)
+        .expect("lrange");
+    assert_eq!(last, [7998, 7999]);
+}

@@ -104,6 +104,9 @@ pub struct Server {
     pub debug_pause_cron: AtomicBool,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the CRC check.
     pub debug_skip_checksum: AtomicBool,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands
+    /// (Redis's tests use it to run CLIENT LIST or DEBUG PROTOCOL from Lua).
+    pub debug_disable_deny_scripts: AtomicBool,
 }
 
 impl Server {
@@ -151,6 +154,7 @@ impl Server {
             persistence: Default::default(),
             debug_pause_cron: AtomicBool::new(false),
             debug_skip_checksum: AtomicBool::new(false),
+            debug_disable_deny_scripts: AtomicBool::new(false),
         };
         server.apply_config(config);
         server

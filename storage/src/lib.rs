@@ -49,10 +49,66 @@ pub use snapshot::SnapshotJob;
 pub use value::{Collection, StringValue, Value, ValueKind, ValueType};
 pub use zset::{Bound, ZSetValue};
 
-/// Milliseconds since the Unix epoch, the unit of every expiry time.
+/// Milliseconds since the Unix epoch, the unit of every expiry time; on a
+/// thread inside [`freeze_clock`], the time it was frozen at.
 pub fn now_ms() -> u64 {
+    FROZEN_NOW_MS
+        .with(std::cell::Cell::get)
+        .unwrap_or_else(wall_clock_ms)
+}
+
+fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+thread_local! {
+    static FROZEN_NOW_MS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Stops [`now_ms`] on this thread until dropped: a script sees keys
+/// expire as of its start, however long it runs (Redis's
+/// `scriptTimeSnapshot`), so a key it just set with a short TTL is still
+/// there for its next command.
+pub struct FrozenClock {
+    before: Option<u64>,
+}
+
+/// Freezes [`now_ms`] on this thread at the current time (an enclosing
+/// freeze's time, if any).
+pub fn freeze_clock() -> FrozenClock {
+    let now = now_ms();
+    FrozenClock {
+        before: FROZEN_NOW_MS.with(|frozen| frozen.replace(Some(now))),
+    }
+}
+
+impl Drop for FrozenClock {
+    fn drop(&mut self) {
+        FROZEN_NOW_MS.with(|frozen| frozen.set(self.before));
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_clock_stands_still_on_its_thread_until_dropped() {
+        let frozen = freeze_clock();
+        let at = now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(now_ms(), at);
+        let other_thread = std::thread::spawn(now_ms).join().expect("thread");
+        assert!(other_thread >= at + 5);
+        {
+            let _nested = freeze_clock();
+            assert_eq!(now_ms(), at);
+        }
+        assert_eq!(now_ms(), at);
+        drop(frozen);
+        assert!(now_ms() >= at + 5);
+    }
 }

@@ -1,7 +1,7 @@
 //! Server administration: INFO, CONFIG, TIME, DEBUG, SLOWLOG, LATENCY, MEMORY,
 //! SHUTDOWN, LASTSAVE, FUNCTION FLUSH.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -584,6 +584,17 @@ fn debug_replicate(ctx: &mut Ctx<'_>, command: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG SET-... <0|1> of a server-wide flag.
+fn set_debug_flag(
+    ctx: &mut Ctx<'_>,
+    flag: fn(&crate::server::Server) -> &AtomicBool,
+    value: &[u8],
+) -> CmdResult {
+    flag(ctx.server).store(parse_i64(value)? != 0, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.server.config.read().get("enable-debug-command") == "no" {
         return Err(CmdError::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
@@ -607,17 +618,12 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("set-skip-checksum-validation", 3) => {
-            ctx.server
-                .debug_skip_checksum
-                .store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
-            ctx.out.ok();
+            set_debug_flag(ctx, |s| &s.debug_skip_checksum, &args[2])?
         }
-        ("pause-cron", 3) => {
-            ctx.server
-                .debug_pause_cron
-                .store(parse_i64(&args[2])? != 0, Ordering::Relaxed);
-            ctx.out.ok();
+        ("set-disable-deny-scripts", 3) => {
+            set_debug_flag(ctx, |s| &s.debug_disable_deny_scripts, &args[2])?
         }
+        ("pause-cron", 3) => set_debug_flag(ctx, |s| &s.debug_pause_cron, &args[2])?,
         ("object", 3) => debug_object(ctx, &args[2])?,
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,

@@ -5,7 +5,9 @@
 //! function libraries another, as in Redis. The sandbox itself is Lua
 //! (`prelude.lua`); this file supplies the parts written in Rust.
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::ffi::{c_int, CStr};
+
+use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
 
 use super::convert::script_error_table;
 
@@ -52,12 +54,18 @@ impl Vm {
             "handler",
             lua.create_function(move |lua, error| error_handler(lua, &pending, error))?,
         )?;
-        for (name, raise) in [("call", true), ("pcall", false)] {
+        let entries: [(&str, &CStr, ffi::lua_CFunction, bool); 2] = [
+            ("call", CALL_KEY, call_entry, true),
+            ("pcall", PCALL_KEY, pcall_entry, false),
+        ];
+        for (name, key, entry, raise) in entries {
             let ctl = ctl.clone();
-            native.set(
-                name,
-                lua.create_function(move |lua, args| redis_call(lua, &ctl, raise, args))?,
-            )?;
+            let forward = lua.create_function(move |lua, (args, count): (Table, usize)| {
+                redis_call(lua, &ctl, raise, args, count)
+            })?;
+            lua.set_named_registry_value(key.to_str().map_err(mlua::Error::external)?, forward)?;
+            // SAFETY: the entry only moves values on the Lua stack it is called with.
+            native.set(name, unsafe { lua.create_c_function(entry)? })?;
         }
         native.set(
             "sha1hex",
@@ -172,17 +180,57 @@ fn error_handler(lua: &Lua, ctl: &Table, error: Value) -> mlua::Result<Table> {
     Ok(table)
 }
 
+/// Registry keys of the Rust halves of redis.call and redis.pcall.
+const CALL_KEY: &CStr = c"ferrite.redis_call";
+const PCALL_KEY: &CStr = c"ferrite.redis_pcall";
+
+unsafe extern "C-unwind" fn call_entry(state: *mut ffi::lua_State) -> c_int {
+    pack_and_forward(state, CALL_KEY)
+}
+
+unsafe extern "C-unwind" fn pcall_entry(state: *mut ffi::lua_State) -> c_int {
+    pack_and_forward(state, PCALL_KEY)
+}
+
+/// The Lua-facing half of redis.call/pcall, a plain C function: it packs
+/// its arguments into a table and calls the Rust half (registry `key`)
+/// with (table, count). A Rust function taking the arguments one by one
+/// holds each in mlua's reference stack, which has room for fewer than the
+/// 7,999 + 2 arguments Redis takes (`unpack` of a big table). Being a C
+/// function, it also keeps the caller's frame in `return redis.call(...)`,
+/// so errors name the script's line.
+///
+/// # Safety
+/// Called by Lua as a C function. It keeps nothing that needs dropping, so
+/// an error raised by the Rust half may unwind (longjmp) through it.
+unsafe fn pack_and_forward(state: *mut ffi::lua_State, key: &CStr) -> c_int {
+    let count = ffi::lua_gettop(state);
+    ffi::lua_createtable(state, count, 0);
+    for i in 1..=count {
+        ffi::lua_pushvalue(state, i);
+        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer);
+    }
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_insert(state, -2);
+    ffi::lua_pushinteger(state, count as ffi::lua_Integer);
+    ffi::lua_call(state, 2, 1);
+    1
+}
+
 /// redis.call (`raise`) and redis.pcall: runs the command through the
 /// running script's dispatcher (`ctl.run`). redis.call raises a Redis error
 /// reply as the error table itself: it is left in `ctl.pending`, where the
 /// message handler and the sandbox's pcall pick it up, because a Rust
 /// function cannot raise a table.
-fn redis_call(lua: &Lua, ctl: &Table, raise: bool, mut args: MultiValue) -> mlua::Result<Value> {
+fn redis_call(
+    lua: &Lua,
+    ctl: &Table,
+    raise: bool,
+    args: Table,
+    count: usize,
+) -> mlua::Result<Value> {
     let reply = match ctl.raw_get::<Value>("run")? {
-        Value::Function(run) => {
-            args.push_front(Value::String(lua.create_string("call")?));
-            run.call::<Value>(args)?
-        }
+        Value::Function(run) => run.call::<Value>(("call", args, count))?,
         _ => {
             let error = script_error_table(
                 lua,
