@@ -170,3 +170,36 @@ fn a_push_inside_multi_serves_blocked_clients_after_exec() {
     pusher.send(b"LRANGE list 0 -1\r\n");
     pusher.expect(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n");
 }
+
+/// EXEC is judged as a whole when it arrives, as Redis's processCommand
+/// does: the queued commands after a REPLICAOF still run, and a server
+/// that became a read-only replica since MULTI discards the transaction.
+#[test]
+fn exec_is_refused_or_run_as_a_whole_when_the_role_changes() {
+    let server = Server::start();
+    let mut conn = server.raw();
+    // Nothing listens on port 1: the link stays down, the data stays.
+    conn.send(b"MULTI\r\nSET a 1\r\nREPLICAOF 127.0.0.1 1\r\nSET b 2\r\nEXEC\r\nSET c 3\r\n");
+    conn.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n+OK\r\n+OK\r\n");
+    conn.expect(b"-READONLY You can't write against a read only replica.\r\n");
+    conn.send(b"MGET a b\r\nREPLICAOF NO ONE\r\n");
+    conn.expect(b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n+OK\r\n");
+    // Queued on a master; another client makes it a replica before EXEC.
+    let mut other = server.raw();
+    conn.send(b"MULTI\r\nSET d 4\r\n");
+    conn.expect(b"+OK\r\n+QUEUED\r\n");
+    other.send(b"REPLICAOF 127.0.0.1 1\r\n");
+    other.expect(b"+OK\r\n");
+    conn.send(b"EXEC\r\nEXEC\r\n");
+    conn.expect(b"-EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.\r\n");
+    conn.expect(b"-ERR EXEC without MULTI\r\n");
+    // The same for a stale replica and a queued command not flagged stale.
+    other.send(b"REPLICAOF NO ONE\r\nCONFIG SET replica-serve-stale-data no\r\n");
+    other.expect(b"+OK\r\n+OK\r\n");
+    conn.send(b"MULTI\r\nGET a\r\n");
+    conn.expect(b"+OK\r\n+QUEUED\r\n");
+    other.send(b"REPLICAOF 127.0.0.1 1\r\n");
+    other.expect(b"+OK\r\n");
+    conn.send(b"EXEC\r\n");
+    conn.expect(b"-EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n");
+}

@@ -561,22 +561,28 @@ fn dispatch<'s>(
         client.pubsub.drain_into(out);
         if out_of_memory && needs_memory(server, client, spec, full_name) {
             if full_name == "exec" {
-                // Redis's execCommandAbort: the transaction is discarded.
-                MultiState::end(client);
-                server.watches.unwatch_all(client);
-                return rejected(
-                    out,
-                    &format!(
-                        "EXECABORT Transaction discarded because of: {}",
-                        crate::eviction::OOM_ERROR
-                    ),
+                let text = crate::transaction::discard_refused_exec(
+                    server,
+                    client,
+                    crate::eviction::OOM_ERROR,
                 );
+                return rejected(out, &text);
             }
             return rejected(out, crate::eviction::OOM_ERROR);
         }
     }
-    if let Some(refusal) = crate::repl::gate::refusal(server, client, spec, full_name) {
-        return rejected(out, refusal);
+    // The commands EXEC runs were judged with the transaction as a whole
+    // (Redis checks them only in processCommand): a REPLICAOF among them
+    // does not make the writes after it READONLY.
+    let run_by_exec = scope.is_some() && !client.in_script;
+    if !run_by_exec {
+        if let Some(refusal) = crate::repl::gate::refusal(server, client, spec, full_name) {
+            if full_name == "exec" {
+                let text = crate::transaction::discard_refused_exec(server, client, refusal);
+                return rejected(out, &text);
+            }
+            return rejected(out, refusal);
+        }
     }
     let Some(handler) = spec.handler else {
         return rejected(
@@ -598,7 +604,7 @@ fn dispatch<'s>(
         *client.handle.last_command.lock() = full_name;
     }
     let order = propagate::order_for(server, client, spec, full_name, scope);
-    if order.is_some() {
+    if order.is_some() && !run_by_exec {
         if let Some(refusal) =
             crate::repl::gate::refusal_under_order(server, client, spec, full_name)
         {

@@ -31,6 +31,9 @@ pub struct MultiState {
     /// replication write order (a transaction of reads and REPLICAOF NO ONE does not,
     /// so the promotion inside it can take the order itself).
     pub may_replicate: bool,
+    /// A queued command lacks the `stale` flag (Redis's `mstate.cmd_inv_flags`):
+    /// EXEC is then refused on a stale replica with `replica-serve-stale-data no`.
+    pub denies_stale: bool,
 }
 
 impl MultiState {
@@ -51,6 +54,7 @@ impl MultiState {
             multi.commands.push(request.to_vec());
             multi.writes |= spec.has_flag("write");
             multi.may_replicate |= spec.has_flag("write") || spec.has_flag("may_replicate");
+            multi.denies_stale |= !spec.has_flag("stale");
             client
                 .handle
                 .multi_queued
@@ -64,6 +68,18 @@ impl MultiState {
             multi.aborted = true;
         }
     }
+}
+
+/// Redis's execCommandAbort: an EXEC refused as a whole discards the
+/// transaction, and its error says why.
+pub fn discard_refused_exec(
+    server: &crate::server::Server,
+    client: &mut ClientState,
+    reason: &str,
+) -> String {
+    MultiState::end(client);
+    server.watches.unwatch_all(client);
+    format!("EXECABORT Transaction discarded because of: {reason}")
 }
 
 /// What a transaction's command made ready for clients blocked on keys.

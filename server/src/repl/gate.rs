@@ -65,6 +65,18 @@ fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
     spec.has_flag("write")
 }
 
+/// Whether `spec` (or, for EXEC, a command of the queued transaction) is
+/// refused on a stale replica.
+fn denies_stale(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
+    if name == "exec" {
+        return client
+            .multi
+            .as_ref()
+            .is_some_and(|multi| multi.denies_stale);
+    }
+    !spec.has_flag("stale")
+}
+
 /// Checked again once a write holds the write order: a master demoted
 /// (REPLICAOF, FAILOVER) while the write waited for the order must not
 /// apply it, since it would no longer be fed to anyone.
@@ -99,7 +111,10 @@ pub fn refusal(
     if gate.read_only.load(Ordering::Relaxed) && writes(client, spec, name) {
         return Some("READONLY You can't write against a read only replica.");
     }
-    if !gate.serve_stale.load(Ordering::Relaxed) && !spec.has_flag("stale") && !repl.link_up() {
+    if !gate.serve_stale.load(Ordering::Relaxed)
+        && denies_stale(client, spec, name)
+        && !repl.link_up()
+    {
         return Some(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );

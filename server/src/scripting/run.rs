@@ -163,11 +163,21 @@ pub async fn refuse_while_busy(
         let threshold = busy_threshold(server);
         let elapsed = info.started.elapsed();
         if !threshold.is_zero() && elapsed >= threshold {
-            out.error(if info.eval { BUSY_EVAL } else { BUSY_FUNCTION });
+            let busy = if info.eval { BUSY_EVAL } else { BUSY_FUNCTION };
+            let exec = request
+                .first()
+                .is_some_and(|name| name.eq_ignore_ascii_case(b"exec"));
+            if exec && client.multi.is_some() {
+                out.error(&crate::transaction::discard_refused_exec(
+                    server, client, busy,
+                ));
+            } else {
+                out.error(busy);
+                MultiState::abort(client);
+            }
             if let Some(code) = out.take_last_error_code() {
                 server.stats.record_error(&code);
             }
-            MultiState::abort(client);
             return true;
         }
         let wait = if threshold.is_zero() {
