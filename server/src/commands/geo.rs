@@ -111,10 +111,10 @@ impl<'a> GeoAdd<'a> {
         })
     }
 
-    /// The ZADD Redis runs (and propagates) for this GEOADD.
+    /// The ZADD Redis runs (and propagates, as lowercase `zadd`) for this GEOADD.
     pub(crate) fn as_zadd(&self, args: &[Bytes]) -> Vec<Bytes> {
         let mut zadd = Vec::with_capacity(self.first + self.points.len() * 2);
-        zadd.push(Bytes::from_static(b"ZADD"));
+        zadd.push(Bytes::from_static(b"zadd"));
         zadd.extend(args[1..self.first].iter().cloned());
         for (score, member) in &self.points {
             zadd.push(Bytes::from(score.to_string()));
