@@ -10,6 +10,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::repl::skip_snapshot;
 use common::{send, RawConnection, Redis, Server};
 
 fn raw(port: u16) -> RawConnection {
@@ -244,19 +245,6 @@ fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
             return commands;
         }
     }
-}
-
-/// Skips the newline keepalives and the `$<len>` snapshot after `SYNC`.
-fn skip_snapshot(sync: &mut RawConnection) {
-    let header = loop {
-        let line = sync.read_line();
-        if let Some(len) = line.trim_start_matches('\n').strip_prefix('$') {
-            break len.to_string();
-        }
-    };
-    let len: usize = header.parse().expect("snapshot length");
-    let mut payload = vec![0u8; len];
-    sync.stream.read_exact(&mut payload).expect("snapshot");
 }
 
 #[test]

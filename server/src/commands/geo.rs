@@ -5,6 +5,7 @@
 //! command table entries; the searches themselves are in `geo_search.rs`.
 
 use bytes::Bytes;
+use ferrite_resp::{format_human_double, ReplyWriter};
 
 use super::geo_search::{
     georadius, georadius_ro, georadiusbymember, georadiusbymember_ro, geosearch, geosearchstore,
@@ -134,6 +135,13 @@ fn geoadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     add_generic(ctx, &args[1], &elements, request.flags)
 }
 
+/// A position as GEOPOS and WITHCOORD reply it: `[longitude, latitude]`.
+pub(super) fn reply_position(out: &mut ReplyWriter, lon: f64, lat: f64) {
+    out.array(2);
+    out.double_text(&format_human_double(lon));
+    out.double_text(&format_human_double(lat));
+}
+
 fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     with_zset(ctx, &args[1], |zset, out| {
         out.array(args.len() - 2);
@@ -141,9 +149,7 @@ fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             match zset.as_ref().and_then(|z| z.score(member)) {
                 Some(score) => {
                     let (lon, lat) = hash::decode_score(score);
-                    out.array(2);
-                    out.double_text(&format::coordinate(lon));
-                    out.double_text(&format::coordinate(lat));
+                    reply_position(out, lon, lat);
                 }
                 None => out.null_array(),
             }

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use ferrite_storage::{Bound, ZSetValue};
 
-use super::geo::{parse_lon_lat, parse_unit};
+use super::geo::{parse_lon_lat, parse_unit, reply_position};
 use super::typed::value_at;
 use super::zsets::store_result;
 use crate::command::{is, parse_f64, parse_i64, CmdError, CmdResult, Ctx};
@@ -471,9 +471,7 @@ fn reply_points(ctx: &mut Ctx<'_>, query: &Query<'_>, points: &[Point], conversi
             out.integer(point.score as i64);
         }
         if query.withcoord {
-            out.array(2);
-            out.double_text(&format::coordinate(point.longitude));
-            out.double_text(&format::coordinate(point.latitude));
+            reply_position(out, point.longitude, point.latitude);
         }
     }
 }

@@ -208,42 +208,29 @@ pub fn standard_geohash(score: f64) -> [u8; 11] {
     out
 }
 
-/// Moves `hash` one box east (`d > 0`) or west (Redis's `geohash_move_x`).
-fn move_x(hash: &mut HashBits, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let shift = 64 - u32::from(hash.step) * 2;
-    let mut x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let y = hash.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> shift;
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaaaaaaaaaaaaaau64 >> shift;
-    hash.bits = x | y;
-}
+/// The bits of the longitude (odd) and of the latitude (even).
+const LONG_BITS: u64 = 0xaaaaaaaaaaaaaaaa;
+const LAT_BITS: u64 = 0x5555555555555555;
 
-/// Moves `hash` one box north (`d > 0`) or south (Redis's `geohash_move_y`).
-fn move_y(hash: &mut HashBits, d: i8) {
+/// Moves `hash` one box along the coordinate whose bits `axis` masks:
+/// `d > 0` east (north), `d < 0` west (south), as Redis's `geohash_move_x`
+/// (`axis` = [`LONG_BITS`]) and `geohash_move_y` ([`LAT_BITS`]) do.
+fn move_along(hash: &mut HashBits, axis: u64, d: i8) {
     if d == 0 {
         return;
     }
     let shift = 64 - u32::from(hash.step) * 2;
-    let x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let mut y = hash.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> shift;
+    let mut moving = hash.bits & axis;
+    let fixed = hash.bits & !axis;
+    let zz = !axis >> shift;
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        moving = moving.wrapping_add(zz + 1);
     } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
+        moving |= zz;
+        moving = moving.wrapping_sub(zz + 1);
     }
-    y &= 0x5555555555555555u64 >> shift;
-    hash.bits = x | y;
+    moving &= axis >> shift;
+    hash.bits = moving | fixed;
 }
 
 /// The eight boxes around a hash.
@@ -263,8 +250,8 @@ pub struct Neighbours {
 pub fn neighbours(hash: HashBits) -> Neighbours {
     let moved = |dx: i8, dy: i8| {
         let mut h = hash;
-        move_x(&mut h, dx);
-        move_y(&mut h, dy);
+        move_along(&mut h, LONG_BITS, dx);
+        move_along(&mut h, LAT_BITS, dy);
         h
     };
     Neighbours {

@@ -2,7 +2,7 @@
 //! stored scores, search results and printed numbers are Redis's own:
 //! `hash` (geohash.c: 52-bit interleaved scores, neighbours), `shape`
 //! (geohash_helper.c: distances, search areas), `pqsort` (pqsort.c) and
-//! `format` (how replies print distances and coordinates).
+//! `format` (how replies print distances).
 
 pub mod format;
 pub mod hash;
