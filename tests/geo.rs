@@ -184,8 +184,14 @@ fn writes() -> Vec<Vec<&'static str>> {
 
 /// A Ferrite server and a redis-server with `dataset()` loaded in both.
 fn servers() -> (Server, Redis) {
-    let server = Server::start_with(&["--repl-ping-replica-period", "3600"]);
-    let redis = Redis::start(&["--repl-ping-replica-period", "3600"]);
+    let config = [
+        "--repl-ping-replica-period",
+        "3600",
+        "--notify-keyspace-events",
+        "KEA",
+    ];
+    let server = Server::start_with(&config);
+    let redis = Redis::start(&config);
     for port in [server.port, redis.port] {
         let mut conn = raw(port);
         for geoadd in dataset() {
@@ -257,6 +263,12 @@ fn writes_store_and_replicate_as_redis() {
         skip_snapshot(&mut sync);
         streams.push(sync);
     }
+    let mut events = Vec::new();
+    for port in [server.port, redis.port] {
+        let mut subscriber = raw(port);
+        call(&mut subscriber, &["PSUBSCRIBE", "__key*@0__:*"]);
+        events.push(subscriber);
+    }
     let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
     for write in writes() {
         assert_eq!(
@@ -274,4 +286,25 @@ fn writes_store_and_replicate_as_redis() {
         .iter()
         .any(|c| c[0] == "zadd" && c[2] == "CH" && c[3] == "3479099956230698"));
     assert!(!ours.iter().any(|c| c.len() == 5 && c[0] == "GEORADIUS"));
+    let theirs = events_until_end(&mut events[1]);
+    let ours = events_until_end(&mut events[0]);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&"__keyevent@0__:geosearchstore dst".to_string()));
+    assert!(ours.contains(&"__keyevent@0__:georadiusstore dst2".to_string()));
+    assert!(ours.contains(&"__keyevent@0__:del dst3".to_string()));
+}
+
+/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
+fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
+    let mut events = Vec::new();
+    loop {
+        // pmessage, pattern, channel, payload
+        let message = read_command(subscriber);
+        let event = format!("{} {}", message[2], message[3]);
+        let end = event == "__keyevent@0__:set end";
+        events.push(event);
+        if end {
+            return events;
+        }
+    }
 }
