@@ -222,6 +222,106 @@ fn replies_are_redis_replies_in_resp2_and_resp3() {
     }
 }
 
+/// Random searches and distances (a bounded, seeded set) over the dataset.
+fn random_requests() -> Vec<Vec<String>> {
+    let mut rng = Lcg(2024);
+    let centres = [
+        (13.361389, 38.115556),
+        (179.9, -12.5),
+        (-40.0, 84.0),
+        (0.0, 0.0),
+    ];
+    let units = ["m", "km", "mi", "ft"];
+    let mut requests = Vec::new();
+    for i in 0..400 {
+        let (lon, lat) = centres[i % centres.len()];
+        let lon = format!("{:.6}", rng.around(lon, 4.0, -180.0, 180.0));
+        let lat = format!("{:.6}", rng.around(lat, 3.0, -85.05, 85.05));
+        let unit = units[(rng.unit() * 4.0) as usize % 4];
+        let meters = rng.unit() * 600_000.0;
+        let per_unit = match unit {
+            "m" => 1.0,
+            "km" => 1000.0,
+            "mi" => 1609.34,
+            _ => 0.3048,
+        };
+        let size = format!("{:.3}", meters / per_unit);
+        let mut request: Vec<String> = if i % 3 == 0 {
+            ["GEORADIUS", "points", &lon, &lat, &size, unit]
+                .map(String::from)
+                .to_vec()
+        } else if i % 3 == 1 {
+            let height = format!("{:.3}", rng.unit() * 600_000.0 / per_unit);
+            [
+                "GEOSEARCH",
+                "points",
+                "FROMLONLAT",
+                &lon,
+                &lat,
+                "BYBOX",
+                &size,
+                &height,
+                unit,
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            [
+                "GEOSEARCH",
+                "points",
+                "FROMLONLAT",
+                &lon,
+                &lat,
+                "BYRADIUS",
+                &size,
+                unit,
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        request.extend(["WITHDIST", "WITHHASH", "WITHCOORD"].map(String::from));
+        match (rng.unit() * 4.0) as usize {
+            0 => request.push("ASC".into()),
+            1 => request.push("DESC".into()),
+            _ => {}
+        }
+        if rng.unit() < 0.5 {
+            let count = 1 + (rng.unit() * 30.0) as usize;
+            request.extend(["COUNT".to_string(), count.to_string()]);
+            if rng.unit() < 0.3 {
+                request.push("ANY".into());
+            }
+        }
+        requests.push(request);
+        let member = |rng: &mut Lcg| {
+            let c = (rng.unit() * 4.0) as usize % 4;
+            format!("p{c}-{}", (rng.unit() * 150.0) as usize % 150)
+        };
+        let (a, b) = (member(&mut rng), member(&mut rng));
+        requests.push(
+            ["GEODIST", "points", &a, &b, unit]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    requests
+}
+
+#[test]
+fn random_searches_match_redis() {
+    let (server, redis) = servers();
+    let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
+    let mut found = 0;
+    for request in random_requests() {
+        let args: Vec<&str> = request.iter().map(String::as_str).collect();
+        let reply = call(&mut theirs, &args);
+        assert_eq!(call(&mut ours, &args), reply, "{}", request.join(" "));
+        found += usize::from(args[0] != "GEODIST" && reply != "*0\r\n");
+    }
+    // Most searches find something: the comparison is not of empty replies.
+    assert!(found > 300, "only {found} of 400 searches found points");
+}
+
 /// One command of a replication stream.
 fn read_command(conn: &mut RawConnection) -> Vec<String> {
     let header = conn.read_line();
