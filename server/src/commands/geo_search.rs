@@ -345,6 +345,27 @@ fn find_points(zset: &ZSetValue, shape: &Shape, limit: usize) -> Vec<Point> {
     points
 }
 
+/// The points a query returns, in its order: with COUNT (and no ANY) the
+/// nearest ones, as Redis sorts ascending when COUNT has no order.
+fn results(zset: &ZSetValue, shape: &Shape, query: &Query<'_>) -> Vec<Point> {
+    let order = match query.order {
+        None if query.count != 0 && !query.any => Some(Order::Asc),
+        order => order,
+    };
+    let limit = if query.any { query.count } else { 0 };
+    let mut points = find_points(zset, shape, limit);
+    let returned = if query.count == 0 {
+        points.len()
+    } else {
+        points.len().min(query.count)
+    };
+    if let Some(order) = order {
+        sort_points(&mut points, returned, order);
+    }
+    points.truncate(returned);
+    points
+}
+
 fn search_command(ctx: &mut Ctx<'_>, args: &[Bytes], form: Form) -> CmdResult {
     let src_at = if form.store == Store::Destination {
         2
@@ -369,24 +390,7 @@ fn search_command(ctx: &mut Ctx<'_>, args: &[Bytes], form: Form) -> CmdResult {
     let zset = zset.map(|z| &*z);
     let query = parse(args, form, zset)?;
     let points = match (zset, &query.shape) {
-        (Some(zset), Some(shape)) => {
-            let order = match query.order {
-                None if query.count != 0 && !query.any => Some(Order::Asc),
-                order => order,
-            };
-            let limit = if query.any { query.count } else { 0 };
-            let mut points = find_points(zset, shape, limit);
-            let returned = if query.count == 0 {
-                points.len()
-            } else {
-                points.len().min(query.count)
-            };
-            if let Some(order) = order {
-                sort_points(&mut points, returned, order);
-            }
-            points.truncate(returned);
-            points
-        }
+        (Some(zset), Some(shape)) => results(zset, shape, &query),
         _ => Vec::new(),
     };
     let conversion = query.shape.map_or(1.0, |s| s.conversion);
