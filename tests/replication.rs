@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::repl::{cmd, connect, field, info, wait_in_sync};
+use common::repl::{cmd, connect, field, info, skip_snapshot, wait_in_sync};
 use common::{temp_dir, Redis, Server};
 
 /// Every key of databases 0..4 as "db key" -> "type contents expiry".
@@ -273,20 +273,6 @@ fn ferrite_replicates_from_real_redis() {
         &["REPLICAOF", "127.0.0.1", &redis.port.to_string()],
     );
     sync_stream_and_resume(redis.port, replica.port, replica.port, "master");
-}
-
-/// Reads a replica's view after `SYNC`: skips the master's newline
-/// keepalives and the `$<len>` snapshot, leaving the stream next.
-fn skip_snapshot(sync: &mut common::RawConnection) {
-    let header = loop {
-        let line = sync.read_line();
-        if let Some(len) = line.trim_start_matches('\n').strip_prefix('$') {
-            break len.to_string();
-        }
-    };
-    let len: usize = header.parse().expect("snapshot length");
-    let mut payload = vec![0u8; len];
-    std::io::Read::read_exact(&mut sync.stream, &mut payload).expect("snapshot");
 }
 
 #[test]

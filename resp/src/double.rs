@@ -30,6 +30,21 @@ pub fn format_double(value: f64) -> String {
     }
 }
 
+/// Formats `value` as Redis's human mode of `ld2string` does (`%.17Lf`,
+/// trailing zeros and a bare point removed, `-0` as `0`): how GEOPOS and
+/// WITHCOORD print coordinates.
+pub fn format_human_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let text = trim_fraction_zeros(&format!("{value:.17}")).to_string();
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text
+    }
+}
+
 fn trim_fraction_zeros(number: &str) -> &str {
     if !number.contains('.') {
         return number;
@@ -39,7 +54,20 @@ fn trim_fraction_zeros(number: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::format_double;
+    use super::{format_double, format_human_double};
+
+    #[test]
+    fn human_mode_is_seventeen_decimals_trimmed() {
+        assert_eq!(
+            format_human_double(13.361389338970184),
+            "13.36138933897018433"
+        );
+        assert_eq!(format_human_double(180.0), "180");
+        assert_eq!(format_human_double(85.05112878), "85.0511287799999991");
+        assert_eq!(format_human_double(-0.0), "0");
+        assert_eq!(format_human_double(-1e-30), "0");
+        assert_eq!(format_human_double(f64::NEG_INFINITY), "-inf");
+    }
 
     #[test]
     fn matches_printf_g17() {

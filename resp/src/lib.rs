@@ -11,7 +11,7 @@ mod inline;
 mod parser;
 mod writer;
 
-pub use double::format_double;
+pub use double::{format_double, format_human_double};
 pub use inline::split_args;
 pub use parser::{ParseLimits, ProtocolError, RequestParser};
 pub use writer::{Protocol, ReplyWriter};

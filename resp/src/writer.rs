@@ -183,7 +183,12 @@ impl ReplyWriter {
     }
 
     pub fn double(&mut self, value: f64) {
-        let text = format_double(value);
+        self.double_text(&format_double(value));
+    }
+
+    /// A double its caller formatted (GEOPOS prints coordinates its own way):
+    /// a bulk string in RESP2, a double in RESP3.
+    pub fn double_text(&mut self, text: &str) {
         match self.protocol {
             Protocol::Resp2 => self.bulk(text.as_bytes()),
             Protocol::Resp3 => {

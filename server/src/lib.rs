@@ -10,6 +10,7 @@ mod connection;
 mod debug_protocol;
 mod digest;
 mod eviction;
+mod geo;
 mod key_spec;
 mod latency;
 mod lcs;

@@ -55,3 +55,17 @@ pub fn signal(pid: &str, signal: &str) {
         .expect("kill");
     assert!(status.success());
 }
+
+/// Reads a replica's view after `SYNC`: skips the master's newline
+/// keepalives and the `$<len>` snapshot, leaving the stream next.
+pub fn skip_snapshot(sync: &mut super::RawConnection) {
+    let header = loop {
+        let line = sync.read_line();
+        if let Some(len) = line.trim_start_matches('\n').strip_prefix('$') {
+            break len.to_string();
+        }
+    };
+    let len: usize = header.parse().expect("snapshot length");
+    let mut payload = vec![0u8; len];
+    std::io::Read::read_exact(&mut sync.stream, &mut payload).expect("snapshot");
+}

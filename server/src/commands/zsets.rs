@@ -113,12 +113,12 @@ fn reply_owned(out: &mut ReplyWriter, elements: &[(f64, Vec<u8>)], withscores: b
 
 /// ZADD's options.
 #[derive(Default, Clone, Copy)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
+pub(super) struct AddFlags {
+    pub(super) nx: bool,
+    pub(super) xx: bool,
     gt: bool,
     lt: bool,
-    ch: bool,
+    pub(super) ch: bool,
     incr: bool,
 }
 
@@ -232,7 +232,8 @@ fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     add_generic(ctx, &args[1], &[(increment, &args[3])], flags)
 }
 
-fn add_generic(
+/// ZADD's work (shared with GEOADD, which Redis runs as a ZADD).
+pub(super) fn add_generic(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     elements: &[(f64, &Bytes)],
@@ -334,7 +335,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Runs `f` on the sorted set at `key` (None if absent) with the shard locked,
 /// counting a keyspace hit or miss.
-fn with_zset<R>(
+pub(super) fn with_zset<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     f: impl FnOnce(Option<&mut ZSetValue>, &mut ReplyWriter) -> R,
@@ -641,7 +642,7 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Replaces `dst` with `elements` (deleting it when there are none), and
 /// reports `event` (or `del` when an existing key was deleted).
-fn store_result(
+pub(super) fn store_result(
     shard: &mut ShardGuard<'_>,
     dst: &KeyHash,
     elements: &[(f64, Vec<u8>)],

@@ -2,7 +2,7 @@
 //! Redis 7.0 rewrites it: relative and absolute expiries become PXAT /
 //! PEXPIREAT, SPOP becomes SREM (or DEL), INCRBYFLOAT becomes SET ... KEEPTTL,
 //! blocking pops become their non-blocking forms with the key and count they
-//! served, GETDEL becomes DEL, and writes that changed nothing are not
+//! served, GETDEL becomes DEL, GEOADD becomes ZADD, and writes that changed nothing are not
 //! propagated. The rewrite is derived from the request, the reply the command
 //! wrote, and (for expiries) the key's expiry as the command left it, so
 //! command handlers need no replication code.
@@ -141,6 +141,12 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         "lmpop" | "blmpop" | "zmpop" | "bzmpop" => multi_pop(ran, &reply),
         "restore" => restore(ks, lazy, ran),
         "sort" if !args.iter().any(|a| is(a, "store")) => Vec::new(),
+        // Redis runs GEOADD as the ZADD of the encoded positions.
+        "geoadd" => crate::commands::GeoAdd::parse(args)
+            .map(|geoadd| one(geoadd.as_zadd(args)))
+            .unwrap_or_default(),
+        // Without STORE (the reply is then an array) they wrote nothing.
+        "georadius" | "georadiusbymember" if !matches!(reply, Reply::Integer(_)) => Vec::new(),
         _ if reply_says_nothing_changed(ran.name, args, &reply) => Vec::new(),
         _ => one(args.to_vec()),
     }
