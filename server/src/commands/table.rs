@@ -25,6 +25,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::scripting::COMMANDS,
     super::replication::COMMANDS,
     super::cluster::COMMANDS,
+    super::hyperloglog::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.
