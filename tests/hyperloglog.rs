@@ -291,3 +291,28 @@ fn pfcount_cache_is_propagated_redis_to_ferrite() {
     replicate_from(master.port, replica.port);
     pfcount_replicates(master.port, replica.port);
 }
+
+/// EXEC's reply after another client ran PFCOUNT on the watched HLL.
+fn exec_after_pfcount(port: u16, key: &str) -> redis::Value {
+    let mut watcher = connect(port);
+    let _: () = redis::cmd("WATCH").arg(key).query(&mut watcher).expect("watch");
+    pfcount(port, key);
+    redis::pipe()
+        .atomic()
+        .cmd("PING")
+        .query(&mut watcher)
+        .expect("exec")
+}
+
+#[test]
+fn pfcount_that_caches_touches_watched_keys_as_in_redis() {
+    let server = Server::start();
+    let real = Redis::start(&[]);
+    for port in [server.port, real.port] {
+        pfadd(port, "hll", ELEMENTS);
+        // The first PFCOUNT writes the cache: the watched key changed.
+        assert_eq!(exec_after_pfcount(port, "hll"), redis::Value::Nil);
+        // The next one only reads it.
+        assert_ne!(exec_after_pfcount(port, "hll"), redis::Value::Nil);
+    }
+}
