@@ -316,3 +316,48 @@ fn pfcount_that_caches_touches_watched_keys_as_in_redis() {
         assert_ne!(exec_after_pfcount(port, "hll"), redis::Value::Nil);
     }
 }
+
+/// The keyspace events a subscriber to every channel of `port` receives for
+/// the PF* commands, as "channel message", up to the final SET's.
+fn pf_events(port: u16) -> Vec<String> {
+    let mut con = connect(port);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut con)
+        .expect("config set");
+    let mut listener = connect(port);
+    let mut pubsub = listener.as_pubsub();
+    pubsub.psubscribe("__key*__:*").expect("psubscribe");
+    for text in [
+        "PFADD h a b",
+        "PFADD h a",
+        "PFCOUNT h",
+        "PFMERGE m h",
+        "PFDEBUG TODENSE h",
+        "PFADD h zz",
+        "SET end 1",
+    ] {
+        let args = words(text);
+        reply(&mut con, &args);
+    }
+    let mut events = Vec::new();
+    loop {
+        let message = pubsub.get_message().expect("message");
+        let payload: String = message.get_payload().expect("payload");
+        events.push(format!("{} {payload}", message.get_channel_name()));
+        if payload == "end" {
+            return events;
+        }
+    }
+}
+
+#[test]
+fn pf_commands_notify_as_redis() {
+    let server = Server::start();
+    let real = Redis::start(&[]);
+    let ours = pf_events(server.port);
+    assert_eq!(ours, pf_events(real.port));
+    assert!(ours.contains(&"__keyevent@0__:pfadd m".to_string()));
+}
