@@ -295,7 +295,10 @@ fn pfcount_cache_is_propagated_redis_to_ferrite() {
 /// EXEC's reply after another client ran PFCOUNT on the watched HLL.
 fn exec_after_pfcount(port: u16, key: &str) -> redis::Value {
     let mut watcher = connect(port);
-    let _: () = redis::cmd("WATCH").arg(key).query(&mut watcher).expect("watch");
+    let _: () = redis::cmd("WATCH")
+        .arg(key)
+        .query(&mut watcher)
+        .expect("watch");
     pfcount(port, key);
     redis::pipe()
         .atomic()
