@@ -247,6 +247,12 @@ pub struct ClientState {
     /// others (SMOVE's destination that had the member): WATCH and client
     /// tracking leave them alone. Cleared after each command.
     pub unchanged_keys: Vec<Bytes>,
+    /// Set by a command whose reply does not tell whether it changed its
+    /// key's value: PFCOUNT that cached the cardinality it computed, PFDEBUG
+    /// that made an HLL dense. Such a command is then propagated and counts
+    /// as a write of its keys (Redis's `server.dirty++` and
+    /// `signalModifiedKey`). Cleared after each command.
+    pub reported_change: bool,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
     pub pending_stats: crate::stats::PendingCommandStats,
@@ -277,6 +283,7 @@ impl ClientState {
             no_evict: false,
             in_script: false,
             unchanged_keys: Vec::new(),
+            reported_change: false,
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,

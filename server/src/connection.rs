@@ -340,7 +340,7 @@ pub fn execute(
         Outcome::Queued => {}
         Outcome::Ran(command_id, order) => {
             let failed = out.errors_written() > errors_before;
-            crate::persistence::count_change(server, command_id, failed);
+            crate::persistence::count_change(server, client, command_id, failed);
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
             client
                 .pending_stats
@@ -356,9 +356,6 @@ pub fn execute(
             } else if scope.is_none() {
                 propagate::flush_expired_after_read(server);
             }
-            if tracking {
-                crate::commands::remember_keys(server, client, command_id, request);
-            }
             if !failed {
                 let reply = &out.as_bytes()[reply_start..];
                 let written = Written { reply, changed };
@@ -366,7 +363,13 @@ pub fn execute(
                     server, client, command_id, request, written, scope, tracking,
                 );
             }
+            // After a read's own write (PFCOUNT caching), so that the write
+            // does not invalidate what the read lets the client cache.
+            if tracking {
+                crate::commands::remember_keys(server, client, command_id, request);
+            }
             client.unchanged_keys.clear();
+            client.reported_change = false;
             drop(order);
         }
     }
@@ -421,7 +424,7 @@ fn after_write(
         return;
     }
     let spec = server.commands.spec(command_id);
-    if !spec.has_flag("write") {
+    if !spec.has_flag("write") && !client.reported_change {
         return;
     }
     let keys: Vec<&[u8]> = spec
@@ -439,6 +442,7 @@ fn after_write(
                 args: request,
                 reply: written.reply,
                 db,
+                reported_change: client.reported_change,
             };
             match scope {
                 Some(scope) => !rewrite::changed_nothing(&scope.view(), &ran),

@@ -22,6 +22,7 @@ use ferrite_storage::{now_ms, rdb, Db, KeyspaceExclusive, LoadedRdb};
 use parking_lot::{Condvar, Mutex};
 use tracing::{info, warn};
 
+use crate::client::ClientState;
 use crate::server::Server;
 
 /// Seconds Redis waits before retrying a failed automatic save.
@@ -170,11 +171,13 @@ impl Persistence {
     }
 }
 
-/// Counts a write command that succeeded as one change for the save points
-/// and `rdb_changes_since_last_save`. (Redis counts each key a command
+/// Counts a write command that succeeded (or a read that rewrote its key,
+/// PFCOUNT caching a cardinality) as one change for the save points and
+/// `rdb_changes_since_last_save`. (Redis counts each key a command
 /// changes and skips writes that changed nothing; this is coarser.)
-pub fn count_change(server: &Server, command_id: usize, failed: bool) {
-    if !failed && server.commands.spec(command_id).has_flag("write") {
+pub fn count_change(server: &Server, client: &ClientState, command_id: usize, failed: bool) {
+    let wrote = server.commands.spec(command_id).has_flag("write") || client.reported_change;
+    if !failed && wrote {
         server.persistence.dirty.fetch_add(1, Ordering::Relaxed);
     }
 }

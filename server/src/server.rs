@@ -189,6 +189,7 @@ impl Server {
                 set_max_intset_entries: config.get_i64("set-max-intset-entries"),
                 zset_max_listpack_entries: config.get_i64("zset-max-listpack-entries"),
                 zset_max_listpack_value: config.get_i64("zset-max-listpack-value"),
+                hll_sparse_max_bytes: config.get_i64("hll-sparse-max-bytes"),
             });
         *self.config.write() = config;
         crate::repl::consistency::keep_log_active(self);

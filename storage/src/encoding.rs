@@ -1,5 +1,5 @@
 //! The thresholds at which a collection leaves its compact encoding (Redis's
-//! listpack and intset) for the full one, from Redis 7.0's configuration.
+//! listpack and intset, a sparse HyperLogLog) for the full one, from Redis 7.0's configuration.
 //! CONFIG SET changes them at run time, so they are atomics read on each write.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -15,6 +15,8 @@ pub struct EncodingLimits {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `hll-sparse-max-bytes`: longest sparse HyperLogLog string.
+    pub hll_sparse_max_bytes: i64,
 }
 
 impl Default for EncodingLimits {
@@ -26,6 +28,7 @@ impl Default for EncodingLimits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: crate::hll::DEFAULT_SPARSE_MAX_BYTES as i64,
         }
     }
 }
@@ -33,7 +36,7 @@ impl Default for EncodingLimits {
 /// The live thresholds.
 #[derive(Debug)]
 pub struct EncodingLimitsCell {
-    values: [AtomicI64; 6],
+    values: [AtomicI64; 7],
 }
 
 impl Default for EncodingLimitsCell {
@@ -56,6 +59,7 @@ impl EncodingLimitsCell {
             set_max_intset_entries: v(3),
             zset_max_listpack_entries: v(4),
             zset_max_listpack_value: v(5),
+            hll_sparse_max_bytes: v(6),
         }
     }
 
@@ -67,6 +71,7 @@ impl EncodingLimitsCell {
             limits.set_max_intset_entries,
             limits.zset_max_listpack_entries,
             limits.zset_max_listpack_value,
+            limits.hll_sparse_max_bytes,
         ];
         for (cell, value) in self.values.iter().zip(values) {
             cell.store(value, Ordering::Relaxed);

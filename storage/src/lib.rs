@@ -11,6 +11,7 @@ mod dump;
 mod encoding;
 mod events;
 mod hash;
+pub mod hll;
 mod intset;
 mod key;
 mod keyspace;

@@ -10,6 +10,7 @@ mod docs_data;
 mod geo;
 mod geo_search;
 mod hashes;
+mod hyperloglog;
 mod info;
 mod introspection;
 mod keys;

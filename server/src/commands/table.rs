@@ -26,6 +26,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::replication::COMMANDS,
     super::cluster::COMMANDS,
     super::geo::COMMANDS,
+    super::hyperloglog::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -309,6 +309,7 @@ pub const DIRECTIVES: &[Directive] = &[
         d("zset-max-listpack-value", int(0, MAX), "64", true),
         &["zset-max-ziplist-value"],
     ),
+    d("hll-sparse-max-bytes", mem(0, MAX), "3000", true),
     accepted("stream-node-max-entries", int(0, MAX), "100"),
     accepted("stream-node-max-bytes", mem(0, MAX), "4096"),
 ];

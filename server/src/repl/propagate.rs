@@ -21,8 +21,9 @@ use crate::command::CommandSpec;
 use crate::server::Server;
 use crate::transaction::ExclusiveScope;
 
-/// Commands Redis flags "may-replicate" that Ferrite has and that propagate.
-const ALSO_PROPAGATED: &[&str] = &["publish", "spublish"];
+/// Commands Redis flags "may-replicate" that Ferrite has and that propagate
+/// (PFCOUNT only when it rewrote its key: `ClientState::reported_change`).
+const ALSO_PROPAGATED: &[&str] = &["publish", "spublish", "pfcount"];
 
 /// Commands that may touch arbitrary keys: their lazy-expiry DELs are not
 /// wrapped in MULTI/EXEC (Redis's CMD_TOUCHES_ARBITRARY_KEYS).
@@ -86,6 +87,7 @@ pub fn record(
         args: request,
         reply,
         db: client.db,
+        reported_change: client.reported_change,
     };
     let effects = match scope {
         Some(scope) => rewrite::effects(&scope.view(), lazyfree(server), &ran),
@@ -208,6 +210,7 @@ pub fn served(server: &Server, db: usize, args: &[Bytes], reply: &[u8]) {
         args,
         reply,
         db,
+        reported_change: false,
     };
     let ks: KeyspaceRead<'_> = server.keyspace.read();
     let effects = rewrite::effects(&ks, lazyfree(server), &ran);

@@ -25,6 +25,8 @@ pub struct Ran<'a> {
     /// The reply bytes it wrote.
     pub reply: &'a [u8],
     pub db: usize,
+    /// The command said it changed its key (`ClientState::reported_change`).
+    pub reported_change: bool,
 }
 
 /// `lazyfree-*` settings that choose DEL or UNLINK.
@@ -147,6 +149,8 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
             .unwrap_or_default(),
         // Without STORE (the reply is then an array) they wrote nothing.
         "georadius" | "georadiusbymember" if !matches!(reply, Reply::Integer(_)) => Vec::new(),
+        // Propagated as they ran when they rewrote the HLL, as Redis does.
+        "pfcount" | "pfdebug" if !ran.reported_change => Vec::new(),
         _ if reply_says_nothing_changed(ran.name, args, &reply) => Vec::new(),
         _ => one(args.to_vec()),
     }
