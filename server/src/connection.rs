@@ -247,6 +247,12 @@ async fn wait_while_blocked(
         Some(Wake::Served(reply)) => out.raw(&reply),
         Some(Wake::UnblockedWithError) => {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            // Counted as the blocked command's failure, as in Redis.
+            server.stats.record_error("UNBLOCKED");
+            let name = *client.handle.last_command.lock();
+            if let Some((id, _)) = server.commands.lookup(name.as_bytes()) {
+                ServerStats::add(&server.stats.commands[id].failed_calls, 1);
+            }
         }
         Some(Wake::UnblockedAsTimeout) | None => blocked.timeout_reply.write(out),
     }
@@ -339,7 +345,12 @@ pub fn execute(
         }
         Outcome::Queued => {}
         Outcome::Ran(command_id, order) => {
-            let failed = out.errors_written() > errors_before;
+            // EXEC fails only with its own error, not its commands' (Redis).
+            let failed = if server.commands.full_name(command_id) == "exec" {
+                out.as_bytes().get(reply_start) == Some(&b'-')
+            } else {
+                out.errors_written() > errors_before
+            };
             crate::persistence::count_change(server, client, command_id, failed);
             let track_latency = server.hot.latency_tracking.load(Ordering::Relaxed);
             client

@@ -35,6 +35,20 @@ impl CommandStat {
         }
     }
 
+    /// The latency (µs) under which `percentile` percent of the calls
+    /// took, as HdrHistogram's `hdr_value_at_percentile` gives it: the upper
+    /// bound of the bucket holding that call (here a power of two, so up to
+    /// twice the true value; Redis's HdrHistogram has 2 significant
+    /// digits). None without calls.
+    pub fn latency_at_percentile(&self, percentile: f64) -> Option<u64> {
+        let cdf = self.latency_cdf();
+        let total = cdf.last()?.1;
+        let wanted = ((percentile / 100.0 * total as f64 + 0.5) as u64).clamp(1, total);
+        cdf.iter()
+            .find(|&&(_, cumulative)| cumulative >= wanted)
+            .map(|&(upper, _)| upper)
+    }
+
     /// (upper bound in µs, cumulative count) for each bucket that adds calls.
     pub fn latency_cdf(&self) -> Vec<(u64, u64)> {
         let mut cumulative = 0;
@@ -180,4 +194,23 @@ impl PendingCommandStats {
 fn latency_bucket(nanos: u64) -> usize {
     let micros = nanos.div_ceil(1000).max(1);
     ((64 - (micros - 1).leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_the_upper_bound_of_their_bucket() {
+        let stat = CommandStat::default();
+        assert_eq!(stat.latency_at_percentile(50.0), None);
+        // 3 calls of at most 1 µs, 1 of 3 µs (the 4 µs bucket).
+        ServerStats::add(&stat.latency_histogram[latency_bucket(900)], 3);
+        ServerStats::add(&stat.latency_histogram[latency_bucket(3_000)], 1);
+        assert_eq!(stat.latency_at_percentile(0.0), Some(1));
+        assert_eq!(stat.latency_at_percentile(50.0), Some(1));
+        assert_eq!(stat.latency_at_percentile(75.0), Some(1));
+        assert_eq!(stat.latency_at_percentile(99.0), Some(4));
+        assert_eq!(stat.latency_at_percentile(100.0), Some(4));
+    }
 }

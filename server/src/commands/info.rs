@@ -32,6 +32,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -76,6 +77,7 @@ pub fn render(server: &Server, ks: &KeyspaceRead<'_>, sections: &[&str]) -> Stri
             "modules" => out.push_str("# Modules\r\n"),
             "commandstats" => commandstats_section(server, &mut out),
             "errorstats" => errorstats_section(server, &mut out),
+            "latencystats" => latencystats_section(server, &mut out),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => keyspace_section(ks, &mut out),
             _ => {}
@@ -299,6 +301,44 @@ fn errorstats_section(server: &Server, out: &mut String) {
     codes.sort();
     for (code, count) in codes {
         let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
+}
+
+/// `latency_percentiles_usec_<command>` for every command with calls
+/// tracked since the last reset, at `latency-tracking-info-percentiles`.
+fn latencystats_section(server: &Server, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    if !server.hot.latency_tracking.load(Ordering::Relaxed) {
+        return;
+    }
+    let percentiles: Vec<f64> = server
+        .config
+        .read()
+        .get("latency-tracking-info-percentiles")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    for (id, name, _) in server.commands.all() {
+        let stat = &server.stats.commands[id];
+        let values: Option<Vec<String>> = percentiles
+            .iter()
+            .map(|&p| {
+                let usec = stat.latency_at_percentile(p)?;
+                Some(format!(
+                    "p{}={:.3}",
+                    crate::config::percentile_text(p),
+                    usec as f64
+                ))
+            })
+            .collect();
+        let tracked = !stat.latency_cdf().is_empty();
+        if let Some(values) = values.filter(|_| tracked) {
+            let _ = write!(
+                out,
+                "latency_percentiles_usec_{name}:{}\r\n",
+                values.join(",")
+            );
+        }
     }
 }
 

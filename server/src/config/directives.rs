@@ -29,6 +29,8 @@ pub enum Kind {
     OutputBufferLimits,
     /// `notify-keyspace-events`: class letters, reported in Redis's order.
     KeyspaceEvents,
+    /// `latency-tracking-info-percentiles`: numbers in [0, 100], or empty.
+    Percentiles,
 }
 
 /// Whether the server acts on the directive yet.
@@ -145,7 +147,7 @@ pub const DIRECTIVES: &[Directive] = &[
     d("latency-tracking", YES_NO_BOOL, "yes", true),
     d(
         "latency-tracking-info-percentiles",
-        Kind::Text,
+        Kind::Percentiles,
         "50 99 99.9",
         true,
     ),

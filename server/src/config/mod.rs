@@ -141,7 +141,37 @@ fn canonical_value(
         Kind::KeyspaceEvents => crate::notify::parse_flags(single()?)
             .map(crate::notify::format_flags)
             .ok_or_else(|| crate::notify::INVALID_CLASS.to_string()),
+        Kind::Percentiles => parse_percentiles(args),
     }
+}
+
+/// `latency-tracking-info-percentiles`: each number as Redis prints it
+/// back (`%f` without trailing zeros: "50.0" -> "50").
+fn parse_percentiles(args: &[String]) -> Result<String, String> {
+    let words = args.iter().flat_map(|a| a.split_whitespace());
+    let mut canonical = Vec::new();
+    for word in words {
+        let percentile: f64 = word
+            .parse()
+            .ok()
+            .filter(|p: &f64| !p.is_nan())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&percentile) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        canonical.push(percentile_text(percentile));
+    }
+    Ok(canonical.join(" "))
+}
+
+/// A percentile as Redis prints it: `%f` with trailing zeros (and a
+/// trailing dot) removed.
+pub fn percentile_text(percentile: f64) -> String {
+    let text = format!("{percentile:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn check_range(value: i64, min: i64, max: i64) -> Result<String, String> {
@@ -271,5 +301,15 @@ mod tests {
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2 3"
         );
         assert_eq!(config.matching(b"maxmemory").len(), 1);
+        let percentiles = "latency-tracking-info-percentiles";
+        config
+            .set(percentiles, &strings(&["0.0 50.0 99.90"]), false)
+            .unwrap();
+        assert_eq!(config.get(percentiles), "0 50 99.9");
+        assert!(config.set(percentiles, &strings(&["10 a"]), false).is_err());
+        assert!(config.set(percentiles, &strings(&["101"]), false).is_err());
+        assert_eq!(config.get(percentiles), "0 50 99.9");
+        config.set(percentiles, &strings(&[""]), false).unwrap();
+        assert_eq!(config.get(percentiles), "");
     }
 }
