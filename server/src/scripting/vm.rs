@@ -35,6 +35,9 @@ pub struct Vm {
     pub run_eval: Function,
     /// `xpcall(function() return f(keys, args) end, handler)` for FCALL.
     pub run_fcall: Function,
+    /// Functions VM only: `loading(true)` makes the globals the library
+    /// API FUNCTION LOAD runs code with, `loading(false)` restores them.
+    pub loading: Option<Function>,
 }
 
 impl Vm {
@@ -99,6 +102,7 @@ impl Vm {
             env: exports.get("env")?,
             run_eval: exports.get("eval")?,
             run_fcall: exports.get("fcall")?,
+            loading: exports.get("loading")?,
             ctl,
             lua,
         })

@@ -30,12 +30,8 @@ pub(crate) fn read_library(opcode: u8, reader: &mut Reader<'_>) -> Result<Vec<u8
             .string()
             .map_err(|_| "Failed loading library payload");
     }
-    let name = reader
-        .string()
-        .map_err(|_| "Failed loading library name")?;
-    let engine = reader
-        .string()
-        .map_err(|_| "Failed loading engine name")?;
+    let name = reader.string().map_err(|_| "Failed loading library name")?;
+    let engine = reader.string().map_err(|_| "Failed loading engine name")?;
     let has_description: CodecResult<usize> = reader.plain_length();
     match has_description {
         Err(_) => return Err("Failed loading library description indicator"),
@@ -46,9 +42,7 @@ pub(crate) fn read_library(opcode: u8, reader: &mut Reader<'_>) -> Result<Vec<u8
                 .map_err(|_| "Failed loading library description")?;
         }
     }
-    let blob = reader
-        .string()
-        .map_err(|_| "Failed loading library blob")?;
+    let blob = reader.string().map_err(|_| "Failed loading library blob")?;
     let mut code = Vec::with_capacity(blob.len() + engine.len() + name.len() + 9);
     code.extend_from_slice(b"#!");
     code.extend_from_slice(&engine);
