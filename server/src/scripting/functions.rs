@@ -428,4 +428,92 @@ mod tests {
         assert!(engine.delete(b"lib"));
         assert!(engine.function(b"f1").is_none());
     }
+
+    fn library(name: &str, functions: &[&str]) -> Bytes {
+        let mut code = format!("#!lua name={name}\n");
+        for f in functions {
+            code.push_str(&format!(
+                "redis.register_function('{f}', function() return '{name}' end)\n"
+            ));
+        }
+        Bytes::from(code)
+    }
+
+    #[test]
+    fn functions_are_found_case_insensitively_and_collide_so() {
+        let mut engine = FunctionEngine::new().unwrap();
+        engine.load(&library("lib", &["Hello"]), false).unwrap();
+        assert!(engine.function(b"hELLO").is_some());
+        assert_eq!(
+            engine.load(&library("other", &["HELLO"]), false),
+            Err("Function HELLO already exists".to_string())
+        );
+        assert_eq!(
+            engine.load(
+                &Bytes::from_static(
+                    b"#!LUA name=upper\nredis.register_function('u', function() end)"
+                ),
+                false
+            ),
+            Ok("upper".to_string())
+        );
+    }
+
+    #[test]
+    fn added_libraries_go_in_all_together_or_not_at_all() {
+        let mut engine = FunctionEngine::new().unwrap();
+        engine.load(&library("a", &["fa"]), false).unwrap();
+        engine.load(&library("b", &["fb"]), false).unwrap();
+        // APPEND: an existing library name refuses the whole batch.
+        let batch = vec![library("c", &["fc"]), library("a", &["fa2"])];
+        assert_eq!(
+            engine.add_libraries(batch.clone(), false),
+            Err("Library a already exists".to_string())
+        );
+        assert!(engine.function(b"fc").is_none());
+        // REPLACE: `a` is replaced, but a function another library keeps
+        // still refuses it.
+        assert_eq!(
+            engine.add_libraries(vec![library("a", &["fb"])], true),
+            Err("Function fb already exists".to_string())
+        );
+        assert!(engine.function(b"fa").is_some());
+        engine.add_libraries(batch, true).unwrap();
+        assert!(engine.function(b"fa").is_none());
+        assert!(engine.function(b"fa2").is_some() && engine.function(b"fc").is_some());
+        assert_eq!(engine.library_count(), 3);
+        assert_eq!(
+            engine.add_libraries(vec![library("d", &["x"]), library("d", &["y"])], false),
+            Err("Library 'd' already exists".to_string())
+        );
+    }
+
+    #[test]
+    fn load_time_code_sees_only_the_library_api() {
+        let mut engine = FunctionEngine::new().unwrap();
+        let attempt = |engine: &mut FunctionEngine, body: &str| {
+            let code = format!("#!lua name=t\n{body}\nredis.register_function('t', function() return redis.call('ping') end)");
+            engine.load(&Bytes::from(code), true)
+        };
+        assert_eq!(
+            attempt(&mut engine, "redis.call('ping')"),
+            Err("Error registering functions: ERR Script attempted to access nonexistent global variable 'call'".to_string())
+        );
+        assert_eq!(
+            attempt(&mut engine, "local t = table"),
+            Err("Error registering functions: ERR Script attempted to access nonexistent global variable 'table'".to_string())
+        );
+        assert_eq!(
+            attempt(
+                &mut engine,
+                "redis.log(redis.LOG_NOTICE, redis.REDIS_VERSION)"
+            ),
+            Ok("t".to_string())
+        );
+        // Afterwards the functions run with the full API, without the registrar.
+        let globals = engine.vm.env.clone();
+        let redis: Table = globals.get("redis").unwrap();
+        assert!(redis.get::<Value>("register_function").unwrap().is_nil());
+        assert!(redis.get::<Value>("call").unwrap().is_function());
+    }
 }
