@@ -40,10 +40,16 @@ impl fmt::Display for DumpError {
 pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     write_object(&mut out, value);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    with_footer(out)
+}
+
+/// `body` followed by the footer every payload ends with: the RDB version
+/// and the CRC-64 of everything before the CRC.
+fn with_footer(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
@@ -88,10 +94,7 @@ fn checked_body(payload: &[u8], verify_checksum: bool) -> Result<&[u8], DumpErro
 pub fn encode_function_payload<C: AsRef<[u8]>>(libraries: &[C]) -> Vec<u8> {
     let mut out = Vec::new();
     write_libraries(&mut out, libraries);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    with_footer(out)
 }
 
 /// The library codes of a FUNCTION RESTORE payload. The error is the reply
