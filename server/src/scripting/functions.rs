@@ -115,6 +115,8 @@ impl FunctionEngine {
     /// of them or (on the first error) none. An existing library of the
     /// same name is replaced with `replace`, else refused, as Redis's
     /// `libraryJoin`; a function name another library holds is refused.
+    /// A library named twice in `codes` is refused too (Redis's RDB loader
+    /// with MERGE would keep the last one; its FUNCTION RESTORE refuses it).
     pub fn add_libraries(&mut self, codes: Vec<Bytes>, replace: bool) -> Result<(), String> {
         let mut staged = BTreeMap::new();
         let mut functions = HashSet::new();
