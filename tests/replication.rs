@@ -592,4 +592,27 @@ fn a_full_sync_replaces_the_replicas_libraries() {
         cmd(replica.port, &["FUNCTION", "LIST"]),
         cmd(master.port, &["FUNCTION", "LIST"])
     );
+
+    // FUNCTION FLUSH and RESTORE reach the replica through the stream.
+    let mut master_con = connect(master.port);
+    let payload: Vec<u8> = redis::cmd("FUNCTION")
+        .arg("DUMP")
+        .query(&mut master_con)
+        .expect("function dump");
+    cmd(master.port, &["FUNCTION", "FLUSH"]);
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["FUNCTION", "LIST"]),
+        redis::Value::Array(vec![])
+    );
+    redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(payload)
+        .query::<()>(&mut master_con)
+        .expect("function restore");
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["FCALL_RO", "theirs", "0"]),
+        redis::Value::BulkString(b"theirs".to_vec())
+    );
 }
