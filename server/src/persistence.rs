@@ -288,6 +288,10 @@ fn background_save(server: &Server) {
     let dirty = p.changes_since_last_save();
     let written = match server.keyspace.begin_snapshot() {
         Some(job) => {
+            // The libraries as of just after the snapshot's instant: FUNCTION
+            // LOAD and friends do not take the gate, so one racing with
+            // BGSAVE may or may not be in the file (a full sync's snapshot
+            // takes them under the write order, exactly at its offset).
             let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
             let bytes = job.to_rdb(&aux_fields(Some(server)), &libraries);

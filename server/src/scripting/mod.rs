@@ -96,7 +96,7 @@ impl Scripting {
     }
 
     /// Records the engines' counts and VM sizes after a script ran or was
-    /// loaded, or FUNCTION LOAD, DELETE or FLUSH changed them.
+    /// loaded, or the libraries changed (through `libraries_changed`).
     pub fn engines_changed(&self, engines: &Engines) {
         let functions = &engines.functions;
         self.libraries
