@@ -1,7 +1,9 @@
 //! RDB persistence end to end: a real Redis 7.0 (`/usr/bin/redis-server`)
-//! writes a file with every type in small and large encodings that Ferrite
-//! loads, Ferrite's SAVE is loaded by Redis, and Ferrite keeps its data across
-//! SHUTDOWN and DEBUG RELOAD and refuses a corrupt file.
+//! writes a file with every type in small and large encodings and function
+//! libraries that Ferrite loads, Ferrite's SAVE is loaded by Redis, FUNCTION
+//! DUMP payloads move both ways, and Ferrite keeps its data across SHUTDOWN
+//! and DEBUG RELOAD (with its NOFLUSH and MERGE options) and refuses a
+//! corrupt file.
 
 mod common;
 
@@ -206,6 +208,34 @@ fn populate(con: &mut redis::Connection) {
         let args: Vec<&str> = command.iter().map(String::as_str).collect();
         run(con, &args);
     }
+    // Libraries: long enough for Redis to LZF-compress their code.
+    for library in LIBRARIES {
+        run(con, &["FUNCTION", "LOAD", library]);
+    }
+}
+
+const LIBRARIES: [&str; 2] = [
+    "#!lua name=greetings\n\
+     local function greet(name) return 'hello ' .. name end\n\
+     redis.register_function('greet', function(keys, args) return greet(args[1]) end)",
+    "#!lua name=checks\n\
+     redis.register_function{function_name='alive', description='pings the server', \
+     callback=function() return redis.call('PING') end, flags={'no-writes'}}",
+];
+
+/// What the libraries hold: FUNCTION LIST WITHCODE per library, in name
+/// order (Redis lists them in hash order), and a call of each function.
+fn libraries(con: &mut redis::Connection) -> String {
+    let mut listed = Vec::new();
+    for name in ["checks", "greetings"] {
+        listed.push(format!(
+            "{:?}",
+            run(con, &["FUNCTION", "LIST", "LIBRARYNAME", name, "WITHCODE"])
+        ));
+    }
+    listed.push(format!("{:?}", run(con, &["FCALL", "greet", "0", "you"])));
+    listed.push(format!("{:?}", run(con, &["FCALL", "alive", "0"])));
+    listed.join("\n")
 }
 
 /// Key (as `db/key`) to its type, absolute expiry and value.
@@ -247,6 +277,7 @@ fn contents(con: &mut redis::Connection) -> Contents {
         }
     }
     run(con, &["SELECT", "0"]);
+    all.insert("functions".into(), libraries(con));
     all
 }
 
@@ -270,7 +301,7 @@ fn populate_save_and_stop(server: Process, dir: &Path, target_dir: &Path) -> Con
     let mut con = server.connect();
     populate(&mut con);
     let expected = contents(&mut con);
-    assert_eq!(expected.len(), 17);
+    assert_eq!(expected.len(), 18, "17 keys and the libraries");
     assert_eq!(run(&mut con, &["SAVE"]), Value::Okay);
     drop(con);
     assert_eq!(server.shutdown("NOSAVE"), Some(0));
@@ -389,4 +420,107 @@ fn a_corrupt_file_stops_startup_with_a_clear_error() {
         log.contains("Terminating server after rdb file reading failure."),
         "{log}"
     );
+}
+
+#[test]
+fn function_payloads_move_between_redis_and_ferrite() {
+    let redis_dir = TempDir::new("redis-functions");
+    let dir = TempDir::new("ferrite-functions");
+    let redis = redis(&redis_dir.0);
+    let ferrite = ferrite(&dir.0, &["--save", ""]);
+    let (mut from_redis, mut to_ferrite) = (redis.connect(), ferrite.connect());
+    for library in LIBRARIES {
+        run(&mut from_redis, &["FUNCTION", "LOAD", library]);
+    }
+    let expected = libraries(&mut from_redis);
+    let payload: Vec<u8> = redis::cmd("FUNCTION")
+        .arg("DUMP")
+        .query(&mut from_redis)
+        .expect("FUNCTION DUMP");
+    let restore = |con: &mut redis::Connection, payload: &[u8], policy: &[&str]| {
+        redis::cmd("FUNCTION")
+            .arg("RESTORE")
+            .arg(payload)
+            .arg(policy)
+            .query::<String>(con)
+    };
+    assert_eq!(restore(&mut to_ferrite, &payload, &[]).unwrap(), "OK");
+    assert_eq!(libraries(&mut to_ferrite), expected);
+    // APPEND (the default) refuses a library that exists; nothing changes.
+    let refused = restore(&mut to_ferrite, &payload, &["APPEND"]).unwrap_err();
+    assert!(
+        matches!(
+            refused.detail(),
+            Some("Library checks already exists" | "Library greetings already exists")
+        ),
+        "{refused}"
+    );
+    assert_eq!(libraries(&mut to_ferrite), expected);
+
+    // And back: Ferrite's payload restores into Redis, replacing its libraries.
+    let payload: Vec<u8> = redis::cmd("FUNCTION")
+        .arg("DUMP")
+        .query(&mut to_ferrite)
+        .expect("FUNCTION DUMP");
+    run(&mut from_redis, &["FUNCTION", "FLUSH"]);
+    assert_eq!(
+        restore(&mut from_redis, &payload, &["REPLACE"]).unwrap(),
+        "OK"
+    );
+    assert_eq!(libraries(&mut from_redis), expected);
+}
+
+#[test]
+fn debug_reload_noflush_adds_the_file_to_what_is_there() {
+    let dir = TempDir::new("ferrite-noflush");
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    run(&mut con, &["SET", "saved", "from-file"]);
+    run(&mut con, &["FUNCTION", "LOAD", LIBRARIES[0]]);
+    run(&mut con, &["SAVE"]);
+    run(&mut con, &["SET", "saved", "changed"]);
+    run(&mut con, &["SET", "unsaved", "kept"]);
+    run(&mut con, &["FUNCTION", "LOAD", LIBRARIES[1]]);
+    // Without MERGE, a key or library in both refuses the reload.
+    let refused = redis::cmd("DEBUG")
+        .arg(&["RELOAD", "NOSAVE", "NOFLUSH"])
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "An error was signalled by the server - ResponseError: Error trying to load the RDB dump"
+    );
+    assert_eq!(
+        run(&mut con, &["GET", "saved"]),
+        Value::BulkString(b"changed".to_vec())
+    );
+    // With MERGE the file's key and library win; the rest stays.
+    assert_eq!(
+        run(&mut con, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
+        Value::Okay
+    );
+    assert_eq!(
+        run(&mut con, &["GET", "saved"]),
+        Value::BulkString(b"from-file".to_vec())
+    );
+    assert_eq!(
+        run(&mut con, &["GET", "unsaved"]),
+        Value::BulkString(b"kept".to_vec())
+    );
+    assert_eq!(
+        run(&mut con, &["FCALL", "greet", "0", "me"]),
+        Value::BulkString(b"hello me".to_vec())
+    );
+    assert_eq!(
+        run(&mut con, &["FCALL", "alive", "0"]),
+        Value::SimpleString("PONG".into())
+    );
+    // A plain DEBUG RELOAD (NOSAVE) replaces keys and libraries with the file's.
+    assert_eq!(run(&mut con, &["DEBUG", "RELOAD", "NOSAVE"]), Value::Okay);
+    assert_eq!(run(&mut con, &["EXISTS", "unsaved"]), Value::Int(0));
+    let missing = redis::cmd("FCALL")
+        .arg(&["alive", "0"])
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(missing.detail(), Some("Function not found"));
 }

@@ -60,12 +60,56 @@ fn contents(port: u16) -> BTreeMap<String, String> {
             all.insert(format!("{db} {key}"), format!("{kind} {value} {expiry}"));
         }
     }
+    all.insert("functions".into(), libraries(port));
     all
 }
 
-/// Writes every data type, expiries and several databases.
+/// FUNCTION LIST WITHCODE, one entry per library in name order (Redis lists
+/// them in hash order), and what each library's function returns.
+fn libraries(port: u16) -> String {
+    let mut con = connect(port);
+    let listed: Vec<redis::Value> = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("WITHCODE")
+        .query(&mut con)
+        .expect("function list");
+    let mut entries: Vec<String> = listed.iter().map(|l| format!("{l:?}")).collect();
+    entries.sort();
+    let mut names: Vec<String> = listed
+        .iter()
+        .map(|library| {
+            let fields: BTreeMap<String, redis::Value> =
+                redis::from_redis_value(library).expect("library");
+            redis::from_redis_value(&fields["library_name"]).expect("library name")
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        // write_dataset's library lib_<tag> holds the function f_<tag>.
+        let function = format!("f{}", name.trim_start_matches("lib"));
+        let called: String = redis::cmd("FCALL_RO")
+            .arg(function)
+            .arg(0)
+            .query(&mut con)
+            .expect("fcall_ro");
+        entries.push(called);
+    }
+    entries.join("\n")
+}
+
+/// Writes every data type, expiries and several databases, and loads a
+/// function library named after `tag`.
 fn write_dataset(port: u16, tag: &str) {
     let mut con = connect(port);
+    let library = tag.replace('-', "_");
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(format!(
+            "#!lua name=lib_{library}\nredis.register_function{{function_name='f_{library}', \
+             callback=function() return '{tag}' end, flags={{'no-writes'}}}}"
+        ))
+        .query::<String>(&mut con)
+        .expect("function load");
     let run = |con: &mut redis::Connection, args: &[String]| {
         let mut command = redis::cmd(&args[0]);
         for arg in &args[1..] {
@@ -500,4 +544,61 @@ fn debug_replicate_feeds_replicas_without_running_the_command() {
         .query(&mut connect(replica.port))
         .expect("get");
     assert_eq!(value, "yes");
+}
+
+#[test]
+fn a_full_sync_replaces_the_replicas_libraries() {
+    let master = Server::start();
+    let replica = Server::start();
+    let library = |name: &str| {
+        format!(
+            "#!lua name={name}\nredis.register_function{{function_name='{name}', \
+             callback=function() return '{name}' end, flags={{'no-writes'}}}}"
+        )
+    };
+    cmd(master.port, &["FUNCTION", "LOAD", &library("theirs")]);
+    cmd(replica.port, &["FUNCTION", "LOAD", &library("mine")]);
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["FCALL_RO", "theirs", "0"]),
+        redis::Value::BulkString(b"theirs".to_vec())
+    );
+    let mut con = connect(replica.port);
+    let missing = redis::cmd("FCALL_RO")
+        .arg("mine")
+        .arg(0)
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert_eq!(missing.detail(), Some("Function not found"));
+    assert_eq!(
+        cmd(replica.port, &["FUNCTION", "LIST"]),
+        cmd(master.port, &["FUNCTION", "LIST"])
+    );
+
+    // FUNCTION FLUSH and RESTORE reach the replica through the stream.
+    let mut master_con = connect(master.port);
+    let payload: Vec<u8> = redis::cmd("FUNCTION")
+        .arg("DUMP")
+        .query(&mut master_con)
+        .expect("function dump");
+    cmd(master.port, &["FUNCTION", "FLUSH"]);
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["FUNCTION", "LIST"]),
+        redis::Value::Array(vec![])
+    );
+    redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(payload)
+        .query::<()>(&mut master_con)
+        .expect("function restore");
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["FCALL_RO", "theirs", "0"]),
+        redis::Value::BulkString(b"theirs".to_vec())
+    );
 }

@@ -328,6 +328,42 @@ fn functions_load_list_call_and_delete() {
 }
 
 #[test]
+fn function_restore_errors_are_redis_errors() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    // The payload of FUNCTION DUMP with no library: just the footer.
+    raw.send(b"FUNCTION DUMP\r\n");
+    raw.expect(b"$10\r\n\x0a\x00");
+    let mut footer = [0u8; 10];
+    std::io::Read::read_exact(&mut raw.stream, &mut footer).expect("rest of the payload");
+    raw.send(b"FUNCTION RESTORE x BAD\r\nFUNCTION RESTORE x\r\nFUNCTION RESTORE a b c\r\n");
+    raw.expect(
+        b"-ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.\r\n",
+    );
+    raw.expect(b"-ERR DUMP payload version or checksum are wrong\r\n");
+    raw.expect(b"-ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.\r\n");
+    raw.send(b"FUNCTION FLUSH SYNC extra\r\nFUNCTION FLUSH LATER\r\n");
+    raw.expect(
+        b"-ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.\r\n",
+    );
+    raw.expect(b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n");
+    // A payload whose records are not functions (a key's DUMP).
+    let mut conn = server.client();
+    redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut conn)
+        .unwrap();
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut conn).unwrap();
+    let err = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(dump)
+        .query::<()>(&mut conn)
+        .unwrap_err();
+    assert_eq!(err.detail(), Some("given type is not a function"));
+}
+
+#[test]
 fn scripts_inside_multi_see_the_transaction() {
     let server = Server::start();
     let mut conn = server.raw();

@@ -214,6 +214,17 @@ impl CmdError {
         CmdError::Other(text.into())
     }
 
+    /// Redis's `addReplySubcommandSyntaxError`: a subcommand given the
+    /// wrong arguments (`args` is the whole request).
+    pub fn subcommand_syntax(args: &[Bytes]) -> CmdError {
+        let sub = String::from_utf8_lossy(&args[1]);
+        CmdError::Other(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sub.chars().take(128).collect::<String>(),
+            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+        ))
+    }
+
     pub fn text(&self) -> &str {
         match self {
             CmdError::Syntax => "ERR syntax error",

@@ -68,6 +68,7 @@ pub fn run(args: Vec<String>) -> i32 {
     if io_threads > 0 {
         builder.worker_threads(io_threads as usize);
     }
+    builder.on_thread_start(scripting::run::mark_runtime_thread);
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

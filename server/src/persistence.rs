@@ -18,11 +18,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use ferrite_storage::{now_ms, rdb, Db, KeyspaceExclusive, LoadedRdb};
 use parking_lot::{Condvar, Mutex};
 use tracing::{info, warn};
 
 use crate::client::ClientState;
+use crate::scripting::functions::FunctionEngine;
 use crate::server::Server;
 
 /// Seconds Redis waits before retrying a failed automatic save.
@@ -261,7 +263,8 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
 /// Saves while the caller holds the keyspace gate exclusively (`databases`).
 fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
-    let bytes = rdb::write(databases, &aux_fields(Some(server)), now_ms());
+    let libraries = server.scripting.library_codes();
+    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, now_ms());
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -288,8 +291,14 @@ fn background_save(server: &Server) {
     let dirty = p.changes_since_last_save();
     let written = match server.keyspace.begin_snapshot() {
         Some(job) => {
+            // The libraries as of just after the snapshot's instant: FUNCTION
+            // LOAD and friends do not take the gate, so one racing with
+            // BGSAVE may or may not be in the file (a full sync's snapshot
+            // takes them under the write order, exactly at its offset).
+            let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
-            write_file(&rdb_path(server), &job.to_rdb(&aux_fields(Some(server))))
+            let bytes = job.to_rdb(&aux_fields(Some(server)), &libraries);
+            write_file(&rdb_path(server), &bytes)
         }
         None => Err("Background save refused: a snapshot is already running".to_string()),
     };
@@ -450,7 +459,12 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         return Ok(());
     };
     let stream = crate::repl::RdbStreamInfo::from_aux(&loaded.summary.aux);
+    let functions = functions_of(&loaded).inspect_err(|e| {
+        warn!("{e}");
+        warn!("Terminating server after rdb file reading failure.");
+    })?;
     loaded.install(&server.keyspace.exclusive());
+    server.scripting.replace_functions(functions);
     info!(
         "DB loaded from disk: {:.3} seconds",
         started.elapsed().as_secs_f64()
@@ -461,32 +475,56 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     Ok(())
 }
 
+/// The function engine an RDB file's libraries make, to replace the
+/// current one (Redis flushes the libraries with the keys before loading).
+pub(crate) fn functions_of(loaded: &LoadedRdb) -> Result<FunctionEngine, String> {
+    FunctionEngine::with_libraries(library_codes(loaded))
+        .map_err(|e| format!("Failed loading library, {e}"))
+}
+
+fn library_codes(loaded: &LoadedRdb) -> Vec<Bytes> {
+    let libraries = &loaded.summary.libraries;
+    libraries
+        .iter()
+        .map(|c| Bytes::copy_from_slice(c))
+        .collect()
+}
+
 /// Which half of DEBUG RELOAD failed (the reason is in the log).
 pub enum ReloadFailure {
     Save,
     Load,
 }
 
-/// DEBUG RELOAD [NOSAVE]: save (unless `nosave`), then replace the keyspace
-/// with the file's contents, all under the exclusive gate (`databases`, held
-/// by the caller or by the running transaction). A file that fails to load
-/// leaves the keyspace as it was.
+/// DEBUG RELOAD's options, as Redis names them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReloadOptions {
+    /// NOSAVE: load the file as it is.
+    pub nosave: bool,
+    /// NOFLUSH: load on top of the current keys and libraries.
+    pub noflush: bool,
+    /// MERGE: with NOFLUSH, what the file holds replaces what is there.
+    pub merge: bool,
+}
+
+/// DEBUG RELOAD: save (unless NOSAVE), then replace the keyspace and the
+/// libraries with the file's contents (or, with NOFLUSH, add the file's to
+/// them), all under the exclusive gate (`databases`, held by the caller or
+/// by the running transaction). A file that fails to load, or a key or
+/// library already there without MERGE, leaves everything as it was.
 pub fn debug_reload(
     server: &Server,
     databases: &KeyspaceExclusive<'_>,
-    nosave: bool,
+    options: ReloadOptions,
 ) -> Result<(), ReloadFailure> {
-    if !nosave {
+    if !options.nosave {
         save_locked(server, databases).map_err(|e| {
             warn!("{e}");
             ReloadFailure::Save
         })?;
     }
-    match read_rdb(server, databases.len()) {
-        Ok(Some(loaded)) => {
-            loaded.install(databases);
-            server.tracking.invalidate_all();
-        }
+    let loaded = match read_rdb(server, databases.len()) {
+        Ok(Some(loaded)) => loaded,
         Ok(None) => {
             warn!("Fatal error loading the DB: No such file or directory.");
             return Err(ReloadFailure::Load);
@@ -495,7 +533,28 @@ pub fn debug_reload(
             warn!("{e}");
             return Err(ReloadFailure::Load);
         }
+    };
+    let load_failed = |e: String| {
+        warn!("{e}");
+        ReloadFailure::Load
+    };
+    if options.noflush {
+        loaded
+            .keep_live_keys(databases, options.merge)
+            .map_err(load_failed)?;
+        let scripting = &server.scripting;
+        let mut engines = scripting.engines();
+        let added = engines
+            .functions
+            .add_libraries(library_codes(&loaded), options.merge);
+        scripting.libraries_changed(&engines);
+        added.map_err(|e| load_failed(format!("Failed loading library, {e}")))?;
+    } else {
+        let functions = functions_of(&loaded).map_err(load_failed)?;
+        server.scripting.replace_functions(functions);
     }
+    loaded.install(databases);
+    server.tracking.invalidate_all();
     warn!("DB reloaded by DEBUG RELOAD");
     Ok(())
 }

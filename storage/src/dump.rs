@@ -3,12 +3,15 @@
 //!
 //! The value encoding is the RDB one (`rdb::object`): DUMP writes the plain
 //! encodings, RESTORE reads every encoding Redis 7.0 and 6.2 write.
+//! FUNCTION DUMP/RESTORE payloads have the same footer around RDB function
+//! records (`rdb::functions`) instead of a value.
 
 use std::fmt;
 
 use crate::crc64::crc64;
 use crate::encoding::EncodingLimits;
 use crate::rdb::codec::Reader;
+use crate::rdb::functions::{is_function_opcode, read_library, write_libraries};
 use crate::rdb::object::{read_object, write_object};
 use crate::rdb::RDB_VERSION;
 use crate::value::Value;
@@ -37,10 +40,16 @@ impl fmt::Display for DumpError {
 pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     write_object(&mut out, value);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    with_footer(out)
+}
+
+/// `body` followed by the footer every payload ends with: the RDB version
+/// and the CRC-64 of everything before the CRC.
+fn with_footer(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
 }
 
 /// Checks and decodes a DUMP payload. With `verify_checksum` false the CRC is
@@ -51,6 +60,19 @@ pub fn decode_dump_payload(
     verify_checksum: bool,
     limits: &EncodingLimits,
 ) -> Result<Value, DumpError> {
+    let mut reader = Reader::new(checked_body(payload, verify_checksum)?);
+    let value_type = reader.byte().map_err(DumpError::BadFormat)?;
+    let value = read_object(value_type, &mut reader, limits).map_err(DumpError::BadFormat)?;
+    if reader.remaining() != 0 {
+        return Err(DumpError::BadFormat("trailing bytes"));
+    }
+    Ok(value)
+}
+
+/// The payload without its footer, if the footer's RDB version is one
+/// Ferrite reads and (with `verify_checksum`) its CRC-64 matches, as Redis's
+/// `verifyDumpPayload`.
+fn checked_body(payload: &[u8], verify_checksum: bool) -> Result<&[u8], DumpError> {
     if payload.len() < 10 {
         return Err(DumpError::VersionOrChecksum);
     }
@@ -64,13 +86,36 @@ pub fn decode_dump_payload(
     if verify_checksum && crc64(0, &payload[..payload.len() - 8]) != u64::from_le_bytes(crc) {
         return Err(DumpError::VersionOrChecksum);
     }
+    Ok(body)
+}
+
+/// FUNCTION DUMP's payload: one RDB function record per library (its code),
+/// then the RDB version and CRC-64, as Redis's `functionDumpCommand`.
+pub fn encode_function_payload<C: AsRef<[u8]>>(libraries: &[C]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_libraries(&mut out, libraries);
+    with_footer(out)
+}
+
+/// The library codes of a FUNCTION RESTORE payload. The error is the reply
+/// Redis gives (without `ERR `).
+pub fn decode_function_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+) -> Result<Vec<Vec<u8>>, String> {
+    let body = checked_body(payload, verify_checksum).map_err(|e| e.to_string())?;
     let mut reader = Reader::new(body);
-    let value_type = reader.byte().map_err(DumpError::BadFormat)?;
-    let value = read_object(value_type, &mut reader, limits).map_err(DumpError::BadFormat)?;
-    if reader.remaining() != 0 {
-        return Err(DumpError::BadFormat("trailing bytes"));
+    let mut libraries = Vec::new();
+    while reader.remaining() > 0 {
+        let opcode = reader
+            .byte()
+            .map_err(|_| "can not read data type".to_string())?;
+        if !is_function_opcode(opcode) {
+            return Err("given type is not a function".to_string());
+        }
+        libraries.push(read_library(opcode, &mut reader)?);
     }
-    Ok(value)
+    Ok(libraries)
 }
 
 #[cfg(test)]
@@ -204,5 +249,29 @@ mod tests {
             Err(DumpError::VersionOrChecksum)
         );
         assert!(decode_dump_payload(b"short", true, &EncodingLimits::default()).is_err());
+    }
+
+    #[test]
+    fn function_payloads_round_trip_and_refuse_what_redis_refuses() {
+        let code = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+        let payload = encode_function_payload(&[code.as_slice()]);
+        assert_eq!(payload[0], 0xf5);
+        assert_eq!(
+            decode_function_payload(&payload, true),
+            Ok(vec![code.to_vec()])
+        );
+        assert_eq!(
+            decode_function_payload(b"bad_payload", true),
+            Err("DUMP payload version or checksum are wrong".to_string())
+        );
+        let value = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
+        assert_eq!(
+            decode_function_payload(&value, true),
+            Err("given type is not a function".to_string())
+        );
+        assert_eq!(
+            decode_function_payload(&encode_function_payload::<&[u8]>(&[]), true),
+            Ok(vec![])
+        );
     }
 }

@@ -419,6 +419,50 @@ pub struct LoadedRdb {
 }
 
 impl LoadedRdb {
+    /// DEBUG RELOAD NOFLUSH: adds the live keys of `databases` to the loaded
+    /// ones, so that installing keeps them. A key in both stays the file's
+    /// with `file_wins` (MERGE, as Redis's `RDBFLAGS_ALLOW_DUP`), and is an
+    /// error otherwise (Redis aborts the process there; Ferrite changes
+    /// nothing and reports it).
+    pub fn keep_live_keys(
+        &self,
+        databases: &KeyspaceExclusive<'_>,
+        file_wins: bool,
+    ) -> Result<(), String> {
+        let keyspace = databases.keyspace;
+        let now = now_ms();
+        for (index, (live, loaded)) in databases.dbs.iter().zip(&self.databases).enumerate() {
+            let mut outcome = Ok(());
+            live.for_each_live_entry(now, |bytes, entry| {
+                if outcome.is_err() {
+                    return;
+                }
+                let key = KeyHash {
+                    bytes,
+                    hash: keyspace.hash(bytes),
+                };
+                let mut shard = loaded.lock_shard(
+                    index,
+                    key.shard_index(),
+                    &keyspace.stats,
+                    &keyspace.hasher,
+                    now,
+                    None,
+                );
+                if shard.peek(&key).is_none() {
+                    shard.insert(&key, entry.clone());
+                } else if !file_wins {
+                    outcome = Err(format!(
+                        "Duplicated key '{}' found in RDB file",
+                        String::from_utf8_lossy(bytes)
+                    ));
+                }
+            });
+            outcome?;
+        }
+        Ok(())
+    }
+
     /// Replaces every database's contents with the loaded ones (shard by
     /// shard, so a transaction holding the gate can do it too), after
     /// completing a running snapshot.

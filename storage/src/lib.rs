@@ -33,7 +33,10 @@ pub mod crc64;
 pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
-pub use dump::{decode_dump_payload, encode_dump_payload, DumpError};
+pub use dump::{
+    decode_dump_payload, decode_function_payload, encode_dump_payload, encode_function_payload,
+    DumpError,
+};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use events::{KeyEvents, KeyObserver};
 pub use hash::HashValue;

@@ -131,9 +131,10 @@ impl SnapshotJob {
         self.complete.load(Ordering::Acquire)
     }
 
-    /// The RDB file of the finished snapshot, with `aux` fields.
-    pub fn to_rdb(&self, aux: &[(&str, String)]) -> Vec<u8> {
+    /// The RDB file of the finished snapshot, with `aux` fields and the
+    /// function `libraries` the caller took at the snapshot's start.
+    pub fn to_rdb<C: AsRef<[u8]>>(&self, aux: &[(&str, String)], libraries: &[C]) -> Vec<u8> {
         let chunks: Vec<_> = self.databases.iter().map(|db| db.lock()).collect();
-        rdb::assemble(chunks.iter().map(|chunk| &**chunk), aux)
+        rdb::assemble(chunks.iter().map(|chunk| &**chunk), aux, libraries)
     }
 }

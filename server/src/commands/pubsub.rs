@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::command::{text, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, KeySpec};
 use crate::pubsub::Kind;
 
@@ -206,10 +206,7 @@ fn pubsub_shardchannels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// PUBSUB CHANNELS / SHARDCHANNELS `[pattern]`.
 fn list_active(ctx: &mut Ctx<'_>, kind: Kind, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            text(&args[1])
-        )));
+        return Err(CmdError::subcommand_syntax(args));
     }
     let names = ctx
         .server

@@ -3,6 +3,8 @@
 //! runs with the keyspace held exclusively (inside EXEC, through EXEC's
 //! hold), so it is atomic like a transaction.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 
 use crate::client::ClientState;
@@ -176,6 +178,13 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         "Deletes a library and its functions.",
     ),
     admin(
+        "dump",
+        2,
+        function_dump,
+        &["noscript"],
+        "Dumps all libraries into a serialized binary payload.",
+    ),
+    admin(
         "flush",
         -2,
         function_flush,
@@ -209,6 +218,13 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         function_load,
         &["noscript", "write", "denyoom"],
         "Creates a library.",
+    ),
+    admin(
+        "restore",
+        -3,
+        function_restore,
+        &["noscript", "write", "denyoom"],
+        "Restores all libraries from a payload.",
     ),
     admin(
         "stats",
@@ -525,7 +541,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = crate::scripting::run::off_worker(|| {
         let mut engines = scripting.engines();
         let loaded = engines.functions.load(code, replace);
-        scripting.engines_changed(&engines);
+        scripting.libraries_changed(&engines);
         loaded
     })
     .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
@@ -537,7 +553,7 @@ fn function_delete(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let scripting = &ctx.server.scripting;
     let mut engines = scripting.engines();
     let deleted = engines.functions.delete(&args[2]);
-    scripting.engines_changed(&engines);
+    scripting.libraries_changed(&engines);
     drop(engines);
     if !deleted {
         return Err(CmdError::msg("ERR Library not found"));
@@ -547,12 +563,57 @@ fn function_delete(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::subcommand_syntax(args));
+    }
     check_flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     let fresh = new_engine(FunctionEngine::new())?;
-    let mut engines = ctx.server.scripting.engines();
-    engines.functions = fresh;
-    ctx.server.scripting.engines_changed(&engines);
-    drop(engines);
+    ctx.server.scripting.replace_functions(fresh);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn function_dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let codes = ctx.server.scripting.library_codes();
+    ctx.out
+        .bulk(&ferrite_storage::encode_function_payload(&codes));
+    Ok(())
+}
+
+/// FUNCTION RESTORE <payload> [FLUSH|APPEND|REPLACE]: a payload that does
+/// not load leaves the libraries as they were.
+fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::subcommand_syntax(args));
+    }
+    let (flush, replace) =
+        match args.get(3) {
+            None => (false, false),
+            Some(policy) if is(policy, "append") => (false, false),
+            Some(policy) if is(policy, "replace") => (false, true),
+            Some(policy) if is(policy, "flush") => (true, false),
+            Some(_) => return Err(CmdError::msg(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let verify = !ctx.server.debug_skip_checksum.load(Ordering::Relaxed);
+    let codes: Vec<Bytes> = ferrite_storage::decode_function_payload(&args[2], verify)
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?
+        .into_iter()
+        .map(Bytes::from)
+        .collect();
+    let scripting = &ctx.server.scripting;
+    crate::scripting::run::off_worker(|| {
+        if flush {
+            scripting.replace_functions(FunctionEngine::with_libraries(codes)?);
+            return Ok(());
+        }
+        let mut engines = scripting.engines();
+        let added = engines.functions.add_libraries(codes, replace);
+        scripting.libraries_changed(&engines);
+        added
+    })
+    .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }
@@ -694,6 +755,16 @@ fn function_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
             "    * ASYNC: Asynchronously flush the libraries.",
             "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
         ],
     );
     Ok(())

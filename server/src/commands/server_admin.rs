@@ -670,9 +670,12 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type.",
-                "RELOAD [NOSAVE]",
-                "    Save the RDB on disk and reload it back to memory. With NOSAVE, load the",
-                "    existing RDB file without saving first.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys make the reload fail (and change nothing).",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
                 "QUICKLIST-PACKED-THRESHOLD <size>",
                 "    Accepted for compatibility: large list elements are always stored apart.",
                 "REPLICATE <string>",
@@ -685,41 +688,33 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
         ),
-        _ => {
-            return Err(CmdError::msg(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                text(&args[1])
-            )))
-        }
+        _ => return Err(CmdError::subcommand_syntax(args)),
     }
     Ok(())
 }
 
-/// DEBUG RELOAD [NOSAVE]. Redis's NOFLUSH and MERGE (load on top of the
-/// current keys) are refused: Ferrite always loads into fresh databases.
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE].
 fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
-    let mut nosave = false;
+    use crate::persistence::{debug_reload, ReloadFailure, ReloadOptions};
+    let mut chosen = ReloadOptions::default();
     for option in options {
-        if is(option, "nosave") {
-            nosave = true;
-        } else if is(option, "noflush") || is(option, "merge") {
-            return Err(CmdError::msg(
-                "ERR DEBUG RELOAD NOFLUSH and MERGE are not supported by Ferrite",
-            ));
+        if is(option, "merge") {
+            chosen.merge = true;
+        } else if is(option, "noflush") {
+            chosen.noflush = true;
+        } else if is(option, "nosave") {
+            chosen.nosave = true;
         } else {
             return Err(CmdError::msg(
                 "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
             ));
         }
     }
-    use crate::persistence::{debug_reload, ReloadFailure};
-    match ctx.with_exclusive(|databases| debug_reload(ctx.server, databases, nosave)) {
+    match ctx.with_exclusive(|databases| debug_reload(ctx.server, databases, chosen)) {
         Ok(()) => {}
         Err(ReloadFailure::Save) => return Err(CmdError::msg("ERR")),
         Err(ReloadFailure::Load) => {
-            return Err(CmdError::msg(
-                "ERR Error trying to load the RDB dump, check server logs.",
-            ))
+            return Err(CmdError::msg("ERR Error trying to load the RDB dump"))
         }
     }
     ctx.out.ok();

@@ -171,7 +171,9 @@ async fn full_sync(
             server.keyspace.begin_snapshot().map(|job| {
                 let (replid, offset) = repl.log.begin_full_sync(id);
                 server.keyspace.stats().expired_log.set_enabled(true);
-                (replid, offset, job)
+                // The libraries as of the same offset: FUNCTION LOAD and
+                // friends are writes, held off by the write order too.
+                (replid, offset, (job, server.scripting.library_codes()))
             })
         };
         match started {
@@ -191,9 +193,10 @@ async fn full_sync(
             .await?;
     }
     let snapshot_server = server.clone();
+    let (job, libraries) = job;
     let rdb = tokio::task::spawn_blocking(move || {
         snapshot_server.keyspace.complete_snapshot(&job);
-        job.to_rdb(&crate::persistence::aux_fields(None))
+        job.to_rdb(&crate::persistence::aux_fields(None), &libraries)
     })
     .await
     .map_err(std::io::Error::other)?;

@@ -488,17 +488,21 @@ async fn load_snapshot(
     let loaded = tokio::task::spawn_blocking(move || {
         let count = loader.keyspace.database_count();
         let verify = loader.config.read().get_bool("rdbchecksum");
-        loader
+        let loaded = loader
             .keyspace
             .load_rdb(&rdb, count, verify)
-            .map(|loaded| loaded.install(&loader.keyspace.exclusive()))
+            .map_err(|e| format!("{} at offset {}", e.message, e.offset))?;
+        // The master's libraries replace the replica's, as its keys do.
+        let functions = crate::persistence::functions_of(&loaded)?;
+        loaded.install(&loader.keyspace.exclusive());
+        loader.scripting.replace_functions(functions);
+        Ok::<(), String>(())
     })
     .await
     .map_err(std::io::Error::other)?;
     loaded.map_err(|e| {
         std::io::Error::other(format!(
-            "Failed trying to load the MASTER synchronization DB from disk: {} at offset {}",
-            e.message, e.offset
+            "Failed trying to load the MASTER synchronization DB from disk: {e}"
         ))
     })?;
     // The whole keyspace was replaced (Redis's emptyData signals a flush).

@@ -3,7 +3,7 @@
 //! their own Lua VM, and the functions FCALL finds by name.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -34,12 +34,14 @@ pub struct Library {
     pub functions: BTreeMap<String, FunctionInfo>,
 }
 
-/// The functions VM and the loaded libraries.
+/// The functions VM and the loaded libraries. Library names are compared
+/// exactly and function names case-insensitively, as Redis's dictionaries
+/// compare them (FCALL finds `TEST` by `test`).
 pub struct FunctionEngine {
     pub vm: Vm,
     libraries: BTreeMap<String, Library>,
-    /// Function name to the library that holds it.
-    owners: HashMap<String, String>,
+    /// Lowercased function name to (its library, its name as registered).
+    owners: HashMap<String, (String, String)>,
 }
 
 impl FunctionEngine {
@@ -51,8 +53,22 @@ impl FunctionEngine {
         })
     }
 
+    /// A fresh engine holding the libraries of `codes` (an RDB file's, or
+    /// FUNCTION RESTORE FLUSH's payload).
+    pub fn with_libraries(codes: Vec<Bytes>) -> Result<FunctionEngine, String> {
+        let mut engine =
+            FunctionEngine::new().map_err(|e| format!("Failed to create the Lua engine: {e}"))?;
+        engine.add_libraries(codes, false)?;
+        Ok(engine)
+    }
+
     pub fn libraries(&self) -> impl Iterator<Item = &Library> {
         self.libraries.values()
+    }
+
+    /// Every library's code, what FUNCTION DUMP and RDB files hold.
+    pub fn library_codes(&self) -> Vec<Bytes> {
+        self.libraries.values().map(|l| l.code.clone()).collect()
     }
 
     pub fn function_count(&self) -> usize {
@@ -65,8 +81,8 @@ impl FunctionEngine {
 
     pub fn function(&self, name: &[u8]) -> Option<&FunctionInfo> {
         let name = std::str::from_utf8(name).ok()?;
-        let library = self.owners.get(name)?;
-        self.libraries.get(library)?.functions.get(name)
+        let (library, registered) = self.owners.get(&name.to_lowercase())?;
+        self.libraries.get(library)?.functions.get(registered)
     }
 
     /// FUNCTION DELETE.
@@ -75,7 +91,7 @@ impl FunctionEngine {
         match self.libraries.remove(name.as_ref()) {
             Some(library) => {
                 for function in library.functions.keys() {
-                    self.owners.remove(function);
+                    self.owners.remove(&function.to_lowercase());
                 }
                 true
             }
@@ -90,6 +106,38 @@ impl FunctionEngine {
         if self.libraries.contains_key(&name) && !replace {
             return Err(format!("Library '{name}' already exists"));
         }
+        let library = self.create(name.clone(), code, body_start)?;
+        self.link(BTreeMap::from([(name.clone(), library)]), replace)?;
+        Ok(name)
+    }
+
+    /// FUNCTION RESTORE and RDB loading: adds the libraries of `codes`, all
+    /// of them or (on the first error) none. An existing library of the
+    /// same name is replaced with `replace`, else refused, as Redis's
+    /// `libraryJoin`; a function name another library holds is refused.
+    /// A library named twice in `codes` is refused too (Redis's RDB loader
+    /// with MERGE would keep the last one; its FUNCTION RESTORE refuses it).
+    pub fn add_libraries(&mut self, codes: Vec<Bytes>, replace: bool) -> Result<(), String> {
+        let mut staged = BTreeMap::new();
+        let mut functions = HashSet::new();
+        for code in codes {
+            let (name, body_start) = parse_metadata(&code)?;
+            if staged.contains_key(&name) {
+                return Err(format!("Library '{name}' already exists"));
+            }
+            let library = self.create(name.clone(), &code, body_start)?;
+            for function in library.functions.keys() {
+                if !functions.insert(function.to_lowercase()) {
+                    return Err(format!("Function {function} already exists"));
+                }
+            }
+            staged.insert(name, library);
+        }
+        self.link(staged, replace)
+    }
+
+    /// Compiles and runs a library's code (its metadata already read).
+    fn create(&self, name: String, code: &Bytes, body_start: usize) -> Result<Library, String> {
         let chunk = self
             .vm
             .compile(&code[body_start..], "@user_function")
@@ -98,28 +146,45 @@ impl FunctionEngine {
         if functions.is_empty() {
             return Err("No functions registered".to_string());
         }
-        for function in functions.keys() {
-            if self
-                .owners
-                .get(function)
-                .is_some_and(|owner| *owner != name)
-            {
-                return Err(format!("Function {function} already exists"));
+        Ok(Library {
+            name,
+            code: code.clone(),
+            functions,
+        })
+    }
+
+    /// Makes `staged` (compiled libraries whose function names do not
+    /// collide among themselves) the engine's, or changes nothing.
+    fn link(&mut self, staged: BTreeMap<String, Library>, replace: bool) -> Result<(), String> {
+        if !replace {
+            if let Some(name) = staged.keys().find(|n| self.libraries.contains_key(*n)) {
+                return Err(format!("Library {name} already exists"));
             }
         }
-        self.delete(name.as_bytes());
-        for function in functions.keys() {
-            self.owners.insert(function.clone(), name.clone());
+        for library in staged.values() {
+            for function in library.functions.keys() {
+                let owner = self.owners.get(&function.to_lowercase());
+                if owner.is_some_and(|(owner, _)| !staged.contains_key(owner)) {
+                    return Err(format!("Function {function} already exists"));
+                }
+            }
         }
-        self.libraries.insert(
-            name.clone(),
-            Library {
-                name: name.clone(),
-                code: code.clone(),
-                functions,
-            },
-        );
-        Ok(name)
+        for (name, library) in staged {
+            self.delete(name.as_bytes());
+            for function in library.functions.keys() {
+                self.owners
+                    .insert(function.to_lowercase(), (name.clone(), function.clone()));
+            }
+            self.libraries.insert(name, library);
+        }
+        Ok(())
+    }
+
+    fn set_loading(&self, on: bool) -> mlua::Result<()> {
+        match &self.vm.loading {
+            Some(loading) => loading.call(on),
+            None => Ok(()),
+        }
     }
 
     /// Runs a library's code with `redis.register_function` live, under the
@@ -154,7 +219,9 @@ impl FunctionEngine {
                     Err(message) => script_error_table(lua, &message),
                 })?;
             self.vm.ctl.raw_set("register", register)?;
+            self.set_loading(true)?;
             let result = self.vm.run_eval.call::<(bool, Value)>(chunk.clone());
+            self.set_loading(false)?;
             self.vm.ctl.raw_set("register", Value::Nil)?;
             result
         });
@@ -210,7 +277,7 @@ fn parse_metadata(code: &[u8]) -> Result<(String, usize), String> {
     if !valid_name(&name) {
         return Err(BAD_NAME.to_string());
     }
-    if engine != "lua" {
+    if !engine.eq_ignore_ascii_case("lua") {
         return Err(format!("Engine '{engine}' not found"));
     }
     Ok((name, end))
@@ -362,5 +429,93 @@ mod tests {
         );
         assert!(engine.delete(b"lib"));
         assert!(engine.function(b"f1").is_none());
+    }
+
+    fn library(name: &str, functions: &[&str]) -> Bytes {
+        let mut code = format!("#!lua name={name}\n");
+        for f in functions {
+            code.push_str(&format!(
+                "redis.register_function('{f}', function() return '{name}' end)\n"
+            ));
+        }
+        Bytes::from(code)
+    }
+
+    #[test]
+    fn functions_are_found_case_insensitively_and_collide_so() {
+        let mut engine = FunctionEngine::new().unwrap();
+        engine.load(&library("lib", &["Hello"]), false).unwrap();
+        assert!(engine.function(b"hELLO").is_some());
+        assert_eq!(
+            engine.load(&library("other", &["HELLO"]), false),
+            Err("Function HELLO already exists".to_string())
+        );
+        assert_eq!(
+            engine.load(
+                &Bytes::from_static(
+                    b"#!LUA name=upper\nredis.register_function('u', function() end)"
+                ),
+                false
+            ),
+            Ok("upper".to_string())
+        );
+    }
+
+    #[test]
+    fn added_libraries_go_in_all_together_or_not_at_all() {
+        let mut engine = FunctionEngine::new().unwrap();
+        engine.load(&library("a", &["fa"]), false).unwrap();
+        engine.load(&library("b", &["fb"]), false).unwrap();
+        // APPEND: an existing library name refuses the whole batch.
+        let batch = vec![library("c", &["fc"]), library("a", &["fa2"])];
+        assert_eq!(
+            engine.add_libraries(batch.clone(), false),
+            Err("Library a already exists".to_string())
+        );
+        assert!(engine.function(b"fc").is_none());
+        // REPLACE: `a` is replaced, but a function another library keeps
+        // still refuses it.
+        assert_eq!(
+            engine.add_libraries(vec![library("a", &["fb"])], true),
+            Err("Function fb already exists".to_string())
+        );
+        assert!(engine.function(b"fa").is_some());
+        engine.add_libraries(batch, true).unwrap();
+        assert!(engine.function(b"fa").is_none());
+        assert!(engine.function(b"fa2").is_some() && engine.function(b"fc").is_some());
+        assert_eq!(engine.library_count(), 3);
+        assert_eq!(
+            engine.add_libraries(vec![library("d", &["x"]), library("d", &["y"])], false),
+            Err("Library 'd' already exists".to_string())
+        );
+    }
+
+    #[test]
+    fn load_time_code_sees_only_the_library_api() {
+        let mut engine = FunctionEngine::new().unwrap();
+        let attempt = |engine: &mut FunctionEngine, body: &str| {
+            let code = format!("#!lua name=t\n{body}\nredis.register_function('t', function() return redis.call('ping') end)");
+            engine.load(&Bytes::from(code), true)
+        };
+        assert_eq!(
+            attempt(&mut engine, "redis.call('ping')"),
+            Err("Error registering functions: ERR Script attempted to access nonexistent global variable 'call'".to_string())
+        );
+        assert_eq!(
+            attempt(&mut engine, "local t = table"),
+            Err("Error registering functions: ERR Script attempted to access nonexistent global variable 'table'".to_string())
+        );
+        assert_eq!(
+            attempt(
+                &mut engine,
+                "redis.log(redis.LOG_NOTICE, redis.REDIS_VERSION)"
+            ),
+            Ok("t".to_string())
+        );
+        // Afterwards the functions run with the full API, without the registrar.
+        let globals = engine.vm.env.clone();
+        let redis: Table = globals.get("redis").unwrap();
+        assert!(redis.get::<Value>("register_function").unwrap().is_nil());
+        assert!(redis.get::<Value>("call").unwrap().is_function());
     }
 }

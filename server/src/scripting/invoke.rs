@@ -116,6 +116,7 @@ pub fn run(
         ));
     }
     vm.lua.remove_hook();
+    vm.after_run();
     let _ = vm.ctl.raw_set("run", Value::Nil);
     let _ = vm.ctl.raw_set("killed", Value::Nil);
     let _ = vm.ctl.raw_set("pending", Value::Nil);

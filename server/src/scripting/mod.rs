@@ -16,6 +16,7 @@ pub mod vm;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 pub use run::refuse_while_busy;
@@ -41,6 +42,10 @@ pub struct Scripting {
     cached_scripts: AtomicUsize,
     eval_vm_bytes: AtomicUsize,
     functions_vm_bytes: AtomicUsize,
+    /// Every library's code, recorded when the libraries change: what SAVE,
+    /// BGSAVE and a full sync write, read without waiting for a running
+    /// script to release the engines.
+    library_codes: Mutex<Vec<Bytes>>,
 }
 
 /// INFO memory's scripting fields.
@@ -66,11 +71,32 @@ impl Scripting {
             cached_scripts: AtomicUsize::new(0),
             eval_vm_bytes: AtomicUsize::new(0),
             functions_vm_bytes: AtomicUsize::new(0),
+            library_codes: Mutex::default(),
         })
     }
 
+    /// Records the libraries after FUNCTION LOAD, DELETE, FLUSH or RESTORE
+    /// or an RDB load changed them (and what `engines_changed` records).
+    pub fn libraries_changed(&self, engines: &Engines) {
+        self.engines_changed(engines);
+        *self.library_codes.lock() = engines.functions.library_codes();
+    }
+
+    /// The code of every library, as of the last change.
+    pub fn library_codes(&self) -> Vec<Bytes> {
+        self.library_codes.lock().clone()
+    }
+
+    /// Makes `functions` the function engine (FUNCTION RESTORE FLUSH, or an
+    /// RDB file's libraries replacing the current ones).
+    pub fn replace_functions(&self, functions: functions::FunctionEngine) {
+        let mut engines = self.engines();
+        engines.functions = functions;
+        self.libraries_changed(&engines);
+    }
+
     /// Records the engines' counts and VM sizes after a script ran or was
-    /// loaded, or FUNCTION LOAD, DELETE or FLUSH changed them.
+    /// loaded, or the libraries changed (through `libraries_changed`).
     pub fn engines_changed(&self, engines: &Engines) {
         let functions = &engines.functions;
         self.libraries

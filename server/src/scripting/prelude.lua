@@ -111,13 +111,6 @@ redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = '7.0.15', 0x0007000f
 if kind == 'eval' then
   function redis.breakpoint() return false end
   function redis.debug() end
-else
-  function redis.register_function(...)
-    local register = ctl.register
-    if register == nil then fail('redis.register_function can only be called on FUNCTION LOAD command') end
-    local err = register(...)
-    if err ~= nil then error(err) end
-  end
 end
 
 -- math.random/randomseed on Redis's rand48 generator (deterministic seeding).
@@ -173,9 +166,30 @@ G.xpcall = function(f, h)
   return unpack(r, 1, r.n)
 end
 
--- Globals: user code sees `env`.
-local env = raw_setmetatable({}, {__index = G, __newindex = readonly, __metatable = locked})
+-- Globals: user code sees `env`. While a library's code runs at FUNCTION
+-- LOAD, `env` reads from `load_api` instead of the real globals (Redis swaps
+-- the globals' __index the same way): only `redis.register_function`,
+-- `redis.log` and the constants exist then, and anything else is a
+-- nonexistent global, even when reached through the library's `redis`
+-- table later (functions keep that table, not the library API).
+local env_mt = {__index = G, __newindex = readonly, __metatable = locked}
+local env = raw_setmetatable({}, env_mt)
 protected[env] = true
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 0)
+end
+local load_api
+if kind == 'function' then
+  local load_redis = {log = redis.log, REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
+  for _, level in ipairs({'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING'}) do load_redis[level] = redis[level] end
+  function load_redis.register_function(...)
+    local register = ctl.register
+    if register == nil then fail('redis.register_function can only be called on FUNCTION LOAD command') end
+    local err = register(...)
+    if err ~= nil then error(err) end
+  end
+  load_api = protect(raw_setmetatable({redis = protect(raw_setmetatable(load_redis, {__index = missing}))}, {__index = missing}))
+end
 
 G.setmetatable = function(t, mt)
   if protected[t] then error('Attempt to modify a readonly table', 2) end
@@ -226,6 +240,7 @@ raw_setmetatable(G, {
 
 return {
   env = env,
+  loading = load_api and function(on) env_mt.__index = on and load_api or G end,
   eval = function(f) return raw_xpcall(f, handler) end,
   fcall = function(f, keys, args) return raw_xpcall(function() return f(keys, args) end, handler) end,
 }

@@ -13,6 +13,7 @@
 //! itself runs under `block_in_place`, so its worker's other connections
 //! move to another thread.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -208,15 +209,27 @@ fn allows_busy(server: &Server, request: &[Bytes]) -> bool {
 
 /// Runs `f` off the tokio worker pool when possible: scripts and library
 /// loads may run for long, and must not keep a worker from reading other
-/// connections (SCRIPT KILL among them).
+/// connections (SCRIPT KILL among them). On a thread the runtime did not
+/// start (the main thread, where the replication link runs) it runs in
+/// place: that blocks no worker, and `block_in_place` would panic there.
 pub fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
+    if multi_thread && RUNTIME_THREAD.with(Cell::get) {
         tokio::task::block_in_place(f)
     } else {
         f()
     }
+}
+
+thread_local! {
+    static RUNTIME_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as one the runtime started (its workers and
+/// blocking threads): `Builder::on_thread_start`.
+pub fn mark_runtime_thread() {
+    RUNTIME_THREAD.with(|t| t.set(true));
 }
 
 /// Runs the script `f` (`name`: the calling command, EVAL or FCALL) with

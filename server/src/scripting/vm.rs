@@ -5,6 +5,7 @@
 //! function libraries another, as in Redis. The sandbox itself is Lua
 //! (`prelude.lua`); this file supplies the parts written in Rust.
 
+use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 
 use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
@@ -14,6 +15,10 @@ use super::convert::script_error_table;
 use super::libs;
 
 const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Redis's LUA_GC_CYCLE_PERIOD: runs between collection steps, and the
+/// step's size in kilobytes.
+const GC_CYCLE_PERIOD: u32 = 50;
 
 /// Which API the VM offers: EVAL scripts (KEYS/ARGV globals,
 /// `redis.breakpoint`) or function libraries (`redis.register_function`).
@@ -37,6 +42,11 @@ pub struct Vm {
     pub run_eval: Function,
     /// `xpcall(function() return f(keys, args) end, handler)` for FCALL.
     pub run_fcall: Function,
+    /// Functions VM only: `loading(true)` makes the globals the library
+    /// API FUNCTION LOAD runs code with, `loading(false)` restores them.
+    pub loading: Option<Function>,
+    /// Runs since the last garbage-collection step (see `after_run`).
+    runs_since_gc: Cell<u32>,
 }
 
 impl Vm {
@@ -107,9 +117,28 @@ impl Vm {
             env: exports.get("env")?,
             run_eval: exports.get("eval")?,
             run_fcall: exports.get("fcall")?,
+            loading: exports.get("loading")?,
+            runs_since_gc: Cell::new(0),
             ctl,
             lua,
         })
+    }
+
+    /// Called after each script run: every `GC_CYCLE_PERIOD` runs, one
+    /// incremental collection step of that many kilobytes, as Redis's
+    /// `luaCallFunction` does, so garbage is reclaimed steadily instead of
+    /// in a full cycle whenever Lua decides (and the VM's memory stays
+    /// close to what is live).
+    pub fn after_run(&self) {
+        let runs = self.runs_since_gc.get() + 1;
+        if runs < GC_CYCLE_PERIOD {
+            self.runs_since_gc.set(runs);
+            return;
+        }
+        self.runs_since_gc.set(0);
+        if let Err(e) = self.lua.gc_step_kbytes(GC_CYCLE_PERIOD as i32) {
+            tracing::warn!("Lua garbage collection step failed: {e}");
+        }
     }
 
     /// Compiles user code under `chunk_name` (`@user_script`,

@@ -7,9 +7,12 @@
 //! expiry and LRU/LFU hints), then the EOF opcode and a CRC-64 of everything
 //! before it. `writer` produces Redis 7.0's layout; `reader` accepts files of
 //! versions 1 to 10 and refuses what Ferrite cannot represent (streams,
-//! modules, functions) with an error naming it and its byte offset.
+//! modules) with an error naming it and its byte offset. Function libraries
+//! (`functions`) come after the AUX fields, before the first database, and
+//! pass through as opaque code strings.
 
 pub(crate) mod codec;
+pub(crate) mod functions;
 pub(crate) mod object;
 mod reader;
 mod writer;

@@ -7,11 +7,11 @@
 use std::fmt;
 
 use super::codec::{CodecResult, Reader};
+use super::functions::{is_function_opcode, read_library};
 use super::object::{is_value_type, read_object, EMPTY_VALUE};
 use super::{
     MAGIC, OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME, OPCODE_EXPIRETIME_MS, OPCODE_FREQ,
-    OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA, OPCODE_IDLE, OPCODE_MODULE_AUX, OPCODE_RESIZEDB,
-    OPCODE_SELECTDB, RDB_VERSION,
+    OPCODE_IDLE, OPCODE_MODULE_AUX, OPCODE_RESIZEDB, OPCODE_SELECTDB, RDB_VERSION,
 };
 use crate::crc64::crc64;
 use crate::encoding::EncodingLimits;
@@ -53,6 +53,9 @@ pub struct RdbSummary {
     pub version: u16,
     /// AUX fields in file order (unknown ones included; callers ignore them).
     pub aux: Vec<(String, String)>,
+    /// The code of each function library, in file order (compiling them is
+    /// the server's business).
+    pub libraries: Vec<Vec<u8>>,
     /// Keys holding empty collections, skipped as Redis's loader skips them.
     pub empty_keys: Vec<String>,
     /// False when the file's checksum was 0 ("not computed") or not checked.
@@ -133,11 +136,9 @@ pub fn parse(
                 pending.idle_s = Some(reader.plain_length().map_err(context("IDLE"))? as u64)
             }
             OPCODE_FREQ => pending.frequency = Some(reader.byte().map_err(context("FREQ"))?),
-            OPCODE_FUNCTION2 | OPCODE_FUNCTION_PRE_GA => {
-                return Err(fail(
-                    at,
-                    "The RDB file contains functions, which Ferrite does not support",
-                ))
+            opcode if is_function_opcode(opcode) => {
+                let code = read_library(opcode, &mut reader).map_err(|e| fail(at, e))?;
+                summary.libraries.push(code);
             }
             OPCODE_MODULE_AUX => {
                 return Err(fail(

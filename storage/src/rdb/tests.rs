@@ -75,8 +75,10 @@ fn save(ks: &Keyspace) -> Vec<u8> {
         ("redis-ver", "7.0.15".to_string()),
         ("redis-bits", "64".into()),
     ];
-    super::write(&dbs, &aux, crate::now_ms())
+    super::write(&dbs, &aux, &[LIBRARY], crate::now_ms())
 }
+
+const LIBRARY: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
 
 fn load(bytes: &[u8]) -> Result<Keyspace, super::RdbError> {
     let ks = Keyspace::new(16);
@@ -95,6 +97,7 @@ fn every_type_round_trips_with_expiries() {
     assert_eq!(loaded.keys_loaded, 13);
     assert_eq!(loaded.keys_expired, 0, "expired keys are not written");
     assert!(loaded.summary.checksum_verified);
+    assert_eq!(loaded.summary.libraries, vec![LIBRARY.to_vec()]);
     assert_eq!(
         loaded.summary.aux,
         vec![
@@ -135,7 +138,7 @@ fn every_type_round_trips_with_expiries() {
 
 #[test]
 fn empty_keyspace_is_the_minimal_file() {
-    let bytes = super::write(&Keyspace::new(16).exclusive(), &[], 0);
+    let bytes = super::write::<&[u8]>(&Keyspace::new(16).exclusive(), &[], &[], 0);
     // The 18-byte empty RDB a Redis 7.0 replica accepts.
     assert_eq!(
         bytes,
@@ -207,10 +210,10 @@ fn refuses_what_ferrite_cannot_hold() {
         error.message,
         "Key 's' (RDB type 15): stream values are not supported by Ferrite"
     );
-    let function = b"REDIS0010\xf5\x03lib\xff";
-    let error = load(function).err().unwrap();
+    let truncated_function = b"REDIS0010\xf5\x09lib\xff";
+    let error = load(truncated_function).err().unwrap();
     assert_eq!(error.offset, 9);
-    assert!(error.message.contains("functions"));
+    assert_eq!(error.message, "Failed loading library payload");
     let duplicate = b"REDIS0010\x00\x01k\x01a\x00\x01k\x01b\xff\0\0\0\0\0\0\0\0";
     let error = load(duplicate).err().unwrap();
     assert_eq!(error.message, "Duplicated key 'k' found in RDB file");
@@ -392,7 +395,7 @@ fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
     }
     ks.complete_snapshot(&job);
     assert!(job.is_complete());
-    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
     let reference = load(&before).unwrap();
     for (db, key) in [
         (0, &b"str"[..]),
@@ -438,7 +441,7 @@ fn writes_under_an_exclusive_hold_are_captured_shard_by_shard() {
         "an exclusive hold alone does not end it"
     );
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
 }
 
@@ -450,7 +453,7 @@ fn swapping_databases_completes_a_running_snapshot_first() {
     ks.exclusive().swap_databases(0, 1);
     assert!(job.is_complete());
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb(&[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
     assert!(get(&snapshot, 1, b"str").is_none());
     assert!(ks.begin_snapshot().is_some(), "a new snapshot can start");

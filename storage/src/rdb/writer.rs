@@ -1,8 +1,9 @@
 //! Writing a whole keyspace as an RDB version 10 file, in the layout Redis
-//! 7.0's `rdbSaveRio` produces (AUX fields, then SELECTDB, RESIZEDB and the
-//! keys of each non-empty database, EOF, CRC-64).
+//! 7.0's `rdbSaveRio` produces (AUX fields, function libraries, then
+//! SELECTDB, RESIZEDB and the keys of each non-empty database, EOF, CRC-64).
 
 use super::codec::{write_bytes, write_length, write_string_value};
+use super::functions::write_libraries;
 use super::object::{object_type, write_body};
 use super::{
     MAGIC, OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME_MS, OPCODE_RESIZEDB, OPCODE_SELECTDB,
@@ -15,9 +16,15 @@ use crate::snapshot::DbChunk;
 use crate::value::StringValue;
 
 /// The RDB file for `databases` as of `now_ms` (keys already expired then are
-/// left out), with `aux` fields (name, value) after the header. The caller
-/// holds the keyspace gate exclusively, so the file is one point in time.
-pub fn write(databases: &[Db], aux: &[(&str, String)], now_ms: u64) -> Vec<u8> {
+/// left out), with `aux` fields (name, value) after the header and then the
+/// function `libraries` (their code). The caller holds the keyspace gate
+/// exclusively, so the file is one point in time.
+pub fn write<C: AsRef<[u8]>>(
+    databases: &[Db],
+    aux: &[(&str, String)],
+    libraries: &[C],
+    now_ms: u64,
+) -> Vec<u8> {
     let chunks: Vec<DbChunk> = databases
         .iter()
         .map(|db| {
@@ -30,7 +37,7 @@ pub fn write(databases: &[Db], aux: &[(&str, String)], now_ms: u64) -> Vec<u8> {
             chunk
         })
         .collect();
-    assemble(chunks.iter(), aux)
+    assemble(chunks.iter(), aux, libraries)
 }
 
 /// One key: its expiry if any, then type, key and value.
@@ -45,9 +52,10 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
 }
 
 /// The file around the serialised keys of each database (in database order).
-pub(crate) fn assemble<'a>(
+pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     databases: impl Iterator<Item = &'a DbChunk>,
     aux: &[(&str, String)],
+    libraries: &[C],
 ) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
@@ -58,6 +66,7 @@ pub(crate) fn assemble<'a>(
         // Redis saves AUX values with rdbSaveRawString: integers as integers.
         write_string_value(&mut out, &StringValue::from_bytes(value.as_bytes()));
     }
+    write_libraries(&mut out, libraries);
     for (index, chunk) in databases.enumerate() {
         if chunk.keys == 0 {
             continue;
