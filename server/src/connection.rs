@@ -606,12 +606,14 @@ fn dispatch<'s>(
             return rejected(out, refusal);
         }
     }
+    let expiry = crate::repl::expiry::policy(server, client, spec, full_name);
     let mut ctx = Ctx {
         server,
         client,
         out,
         command_name: full_name,
         scope,
+        expiry,
     };
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);

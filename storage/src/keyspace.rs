@@ -17,6 +17,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::encoding::EncodingLimitsCell;
 use crate::events::{KeyEvents, KeyReporter};
+use crate::expiry::{ExpiryPolicy, ReplicaExpires, TrackedKey};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
@@ -37,6 +38,11 @@ pub struct KeyspaceStats {
     /// Keys removed because they expired, while a replication log wants
     /// each removal propagated as a DEL.
     pub expired_log: ExpiredLog,
+    /// Set while this keyspace replicates a master, which then decides
+    /// when keys expire (see [`ExpiryPolicy`]).
+    replica: AtomicBool,
+    /// The keys a writable replica's clients gave an expiry.
+    pub replica_expires: ReplicaExpires,
 }
 
 /// The keys expiry (or `maxmemory` eviction) removed, in the order they were
@@ -117,6 +123,21 @@ impl KeyspaceStats {
     pub fn active_expire_enabled(&self) -> bool {
         self.active_expire_enabled.load(Ordering::Relaxed)
     }
+
+    /// Whether a master decides when keys expire (this is its replica).
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
+    }
+
+    /// The policy of lookups made for no client command in particular: a
+    /// master deletes expired keys, a replica hides them.
+    fn default_expiry(&self) -> ExpiryPolicy {
+        if self.is_replica() {
+            ExpiryPolicy::Hide
+        } else {
+            ExpiryPolicy::Delete
+        }
+    }
 }
 
 /// What one active expire cycle did.
@@ -162,6 +183,8 @@ impl Keyspace {
                 lfu_log_factor: AtomicU32::new(LfuParams::default().log_factor),
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
                 expired_log: ExpiredLog::default(),
+                replica: AtomicBool::new(false),
+                replica_expires: ReplicaExpires::default(),
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
@@ -172,12 +195,21 @@ impl Keyspace {
         &self.stats
     }
 
-    /// Shared access for ordinary commands.
+    /// Makes this keyspace a replica's (its master decides when keys expire:
+    /// they are hidden, not deleted, and the active cycle expires only the
+    /// keys the replica's own clients gave an expiry) or a master's again.
+    pub fn set_replica(&self, replica: bool) {
+        self.stats.replica.store(replica, Ordering::Release);
+    }
+
+    /// Shared access for ordinary commands, with the expiry policy of the
+    /// server's role (a command picks its own with [`KeyspaceRead::with_expiry`]).
     pub fn read(&self) -> KeyspaceRead<'_> {
         KeyspaceRead {
             dbs: Databases::Shared(self.gate.read()),
             keyspace: self,
             now_ms: now_ms(),
+            expiry: self.stats.default_expiry(),
         }
     }
 
@@ -256,6 +288,7 @@ impl Keyspace {
                 &self.hasher,
                 now,
                 reporter,
+                ExpiryPolicy::Delete,
             );
             self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
@@ -271,9 +304,53 @@ impl Keyspace {
         report
     }
 
+    /// A replica's active cycle (Redis's `expireSlaveKeys`): only the keys
+    /// its own clients gave an expiry (writable replica) are expired; its
+    /// master's keys wait for the master's DEL. Stops once `budget` is spent.
+    /// It visits every remembered key each cycle (Redis samples a few), so
+    /// its cost grows with how many keys a writable replica's clients
+    /// gave an expiry.
+    pub fn expire_replica_keys(&self, budget: Duration) -> ActiveExpireReport {
+        let mut report = ActiveExpireReport::default();
+        if !self.stats.active_expire_enabled() {
+            return report;
+        }
+        let start = Instant::now();
+        let read = self.read();
+        for (visited, (db, key)) in self.stats.replica_expires.snapshot().iter().enumerate() {
+            let Some(database) = read.dbs.get(*db) else {
+                continue;
+            };
+            let index = read.key(key).shard_index();
+            let mut shard = database.lock_shard(
+                *db,
+                index,
+                &self.stats,
+                &self.hasher,
+                read.now_ms,
+                Some(KeyReporter {
+                    db: *db,
+                    events: &self.events,
+                }),
+                ExpiryPolicy::DeleteAndTrack,
+            );
+            self.snapshots.before_access(*db, &mut shard.shard);
+            if shard.expire_tracked(key) == TrackedKey::Expired {
+                report.keys_expired += 1;
+            }
+            report.shards_visited += 1;
+            if visited % 64 == 63 && start.elapsed() > budget {
+                report.out_of_time = true;
+                break;
+            }
+        }
+        report
+    }
+
     /// Reads the RDB file in `bytes` into `count` fresh databases (the live
-    /// ones are untouched), dropping keys already expired and refusing
-    /// duplicate keys and databases beyond `count`, as Redis's loader does.
+    /// ones are untouched), dropping keys already expired (a master's; a
+    /// replica keeps them for its master's DEL) and refusing duplicate keys
+    /// and databases beyond `count`, as Redis's loader does.
     pub fn load_rdb(
         &self,
         bytes: &[u8],
@@ -283,6 +360,7 @@ impl Keyspace {
         let databases: Vec<Db> = (0..count).map(|_| Db::default()).collect();
         let limits = self.encoding_limits.get();
         let now = now_ms();
+        let keep_expired = self.stats.is_replica();
         let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
         let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
             let Some(db) = databases.get(parsed.db) else {
@@ -291,7 +369,7 @@ impl Keyspace {
                 ));
             };
             let expire_at = match parsed.expire_at_ms {
-                Some(at) if at <= now as i64 => {
+                Some(at) if at <= now as i64 && !keep_expired => {
                     keys_expired += 1;
                     return Ok(());
                 }
@@ -309,6 +387,7 @@ impl Keyspace {
                 &self.hasher,
                 now,
                 None,
+                ExpiryPolicy::Ignore,
             );
             if shard
                 .insert(&key, Entry::with_expiry(parsed.value, expire_at))
@@ -356,6 +435,7 @@ impl KeyspaceExclusive<'_> {
             dbs: Databases::Held(&self.dbs),
             keyspace: self.keyspace,
             now_ms: now_ms(),
+            expiry: self.keyspace.stats.default_expiry(),
         }
     }
 
@@ -421,26 +501,36 @@ pub struct LoadedRdb {
 impl LoadedRdb {
     /// Replaces every database's contents with the loaded ones (shard by
     /// shard, so a transaction holding the gate can do it too), after
-    /// completing a running snapshot.
+    /// completing a running snapshot. The keys a writable replica's clients
+    /// gave an expiry are forgotten with the data they were in.
     pub fn install(self, databases: &KeyspaceExclusive<'_>) {
         debug_assert_eq!(databases.dbs.len(), self.databases.len());
         databases.complete_snapshot();
+        databases.keyspace.stats.replica_expires.clear();
         for (live, loaded) in databases.dbs.iter().zip(&self.databases) {
             live.swap_contents(loaded);
         }
     }
 }
 
-/// The keyspace held shared, with the time the command started.
+/// The keyspace held shared, with the time the command started and how its
+/// lookups treat expired keys.
 pub struct KeyspaceRead<'a> {
     dbs: Databases<'a>,
     keyspace: &'a Keyspace,
     now_ms: u64,
+    expiry: ExpiryPolicy,
 }
 
 impl<'a> KeyspaceRead<'a> {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The same access, with lookups treating expired keys as `expiry` says.
+    pub fn with_expiry(mut self, expiry: ExpiryPolicy) -> Self {
+        self.expiry = expiry;
+        self
     }
 
     pub fn database_count(&self) -> usize {
@@ -477,6 +567,7 @@ impl<'a> KeyspaceRead<'a> {
                 db,
                 events: &self.keyspace.events,
             }),
+            self.expiry,
         );
         self.keyspace.snapshots.before_access(db, &mut guard.shard);
         guard
@@ -547,18 +638,23 @@ impl<'a> KeyspaceRead<'a> {
     /// over the shards picks a shard with probability proportional to its
     /// size, then a key in it. A pick that lands on an expired key deletes it
     /// (lazy expiry, as Redis's `dbRandomKey` does) and picks again, so the
-    /// loop ends: every retry removes a key. It locks every shard once per
-    /// pick, so it is for RANDOMKEY, not for hot paths.
+    /// loop ends: every retry removes a key. A replica hides expired keys
+    /// without deleting them, so when every key has an expiry (all may have
+    /// expired) it returns the 100th expired pick, as Redis does. It locks
+    /// every shard once per pick, so it is for RANDOMKEY, not for hot paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         use rand::Rng;
         let database = &self.dbs[db];
         let mut rng = rand::thread_rng();
+        let mut tries_left = 100;
         loop {
-            let mut seen = 0usize;
+            let (mut seen, mut volatile) = (0usize, 0usize);
             let mut chosen = None;
             for index in 0..database.shard_count() {
-                let len = self.lock_index(db, index).len();
+                let shard = self.lock_index(db, index);
+                let len = shard.len();
                 seen += len;
+                volatile += shard.volatile_len();
                 if len > 0 && rng.gen_range(0..seen) < len {
                     chosen = Some(index);
                 }
@@ -568,6 +664,12 @@ impl<'a> KeyspaceRead<'a> {
             let (key, expired) = shard.nth_key(n).map(|(k, e)| (k.to_vec(), e))?;
             if !expired {
                 return Some(key);
+            }
+            if !self.expiry.deletes_expired() && seen == volatile {
+                tries_left -= 1;
+                if tries_left == 0 {
+                    return Some(key);
+                }
             }
             shard.expire_if_due(&key);
         }
@@ -599,6 +701,7 @@ impl<'a> KeyspaceRead<'a> {
                 &self.keyspace.hasher,
                 self.now_ms,
                 None,
+                self.expiry,
             );
             if shard.is_empty() || (volatile_only && shard.volatile_len() == 0) {
                 continue;

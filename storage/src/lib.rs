@@ -10,6 +10,7 @@ mod dense;
 mod dump;
 mod encoding;
 mod events;
+mod expiry;
 mod hash;
 mod intset;
 mod key;
@@ -35,6 +36,7 @@ pub use db::{Db, KeyHash, ScanBatch};
 pub use dump::{decode_dump_payload, encode_dump_payload, DumpError};
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use events::{KeyEvents, KeyObserver};
+pub use expiry::{ExpiryPolicy, ReplicaExpires};
 pub use hash::HashValue;
 pub use keyspace::{
     ActiveExpireReport, ExpiredLog, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats,

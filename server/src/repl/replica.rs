@@ -112,7 +112,7 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
-    repl.set_replica(true);
+    super::expiry::set_replica(server, true);
     server.keyspace.stats().expired_log.set_enabled(false);
     repl.start_link.store(generation, Ordering::SeqCst);
     repl.link_requested.notify_one();
@@ -145,7 +145,7 @@ pub fn promote(server: &Server) {
         client.kill();
     }
     let _order = super::order::write_order_exclusive(server);
-    repl.set_replica(false);
+    super::expiry::set_replica(server, false);
     repl.log.promote();
     repl.log.drop_replicas();
     server.keyspace.stats().expired_log.set_enabled(true);
