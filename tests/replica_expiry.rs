@@ -69,6 +69,9 @@ fn a_read_only_replica_hides_expired_keys_and_keeps_them_for_its_master() {
         panic!("DEBUG OBJECT of a key still stored");
     };
     assert!(object.starts_with("Value at:"), "{object}");
+    // A replica's snapshot keeps it too (its own replicas wait for the DEL).
+    assert_eq!(cmd(r, &["DEBUG", "RELOAD"]), Value::Okay);
+    assert_eq!(cmd(r, &["DBSIZE"]), Value::Int(2));
     assert_eq!(expired_keys(r), "0");
 
     // The master's stream sees the key as it is: INCR finds 1 and keeps

@@ -258,7 +258,8 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
 /// Saves while the caller holds the keyspace gate exclusively (`databases`).
 fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
-    let bytes = rdb::write(databases, &aux_fields(Some(server)), now_ms());
+    let cutoff = server.keyspace.snapshot_cutoff_ms();
+    let bytes = rdb::write(databases, &aux_fields(Some(server)), cutoff);
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");

@@ -239,7 +239,23 @@ impl Keyspace {
         if self.snapshots.is_active() {
             return None;
         }
-        Some(self.snapshots.begin(databases.len(), now_ms()))
+        Some(
+            self.snapshots
+                .begin(databases.len(), self.snapshot_cutoff_ms()),
+        )
+    }
+
+    /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a
+    /// full sync): now on a master, where they are gone for every reader;
+    /// 0 (none) on a replica, which keeps the keys its master has not
+    /// deleted yet, so its own replicas hold them too until the master's DEL
+    /// reaches them through it (Redis saves every key it holds).
+    pub fn snapshot_cutoff_ms(&self) -> u64 {
+        if self.stats.is_replica() {
+            0
+        } else {
+            now_ms()
+        }
     }
 
     /// Captures every shard `job` has not captured yet, one shard lock at a
