@@ -515,3 +515,17 @@ fn debug_replicate_feeds_replicas_without_running_the_command() {
         .expect("get");
     assert_eq!(value, "yes");
 }
+
+#[test]
+fn a_transaction_that_writes_can_promote_a_writable_replica() {
+    let (_master, replica) = master_and_replica();
+    cmd(replica.port, &["CONFIG", "SET", "replica-read-only", "no"]);
+    // EXEC holds the write order for its write; the promotion inside it
+    // must not wait for it again.
+    let mut con = replica.raw();
+    con.send(b"MULTI\r\nSET k v\r\nREPLICAOF NO ONE\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n+OK\r\n");
+    assert_eq!(field(&info(replica.port, "replication"), "role"), "master");
+    con.send(b"GET k\r\n");
+    con.expect(b"$1\r\nv\r\n");
+}

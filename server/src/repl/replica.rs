@@ -134,8 +134,12 @@ pub fn spawn_supervisor(server: Arc<Server>) {
 }
 
 /// REPLICAOF NO ONE: becomes a master, keeping the data; the replid moves
-/// to replid2 so this server's former peers can continue partially.
-pub fn promote(server: &Server) {
+/// to replid2 so this server's former peers can continue partially. The
+/// switch happens under the write order exclusively (no write in flight),
+/// taken here unless the caller already holds it (`order_held`: EXEC of a
+/// transaction that writes, which also holds the whole keyspace, so no
+/// other command runs meanwhile even if that order is the shared one).
+pub fn promote(server: &Server, order_held: bool) {
     let repl = &server.replication;
     let Some(link) = repl.master.lock().take() else {
         return;
@@ -144,7 +148,7 @@ pub fn promote(server: &Server) {
     if let Some(client) = link.client {
         client.kill();
     }
-    let _order = super::order::write_order_exclusive(server);
+    let _order = (!order_held).then(|| super::order::write_order_exclusive(server));
     super::expiry::set_replica(server, false);
     repl.log.promote();
     repl.log.drop_replicas();
