@@ -165,7 +165,6 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if ctx.server.replication.is_replica() {
             let order_held = ctx.scope.is_some_and(|s| s.holds_write_order());
             replica::promote(ctx.server, order_held);
-            ctx.server.config.write().set_master(None);
             tracing::info!("MASTER MODE enabled (user request from '{who}')");
         }
         ctx.out.ok();
@@ -181,10 +180,6 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    ctx.server
-        .config
-        .write()
-        .set_master(Some((&host, port as u16)));
     tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{who}')");
     ctx.out.ok();
     Ok(())

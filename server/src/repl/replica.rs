@@ -112,6 +112,9 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
+    // `replicaof` shows the master being replicated, however it was chosen
+    // (REPLICAOF, FAILOVER), as Redis derives it from its masterhost.
+    server.config.write().set_master(Some((host, port)));
     super::expiry::set_replica(server, true);
     server.keyspace.stats().expired_log.set_enabled(false);
     repl.start_link.store(generation, Ordering::SeqCst);
@@ -148,6 +151,7 @@ pub fn promote(server: &Server, order_held: bool) {
     if let Some(client) = link.client {
         client.kill();
     }
+    server.config.write().set_master(None);
     let _order = (!order_held).then(|| super::order::write_order_exclusive(server));
     super::expiry::set_replica(server, false);
     repl.log.promote();
