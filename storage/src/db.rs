@@ -9,10 +9,7 @@
 
 use parking_lot::Mutex;
 
-use crate::events::KeyReporter;
-use crate::expiry::ExpiryPolicy;
-use crate::keyspace::KeyspaceStats;
-use crate::shard::{Entry, Shard, ShardGuard};
+use crate::shard::{Entry, Shard, ShardAccess, ShardGuard};
 use crate::value::ValueType;
 
 const SHARD_BITS: u32 = 10;
@@ -66,21 +63,17 @@ impl Db {
         &'a self,
         db: usize,
         index: usize,
-        stats: &'a KeyspaceStats,
-        hasher: &'a ahash::RandomState,
-        now_ms: u64,
-        reporter: Option<KeyReporter<'a>>,
-        expiry: ExpiryPolicy,
+        access: ShardAccess<'a>,
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
             db,
-            stats,
-            hasher,
-            now_ms,
-            clock_s: (now_ms / 1000) as u32,
-            reporter,
-            expiry,
+            stats: access.stats,
+            hasher: access.hasher,
+            now_ms: access.now_ms,
+            clock_s: (access.now_ms / 1000) as u32,
+            reporter: access.reporter,
+            expiry: access.expiry,
         }
     }
 

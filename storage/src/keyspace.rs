@@ -21,7 +21,7 @@ use crate::expiry::{ExpiryPolicy, ReplicaExpires, TrackedKey};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
-use crate::shard::{Entry, ShardGuard};
+use crate::shard::{Entry, ShardAccess, ShardGuard};
 use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
 
@@ -293,19 +293,8 @@ impl Keyspace {
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
             let db = position / SHARD_COUNT;
-            let reporter = Some(KeyReporter {
-                db,
-                events: &self.events,
-            });
-            let mut shard = dbs[db].lock_shard(
-                db,
-                position % SHARD_COUNT,
-                &self.stats,
-                &self.hasher,
-                now,
-                reporter,
-                ExpiryPolicy::Delete,
-            );
+            let access = self.access(now, Some(db), ExpiryPolicy::Delete);
+            let mut shard = dbs[db].lock_shard(db, position % SHARD_COUNT, access);
             self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
             drop(shard);
@@ -338,18 +327,8 @@ impl Keyspace {
                 continue;
             };
             let index = read.key(key).shard_index();
-            let mut shard = database.lock_shard(
-                *db,
-                index,
-                &self.stats,
-                &self.hasher,
-                read.now_ms,
-                Some(KeyReporter {
-                    db: *db,
-                    events: &self.events,
-                }),
-                ExpiryPolicy::DeleteAndTrack,
-            );
+            let access = self.access(read.now_ms, Some(*db), ExpiryPolicy::DeleteAndTrack);
+            let mut shard = database.lock_shard(*db, index, access);
             self.snapshots.before_access(*db, &mut shard.shard);
             if shard.expire_tracked(key) == TrackedKey::Expired {
                 report.keys_expired += 1;
@@ -396,15 +375,8 @@ impl Keyspace {
                 bytes: &parsed.key,
                 hash: self.hash(&parsed.key),
             };
-            let mut shard = db.lock_shard(
-                parsed.db,
-                key.shard_index(),
-                &self.stats,
-                &self.hasher,
-                now,
-                None,
-                ExpiryPolicy::Ignore,
-            );
+            let access = self.access(now, None, ExpiryPolicy::Ignore);
+            let mut shard = db.lock_shard(parsed.db, key.shard_index(), access);
             if shard
                 .insert(&key, Entry::with_expiry(parsed.value, expire_at))
                 .is_some()
@@ -433,6 +405,21 @@ impl Keyspace {
 
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// What locking a shard at `now_ms` takes, reporting key events of
+    /// database `reports` (none: loading, eviction samples).
+    fn access(&self, now_ms: u64, reports: Option<usize>, expiry: ExpiryPolicy) -> ShardAccess<'_> {
+        ShardAccess {
+            stats: &self.stats,
+            hasher: &self.hasher,
+            now_ms,
+            reporter: reports.map(|db| KeyReporter {
+                db,
+                events: &self.events,
+            }),
+            expiry,
+        }
     }
 }
 
@@ -573,18 +560,8 @@ impl<'a> KeyspaceRead<'a> {
     /// Locks shard `index` of database `db`, capturing it first for a
     /// snapshot in progress that has not reached it.
     fn lock_index(&self, db: usize, index: usize) -> ShardGuard<'_> {
-        let mut guard = self.dbs[db].lock_shard(
-            db,
-            index,
-            &self.keyspace.stats,
-            &self.keyspace.hasher,
-            self.now_ms,
-            Some(KeyReporter {
-                db,
-                events: &self.keyspace.events,
-            }),
-            self.expiry,
-        );
+        let access = self.keyspace.access(self.now_ms, Some(db), self.expiry);
+        let mut guard = self.dbs[db].lock_shard(db, index, access);
         self.keyspace.snapshots.before_access(db, &mut guard.shard);
         guard
     }
@@ -710,15 +687,8 @@ impl<'a> KeyspaceRead<'a> {
         let start = rand::thread_rng().gen_range(0..database.shard_count());
         for step in 0..database.shard_count() {
             let index = (start + step) % database.shard_count();
-            let shard = database.lock_shard(
-                db,
-                index,
-                &self.keyspace.stats,
-                &self.keyspace.hasher,
-                self.now_ms,
-                None,
-                self.expiry,
-            );
+            let access = self.keyspace.access(self.now_ms, None, self.expiry);
+            let shard = database.lock_shard(db, index, access);
             if shard.is_empty() || (volatile_only && shard.volatile_len() == 0) {
                 continue;
             }

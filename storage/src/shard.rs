@@ -81,6 +81,18 @@ impl Shard {
     }
 }
 
+/// What locking a shard takes besides the shard: the keyspace's statistics
+/// and hasher, the command's time, where key events go (none while loading)
+/// and how expired keys are treated.
+#[derive(Clone, Copy)]
+pub(crate) struct ShardAccess<'a> {
+    pub(crate) stats: &'a KeyspaceStats,
+    pub(crate) hasher: &'a ahash::RandomState,
+    pub(crate) now_ms: u64,
+    pub(crate) reporter: Option<KeyReporter<'a>>,
+    pub(crate) expiry: ExpiryPolicy,
+}
+
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
