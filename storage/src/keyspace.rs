@@ -791,6 +791,48 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_hides_or_ignores_expired_keys_and_expires_only_its_own() {
+        let ks = Keyspace::new(1);
+        ks.set_replica(true);
+        set(&ks, "master", Some(1));
+        let lookup = |expiry: ExpiryPolicy| {
+            let read = ks.read().with_expiry(expiry);
+            let k = read.key(b"master");
+            let found = read.lock(0, &k).get(&k).is_some();
+            found
+        };
+        assert!(!lookup(ExpiryPolicy::Hide));
+        assert!(lookup(ExpiryPolicy::Ignore));
+        assert_eq!(ks.read().counts(0), (1, 1));
+        // Neither the active cycle nor a scan deletes the master's key.
+        ks.expire_replica_keys(Duration::from_secs(1));
+        assert!(ks
+            .read()
+            .scan(0, 0, 100, |_| true, |_| true)
+            .keys
+            .is_empty());
+        assert_eq!(ks.read().random_key(0).as_deref(), Some(&b"master"[..]));
+        assert_eq!(ks.stats().expired_keys(), 0);
+        // A writable replica's write deletes it, and the expiry it sets is
+        // the replica's to enforce.
+        assert!(!lookup(ExpiryPolicy::DeleteAndTrack));
+        {
+            let read = ks.read().with_expiry(ExpiryPolicy::DeleteAndTrack);
+            let k = read.key(b"own");
+            read.lock(0, &k).insert(
+                &k,
+                Entry::with_expiry(Value::String(StringValue::from_bytes(b"v")), Some(1)),
+            );
+        }
+        assert_eq!(ks.stats().replica_expires.len(), 1);
+        let report = ks.expire_replica_keys(Duration::from_secs(1));
+        assert_eq!(report.keys_expired, 1);
+        assert!(ks.stats().replica_expires.is_empty());
+        assert_eq!(ks.stats().expired_keys(), 2);
+        assert_eq!(ks.read().counts(0), (0, 0));
+    }
+
+    #[test]
     fn expired_keys_vanish_lazily_and_actively() {
         let ks = Keyspace::new(1);
         set(&ks, "gone", Some(1));
