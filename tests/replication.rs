@@ -529,3 +529,30 @@ fn a_transaction_that_writes_can_promote_a_writable_replica() {
     con.send(b"GET k\r\n");
     con.expect(b"$1\r\nv\r\n");
 }
+
+#[test]
+fn exec_is_checked_once_and_a_refused_exec_discards_its_transaction() {
+    let server = Server::start();
+    let mut con = server.raw();
+    // Demoted inside the transaction: its later write still runs, since
+    // only EXEC itself is checked (as Redis's execCommand).
+    let closed = common::free_port().to_string();
+    let demote = format!(
+        "MULTI\r\nSET a 1\r\nREPLICAOF 127.0.0.1 {closed}\r\nSET b 2\r\nEXEC\r\nSET c 3\r\n"
+    );
+    con.send(demote.as_bytes());
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n+OK\r\n+OK\r\n");
+    con.expect(b"-READONLY You can't write against a read only replica.\r\n");
+    con.send(b"REPLICAOF NO ONE\r\nMGET a b\r\n");
+    con.expect(b"+OK\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    // Refused when EXEC comes: the transaction is discarded, with the reason.
+    con.send(b"MULTI\r\nINCR a\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n");
+    cmd(
+        server.port,
+        &["CONFIG", "SET", "min-replicas-to-write", "2"],
+    );
+    con.send(b"EXEC\r\nEXEC\r\nGET a\r\n");
+    con.expect(b"-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n");
+    con.expect(b"-ERR EXEC without MULTI\r\n$1\r\n1\r\n");
+}

@@ -560,23 +560,17 @@ fn dispatch<'s>(
         // Invalidations of evicted keys come before the reply, as in Redis.
         client.pubsub.drain_into(out);
         if out_of_memory && needs_memory(server, client, spec, full_name) {
-            if full_name == "exec" {
-                // Redis's execCommandAbort: the transaction is discarded.
-                MultiState::end(client);
-                server.watches.unwatch_all(client);
-                return rejected(
-                    out,
-                    &format!(
-                        "EXECABORT Transaction discarded because of: {}",
-                        crate::eviction::OOM_ERROR
-                    ),
-                );
-            }
-            return rejected(out, crate::eviction::OOM_ERROR);
+            return refuse(server, client, command_id, crate::eviction::OOM_ERROR, out);
         }
     }
-    if let Some(refusal) = crate::repl::gate::refusal(server, client, spec, full_name) {
-        return rejected(out, refusal);
+    // A command EXEC runs is not checked again: EXEC was (Redis's execCommand
+    // calls each one directly), so a transaction that demotes the server
+    // still runs its later writes. A script's commands are checked.
+    let queued_in_exec = scope.is_some() && !client.in_script;
+    if let Some(refusal) =
+        crate::repl::gate::refusal(server, client, spec, full_name).filter(|_| !queued_in_exec)
+    {
+        return refuse(server, client, command_id, refusal, out);
     }
     let Some(handler) = spec.handler else {
         return rejected(
@@ -623,6 +617,27 @@ fn dispatch<'s>(
 
 pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {
     out.error(error.text());
+}
+
+/// A command refused before it runs; a refused EXEC discards its transaction
+/// and says why, as Redis's `execCommandAbort` does.
+fn refuse<'s>(
+    server: &Server,
+    client: &mut ClientState,
+    command_id: usize,
+    error: &str,
+    out: &mut ReplyWriter,
+) -> Outcome<'s> {
+    if server.commands.full_name(command_id) == "exec" {
+        MultiState::end(client);
+        server.watches.unwatch_all(client);
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ));
+    } else {
+        out.error(error);
+    }
+    Outcome::Rejected(Some(command_id))
 }
 
 /// Redis's text: `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
