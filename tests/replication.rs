@@ -450,6 +450,12 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
         replicaof,
         ["replicaof".to_string(), format!("127.0.0.1 {master_port}")]
     );
+    // A key only the replica holds, already expired: hidden, kept for the
+    // master's DEL, so saved and loaded again by the restarted replica.
+    cmd(
+        master.port,
+        &["DEBUG", "REPLICATE", "SET", "hidden", "1", "PXAT", "1"],
+    );
     wait_in_sync(master.port, replica.port);
     // CONFIG REWRITE keeps the live master; SHUTDOWN SAVE stores the stream position.
     cmd(replica.port, &["CONFIG", "REWRITE"]);
@@ -469,6 +475,10 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
     assert_eq!(field(&stats, "sync_full"), "1");
     assert_eq!(field(&stats, "sync_partial_ok"), "1");
     assert_eq!(contents(replica.port), contents(master.port));
+    assert!(matches!(
+        cmd(replica.port, &["DEBUG", "OBJECT", "hidden"]),
+        redis::Value::SimpleString(_)
+    ));
 }
 
 /// A fresh master and a replica of it, in sync.

@@ -440,6 +440,11 @@ fn read_rdb(server: &Server, count: usize) -> Result<Option<LoadedRdb>, String> 
 pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let started = Instant::now();
     let count = server.keyspace.database_count();
+    // A server configured as a replica keeps the file's expired keys for its
+    // master's DEL, as Redis's loader does when it is not a master.
+    if crate::repl::configured_master(server).is_some() {
+        server.keyspace.set_replica(true);
+    }
     let Some(loaded) = read_rdb(server, count).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");

@@ -108,7 +108,7 @@ pub fn start(server: std::sync::Arc<crate::server::Server>) {
 }
 
 /// The master `replicaof` names, if any.
-fn configured_master(server: &crate::server::Server) -> Option<(String, u16)> {
+pub(crate) fn configured_master(server: &crate::server::Server) -> Option<(String, u16)> {
     let configured = server.config.read().get("replicaof").to_string();
     let (host, port) = configured.split_once(' ')?;
     Some((host.to_string(), port.parse().ok()?))
