@@ -450,6 +450,7 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
         replicaof,
         ["replicaof".to_string(), format!("127.0.0.1 {master_port}")]
     );
+    wait_in_sync(master.port, replica.port);
     // A key only the replica holds, already expired: hidden, kept for the
     // master's DEL, so saved and loaded again by the restarted replica.
     cmd(
