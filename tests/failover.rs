@@ -35,6 +35,16 @@ fn replicate(replica: &Server, master: &Server) {
     wait_in_sync(master.port, replica.port);
 }
 
+/// CONFIG GET replicaof's value.
+fn replicaof_config(port: u16) -> String {
+    let (_, value): (String, String) = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replicaof")
+        .query(&mut connect(port))
+        .expect("config get");
+    value
+}
+
 fn failover_state(port: u16) -> String {
     field(&info(port, "replication"), "master_failover_state")
 }
@@ -146,6 +156,9 @@ fn failover_under_write_load_loses_no_acknowledged_write() {
     let new = info(rport, "replication");
     assert_eq!(field(&new, "role"), "master");
     assert_eq!(field(&new, "connected_slaves"), "1");
+    // `replicaof` follows the switch on both sides.
+    assert_eq!(replicaof_config(mport), format!("127.0.0.1 {rport}"));
+    assert_eq!(replicaof_config(rport), "");
     let stats = info(rport, "stats");
     assert_eq!(field(&stats, "sync_partial_ok"), "1");
     assert_eq!(field(&stats, "sync_full"), "0");

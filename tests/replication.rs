@@ -481,6 +481,13 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
         ["replicaof".to_string(), format!("127.0.0.1 {master_port}")]
     );
     wait_in_sync(master.port, replica.port);
+    // A key only the replica holds, already expired: hidden, kept for the
+    // master's DEL, so saved and loaded again by the restarted replica.
+    cmd(
+        master.port,
+        &["DEBUG", "REPLICATE", "SET", "hidden", "1", "PXAT", "1"],
+    );
+    wait_in_sync(master.port, replica.port);
     // CONFIG REWRITE keeps the live master; SHUTDOWN SAVE stores the stream position.
     cmd(replica.port, &["CONFIG", "REWRITE"]);
     let rewritten = std::fs::read_to_string(&config_file).expect("read config file");
@@ -499,6 +506,10 @@ fn replica_restarted_from_its_rdb_resyncs_partially() {
     assert_eq!(field(&stats, "sync_full"), "1");
     assert_eq!(field(&stats, "sync_partial_ok"), "1");
     assert_eq!(contents(replica.port), contents(master.port));
+    assert!(matches!(
+        cmd(replica.port, &["DEBUG", "OBJECT", "hidden"]),
+        redis::Value::SimpleString(_)
+    ));
 }
 
 /// A fresh master and a replica of it, in sync.
@@ -601,4 +612,45 @@ fn a_full_sync_replaces_the_replicas_libraries() {
         cmd(replica.port, &["FCALL_RO", "theirs", "0"]),
         redis::Value::BulkString(b"theirs".to_vec())
     );
+}
+
+#[test]
+fn a_transaction_that_writes_can_promote_a_writable_replica() {
+    let (_master, replica) = master_and_replica();
+    cmd(replica.port, &["CONFIG", "SET", "replica-read-only", "no"]);
+    // EXEC holds the write order for its write; the promotion inside it
+    // must not wait for it again.
+    let mut con = replica.raw();
+    con.send(b"MULTI\r\nSET k v\r\nREPLICAOF NO ONE\r\nEXEC\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n+OK\r\n");
+    assert_eq!(field(&info(replica.port, "replication"), "role"), "master");
+    con.send(b"GET k\r\n");
+    con.expect(b"$1\r\nv\r\n");
+}
+
+#[test]
+fn exec_is_checked_once_and_a_refused_exec_discards_its_transaction() {
+    let server = Server::start();
+    let mut con = server.raw();
+    // Demoted inside the transaction: its later write still runs, since
+    // only EXEC itself is checked (as Redis's execCommand).
+    let closed = common::free_port().to_string();
+    let demote = format!(
+        "MULTI\r\nSET a 1\r\nREPLICAOF 127.0.0.1 {closed}\r\nSET b 2\r\nEXEC\r\nSET c 3\r\n"
+    );
+    con.send(demote.as_bytes());
+    con.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n+OK\r\n+OK\r\n");
+    con.expect(b"-READONLY You can't write against a read only replica.\r\n");
+    con.send(b"REPLICAOF NO ONE\r\nMGET a b\r\n");
+    con.expect(b"+OK\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    // Refused when EXEC comes: the transaction is discarded, with the reason.
+    con.send(b"MULTI\r\nINCR a\r\n");
+    con.expect(b"+OK\r\n+QUEUED\r\n");
+    cmd(
+        server.port,
+        &["CONFIG", "SET", "min-replicas-to-write", "2"],
+    );
+    con.send(b"EXEC\r\nEXEC\r\nGET a\r\n");
+    con.expect(b"-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n");
+    con.expect(b"-ERR EXEC without MULTI\r\n$1\r\n1\r\n");
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
+use ferrite_storage::{ExpiryPolicy, KeyspaceExclusive, KeyspaceRead};
 
 use crate::client::ClientState;
 use crate::key_spec::{self, KeyRef, KeySpec};
@@ -250,6 +250,8 @@ pub struct Ctx<'a> {
     pub command_name: &'static str,
     /// Set while the command runs inside EXEC, which holds the keyspace.
     pub scope: Option<&'a ExclusiveScope<'a>>,
+    /// How the command's lookups treat expired keys (`repl::expiry`).
+    pub expiry: ExpiryPolicy,
 }
 
 impl<'a> Ctx<'a> {
@@ -260,6 +262,15 @@ impl<'a> Ctx<'a> {
             Some(scope) => scope.view(),
             None => self.server.keyspace.read(),
         }
+        .with_expiry(self.expiry)
+    }
+
+    /// Whether an expiry time of `at_ms` given at `now_ms` deletes the key at
+    /// once (Redis's `checkAlreadyExpired`): on a master. A replica keeps the
+    /// key with that expiry, for its master's DEL (or, for its own client's
+    /// key on a writable replica, its active cycle) to remove.
+    pub fn expired_at_once(&self, at_ms: i64, now_ms: u64) -> bool {
+        at_ms <= now_ms as i64 && !self.server.replication.is_replica()
     }
 
     /// Runs `f` with the keyspace held exclusively (SWAPDB).

@@ -575,29 +575,17 @@ fn dispatch<'s>(
         // Invalidations of evicted keys come before the reply, as in Redis.
         client.pubsub.drain_into(out);
         if out_of_memory && needs_memory(server, client, spec, full_name) {
-            if full_name == "exec" {
-                let text = crate::transaction::discard_refused_exec(
-                    server,
-                    client,
-                    crate::eviction::OOM_ERROR,
-                );
-                return rejected(out, &text);
-            }
-            return rejected(out, crate::eviction::OOM_ERROR);
+            return refuse(server, client, command_id, crate::eviction::OOM_ERROR, out);
         }
     }
-    // The commands EXEC runs were judged with the transaction as a whole
-    // (Redis checks them only in processCommand): a REPLICAOF among them
-    // does not make the writes after it READONLY.
-    let run_by_exec = scope.is_some() && !client.in_script;
-    if !run_by_exec {
-        if let Some(refusal) = crate::repl::gate::refusal(server, client, spec, full_name) {
-            if full_name == "exec" {
-                let text = crate::transaction::discard_refused_exec(server, client, refusal);
-                return rejected(out, &text);
-            }
-            return rejected(out, refusal);
-        }
+    // A command EXEC runs is not checked again: EXEC was (Redis's execCommand
+    // calls each one directly), so a transaction that demotes the server
+    // still runs its later writes. A script's commands are checked.
+    let queued_in_exec = scope.is_some() && !client.in_script;
+    if let Some(refusal) =
+        crate::repl::gate::refusal(server, client, spec, full_name).filter(|_| !queued_in_exec)
+    {
+        return refuse(server, client, command_id, refusal, out);
     }
     let Some(handler) = spec.handler else {
         return rejected(
@@ -619,7 +607,7 @@ fn dispatch<'s>(
         *client.handle.last_command.lock() = full_name;
     }
     let order = propagate::order_for(server, client, spec, full_name, scope);
-    if order.is_some() && !run_by_exec {
+    if order.is_some() && !queued_in_exec {
         if let Some(refusal) =
             crate::repl::gate::refusal_under_order(server, client, spec, full_name)
         {
@@ -627,12 +615,14 @@ fn dispatch<'s>(
             return rejected(out, refusal);
         }
     }
+    let expiry = crate::repl::expiry::policy(server, client, spec, full_name);
     let mut ctx = Ctx {
         server,
         client,
         out,
         command_name: full_name,
         scope,
+        expiry,
     };
     if let Err(error) = handler(&mut ctx, request) {
         write_error(ctx.out, &error);
@@ -642,6 +632,25 @@ fn dispatch<'s>(
 
 pub fn write_error(out: &mut ReplyWriter, error: &CmdError) {
     out.error(error.text());
+}
+
+/// A command refused before it runs; a refused EXEC discards its transaction
+/// and says why, as Redis's `execCommandAbort` does.
+fn refuse<'s>(
+    server: &Server,
+    client: &mut ClientState,
+    command_id: usize,
+    error: &str,
+    out: &mut ReplyWriter,
+) -> Outcome<'s> {
+    if server.commands.full_name(command_id) == "exec" {
+        out.error(&crate::transaction::discard_refused_exec(
+            server, client, error,
+        ));
+    } else {
+        out.error(error);
+    }
+    Outcome::Rejected(Some(command_id))
 }
 
 /// Redis's text: `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.

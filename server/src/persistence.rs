@@ -264,7 +264,8 @@ fn saved(server: &Server, dirty_at_snapshot: u64) {
 fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
     let libraries = server.scripting.library_codes();
-    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, now_ms());
+    let cutoff = server.keyspace.snapshot_cutoff_ms();
+    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, cutoff);
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -451,6 +452,11 @@ fn read_rdb(server: &Server, count: usize) -> Result<Option<LoadedRdb>, String> 
 pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let started = Instant::now();
     let count = server.keyspace.database_count();
+    // A server configured as a replica keeps the file's expired keys for its
+    // master's DEL, as Redis's loader does when it is not a master.
+    if crate::repl::configured_master(server).is_some() {
+        server.keyspace.set_replica(true);
+    }
     let Some(loaded) = read_rdb(server, count).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");

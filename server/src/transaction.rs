@@ -94,6 +94,8 @@ enum Ready {
 pub struct ExclusiveScope<'a> {
     keyspace: KeyspaceExclusive<'a>,
     ready: RefCell<Vec<Ready>>,
+    /// The command that runs the scope holds the replication write order.
+    under_write_order: bool,
 }
 
 impl<'a> ExclusiveScope<'a> {
@@ -101,7 +103,20 @@ impl<'a> ExclusiveScope<'a> {
         ExclusiveScope {
             keyspace: server.keyspace.exclusive(),
             ready: RefCell::new(Vec::new()),
+            under_write_order: false,
         }
+    }
+
+    /// Marks the scope as run by a command that holds the replication write
+    /// order (EXEC of a transaction that may replicate), so a promotion
+    /// inside it (REPLICAOF NO ONE) does not wait for the order again.
+    pub fn under_write_order(mut self, held: bool) -> Self {
+        self.under_write_order = held;
+        self
+    }
+
+    pub fn holds_write_order(&self) -> bool {
+        self.under_write_order
     }
 
     /// [`new`](Self::new), waiting at most `patience`.
@@ -109,6 +124,7 @@ impl<'a> ExclusiveScope<'a> {
         Some(ExclusiveScope {
             keyspace: server.keyspace.exclusive_within(patience)?,
             ready: RefCell::new(Vec::new()),
+            under_write_order: false,
         })
     }
 

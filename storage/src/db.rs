@@ -9,9 +9,7 @@
 
 use parking_lot::Mutex;
 
-use crate::events::KeyReporter;
-use crate::keyspace::KeyspaceStats;
-use crate::shard::{Entry, Shard, ShardGuard};
+use crate::shard::{Entry, Shard, ShardAccess, ShardGuard};
 use crate::value::ValueType;
 
 const SHARD_BITS: u32 = 10;
@@ -65,19 +63,17 @@ impl Db {
         &'a self,
         db: usize,
         index: usize,
-        stats: &'a KeyspaceStats,
-        hasher: &'a ahash::RandomState,
-        now_ms: u64,
-        reporter: Option<KeyReporter<'a>>,
+        access: ShardAccess<'a>,
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
             db,
-            stats,
-            hasher,
-            now_ms,
-            clock_s: (now_ms / 1000) as u32,
-            reporter,
+            stats: access.stats,
+            hasher: access.hasher,
+            now_ms: access.now_ms,
+            clock_s: (access.now_ms / 1000) as u32,
+            reporter: access.reporter,
+            expiry: access.expiry,
         }
     }
 
@@ -116,8 +112,9 @@ impl Db {
     /// keys visited (more when hashes tie). A visited key is returned when
     /// `matches` (the pattern) and `keep_type` accept it; an expired one that
     /// `matches` accepts is deleted instead (lazy expiry, as Redis's SCAN
-    /// does: its type check and its expiry check both delete it), while an
-    /// expired one the pattern rejects is left for the active cycle.
+    /// does: its type check and its expiry check both delete it; on a replica
+    /// it is only left out), while an expired one the pattern rejects is left
+    /// for the active cycle.
     /// `lock` locks shard `index` of this database the way commands do
     /// (snapshot capture, key events), since lazy expiry writes.
     pub(crate) fn scan<'a>(
@@ -133,7 +130,6 @@ impl Db {
         let first_shard = (cursor >> (64 - SHARD_BITS)) as usize;
         for index in first_shard..SHARD_COUNT {
             let mut shard = lock(index);
-            let now_ms = shard.now_ms();
             let mut candidates: Vec<(u64, &[u8], &Entry)> = shard
                 .iter()
                 .filter(|(_, hash, _)| KeyHash::ordinal(*hash) >= cursor)
@@ -154,7 +150,7 @@ impl Db {
                 if !matches(key) {
                     continue;
                 }
-                if entry.is_expired(now_ms) {
+                if shard.hides(entry) {
                     expired.push(key.to_vec());
                 } else if keep_type(entry.value.value_type()) {
                     batch.keys.push(key.to_vec());

@@ -17,10 +17,11 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::db::{Db, KeyHash, ScanBatch, SHARD_COUNT};
 use crate::encoding::EncodingLimitsCell;
 use crate::events::{KeyEvents, KeyReporter};
+use crate::expiry::{ExpiryPolicy, ReplicaExpires, TrackedKey};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
-use crate::shard::{Entry, ShardGuard};
+use crate::shard::{Entry, ShardAccess, ShardGuard};
 use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
 
@@ -37,6 +38,11 @@ pub struct KeyspaceStats {
     /// Keys removed because they expired, while a replication log wants
     /// each removal propagated as a DEL.
     pub expired_log: ExpiredLog,
+    /// Set while this keyspace replicates a master, which then decides
+    /// when keys expire (see [`ExpiryPolicy`]).
+    replica: AtomicBool,
+    /// The keys a writable replica's clients gave an expiry.
+    pub replica_expires: ReplicaExpires,
 }
 
 /// The keys expiry (or `maxmemory` eviction) removed, in the order they were
@@ -117,6 +123,21 @@ impl KeyspaceStats {
     pub fn active_expire_enabled(&self) -> bool {
         self.active_expire_enabled.load(Ordering::Relaxed)
     }
+
+    /// Whether a master decides when keys expire (this is its replica).
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
+    }
+
+    /// The policy of lookups made for no client command in particular: a
+    /// master deletes expired keys, a replica hides them.
+    fn default_expiry(&self) -> ExpiryPolicy {
+        if self.is_replica() {
+            ExpiryPolicy::Hide
+        } else {
+            ExpiryPolicy::Delete
+        }
+    }
 }
 
 /// What one active expire cycle did.
@@ -162,6 +183,8 @@ impl Keyspace {
                 lfu_log_factor: AtomicU32::new(LfuParams::default().log_factor),
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
                 expired_log: ExpiredLog::default(),
+                replica: AtomicBool::new(false),
+                replica_expires: ReplicaExpires::default(),
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
@@ -172,12 +195,21 @@ impl Keyspace {
         &self.stats
     }
 
-    /// Shared access for ordinary commands.
+    /// Makes this keyspace a replica's (its master decides when keys expire:
+    /// they are hidden, not deleted, and the active cycle expires only the
+    /// keys the replica's own clients gave an expiry) or a master's again.
+    pub fn set_replica(&self, replica: bool) {
+        self.stats.replica.store(replica, Ordering::Release);
+    }
+
+    /// Shared access for ordinary commands, with the expiry policy of the
+    /// server's role (a command picks its own with [`KeyspaceRead::with_expiry`]).
     pub fn read(&self) -> KeyspaceRead<'_> {
         KeyspaceRead {
             dbs: Databases::Shared(self.gate.read()),
             keyspace: self,
             now_ms: now_ms(),
+            expiry: self.stats.default_expiry(),
         }
     }
 
@@ -207,7 +239,23 @@ impl Keyspace {
         if self.snapshots.is_active() {
             return None;
         }
-        Some(self.snapshots.begin(databases.len(), now_ms()))
+        Some(
+            self.snapshots
+                .begin(databases.len(), self.snapshot_cutoff_ms()),
+        )
+    }
+
+    /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a
+    /// full sync): now on a master, where they are gone for every reader;
+    /// 0 (none) on a replica, which keeps the keys its master has not
+    /// deleted yet, so its own replicas hold them too until the master's DEL
+    /// reaches them through it (Redis saves every key it holds).
+    pub fn snapshot_cutoff_ms(&self) -> u64 {
+        if self.stats.is_replica() {
+            0
+        } else {
+            now_ms()
+        }
     }
 
     /// Captures every shard `job` has not captured yet, one shard lock at a
@@ -245,18 +293,8 @@ impl Keyspace {
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
         for _ in 0..total {
             let db = position / SHARD_COUNT;
-            let reporter = Some(KeyReporter {
-                db,
-                events: &self.events,
-            });
-            let mut shard = dbs[db].lock_shard(
-                db,
-                position % SHARD_COUNT,
-                &self.stats,
-                &self.hasher,
-                now,
-                reporter,
-            );
+            let access = self.access(now, Some(db), ExpiryPolicy::Delete);
+            let mut shard = dbs[db].lock_shard(db, position % SHARD_COUNT, access);
             self.snapshots.before_access(db, &mut shard.shard);
             report.keys_expired += shard.remove_expired();
             drop(shard);
@@ -271,9 +309,43 @@ impl Keyspace {
         report
     }
 
+    /// A replica's active cycle (Redis's `expireSlaveKeys`): only the keys
+    /// its own clients gave an expiry (writable replica) are expired; its
+    /// master's keys wait for the master's DEL. Stops once `budget` is spent.
+    /// It visits every remembered key each cycle (Redis samples a few), so
+    /// its cost grows with how many keys a writable replica's clients
+    /// gave an expiry.
+    pub fn expire_replica_keys(&self, budget: Duration) -> ActiveExpireReport {
+        let mut report = ActiveExpireReport::default();
+        if !self.stats.active_expire_enabled() {
+            return report;
+        }
+        let start = Instant::now();
+        let read = self.read();
+        for (visited, (db, key)) in self.stats.replica_expires.snapshot().iter().enumerate() {
+            let Some(database) = read.dbs.get(*db) else {
+                continue;
+            };
+            let index = read.key(key).shard_index();
+            let access = self.access(read.now_ms, Some(*db), ExpiryPolicy::DeleteAndTrack);
+            let mut shard = database.lock_shard(*db, index, access);
+            self.snapshots.before_access(*db, &mut shard.shard);
+            if shard.expire_tracked(key) == TrackedKey::Expired {
+                report.keys_expired += 1;
+            }
+            report.shards_visited += 1;
+            if visited % 64 == 63 && start.elapsed() > budget {
+                report.out_of_time = true;
+                break;
+            }
+        }
+        report
+    }
+
     /// Reads the RDB file in `bytes` into `count` fresh databases (the live
-    /// ones are untouched), dropping keys already expired and refusing
-    /// duplicate keys and databases beyond `count`, as Redis's loader does.
+    /// ones are untouched), dropping keys already expired (a master's; a
+    /// replica keeps them for its master's DEL) and refusing duplicate keys
+    /// and databases beyond `count`, as Redis's loader does.
     pub fn load_rdb(
         &self,
         bytes: &[u8],
@@ -283,6 +355,7 @@ impl Keyspace {
         let databases: Vec<Db> = (0..count).map(|_| Db::default()).collect();
         let limits = self.encoding_limits.get();
         let now = now_ms();
+        let keep_expired = self.stats.is_replica();
         let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
         let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
             let Some(db) = databases.get(parsed.db) else {
@@ -291,7 +364,7 @@ impl Keyspace {
                 ));
             };
             let expire_at = match parsed.expire_at_ms {
-                Some(at) if at <= now as i64 => {
+                Some(at) if at <= now as i64 && !keep_expired => {
                     keys_expired += 1;
                     return Ok(());
                 }
@@ -302,14 +375,8 @@ impl Keyspace {
                 bytes: &parsed.key,
                 hash: self.hash(&parsed.key),
             };
-            let mut shard = db.lock_shard(
-                parsed.db,
-                key.shard_index(),
-                &self.stats,
-                &self.hasher,
-                now,
-                None,
-            );
+            let access = self.access(now, None, ExpiryPolicy::Ignore);
+            let mut shard = db.lock_shard(parsed.db, key.shard_index(), access);
             if shard
                 .insert(&key, Entry::with_expiry(parsed.value, expire_at))
                 .is_some()
@@ -339,6 +406,21 @@ impl Keyspace {
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
+
+    /// What locking a shard at `now_ms` takes, reporting key events of
+    /// database `reports` (none: loading, eviction samples).
+    fn access(&self, now_ms: u64, reports: Option<usize>, expiry: ExpiryPolicy) -> ShardAccess<'_> {
+        ShardAccess {
+            stats: &self.stats,
+            hasher: &self.hasher,
+            now_ms,
+            reporter: reports.map(|db| KeyReporter {
+                db,
+                events: &self.events,
+            }),
+            expiry,
+        }
+    }
 }
 
 /// The keyspace held exclusively: by a transaction (MULTI/EXEC) or a command
@@ -356,6 +438,7 @@ impl KeyspaceExclusive<'_> {
             dbs: Databases::Held(&self.dbs),
             keyspace: self.keyspace,
             now_ms: now_ms(),
+            expiry: self.keyspace.stats.default_expiry(),
         }
     }
 
@@ -441,14 +524,15 @@ impl LoadedRdb {
                     bytes,
                     hash: keyspace.hash(bytes),
                 };
-                let mut shard = loaded.lock_shard(
-                    index,
-                    key.shard_index(),
-                    &keyspace.stats,
-                    &keyspace.hasher,
-                    now,
-                    None,
-                );
+                // The loaded databases are not live yet: nothing expires there.
+                let access = ShardAccess {
+                    stats: &keyspace.stats,
+                    hasher: &keyspace.hasher,
+                    now_ms: now,
+                    reporter: None,
+                    expiry: ExpiryPolicy::Ignore,
+                };
+                let mut shard = loaded.lock_shard(index, key.shard_index(), access);
                 if shard.peek(&key).is_none() {
                     shard.insert(&key, entry.clone());
                 } else if !file_wins {
@@ -465,26 +549,36 @@ impl LoadedRdb {
 
     /// Replaces every database's contents with the loaded ones (shard by
     /// shard, so a transaction holding the gate can do it too), after
-    /// completing a running snapshot.
+    /// completing a running snapshot. The keys a writable replica's clients
+    /// gave an expiry are forgotten with the data they were in.
     pub fn install(self, databases: &KeyspaceExclusive<'_>) {
         debug_assert_eq!(databases.dbs.len(), self.databases.len());
         databases.complete_snapshot();
+        databases.keyspace.stats.replica_expires.clear();
         for (live, loaded) in databases.dbs.iter().zip(&self.databases) {
             live.swap_contents(loaded);
         }
     }
 }
 
-/// The keyspace held shared, with the time the command started.
+/// The keyspace held shared, with the time the command started and how its
+/// lookups treat expired keys.
 pub struct KeyspaceRead<'a> {
     dbs: Databases<'a>,
     keyspace: &'a Keyspace,
     now_ms: u64,
+    expiry: ExpiryPolicy,
 }
 
 impl<'a> KeyspaceRead<'a> {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The same access, with lookups treating expired keys as `expiry` says.
+    pub fn with_expiry(mut self, expiry: ExpiryPolicy) -> Self {
+        self.expiry = expiry;
+        self
     }
 
     pub fn database_count(&self) -> usize {
@@ -511,17 +605,8 @@ impl<'a> KeyspaceRead<'a> {
     /// Locks shard `index` of database `db`, capturing it first for a
     /// snapshot in progress that has not reached it.
     fn lock_index(&self, db: usize, index: usize) -> ShardGuard<'_> {
-        let mut guard = self.dbs[db].lock_shard(
-            db,
-            index,
-            &self.keyspace.stats,
-            &self.keyspace.hasher,
-            self.now_ms,
-            Some(KeyReporter {
-                db,
-                events: &self.keyspace.events,
-            }),
-        );
+        let access = self.keyspace.access(self.now_ms, Some(db), self.expiry);
+        let mut guard = self.dbs[db].lock_shard(db, index, access);
         self.keyspace.snapshots.before_access(db, &mut guard.shard);
         guard
     }
@@ -591,18 +676,23 @@ impl<'a> KeyspaceRead<'a> {
     /// over the shards picks a shard with probability proportional to its
     /// size, then a key in it. A pick that lands on an expired key deletes it
     /// (lazy expiry, as Redis's `dbRandomKey` does) and picks again, so the
-    /// loop ends: every retry removes a key. It locks every shard once per
-    /// pick, so it is for RANDOMKEY, not for hot paths.
+    /// loop ends: every retry removes a key. A replica hides expired keys
+    /// without deleting them, so when every key has an expiry (all may have
+    /// expired) it returns the 100th expired pick, as Redis does. It locks
+    /// every shard once per pick, so it is for RANDOMKEY, not for hot paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         use rand::Rng;
         let database = &self.dbs[db];
         let mut rng = rand::thread_rng();
+        let mut tries_left = 100;
         loop {
-            let mut seen = 0usize;
+            let (mut seen, mut volatile) = (0usize, 0usize);
             let mut chosen = None;
             for index in 0..database.shard_count() {
-                let len = self.lock_index(db, index).len();
+                let shard = self.lock_index(db, index);
+                let len = shard.len();
                 seen += len;
+                volatile += shard.volatile_len();
                 if len > 0 && rng.gen_range(0..seen) < len {
                     chosen = Some(index);
                 }
@@ -612,6 +702,12 @@ impl<'a> KeyspaceRead<'a> {
             let (key, expired) = shard.nth_key(n).map(|(k, e)| (k.to_vec(), e))?;
             if !expired {
                 return Some(key);
+            }
+            if !self.expiry.deletes_expired() && seen == volatile {
+                tries_left -= 1;
+                if tries_left == 0 {
+                    return Some(key);
+                }
             }
             shard.expire_if_due(&key);
         }
@@ -636,14 +732,8 @@ impl<'a> KeyspaceRead<'a> {
         let start = rand::thread_rng().gen_range(0..database.shard_count());
         for step in 0..database.shard_count() {
             let index = (start + step) % database.shard_count();
-            let shard = database.lock_shard(
-                db,
-                index,
-                &self.keyspace.stats,
-                &self.keyspace.hasher,
-                self.now_ms,
-                None,
-            );
+            let access = self.keyspace.access(self.now_ms, None, self.expiry);
+            let shard = database.lock_shard(db, index, access);
             if shard.is_empty() || (volatile_only && shard.volatile_len() == 0) {
                 continue;
             }
@@ -742,6 +832,48 @@ mod tests {
         set(&ks, "live", Some(1));
         assert_eq!(ks.read().random_key(0), None);
         assert_eq!(ks.stats().expired_keys(), 3);
+        assert_eq!(ks.read().counts(0), (0, 0));
+    }
+
+    #[test]
+    fn a_replica_hides_or_ignores_expired_keys_and_expires_only_its_own() {
+        let ks = Keyspace::new(1);
+        ks.set_replica(true);
+        set(&ks, "master", Some(1));
+        let lookup = |expiry: ExpiryPolicy| {
+            let read = ks.read().with_expiry(expiry);
+            let k = read.key(b"master");
+            let found = read.lock(0, &k).get(&k).is_some();
+            found
+        };
+        assert!(!lookup(ExpiryPolicy::Hide));
+        assert!(lookup(ExpiryPolicy::Ignore));
+        assert_eq!(ks.read().counts(0), (1, 1));
+        // Neither the active cycle nor a scan deletes the master's key.
+        ks.expire_replica_keys(Duration::from_secs(1));
+        assert!(ks
+            .read()
+            .scan(0, 0, 100, |_| true, |_| true)
+            .keys
+            .is_empty());
+        assert_eq!(ks.read().random_key(0).as_deref(), Some(&b"master"[..]));
+        assert_eq!(ks.stats().expired_keys(), 0);
+        // A writable replica's write deletes it, and the expiry it sets is
+        // the replica's to enforce.
+        assert!(!lookup(ExpiryPolicy::DeleteAndTrack));
+        {
+            let read = ks.read().with_expiry(ExpiryPolicy::DeleteAndTrack);
+            let k = read.key(b"own");
+            read.lock(0, &k).insert(
+                &k,
+                Entry::with_expiry(Value::String(StringValue::from_bytes(b"v")), Some(1)),
+            );
+        }
+        assert_eq!(ks.stats().replica_expires.len(), 1);
+        let report = ks.expire_replica_keys(Duration::from_secs(1));
+        assert_eq!(report.keys_expired, 1);
+        assert!(ks.stats().replica_expires.is_empty());
+        assert_eq!(ks.stats().expired_keys(), 2);
         assert_eq!(ks.read().counts(0), (0, 0));
     }
 

@@ -10,6 +10,7 @@ mod dense;
 mod dump;
 mod encoding;
 mod events;
+mod expiry;
 mod hash;
 pub mod hll;
 mod intset;
@@ -39,6 +40,7 @@ pub use dump::{
 };
 pub use encoding::{EncodingLimits, EncodingLimitsCell};
 pub use events::{KeyEvents, KeyObserver};
+pub use expiry::{ExpiryPolicy, ReplicaExpires};
 pub use hash::HashValue;
 pub use keyspace::{
     ActiveExpireReport, ExpiredLog, Keyspace, KeyspaceExclusive, KeyspaceRead, KeyspaceStats,

@@ -6,6 +6,7 @@ use parking_lot::MutexGuard;
 
 use crate::db::KeyHash;
 use crate::events::KeyReporter;
+use crate::expiry::{ExpiryPolicy, TrackedKey};
 use crate::key::KeyBytes;
 use crate::keyspace::KeyspaceStats;
 use crate::lfu;
@@ -80,6 +81,18 @@ impl Shard {
     }
 }
 
+/// What locking a shard takes besides the shard: the keyspace's statistics
+/// and hasher, the command's time, where key events go (none while loading)
+/// and how expired keys are treated.
+#[derive(Clone, Copy)]
+pub(crate) struct ShardAccess<'a> {
+    pub(crate) stats: &'a KeyspaceStats,
+    pub(crate) hasher: &'a ahash::RandomState,
+    pub(crate) now_ms: u64,
+    pub(crate) reporter: Option<KeyReporter<'a>>,
+    pub(crate) expiry: ExpiryPolicy,
+}
+
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
@@ -92,6 +105,8 @@ pub struct ShardGuard<'a> {
     pub(crate) clock_s: u32,
     /// Where keys that appear or expire are reported (none while loading).
     pub(crate) reporter: Option<KeyReporter<'a>>,
+    /// What an expired key met here is: deleted, hidden or live.
+    pub(crate) expiry: ExpiryPolicy,
 }
 
 impl ShardGuard<'_> {
@@ -99,8 +114,15 @@ impl ShardGuard<'_> {
         self.now_ms
     }
 
+    /// Whether `entry` counts as absent because it expired (never for the
+    /// replication stream on a replica: see [`ExpiryPolicy`]).
+    pub fn hides(&self, entry: &Entry) -> bool {
+        self.expiry.hides_expired() && entry.is_expired(self.now_ms)
+    }
+
     /// The live entry for `key`, updating its access time. An expired entry is
-    /// deleted here (lazy expiry) and reported as absent.
+    /// reported as absent, and deleted here (lazy expiry) when the policy
+    /// deletes (a master, a write on a writable replica).
     pub fn get(&mut self, key: &KeyHash) -> Option<&mut Entry> {
         self.get_with_touch(key, true)
     }
@@ -117,9 +139,11 @@ impl ShardGuard<'_> {
             .shard
             .table
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
-        if found.entry.is_expired(now) {
-            self.remove_unchecked(key);
-            self.expired(key.bytes);
+        if self.expiry.hides_expired() && found.entry.is_expired(now) {
+            if self.expiry.deletes_expired() {
+                self.remove_unchecked(key);
+                self.expired(key.bytes);
+            }
             return None;
         }
         let clock = self.clock_s;
@@ -151,7 +175,16 @@ impl ShardGuard<'_> {
             .table
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
             .map(|slot| &slot.entry)
-            .filter(|entry| !entry.is_expired(self.now_ms))
+            .filter(|entry| !self.hides(entry))
+    }
+
+    /// The entry stored for `key`, expired or not (DEBUG OBJECT, which
+    /// Redis answers from the table without an expiry check).
+    pub fn stored(&self, key: &KeyHash) -> Option<&Entry> {
+        self.shard
+            .table
+            .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
+            .map(|slot| &slot.entry)
     }
 
     /// Makes a live key look idle for `idle_s` seconds (RESTORE IDLETIME).
@@ -188,6 +221,10 @@ impl ShardGuard<'_> {
     /// returned. One probe when the key exists (the slot is reused).
     pub fn insert(&mut self, key: &KeyHash, mut entry: Entry) -> Option<Entry> {
         entry.last_access_s = self.clock_s;
+        if entry.expire_at_ms != 0 {
+            self.track_expiry(key.bytes);
+        }
+        let hides = self.expiry.hides_expired();
         let now = self.now_ms;
         let shard = &mut *self.shard;
         let volatile_delta = |old: &Entry, new: &Entry| {
@@ -200,7 +237,7 @@ impl ShardGuard<'_> {
             let delta = volatile_delta(&slot.entry, &entry);
             let old = std::mem::replace(&mut slot.entry, entry);
             shard.volatile = shard.volatile.wrapping_add_signed(delta);
-            if old.is_expired(now) {
+            if hides && old.is_expired(now) {
                 self.expired(key.bytes);
                 self.report_created(key.bytes);
                 return None;
@@ -238,14 +275,13 @@ impl ShardGuard<'_> {
     /// Removes the live entry for `key`.
     pub fn remove(&mut self, key: &KeyHash) -> Option<Entry> {
         let removed = self.remove_unchecked(key)?;
-        if removed.is_expired(self.now_ms) {
+        if self.hides(&removed) {
             self.expired(key.bytes);
             return None;
         }
         Some(removed)
     }
 
-    /// Counts a key lazy expiry removed, and logs it for propagation.
     /// Counts a key lazy expiry removed, logs it for propagation and
     /// reports it (keyspace notifications).
     fn expired(&self, key: &[u8]) {
@@ -274,6 +310,9 @@ impl ShardGuard<'_> {
             return false;
         };
         let old = std::mem::replace(&mut entry.expire_at_ms, new);
+        if new != 0 {
+            self.track_expiry(key.bytes);
+        }
         let shard = &mut *self.shard;
         match (old != 0, new != 0) {
             (false, true) => shard.volatile += 1,
@@ -281,6 +320,40 @@ impl ShardGuard<'_> {
             _ => {}
         }
         true
+    }
+
+    /// A writable replica's own write gave `key` an expiry: its active
+    /// cycle is to expire it (see [`ExpiryPolicy::DeleteAndTrack`]).
+    fn track_expiry(&self, key: &[u8]) {
+        if self.expiry == ExpiryPolicy::DeleteAndTrack {
+            self.stats.replica_expires.remember(self.db, key);
+        }
+    }
+
+    /// The replica's active cycle for one key its clients gave an expiry:
+    /// deletes it if it expired (counted, reported), forgets it if it is gone
+    /// or no longer expires.
+    pub(crate) fn expire_tracked(&mut self, key: &[u8]) -> TrackedKey {
+        let hashed = KeyHash {
+            bytes: key,
+            hash: self.hasher.hash_one(key),
+        };
+        let state = match self
+            .stored(&hashed)
+            .map(|e| (e.expire_at_ms, e.is_expired(self.now_ms)))
+        {
+            Some((_, true)) => {
+                self.remove_unchecked(&hashed);
+                self.expired(key);
+                TrackedKey::Expired
+            }
+            Some((at, false)) if at != 0 => TrackedKey::Pending,
+            _ => TrackedKey::Untracked,
+        };
+        if state != TrackedKey::Pending {
+            self.stats.replica_expires.forget(self.db, key);
+        }
+        state
     }
 
     pub fn len(&self) -> usize {
@@ -341,30 +414,26 @@ impl ShardGuard<'_> {
         n
     }
 
-    /// The `n`th key in table order, expired or not, and whether it has
-    /// expired (RANDOMKEY picks among all keys and expires what it lands on).
+    /// The `n`th key in table order, expired or not, and whether it counts
+    /// as expired (RANDOMKEY picks among all keys and expires what it lands on).
     pub fn nth_key(&self, n: usize) -> Option<(&[u8], bool)> {
         self.shard
             .table
             .iter()
             .nth(n)
-            .map(|slot| (slot.key.as_slice(), slot.entry.is_expired(self.now_ms)))
+            .map(|slot| (slot.key.as_slice(), self.hides(&slot.entry)))
     }
 
-    /// Deletes `key` if it has expired (lazy expiry, counted, logged and
-    /// reported like a lookup's); returns whether it did.
+    /// Whether `key` counts as expired, deleting it if the policy deletes
+    /// (lazy expiry, counted, logged and reported like a lookup's): Redis's
+    /// `expireIfNeeded`.
     pub fn expire_if_due(&mut self, key: &[u8]) -> bool {
         let key = KeyHash {
             bytes: key,
             hash: self.hasher.hash_one(key),
         };
-        let now = self.now_ms;
-        let expired = self
-            .shard
-            .table
-            .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
-            .is_some_and(|slot| slot.entry.is_expired(now));
-        if expired {
+        let expired = self.stored(&key).is_some_and(|entry| self.hides(entry));
+        if expired && self.expiry.deletes_expired() {
             // `remove` counts, logs and reports an expired entry it removes.
             self.remove(&key);
         }

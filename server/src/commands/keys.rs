@@ -215,11 +215,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, relative: boo
         }
     };
     if allowed {
-        if when_ms <= now as i64 {
+        if ctx.expired_at_once(when_ms, now) {
             shard.remove(&key);
             ctx.notify(class::GENERIC, "del", key.bytes);
         } else {
-            shard.set_expiry(&key, Some(when_ms as u64));
+            // On a replica a time before the epoch is kept as already past.
+            shard.set_expiry(&key, Some(when_ms.max(1) as u64));
             ctx.notify(class::GENERIC, "expire", key.bytes);
         }
     }
@@ -556,7 +557,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         (ttl, false) => Some(now.saturating_add(ttl as u64)),
     };
     let deleted = replace && shard.remove(&key).is_some();
-    if expire_at.is_some_and(|at| at <= now) {
+    if expire_at.is_some_and(|at| ctx.expired_at_once(at as i64, now)) {
         if deleted {
             ctx.notify(class::GENERIC, "del", key.bytes);
         }
@@ -610,6 +611,8 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let all: Vec<usize> = (0..ks.database_count()).collect();
     ctx.server.watches.touch_flushed(&ks, &all);
     ctx.server.tracking.invalidate_all();
+    // Before the shards: a key given an expiry meanwhile stays remembered.
+    ctx.server.keyspace.stats().replica_expires.clear();
     for db in all {
         ks.for_each_shard(db, |shard| {
             shard.clear();

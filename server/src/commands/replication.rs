@@ -107,7 +107,7 @@ fn accept_failover(ctx: &mut Ctx<'_>, replid: &[u8]) -> CmdResult {
             "ERR PSYNC FAILOVER replid must match my replid.",
         ));
     }
-    replica::promote(ctx.server);
+    replica::promote(ctx.server, false);
     tracing::info!(
         "MASTER MODE enabled (failover request from '{}')",
         ctx.client.handle.info_line()
@@ -163,8 +163,8 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let who = ctx.client.handle.info_line();
     if is(&args[1], "no") && is(&args[2], "one") {
         if ctx.server.replication.is_replica() {
-            replica::promote(ctx.server);
-            ctx.server.config.write().set_master(None);
+            let order_held = ctx.scope.is_some_and(|s| s.holds_write_order());
+            replica::promote(ctx.server, order_held);
             tracing::info!("MASTER MODE enabled (user request from '{who}')");
         }
         ctx.out.ok();
@@ -180,10 +180,6 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    ctx.server
-        .config
-        .write()
-        .set_master(Some((&host, port as u16)));
     tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{who}')");
     ctx.out.ok();
     Ok(())

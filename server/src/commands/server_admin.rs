@@ -724,8 +724,9 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
 fn debug_object(ctx: &mut Ctx<'_>, key_arg: &Bytes) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(key_arg);
-    let mut shard = ks.lock(ctx.client.db, &key);
-    let Some(entry) = shard.peek(&key).map(|e| e.clone()) else {
+    let shard = ks.lock(ctx.client.db, &key);
+    // Redis reads the table directly: an expired key not yet deleted is there.
+    let Some(entry) = shard.stored(&key).cloned() else {
         return Err(CmdError::NoSuchKey);
     };
     let idle = shard.idle_seconds(&entry);

@@ -386,7 +386,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     match change {
-        Some(Some(at)) if at <= now => {
+        Some(Some(at)) if ctx.expired_at_once(at as i64, now) => {
             shard.remove(&key);
             ctx.notify(class::GENERIC, "del", key.bytes);
         }

@@ -75,7 +75,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         ));
     }
     let server = ctx.server;
-    let scope = ExclusiveScope::new(server);
+    // `propagate::order_for` took the write order for EXEC on the same condition.
+    let scope = ExclusiveScope::new(server).under_write_order(multi.may_replicate);
     let stale = server
         .watches
         .transaction_is_stale(&scope.view(), ctx.client);

@@ -48,7 +48,8 @@ impl Config {
         Ok(())
     }
 
-    /// `replicaof` as REPLICAOF left it: the master replicated now, if any.
+    /// `replicaof` as the replication link left it (REPLICAOF, FAILOVER,
+    /// PSYNC FAILOVER): the master replicated now, if any.
     pub fn set_master(&mut self, master: Option<(&str, u16)>) {
         let value = master.map_or(String::new(), |(host, port)| format!("{host} {port}"));
         self.values.insert("replicaof", value);

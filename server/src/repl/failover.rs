@@ -150,7 +150,7 @@ pub fn abort(server: &Server, reason: &str) {
     *failover = Failover::default();
     drop(failover);
     if in_progress {
-        replica::promote(server);
+        replica::promote(server, false);
     }
     server.pause.hold_writes(false);
 }

@@ -49,6 +49,11 @@ impl GateConfig {
         );
     }
 
+    /// `replica-read-only`.
+    pub fn read_only(&self) -> bool {
+        self.read_only.load(Ordering::Relaxed)
+    }
+
     /// `min-replicas-to-write` and `min-replicas-max-lag`, when set.
     pub fn min_replicas(&self) -> Option<(usize, u64)> {
         let min = self.min_replicas_to_write.load(Ordering::Relaxed);
@@ -58,7 +63,7 @@ impl GateConfig {
 }
 
 /// Whether `spec` (or, for EXEC, a command of the queued transaction) writes.
-fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
+pub(crate) fn writes(client: &ClientState, spec: &CommandSpec, name: &str) -> bool {
     if name == "exec" {
         return client.multi.as_ref().is_some_and(|multi| multi.writes);
     }

@@ -1,11 +1,13 @@
 //! Replication in the server: feeding the log from the command path
 //! (`propagate`, `rewrite`), the master side of replica links (`master`),
 //! the replica side (`replica`), the write/read gates replication adds to
-//! command dispatch (`gate`), FAILOVER (`failover`), waiting for acknowledgements (`wait`: WAIT
+//! command dispatch (`gate`), which expiry policy a command's lookups follow (`expiry`),
+//! FAILOVER (`failover`), waiting for acknowledgements (`wait`: WAIT
 //! and the consistency modes of `consistency`), and INFO/ROLE output (`info`). The log itself
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
 pub mod consistency;
+pub mod expiry;
 pub mod failover;
 pub mod gate;
 pub mod info;
@@ -106,7 +108,7 @@ pub fn start(server: std::sync::Arc<crate::server::Server>) {
 }
 
 /// The master `replicaof` names, if any.
-fn configured_master(server: &crate::server::Server) -> Option<(String, u16)> {
+pub(crate) fn configured_master(server: &crate::server::Server) -> Option<(String, u16)> {
     let configured = server.config.read().get("replicaof").to_string();
     let (host, port) = configured.split_once(' ')?;
     Some((host.to_string(), port.parse().ok()?))

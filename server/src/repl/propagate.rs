@@ -221,9 +221,11 @@ pub fn served(server: &Server, db: usize, args: &[Bytes], reply: &[u8]) {
 }
 
 /// One active expire cycle; with a log, under the write order, each removed
-/// key fed as DEL. A replica never expires keys itself (its master's DELs do).
+/// key fed as DEL. A replica expires only the keys its own clients gave an
+/// expiry (its master's DELs expire the rest), and feeds nothing.
 pub fn active_expire_cycle(server: &Server, budget: Duration) {
     if server.replication.is_replica() {
+        server.keyspace.expire_replica_keys(budget);
         return;
     }
     if !feeding(server) {

@@ -112,7 +112,10 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
-    repl.set_replica(true);
+    // `replicaof` shows the master being replicated, however it was chosen
+    // (REPLICAOF, FAILOVER), as Redis derives it from its masterhost.
+    server.config.write().set_master(Some((host, port)));
+    super::expiry::set_replica(server, true);
     server.keyspace.stats().expired_log.set_enabled(false);
     repl.start_link.store(generation, Ordering::SeqCst);
     repl.link_requested.notify_one();
@@ -143,8 +146,12 @@ pub fn spawn_supervisor(server: Arc<Server>) {
 }
 
 /// REPLICAOF NO ONE: becomes a master, keeping the data; the replid moves
-/// to replid2 so this server's former peers can continue partially.
-pub fn promote(server: &Server) {
+/// to replid2 so this server's former peers can continue partially. The
+/// switch happens under the write order exclusively (no write in flight),
+/// taken here unless the caller already holds it (`order_held`: EXEC of a
+/// transaction that writes, which also holds the whole keyspace, so no
+/// other command runs meanwhile even if that order is the shared one).
+pub fn promote(server: &Server, order_held: bool) {
     let repl = &server.replication;
     let Some(link) = repl.master.lock().take() else {
         return;
@@ -153,8 +160,9 @@ pub fn promote(server: &Server) {
     if let Some(client) = link.client {
         client.kill();
     }
-    let _order = super::order::write_order_exclusive(server);
-    repl.set_replica(false);
+    server.config.write().set_master(None);
+    let _order = (!order_held).then(|| super::order::write_order_exclusive(server));
+    super::expiry::set_replica(server, false);
     repl.log.promote();
     repl.log.drop_replicas();
     server.keyspace.stats().expired_log.set_enabled(true);
