@@ -6,49 +6,8 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpStream;
-use std::time::Duration;
-
 use common::repl::skip_snapshot;
-use common::{send, RawConnection, Redis, Server};
-
-fn raw(port: u16) -> RawConnection {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    RawConnection { stream }
-}
-
-/// Reads one whole reply, nested aggregates included, as its raw bytes.
-fn read_reply(conn: &mut RawConnection) -> Vec<u8> {
-    let line = conn.read_line();
-    let mut bytes = format!("{line}\r\n").into_bytes();
-    let (kind, rest) = line.split_at(1);
-    let n: i64 = rest.parse().unwrap_or(0);
-    match kind {
-        "$" | "=" | "!" if n >= 0 => {
-            let mut body = vec![0u8; n as usize + 2];
-            conn.stream.read_exact(&mut body).expect("bulk body");
-            bytes.extend(body);
-        }
-        "*" | "~" | ">" | "%" => {
-            let items = if kind == "%" { 2 * n } else { n };
-            for _ in 0..items.max(0) {
-                bytes.extend(read_reply(conn));
-            }
-        }
-        _ => {}
-    }
-    bytes
-}
-
-fn call(conn: &mut RawConnection, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    send(conn, &args);
-    String::from_utf8_lossy(&read_reply(conn)).into_owned()
-}
+use common::{call, raw, read_command, RawConnection, Redis, Server};
 
 /// Deterministic pseudo-random numbers (a 64-bit LCG).
 struct Lcg(u64);
@@ -320,21 +279,6 @@ fn random_searches_match_redis() {
     }
     // Most searches find something: the comparison is not of empty replies.
     assert!(found > 300, "only {found} of 400 searches found points");
-}
-
-/// One command of a replication stream.
-fn read_command(conn: &mut RawConnection) -> Vec<String> {
-    let header = conn.read_line();
-    let n: usize = header
-        .strip_prefix('*')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a command: {header:?}"));
-    (0..n)
-        .map(|_| {
-            let _len = conn.read_line();
-            conn.read_line()
-        })
-        .collect()
 }
 
 /// Reads the stream after `SYNC` up to the final `SET end 1`.
