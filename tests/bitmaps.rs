@@ -7,7 +7,7 @@
 mod common;
 
 use common::repl::skip_snapshot;
-use common::{call, raw, read_command, RawConnection, Redis, Server};
+use common::{call, events_until_end, raw, stream_until_end, RawConnection, Redis, Server};
 
 fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -209,43 +209,9 @@ const WRITES: &[&str] = &[
     "SET end 1",
 ];
 
-/// The replication stream after `SYNC` up to `SET end 1`.
-fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
-    let mut commands = Vec::new();
-    loop {
-        let command = read_command(sync);
-        let end = command.len() == 3 && command[0].eq_ignore_ascii_case("set") && command[1] == "end";
-        commands.push(command);
-        if end {
-            return commands;
-        }
-    }
-}
-
-/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
-fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
-    let mut events = Vec::new();
-    loop {
-        let message = read_command(subscriber);
-        let event = format!("{} {}", message[2], message[3]);
-        let end = event == "__keyevent@0__:set end";
-        events.push(event);
-        if end {
-            return events;
-        }
-    }
-}
-
 #[test]
 fn writes_replicate_and_notify_as_redis() {
-    let config = [
-        "--repl-ping-replica-period",
-        "3600",
-        "--notify-keyspace-events",
-        "KEA",
-    ];
-    let server = Server::start_with(&config);
-    let redis = Redis::start(&config);
+    let (server, redis) = common::servers_with_events();
     let ports = [server.port, redis.port];
     let mut streams: Vec<RawConnection> = ports
         .iter()

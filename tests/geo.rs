@@ -7,7 +7,7 @@
 mod common;
 
 use common::repl::skip_snapshot;
-use common::{call, raw, read_command, RawConnection, Redis, Server};
+use common::{call, events_until_end, raw, stream_until_end, Redis, Server};
 
 /// Deterministic pseudo-random numbers (a 64-bit LCG).
 struct Lcg(u64);
@@ -143,14 +143,7 @@ fn writes() -> Vec<Vec<&'static str>> {
 
 /// A Ferrite server and a redis-server with `dataset()` loaded in both.
 fn servers() -> (Server, Redis) {
-    let config = [
-        "--repl-ping-replica-period",
-        "3600",
-        "--notify-keyspace-events",
-        "KEA",
-    ];
-    let server = Server::start_with(&config);
-    let redis = Redis::start(&config);
+    let (server, redis) = common::servers_with_events();
     for port in [server.port, redis.port] {
         let mut conn = raw(port);
         for geoadd in dataset() {
@@ -281,22 +274,6 @@ fn random_searches_match_redis() {
     assert!(found > 300, "only {found} of 400 searches found points");
 }
 
-/// Reads the stream after `SYNC` up to the final `SET end 1`.
-fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
-    let mut commands = Vec::new();
-    loop {
-        let command = read_command(sync);
-        let end = command
-            .first()
-            .is_some_and(|c| c.eq_ignore_ascii_case("set"))
-            && command.get(1).is_some_and(|k| k == "end");
-        commands.push(command);
-        if end {
-            return commands;
-        }
-    }
-}
-
 #[test]
 fn writes_store_and_replicate_as_redis() {
     let (server, redis) = servers();
@@ -336,19 +313,4 @@ fn writes_store_and_replicate_as_redis() {
     assert!(ours.contains(&"__keyevent@0__:geosearchstore dst".to_string()));
     assert!(ours.contains(&"__keyevent@0__:georadiusstore dst2".to_string()));
     assert!(ours.contains(&"__keyevent@0__:del dst3".to_string()));
-}
-
-/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
-fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
-    let mut events = Vec::new();
-    loop {
-        // pmessage, pattern, channel, payload
-        let message = read_command(subscriber);
-        let event = format!("{} {}", message[2], message[3]);
-        let end = event == "__keyevent@0__:set end";
-        events.push(event);
-        if end {
-            return events;
-        }
-    }
 }

@@ -380,3 +380,47 @@ pub fn read_command(conn: &mut RawConnection) -> Vec<String> {
         })
         .collect()
 }
+
+/// Reads the stream after `SYNC` up to the final `SET end 1`.
+pub fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    loop {
+        let command = read_command(sync);
+        let end = command
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case("set"))
+            && command.get(1).is_some_and(|k| k == "end");
+        commands.push(command);
+        if end {
+            return commands;
+        }
+    }
+}
+
+/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
+pub fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
+    let mut events = Vec::new();
+    loop {
+        // pmessage, pattern, channel, payload
+        let message = read_command(subscriber);
+        let event = format!("{} {}", message[2], message[3]);
+        let end = event == "__keyevent@0__:set end";
+        events.push(event);
+        if end {
+            return events;
+        }
+    }
+}
+
+/// A Ferrite server and a redis-server configured alike for comparing
+/// replication streams and keyspace events: every event class notified, no
+/// replica PINGs in the stream.
+pub fn servers_with_events() -> (Server, Redis) {
+    let config = [
+        "--repl-ping-replica-period",
+        "3600",
+        "--notify-keyspace-events",
+        "KEA",
+    ];
+    (Server::start_with(&config), Redis::start(&config))
+}

@@ -102,16 +102,31 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let offset = bit_offset(ctx, &args[2], None)?;
+/// Runs `f` on the bytes of the string at `key` (`None` if missing) under
+/// its shard's lock, after Redis's read lookup: WRONGTYPE for other types,
+/// the access time (unless CLIENT NO-TOUCH), keyspace hits and misses.
+fn read_string<R>(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(Option<&[u8]>) -> Result<R, CmdError>,
+) -> Result<R, CmdError> {
     let touch = !ctx.client.no_touch;
     let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
+    let key = ks.key(key);
     let mut shard = ks.lock(ctx.client.db, &key);
     let found = value_at::<StringValue>(&mut shard, &key, touch)?;
     ctx.record_lookup(found.is_some());
-    let bit = found.is_some_and(|value| value.with_bytes(|b| bits::get_bit(b, offset)));
-    drop(shard);
+    match found {
+        Some(value) => value.with_bytes(|bytes| f(Some(bytes))),
+        None => f(None),
+    }
+}
+
+fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let offset = bit_offset(ctx, &args[2], None)?;
+    let bit = read_string(ctx, &args[1], |bytes| {
+        Ok(bytes.is_some_and(|b| bits::get_bit(b, offset)))
+    })?;
     ctx.out.integer(bit as i64);
     Ok(())
 }
@@ -127,34 +142,23 @@ fn unit(arg: &[u8]) -> Result<Unit, CmdError> {
 }
 
 fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let touch = !ctx.client.no_touch;
-    let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
-    let mut shard = ks.lock(ctx.client.db, &key);
-    // As in Redis, a missing key counts 0 whatever the other arguments.
-    let found = value_at::<StringValue>(&mut shard, &key, touch)?;
-    ctx.record_lookup(found.is_some());
-    let Some(value) = found else {
-        drop(shard);
-        ctx.out.integer(0);
-        return Ok(());
-    };
-    let range = match args.len() {
-        2 => None,
-        4 | 5 => {
-            let (start, end) = (parse_i64(&args[2])?, parse_i64(&args[3])?);
-            if start < 0 && end < 0 && start > end {
-                drop(shard);
-                ctx.out.integer(0);
-                return Ok(());
+    let count = read_string(ctx, &args[1], |bytes| {
+        // As in Redis, a missing key counts 0 whatever the other arguments.
+        let Some(bytes) = bytes else { return Ok(0) };
+        let range = match args.len() {
+            2 => None,
+            4 | 5 => {
+                let (start, end) = (parse_i64(&args[2])?, parse_i64(&args[3])?);
+                if start < 0 && end < 0 && start > end {
+                    return Ok(0);
+                }
+                let unit = args.get(4).map_or(Ok(Unit::Byte), |arg| unit(arg))?;
+                Some((start, end, unit))
             }
-            let unit = args.get(4).map_or(Ok(Unit::Byte), |arg| unit(arg))?;
-            Some((start, end, unit))
-        }
-        _ => return Err(CmdError::Syntax),
-    };
-    let count = value.with_bytes(|b| bits::count(b, range));
-    drop(shard);
+            _ => return Err(CmdError::Syntax),
+        };
+        Ok(bits::count(bytes, range))
+    })?;
     ctx.out.integer(count as i64);
     Ok(())
 }
@@ -165,30 +169,23 @@ fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         1 => true,
         _ => return Err(CmdError::msg("ERR The bit argument must be 1 or 0.")),
     };
-    let touch = !ctx.client.no_touch;
-    let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
-    let mut shard = ks.lock(ctx.client.db, &key);
-    let found = value_at::<StringValue>(&mut shard, &key, touch)?;
-    ctx.record_lookup(found.is_some());
-    // A missing key is an endless run of zero bits.
-    let Some(value) = found else {
-        drop(shard);
-        ctx.out.integer(if bit { -1 } else { 0 });
-        return Ok(());
-    };
-    let range = match args.len() {
-        3 => None,
-        4..=6 => {
-            let start = parse_i64(&args[3])?;
-            let unit = args.get(5).map_or(Ok(Unit::Byte), |arg| unit(arg))?;
-            let end = args.get(4).map(|arg| parse_i64(arg)).transpose()?;
-            Some(PosRange { start, end, unit })
-        }
-        _ => return Err(CmdError::Syntax),
-    };
-    let pos = value.with_bytes(|b| bits::position(b, bit, range));
-    drop(shard);
+    let pos = read_string(ctx, &args[1], |bytes| {
+        // A missing key is an endless run of zero bits.
+        let Some(bytes) = bytes else {
+            return Ok(if bit { -1 } else { 0 });
+        };
+        let range = match args.len() {
+            3 => None,
+            4..=6 => {
+                let start = parse_i64(&args[3])?;
+                let unit = args.get(5).map_or(Ok(Unit::Byte), |arg| unit(arg))?;
+                let end = args.get(4).map(|arg| parse_i64(arg)).transpose()?;
+                Some(PosRange { start, end, unit })
+            }
+            _ => return Err(CmdError::Syntax),
+        };
+        Ok(bits::position(bytes, bit, range))
+    })?;
     ctx.out.integer(pos);
     Ok(())
 }
@@ -383,25 +380,18 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdRe
         .filter(|field| field.op != FieldOp::Get)
         .map(|field| field.offset + field.bits as u64 - 1)
         .max();
-    let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
-    let mut shard = ks.lock(ctx.client.db, &key);
     let Some(max_bit) = highest_write else {
-        let touch = !ctx.client.no_touch;
-        let found = value_at::<StringValue>(&mut shard, &key, touch)?;
-        ctx.record_lookup(found.is_some());
-        ctx.out.array(fields.len());
-        let out = &mut *ctx.out;
-        let mut reply = |bytes: &[u8]| {
-            for field in &fields {
-                out.integer(read_field(bytes, field));
-            }
-        };
-        match found {
-            Some(value) => value.with_bytes(reply),
-            None => reply(b""),
+        let values = read_string(ctx, &args[1], |bytes| {
+            let bytes = bytes.unwrap_or_default();
+            Ok(fields
+                .iter()
+                .map(|field| read_field(bytes, field))
+                .collect::<Vec<_>>())
+        })?;
+        ctx.out.array(values.len());
+        for value in values {
+            ctx.out.integer(value);
         }
-        drop(shard);
         return Ok(());
     };
     if read_only {
@@ -409,6 +399,9 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdRe
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
+    let ks = ctx.keyspace();
+    let key = ks.key(&args[1]);
+    let mut shard = ks.lock(ctx.client.db, &key);
     let (buf, dirty) = bits_for_write(&mut shard, &key, max_bit)?;
     ctx.out.array(fields.len());
     let mut changes = 0u64;
