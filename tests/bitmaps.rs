@@ -141,6 +141,14 @@ const SCRIPT: &[&str] = &[
     "BITPOS big 1",
     "BITPOS big 1 -1 -1 BIT",
     "CONFIG SET proto-max-bulk-len 536870912",
+    // Key flags, BITFIELD's depending on its operations.
+    "COMMAND GETKEYSANDFLAGS BITFIELD k GET u8 0 OVERFLOW SAT GET i8 8",
+    "COMMAND GETKEYSANDFLAGS BITFIELD k GET u8 0 INCRBY u8 0 1",
+    "COMMAND GETKEYSANDFLAGS BITFIELD k",
+    "COMMAND GETKEYSANDFLAGS BITFIELD k GET u8",
+    "COMMAND GETKEYSANDFLAGS BITFIELD_RO k GET u8 0",
+    "COMMAND GETKEYSANDFLAGS BITOP AND d a b",
+    "COMMAND GETKEYSANDFLAGS SETBIT k 1 1",
 ];
 
 /// Turns `\xNN` escapes of a script word into its bytes.

@@ -20,7 +20,7 @@ use ferrite_storage::{Entry, KeyHash, ShardGuard, StringValue, Value};
 use super::strings::max_string_len;
 use super::typed::{lock_keys, value_at};
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::key_spec::{flags::*, KeySpec};
+use crate::key_spec::{flags::*, KeyRef, KeySpec};
 use crate::notify::class;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -29,9 +29,33 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bitcount", -2, bitcount).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@bitmap", "@slow"]).doc("bitmap", "Counts the number of set bits (population counting) in a string."),
     CommandSpec::new("bitpos", -3, bitpos).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@bitmap", "@slow"]).doc("bitmap", "Finds the first set (1) or clear (0) bit in a string."),
     CommandSpec::new("bitop", -4, bitop).key_specs(&[KeySpec::range(2, 0, 1, OW | UPDATE), KeySpec::range(3, -1, 1, RO | ACCESS)]).flags(&["write", "denyoom"]).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Performs bitwise operations on multiple strings, and stores the result."),
-    CommandSpec::new("bitfield", -2, bitfield).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE | VARIABLE_FLAGS).notes("This command allows both access and modification of the key")]).flags(&["write", "denyoom"]).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Performs arbitrary bitfield integer operations on strings."),
+    CommandSpec::new("bitfield", -2, bitfield).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE | VARIABLE_FLAGS).notes("This command allows both access and modification of the key")]).key_finder(bitfield_keys).flags(&["write", "denyoom"]).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Performs arbitrary bitfield integer operations on strings."),
     CommandSpec::new("bitfield_ro", -2, bitfield_ro).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly", "fast"]).acl(&["@read", "@bitmap", "@fast"]).doc("bitmap", "Performs arbitrary read-only bitfield integer operations on strings."),
 ];
+
+/// BITFIELD's key, read-only while its operations before the first write (or
+/// anything unparsable) are GETs and OVERFLOWs (Redis's `bitfieldGetKeys`).
+fn bitfield_keys(args: &[Bytes]) -> Vec<KeyRef> {
+    let mut read_only = true;
+    let mut i = 2;
+    while i < args.len() {
+        let (arg, remaining) = (&args[i], args.len() - i - 1);
+        if is(arg, "get") && remaining >= 2 {
+            i += 3;
+        } else if is(arg, "overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            read_only = false;
+            break;
+        }
+    }
+    let flags = if read_only {
+        RO | ACCESS
+    } else {
+        RW | ACCESS | UPDATE
+    };
+    vec![KeyRef { pos: 1, flags }]
+}
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 const BAD_TYPE: &str =
