@@ -249,9 +249,10 @@ pub struct ClientState {
     pub unchanged_keys: Vec<Bytes>,
     /// Set by a command whose reply does not tell whether it changed its
     /// key's value: PFCOUNT that cached the cardinality it computed, PFDEBUG
-    /// that made an HLL dense. Such a command is then propagated and counts
-    /// as a write of its keys (Redis's `server.dirty++` and
-    /// `signalModifiedKey`). Cleared after each command.
+    /// that made an HLL dense, SETBIT/BITFIELD/BITOP that changed their key
+    /// (without it they are not propagated). Such a command is then
+    /// propagated and counts as a write of its keys (Redis's `server.dirty++`
+    /// and `signalModifiedKey`). Cleared after each command.
     pub reported_change: bool,
     /// Set by a command that counts its own changes for the save points, as
     /// Redis's `server.dirty += n` (SETBIT, BITFIELD and BITOP: 0 when they
