@@ -6,49 +6,8 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpStream;
-use std::time::Duration;
-
 use common::repl::skip_snapshot;
-use common::{send, RawConnection, Redis, Server};
-
-fn raw(port: u16) -> RawConnection {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    RawConnection { stream }
-}
-
-/// Reads one whole reply, nested aggregates included, as its raw bytes.
-fn read_reply(conn: &mut RawConnection) -> Vec<u8> {
-    let line = conn.read_line();
-    let mut bytes = format!("{line}\r\n").into_bytes();
-    let (kind, rest) = line.split_at(1);
-    let n: i64 = rest.parse().unwrap_or(0);
-    match kind {
-        "$" | "=" | "!" if n >= 0 => {
-            let mut body = vec![0u8; n as usize + 2];
-            conn.stream.read_exact(&mut body).expect("bulk body");
-            bytes.extend(body);
-        }
-        "*" | "~" | ">" | "%" => {
-            let items = if kind == "%" { 2 * n } else { n };
-            for _ in 0..items.max(0) {
-                bytes.extend(read_reply(conn));
-            }
-        }
-        _ => {}
-    }
-    bytes
-}
-
-fn call(conn: &mut RawConnection, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    send(conn, &args);
-    String::from_utf8_lossy(&read_reply(conn)).into_owned()
-}
+use common::{call, events_until_end, raw, stream_until_end, Redis, Server};
 
 /// Deterministic pseudo-random numbers (a 64-bit LCG).
 struct Lcg(u64);
@@ -184,14 +143,7 @@ fn writes() -> Vec<Vec<&'static str>> {
 
 /// A Ferrite server and a redis-server with `dataset()` loaded in both.
 fn servers() -> (Server, Redis) {
-    let config = [
-        "--repl-ping-replica-period",
-        "3600",
-        "--notify-keyspace-events",
-        "KEA",
-    ];
-    let server = Server::start_with(&config);
-    let redis = Redis::start(&config);
+    let (server, redis) = common::servers_with_events();
     for port in [server.port, redis.port] {
         let mut conn = raw(port);
         for geoadd in dataset() {
@@ -322,37 +274,6 @@ fn random_searches_match_redis() {
     assert!(found > 300, "only {found} of 400 searches found points");
 }
 
-/// One command of a replication stream.
-fn read_command(conn: &mut RawConnection) -> Vec<String> {
-    let header = conn.read_line();
-    let n: usize = header
-        .strip_prefix('*')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a command: {header:?}"));
-    (0..n)
-        .map(|_| {
-            let _len = conn.read_line();
-            conn.read_line()
-        })
-        .collect()
-}
-
-/// Reads the stream after `SYNC` up to the final `SET end 1`.
-fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
-    let mut commands = Vec::new();
-    loop {
-        let command = read_command(sync);
-        let end = command
-            .first()
-            .is_some_and(|c| c.eq_ignore_ascii_case("set"))
-            && command.get(1).is_some_and(|k| k == "end");
-        commands.push(command);
-        if end {
-            return commands;
-        }
-    }
-}
-
 #[test]
 fn writes_store_and_replicate_as_redis() {
     let (server, redis) = servers();
@@ -392,19 +313,4 @@ fn writes_store_and_replicate_as_redis() {
     assert!(ours.contains(&"__keyevent@0__:geosearchstore dst".to_string()));
     assert!(ours.contains(&"__keyevent@0__:georadiusstore dst2".to_string()));
     assert!(ours.contains(&"__keyevent@0__:del dst3".to_string()));
-}
-
-/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
-fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
-    let mut events = Vec::new();
-    loop {
-        // pmessage, pattern, channel, payload
-        let message = read_command(subscriber);
-        let event = format!("{} {}", message[2], message[3]);
-        let end = event == "__keyevent@0__:set end";
-        events.push(event);
-        if end {
-            return events;
-        }
-    }
 }

@@ -249,10 +249,16 @@ pub struct ClientState {
     pub unchanged_keys: Vec<Bytes>,
     /// Set by a command whose reply does not tell whether it changed its
     /// key's value: PFCOUNT that cached the cardinality it computed, PFDEBUG
-    /// that made an HLL dense. Such a command is then propagated and counts
-    /// as a write of its keys (Redis's `server.dirty++` and
-    /// `signalModifiedKey`). Cleared after each command.
+    /// that made an HLL dense, SETBIT/BITFIELD/BITOP that changed their key
+    /// (without it they are not propagated). Such a command is then
+    /// propagated and counts as a write of its keys (Redis's `server.dirty++`
+    /// and `signalModifiedKey`). Cleared after each command.
     pub reported_change: bool,
+    /// Set by a command that counts its own changes for the save points, as
+    /// Redis's `server.dirty += n` (SETBIT, BITFIELD and BITOP: 0 when they
+    /// changed nothing, BITFIELD one per field changed); other writes count
+    /// one. Taken by `persistence::count_change` after each command.
+    pub dirty: Option<u64>,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
     pub pending_stats: crate::stats::PendingCommandStats,
@@ -284,6 +290,7 @@ impl ClientState {
             in_script: false,
             unchanged_keys: Vec::new(),
             reported_change: false,
+            dirty: None,
             close_after_reply: false,
             pending_stats: Default::default(),
             blocked: None,

@@ -175,12 +175,17 @@ impl Persistence {
 
 /// Counts a write command that succeeded (or a read that rewrote its key,
 /// PFCOUNT caching a cardinality) as one change for the save points and
-/// `rdb_changes_since_last_save`. (Redis counts each key a command
-/// changes and skips writes that changed nothing; this is coarser.)
-pub fn count_change(server: &Server, client: &ClientState, command_id: usize, failed: bool) {
+/// `rdb_changes_since_last_save`, or as the changes it counted itself
+/// (`ClientState::dirty`). (Redis counts each key a command changes and
+/// skips writes that changed nothing; this is coarser for the others.)
+pub fn count_change(server: &Server, client: &mut ClientState, command_id: usize, failed: bool) {
     let wrote = server.commands.spec(command_id).has_flag("write") || client.reported_change;
-    if !failed && wrote {
-        server.persistence.dirty.fetch_add(1, Ordering::Relaxed);
+    let changes = client.dirty.take().unwrap_or(wrote as u64);
+    if !failed && changes > 0 {
+        server
+            .persistence
+            .dirty
+            .fetch_add(changes, Ordering::Relaxed);
     }
 }
 

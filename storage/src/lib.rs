@@ -5,6 +5,7 @@
 //! families call it with typed operations; every operation locks only the shard
 //! (or shards, in ascending order) it touches.
 
+pub mod bits;
 mod db;
 mod dense;
 mod dump;

@@ -326,3 +326,101 @@ impl Drop for Redis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A raw connection to `port`, reads timing out after 10 s.
+pub fn raw(port: u16) -> RawConnection {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    RawConnection { stream }
+}
+
+/// Reads one whole reply, nested aggregates included, as its raw bytes.
+pub fn read_reply(conn: &mut RawConnection) -> Vec<u8> {
+    let line = conn.read_line();
+    let mut bytes = format!("{line}\r\n").into_bytes();
+    let (kind, rest) = line.split_at(1);
+    let n: i64 = rest.parse().unwrap_or(0);
+    match kind {
+        "$" | "=" | "!" if n >= 0 => {
+            let mut body = vec![0u8; n as usize + 2];
+            conn.stream.read_exact(&mut body).expect("bulk body");
+            bytes.extend(body);
+        }
+        "*" | "~" | ">" | "%" => {
+            let items = if kind == "%" { 2 * n } else { n };
+            for _ in 0..items.max(0) {
+                bytes.extend(read_reply(conn));
+            }
+        }
+        _ => {}
+    }
+    bytes
+}
+
+/// Sends `args` as one command and returns its whole reply as text.
+pub fn call(conn: &mut RawConnection, args: &[&str]) -> String {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    send(conn, &args);
+    String::from_utf8_lossy(&read_reply(conn)).into_owned()
+}
+
+/// One command of a replication stream.
+pub fn read_command(conn: &mut RawConnection) -> Vec<String> {
+    let header = conn.read_line();
+    let n: usize = header
+        .strip_prefix('*')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a command: {header:?}"));
+    (0..n)
+        .map(|_| {
+            let _len = conn.read_line();
+            conn.read_line()
+        })
+        .collect()
+}
+
+/// Reads the stream after `SYNC` up to the final `SET end 1`.
+pub fn stream_until_end(sync: &mut RawConnection) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    loop {
+        let command = read_command(sync);
+        let end = command
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case("set"))
+            && command.get(1).is_some_and(|k| k == "end");
+        commands.push(command);
+        if end {
+            return commands;
+        }
+    }
+}
+
+/// Keyspace notifications (`channel payload`) up to the `set` of `end`.
+pub fn events_until_end(subscriber: &mut RawConnection) -> Vec<String> {
+    let mut events = Vec::new();
+    loop {
+        // pmessage, pattern, channel, payload
+        let message = read_command(subscriber);
+        let event = format!("{} {}", message[2], message[3]);
+        let end = event == "__keyevent@0__:set end";
+        events.push(event);
+        if end {
+            return events;
+        }
+    }
+}
+
+/// A Ferrite server and a redis-server configured alike for comparing
+/// replication streams and keyspace events: every event class notified, no
+/// replica PINGs in the stream.
+pub fn servers_with_events() -> (Server, Redis) {
+    let config = [
+        "--repl-ping-replica-period",
+        "3600",
+        "--notify-keyspace-events",
+        "KEA",
+    ];
+    (Server::start_with(&config), Redis::start(&config))
+}

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use ferrite_storage::hll::{self, HllError};
 use ferrite_storage::{Entry, KeyHash, ShardGuard, StringValue, Value};
 
-use super::typed::value_at;
+use super::typed::{lock_keys, value_at};
 use crate::command::{is, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, KeySpec};
 use crate::notify::class;
@@ -125,23 +125,6 @@ fn union_of(
         }
     }
     Ok(union)
-}
-
-/// The keys `args` name, hashed, each with the index of its shard's guard,
-/// and the guards of all their shards.
-fn lock_keys<'k, 'a>(
-    ctx: &Ctx<'_>,
-    ks: &'k ferrite_storage::KeyspaceRead<'_>,
-    args: &'a [Bytes],
-) -> (Vec<ShardGuard<'k>>, Vec<(KeyHash<'a>, usize)>) {
-    let keys: Vec<(usize, KeyHash<'a>)> = args.iter().map(|k| (ctx.client.db, ks.key(k))).collect();
-    let (guards, positions) = ks.lock_many(&keys);
-    let keys = keys
-        .into_iter()
-        .map(|(_, key)| key)
-        .zip(positions)
-        .collect();
-    (guards, keys)
 }
 
 fn pfcount_union(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> CmdResult {

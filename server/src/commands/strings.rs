@@ -44,8 +44,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setrange", 4, setrange).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(W).acl(&["@write", "@string", "@slow"]).doc("string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
     CommandSpec::new("getrange", 4, getrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring of the string stored at a key."),
     CommandSpec::new("substr", 4, getrange).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Returns a substring from a string value."),
-    CommandSpec::new("setbit", 4, setbit).key_specs(&[KeySpec::range(1, 0, 1, RW | ACCESS | UPDATE)]).flags(W).acl(&["@write", "@bitmap", "@slow"]).doc("bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    CommandSpec::new("getbit", 3, getbit).key_specs(&[KeySpec::range(1, 0, 1, RO | ACCESS)]).flags(RF).acl(&["@read", "@bitmap", "@fast"]).doc("bitmap", "Returns a bit value by offset."),
     CommandSpec::new("lcs", -3, lcs).key_specs(&[KeySpec::range(1, 1, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@string", "@slow"]).doc("string", "Finds the longest common substring."),
 ];
 
@@ -57,7 +55,7 @@ fn new_string(bytes: &[u8]) -> Value {
     Value::String(StringValue::from_bytes(bytes))
 }
 
-fn max_string_len(ctx: &Ctx<'_>) -> u64 {
+pub(super) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
     ctx.server
         .hot
         .proto_max_bulk_len
@@ -616,80 +614,6 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
         return None;
     }
     Some((start as usize, end as usize))
-}
-
-/// A bit offset as Redis accepts it: non-negative, its byte within
-/// `proto-max-bulk-len`.
-fn bit_offset(ctx: &Ctx<'_>, arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::msg("ERR bit offset is not an integer or out of range");
-    let offset = parse_i64(arg).map_err(|_| invalid())?;
-    if offset < 0 || (offset as u64 >> 3) >= max_string_len(ctx) {
-        return Err(invalid());
-    }
-    Ok(offset as u64)
-}
-
-fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let offset = bit_offset(ctx, &args[2])?;
-    let on = match args[3].as_ref() {
-        b"1" => true,
-        b"0" => false,
-        _ => return Err(CmdError::msg("ERR bit is not an integer or out of range")),
-    };
-    let byte = (offset >> 3) as usize;
-    let mask = 1u8 << (7 - (offset & 7));
-    let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
-    let mut shard = ks.lock(ctx.client.db, &key);
-    // Returns the old bit and whether the string changed (grew or flipped).
-    let update = |raw: &mut Vec<u8>| {
-        let grew = raw.len() <= byte;
-        if grew {
-            raw.resize(byte + 1, 0);
-        }
-        let old = raw[byte] & mask != 0;
-        if on {
-            raw[byte] |= mask;
-        } else {
-            raw[byte] &= !mask;
-        }
-        (old, grew || old != on)
-    };
-    let (old, changed) = match value_at::<StringValue>(&mut shard, &key, true)? {
-        Some(value) => update(value.make_raw()),
-        None => {
-            let mut raw = Vec::new();
-            let (old, _) = update(&mut raw);
-            shard.insert(
-                &key,
-                string_value(Value::String(StringValue::Raw(Box::new(raw)))),
-            );
-            (old, true)
-        }
-    };
-    if changed {
-        ctx.notify(class::STRING, "setbit", key.bytes);
-    }
-    drop(shard);
-    ctx.out.integer(old as i64);
-    Ok(())
-}
-
-fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let offset = bit_offset(ctx, &args[2])?;
-    let ks = ctx.keyspace();
-    let key = ks.key(&args[1]);
-    let mut shard = ks.lock(ctx.client.db, &key);
-    let bit = value_at::<StringValue>(&mut shard, &key, true)?.is_some_and(|value| {
-        value.with_bytes(|bytes| {
-            bytes
-                .get((offset >> 3) as usize)
-                .is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0)
-        })
-    });
-    drop(shard);
-    ctx.out.integer(bit as i64);
-    Ok(())
 }
 
 fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -27,6 +27,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::cluster::COMMANDS,
     super::geo::COMMANDS,
     super::hyperloglog::COMMANDS,
+    super::bitmaps::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -2,6 +2,7 @@
 //! command family: WRONGTYPE when the key holds another type, collections
 //! created empty by the write that fills them and deleted once empty.
 
+use bytes::Bytes;
 use ferrite_storage::{Collection, Entry, KeyHash, ShardGuard, ValueKind};
 
 use crate::command::CmdError;
@@ -56,4 +57,21 @@ pub(crate) fn remove_if_empty<T: Collection>(shard: &mut ShardGuard<'_>, key: &K
         shard.remove(key);
     }
     empty
+}
+
+/// The keys `args` name, hashed, each with the index of its shard's guard,
+/// and the guards of all their shards.
+pub(crate) fn lock_keys<'k, 'a>(
+    ctx: &crate::command::Ctx<'_>,
+    ks: &'k ferrite_storage::KeyspaceRead<'_>,
+    args: &'a [Bytes],
+) -> (Vec<ShardGuard<'k>>, Vec<(KeyHash<'a>, usize)>) {
+    let keys: Vec<(usize, KeyHash<'a>)> = args.iter().map(|k| (ctx.client.db, ks.key(k))).collect();
+    let (guards, positions) = ks.lock_many(&keys);
+    let keys = keys
+        .into_iter()
+        .map(|(_, key)| key)
+        .zip(positions)
+        .collect();
+    (guards, keys)
 }

@@ -151,6 +151,8 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         "georadius" | "georadiusbymember" if !matches!(reply, Reply::Integer(_)) => Vec::new(),
         // Propagated as they ran when they rewrote the HLL, as Redis does.
         "pfcount" | "pfdebug" if !ran.reported_change => Vec::new(),
+        // Propagated as they ran only when they changed their key.
+        "setbit" | "bitfield" | "bitop" if !ran.reported_change => Vec::new(),
         _ if reply_says_nothing_changed(ran.name, args, &reply) => Vec::new(),
         _ => one(args.to_vec()),
     }
