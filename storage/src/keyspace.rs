@@ -37,6 +37,9 @@ pub struct KeyspaceStats {
     /// Keys removed because they expired, while a replication log wants
     /// each removal propagated as a DEL.
     pub expired_log: ExpiredLog,
+    /// Until this time (Unix ms; 0: never) lazy expiry hides expired keys
+    /// instead of deleting them: a client pause keeps the dataset as it is.
+    expiry_held_until_ms: AtomicU64,
 }
 
 /// The keys expiry (or `maxmemory` eviction) removed, in the order they were
@@ -117,6 +120,18 @@ impl KeyspaceStats {
     pub fn active_expire_enabled(&self) -> bool {
         self.active_expire_enabled.load(Ordering::Relaxed)
     }
+
+    /// Until `unix_ms` (0: from now on not), keys met expired are reported
+    /// absent but not deleted, counted or logged (Redis's `expireIfNeeded`
+    /// while clients are paused).
+    pub fn hold_expiry_until(&self, unix_ms: u64) {
+        self.expiry_held_until_ms.store(unix_ms, Ordering::Relaxed);
+    }
+
+    /// Whether lazy expiry only hides expired keys at `now_ms`.
+    pub(crate) fn expiry_held(&self, now_ms: u64) -> bool {
+        now_ms < self.expiry_held_until_ms.load(Ordering::Relaxed)
+    }
 }
 
 /// What one active expire cycle did.
@@ -162,6 +177,7 @@ impl Keyspace {
                 lfu_log_factor: AtomicU32::new(LfuParams::default().log_factor),
                 lfu_decay_minutes: AtomicU32::new(LfuParams::default().decay_minutes),
                 expired_log: ExpiredLog::default(),
+                expiry_held_until_ms: AtomicU64::new(0),
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
@@ -547,12 +563,16 @@ impl<'a> KeyspaceRead<'a> {
     /// over the shards picks a shard with probability proportional to its
     /// size, then a key in it. A pick that lands on an expired key deletes it
     /// (lazy expiry, as Redis's `dbRandomKey` does) and picks again, so the
-    /// loop ends: every retry removes a key. It locks every shard once per
-    /// pick, so it is for RANDOMKEY, not for hot paths.
+    /// loop ends: every retry removes a key. While expiry is held (a client
+    /// pause) an expired pick stays, so after 100 expired picks the last one
+    /// is returned (Redis's bound on a replica, where keys also stay). It
+    /// locks every shard once per pick, so it is for RANDOMKEY, not for hot
+    /// paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         use rand::Rng;
         let database = &self.dbs[db];
         let mut rng = rand::thread_rng();
+        let mut held_picks_left = 100;
         loop {
             let mut seen = 0usize;
             let mut chosen = None;
@@ -569,7 +589,12 @@ impl<'a> KeyspaceRead<'a> {
             if !expired {
                 return Some(key);
             }
-            shard.expire_if_due(&key);
+            if !shard.expire_if_due(&key) {
+                held_picks_left -= 1;
+                if held_picks_left == 0 {
+                    return Some(key);
+                }
+            }
         }
     }
 

@@ -118,8 +118,10 @@ impl ShardGuard<'_> {
             .table
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if found.entry.is_expired(now) {
-            self.remove_unchecked(key);
-            self.expired(key.bytes);
+            if !self.stats.expiry_held(now) {
+                self.remove_unchecked(key);
+                self.expired(key.bytes);
+            }
             return None;
         }
         let clock = self.clock_s;
@@ -352,7 +354,8 @@ impl ShardGuard<'_> {
     }
 
     /// Deletes `key` if it has expired (lazy expiry, counted, logged and
-    /// reported like a lookup's); returns whether it did.
+    /// reported like a lookup's), unless expiry is held; returns whether it
+    /// deleted it.
     pub fn expire_if_due(&mut self, key: &[u8]) -> bool {
         let key = KeyHash {
             bytes: key,
@@ -364,6 +367,7 @@ impl ShardGuard<'_> {
             .table
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
             .is_some_and(|slot| slot.entry.is_expired(now));
+        let expired = expired && !self.stats.expiry_held(now);
         if expired {
             // `remove` counts, logs and reports an expired entry it removes.
             self.remove(&key);
