@@ -641,6 +641,8 @@ fn dispatch<'s>(
             server, client, spec, full_name, request,
         ))
     {
+        // CLIENT LIST shows the command waiting (Redis sets `lastcmd` first).
+        *client.handle.last_command.lock() = full_name;
         return Outcome::Postponed;
     }
     let Some(handler) = spec.handler else {
