@@ -8,14 +8,19 @@ use std::time::{Duration, Instant};
 
 use common::{eventually, RawConnection, Server};
 
-fn info_field(conn: &mut RawConnection, section: &str, name: &str) -> String {
-    conn.send(format!("INFO {section}\r\n").as_bytes());
+/// Reads one bulk string reply.
+fn read_bulk(conn: &mut RawConnection) -> String {
     let header = conn.read_line();
     let len: usize = header.trim_start_matches('$').parse().expect("bulk length");
     let mut body = vec![0u8; len + 2];
-    std::io::Read::read_exact(&mut conn.stream, &mut body).expect("INFO body");
-    let body = String::from_utf8_lossy(&body).into_owned();
-    body.lines()
+    std::io::Read::read_exact(&mut conn.stream, &mut body).expect("bulk body");
+    String::from_utf8_lossy(&body[..len]).into_owned()
+}
+
+fn info_field(conn: &mut RawConnection, section: &str, name: &str) -> String {
+    conn.send(format!("INFO {section}\r\n").as_bytes());
+    read_bulk(conn)
+        .lines()
         .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_string))
         .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
 }
@@ -23,11 +28,7 @@ fn info_field(conn: &mut RawConnection, section: &str, name: &str) -> String {
 /// The CLIENT LIST line of the client named `name`.
 fn client_line(conn: &mut RawConnection, name: &str) -> String {
     conn.send(b"CLIENT LIST\r\n");
-    let header = conn.read_line();
-    let len: usize = header.trim_start_matches('$').parse().expect("bulk length");
-    let mut body = vec![0u8; len + 2];
-    std::io::Read::read_exact(&mut conn.stream, &mut body).expect("CLIENT LIST body");
-    String::from_utf8_lossy(&body)
+    read_bulk(conn)
         .lines()
         .find(|line| line.contains(&format!(" name={name} ")))
         .unwrap_or_else(|| panic!("no client named {name}"))
