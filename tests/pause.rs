@@ -1,6 +1,7 @@
 //! CLIENT PAUSE / UNPAUSE with real clients: what is postponed (and shown as
 //! blocked) and what runs, the order of a postponed client's replies, the
-//! argument errors, and the dataset kept still (no expiry) while paused.
+//! argument errors, the dataset kept still (no expiry) while paused, and a
+//! paused replica reading its master's stream without applying it.
 
 mod common;
 
@@ -193,5 +194,44 @@ fn expired_keys_are_hidden_but_kept_while_paused() {
     assert_eq!(
         expired_after,
         expired_before.parse::<u64>().expect("count") + 1
+    );
+}
+
+/// A paused replica reads its master's stream on but applies none of it
+/// (its master link is postponed like any client) until the pause ends.
+#[test]
+fn a_paused_replica_reads_the_stream_but_applies_it_after_the_pause() {
+    use common::repl::{cmd, field, info, wait_in_sync};
+    // No PINGs: they would be applied (not writes) while the SET waits.
+    let master = Server::start_with(&["--repl-ping-replica-period", "3600"]);
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    // A first write, so the stream's SELECT is applied before the pause.
+    cmd(master.port, &["SET", "first", "1"]);
+    wait_in_sync(master.port, replica.port);
+    cmd(replica.port, &["CLIENT", "PAUSE", "100000", "WRITE"]);
+    let applied = field(&info(replica.port, "replication"), "slave_repl_offset");
+    cmd(master.port, &["SET", "k", "v"]);
+    let fed = field(&info(master.port, "replication"), "master_repl_offset");
+    eventually("the replica to read the write", || {
+        field(&info(replica.port, "replication"), "slave_read_repl_offset") == fed
+    });
+    let replication = info(replica.port, "replication");
+    assert_eq!(field(&replication, "slave_repl_offset"), applied);
+    assert_eq!(cmd(replica.port, &["GET", "k"]), redis::Value::Nil);
+    // The master link is postponed, as a blocked client.
+    assert_eq!(
+        field(&info(replica.port, "clients"), "blocked_clients"),
+        "1"
+    );
+    cmd(replica.port, &["CLIENT", "UNPAUSE"]);
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(
+        cmd(replica.port, &["GET", "k"]),
+        redis::Value::BulkString(b"v".to_vec())
     );
 }
