@@ -117,12 +117,6 @@ async fn serve_client(
                     return Ok(());
                 }
             };
-            if server.pause.is_active() {
-                server
-                    .pause
-                    .wait(is_write_request(server, client, &request))
-                    .await;
-            }
             if server.scripting.run.is_running()
                 && crate::scripting::refuse_while_busy(server, client, &mut out, &request).await
             {
@@ -131,8 +125,18 @@ async fn serve_client(
             // Pushes queued so far come before the reply, outside the region
             // a consistency mode may hold and replace.
             client.pubsub.drain_into(&mut out);
-            let (reply_start, woff_before) = (out.len(), client.repl.woff);
-            execute(server, client, &mut out, &request, None);
+            let (mut reply_start, woff_before) = (out.len(), client.repl.woff);
+            while execute(server, client, &mut out, &request, None) == Executed::Postponed {
+                // The replies so far go out before the client waits.
+                held.settle(server, &mut out).await;
+                stream.write_all(out.as_bytes()).await?;
+                out.clear();
+                if !wait_while_postponed(server, &mut stream, &mut buf, client).await? {
+                    return Ok(());
+                }
+                client.pubsub.drain_into(&mut out);
+                reply_start = out.len();
+            }
             held.note(server, client, reply_start, out.len(), woff_before);
             let deferred = client.repl.deferred.take();
             if deferred.is_some() || client.blocked.is_some() {
@@ -179,12 +183,7 @@ async fn serve_client(
                 break;
             }
         }
-        handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
-        if buf.len() as u64 > server.hot.query_buffer_limit.load(Ordering::Relaxed) {
-            warn!(
-                "Closing client that reached max query buffer length: id={} addr={}",
-                handle.id, handle.peer
-            );
+        if over_query_buffer_limit(server, client, &buf) {
             return Ok(());
         }
         client.pending_stats.flush(&server.stats);
@@ -261,6 +260,53 @@ async fn wait_while_blocked(
     Ok(true)
 }
 
+/// Records the unprocessed bytes of a client (CLIENT LIST `qbuf`); true
+/// (logged) when they exceed `client-query-buffer-limit`, which closes it.
+fn over_query_buffer_limit(server: &Server, client: &ClientState, buf: &BytesMut) -> bool {
+    let handle = &client.handle;
+    handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
+    let over = buf.len() as u64 > server.hot.query_buffer_limit.load(Ordering::Relaxed);
+    if over {
+        warn!(
+            "Closing client that reached max query buffer length: id={} addr={}",
+            handle.id, handle.peer
+        );
+    }
+    over
+}
+
+/// Waits, as a blocked client (CLIENT LIST flag `b`, INFO `blocked_clients`),
+/// until the pause that postponed a command ends or eases; false if the
+/// client went away or was killed meanwhile. The socket is read on, as
+/// Redis reads a blocked client's query buffer: bytes that arrive are kept
+/// for later, a closed connection is noticed.
+async fn wait_while_postponed(
+    server: &Server,
+    stream: &mut impl ClientIo,
+    buf: &mut BytesMut,
+    client: &ClientState,
+) -> std::io::Result<bool> {
+    let handle = &client.handle;
+    let _postponed = server.pause.postponed_client();
+    handle.blocked.store(true, Ordering::Relaxed);
+    let outcome = loop {
+        buf.reserve(READ_CHUNK);
+        tokio::select! {
+            biased;
+            _ = handle.killed() => break Ok(false),
+            _ = server.pause.changed() => break Ok(true),
+            read = stream.read_buf(buf) => match read {
+                Ok(0) => break Ok(false),
+                Ok(_) if over_query_buffer_limit(server, client, buf) => break Ok(false),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            },
+        }
+    };
+    handle.blocked.store(false, Ordering::Relaxed);
+    outcome
+}
+
 async fn next_monitor_line(
     feed: &mut Option<tokio::sync::broadcast::Receiver<Bytes>>,
 ) -> Option<Bytes> {
@@ -270,32 +316,27 @@ async fn next_monitor_line(
     }
 }
 
-/// Whether CLIENT PAUSE WRITE holds this request back: a write, or an EXEC
-/// whose transaction queued one.
-fn is_write_request(server: &Server, client: &ClientState, request: &[Bytes]) -> bool {
-    let is_write = |request: &[Bytes]| {
-        request
-            .first()
-            .and_then(|name| server.commands.lookup(name))
-            .is_some_and(|(_, spec)| spec.has_flag("write") || spec.has_flag("may_replicate"))
-    };
-    if let (Some(multi), Some(name)) = (&client.multi, request.first()) {
-        if name.eq_ignore_ascii_case(b"exec") {
-            return multi.may_replicate;
-        }
-    }
-    is_write(request)
+/// Whether [`execute`] ran a request (replied to it) or a pause postponed
+/// it (no reply yet: the caller waits for [`PauseState::changed`] and
+/// executes it again).
+///
+/// [`PauseState::changed`]: crate::pause::PauseState::changed
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Executed {
+    Done,
+    Postponed,
 }
 
 /// Runs one request and writes its reply (or not, per CLIENT REPLY). `scope`
-/// is set for the commands of a transaction that EXEC runs.
+/// is set for the commands of a transaction that EXEC runs (never postponed).
 pub fn execute(
     server: &Server,
     client: &mut ClientState,
     out: &mut ReplyWriter,
     request: &[Bytes],
     scope: Option<&ExclusiveScope<'_>>,
-) {
+) -> Executed {
     // The one check client tracking costs while no client tracks.
     let tracking = server.tracking.is_active();
     let _running =
@@ -335,6 +376,7 @@ pub fn execute(
     let elapsed = started.elapsed();
     client.handle.touch();
     match outcome {
+        Outcome::Postponed => return Executed::Postponed,
         Outcome::Rejected(command_id) => {
             MultiState::abort(client);
             if let Some(command_id) = command_id {
@@ -392,7 +434,7 @@ pub fn execute(
     // Pub/Sub pushes at the start of a reply survive CLIENT REPLY OFF/SKIP.
     let kept = reply_start + client.pubsub.take_push_reply_bytes();
     if scope.is_some() {
-        return;
+        return Executed::Done;
     }
     if tracking {
         server.tracking.broadcast();
@@ -406,6 +448,7 @@ pub fn execute(
         }
         ReplyMode::On | ReplyMode::Skip => {}
     }
+    Executed::Done
 }
 
 /// After a write that did not fail: its keys count as changed for WATCH and
@@ -488,10 +531,11 @@ fn after_write(
 }
 
 /// How a request ended: refused before running (with the command's id when
-/// it was found), queued by MULTI, or run (holding the replication write
-/// order if it writes, until its effects are propagated).
+/// it was found), postponed by a pause, queued by MULTI, or run (holding the
+/// replication write order if it writes, until its effects are propagated).
 enum Outcome<'a> {
     Rejected(Option<usize>),
+    Postponed,
     Queued,
     Ran(usize, Option<ferrite_replication::WriteOrder<'a>>),
 }
@@ -586,6 +630,19 @@ fn dispatch<'s>(
         crate::repl::gate::refusal(server, client, spec, full_name).filter(|_| !queued_in_exec)
     {
         return refuse(server, client, command_id, refusal, out);
+    }
+    // A paused server postpones the command, to be processed again once
+    // the pause ends or eases (Redis's blockPostponeClient). The commands
+    // EXEC and scripts run are judged with them.
+    if scope.is_none()
+        && server.pause.is_active()
+        && server.pause.postpones(crate::command_flags::may_replicate(
+            server, client, spec, full_name, request,
+        ))
+    {
+        // CLIENT LIST shows the command waiting (Redis sets `lastcmd` first).
+        *client.handle.last_command.lock() = full_name;
+        return Outcome::Postponed;
     }
     let Some(handler) = spec.handler else {
         return rejected(

@@ -83,8 +83,13 @@ pub fn over_limit(server: &Server) -> bool {
 }
 
 /// Evicts keys until memory is under the limit; false if it is still over
-/// (nothing left that the policy may evict).
+/// (nothing left that the policy may evict). While clients are paused the
+/// dataset stays as it is: nothing is evicted and nothing refused, as in
+/// Redis's `isSafeToPerformEvictions`.
 pub fn perform_evictions(server: &Server, ks: &KeyspaceRead<'_>) -> bool {
+    if server.pause.is_paused() {
+        return true;
+    }
     let policy = Policy::from_code(server.hot.maxmemory_policy.load(Ordering::Relaxed));
     let samples = server.hot.maxmemory_samples.load(Ordering::Relaxed).max(1) as usize;
     while over_limit(server) {

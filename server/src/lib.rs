@@ -4,6 +4,7 @@
 mod blocking;
 mod client;
 mod command;
+mod command_flags;
 mod commands;
 pub mod config;
 mod connection;

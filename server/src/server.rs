@@ -399,10 +399,17 @@ fn spawn_background_jobs(server: Arc<Server>) {
                 return;
             }
             if !server.debug_pause_cron.load(Ordering::Relaxed) {
-                // Redis's slow cycle: at most 25% of each period.
-                let started = std::time::Instant::now();
-                crate::repl::propagate::active_expire_cycle(&server, period / 4);
-                crate::latency::add_sample_if_needed(&server, "expire-cycle", started.elapsed());
+                // Redis's slow cycle: at most 25% of each period; none while
+                // clients are paused (the dataset stays as it is).
+                if !server.pause.is_paused() {
+                    let started = std::time::Instant::now();
+                    crate::repl::propagate::active_expire_cycle(&server, period / 4);
+                    crate::latency::add_sample_if_needed(
+                        &server,
+                        "expire-cycle",
+                        started.elapsed(),
+                    );
+                }
                 if server.tracking.is_active() {
                     server.tracking.enforce_limit();
                     server.tracking.broadcast();

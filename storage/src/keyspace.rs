@@ -43,6 +43,9 @@ pub struct KeyspaceStats {
     replica: AtomicBool,
     /// The keys a writable replica's clients gave an expiry.
     pub replica_expires: ReplicaExpires,
+    /// Until this time (Unix ms; 0: never) lazy expiry hides expired keys
+    /// instead of deleting them: a client pause keeps the dataset as it is.
+    expiry_held_until_ms: AtomicU64,
 }
 
 /// The keys expiry (or `maxmemory` eviction) removed, in the order they were
@@ -138,6 +141,18 @@ impl KeyspaceStats {
             ExpiryPolicy::Delete
         }
     }
+
+    /// Until `unix_ms` (0: from now on not), keys met expired are reported
+    /// absent but not deleted, counted or logged (Redis's `expireIfNeeded`
+    /// while clients are paused).
+    pub fn hold_expiry_until(&self, unix_ms: u64) {
+        self.expiry_held_until_ms.store(unix_ms, Ordering::Relaxed);
+    }
+
+    /// Whether lazy expiry only hides expired keys at `now_ms`.
+    pub(crate) fn expiry_held(&self, now_ms: u64) -> bool {
+        now_ms < self.expiry_held_until_ms.load(Ordering::Relaxed)
+    }
 }
 
 /// What one active expire cycle did.
@@ -185,6 +200,7 @@ impl Keyspace {
                 expired_log: ExpiredLog::default(),
                 replica: AtomicBool::new(false),
                 replica_expires: ReplicaExpires::default(),
+                expiry_held_until_ms: AtomicU64::new(0),
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
@@ -677,8 +693,9 @@ impl<'a> KeyspaceRead<'a> {
     /// size, then a key in it. A pick that lands on an expired key deletes it
     /// (lazy expiry, as Redis's `dbRandomKey` does) and picks again, so the
     /// loop ends: every retry removes a key. A replica hides expired keys
-    /// without deleting them, so when every key has an expiry (all may have
-    /// expired) it returns the 100th expired pick, as Redis does. It locks
+    /// without deleting them, as does a master while a client pause holds
+    /// expiry, so when every key has an expiry (all may have expired) it
+    /// returns the 100th expired pick, as Redis does on a replica. It locks
     /// every shard once per pick, so it is for RANDOMKEY, not for hot paths.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         use rand::Rng;
@@ -703,7 +720,9 @@ impl<'a> KeyspaceRead<'a> {
             if !expired {
                 return Some(key);
             }
-            if !self.expiry.deletes_expired() && seen == volatile {
+            let deletes =
+                self.expiry.deletes_expired() && !self.keyspace.stats.expiry_held(self.now_ms);
+            if !deletes && seen == volatile {
                 tries_left -= 1;
                 if tries_left == 0 {
                     return Some(key);

@@ -114,6 +114,12 @@ impl ShardGuard<'_> {
         self.now_ms
     }
 
+    /// Whether an expired key met is deleted: the policy deletes and no
+    /// client pause holds expiry (the dataset stays as it is then).
+    fn deletes_expired(&self) -> bool {
+        self.expiry.deletes_expired() && !self.stats.expiry_held(self.now_ms)
+    }
+
     /// Whether `entry` counts as absent because it expired (never for the
     /// replication stream on a replica: see [`ExpiryPolicy`]).
     pub fn hides(&self, entry: &Entry) -> bool {
@@ -140,7 +146,7 @@ impl ShardGuard<'_> {
             .table
             .find(key.hash, |slot| slot.key.as_slice() == key.bytes)?;
         if self.expiry.hides_expired() && found.entry.is_expired(now) {
-            if self.expiry.deletes_expired() {
+            if self.deletes_expired() {
                 self.remove_unchecked(key);
                 self.expired(key.bytes);
             }
@@ -425,15 +431,15 @@ impl ShardGuard<'_> {
     }
 
     /// Whether `key` counts as expired, deleting it if the policy deletes
-    /// (lazy expiry, counted, logged and reported like a lookup's): Redis's
-    /// `expireIfNeeded`.
+    /// and no client pause holds expiry (lazy expiry, counted, logged and
+    /// reported like a lookup's): Redis's `expireIfNeeded`.
     pub fn expire_if_due(&mut self, key: &[u8]) -> bool {
         let key = KeyHash {
             bytes: key,
             hash: self.hasher.hash_one(key),
         };
         let expired = self.stored(&key).is_some_and(|entry| self.hides(entry));
-        if expired && self.expiry.deletes_expired() {
+        if expired && self.deletes_expired() {
             // `remove` counts, logs and reports an expired entry it removes.
             self.remove(&key);
         }

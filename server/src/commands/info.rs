@@ -135,7 +135,12 @@ fn clients_section(server: &Server, out: &mut String) {
         "maxclients",
         server.hot.maxclients.load(Ordering::Relaxed)
     );
-    field!(out, "blocked_clients", server.blocking.blocked_clients());
+    // Clients a pause postponed count as blocked, as in Redis.
+    field!(
+        out,
+        "blocked_clients",
+        server.blocking.blocked_clients() + server.pause.postponed_clients()
+    );
     field!(out, "tracking_clients", server.tracking.client_count());
     field!(out, "clients_in_timeout_table", 0);
 }

@@ -1,7 +1,7 @@
 //! Introspection of clients and commands: CLIENT, COMMAND, MONITOR.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -9,7 +9,7 @@ use super::command_info::{write_command_info, write_key_flags};
 use super::docs::write_docs;
 use crate::client::{ClientState, ReplyMode};
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::pause::PauseScope;
+use crate::pause::{PausePurpose, PauseScope};
 
 const CONN: &[&str] = &["@slow", "@connection"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
@@ -384,24 +384,29 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT PAUSE <timeout> [WRITE|ALL], checked in Redis's order (the mode,
+/// then the timeout). A timeout of 0 ends at once, but still widens the
+/// scope of a CLIENT PAUSE in force, as Redis's `pauseClients` does.
 fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let millis = parse_i64(&args[2])
-        .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
-    if millis < 0 {
-        return Err(CmdError::msg("ERR timeout is negative"));
+    if args.len() > 4 {
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
     }
     let scope = match args.get(3) {
         None => PauseScope::All,
         Some(mode) if is(mode, "all") => PauseScope::All,
         Some(mode) if is(mode, "write") => PauseScope::Write,
-        Some(_) => return Err(CmdError::Syntax),
+        Some(_) => return Err(CmdError::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
     };
-    if args.len() > 4 {
-        return Err(CmdError::Syntax);
+    let millis = parse_i64(&args[2])
+        .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    if millis < 0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
     }
-    ctx.server
-        .pause
-        .pause(scope, Duration::from_millis(millis as u64));
+    let until = Instant::now() + Duration::from_millis(millis as u64);
+    crate::pause::pause(ctx.server, PausePurpose::ClientCommand, scope, until);
     ctx.out.ok();
     Ok(())
 }
@@ -427,7 +432,7 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn client_unpause(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.server.pause.unpause();
+    crate::pause::unpause(ctx.server, PausePurpose::ClientCommand);
     ctx.out.ok();
     Ok(())
 }

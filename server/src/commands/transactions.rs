@@ -88,7 +88,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(multi.commands.len());
     for request in &multi.commands {
-        execute(server, ctx.client, ctx.out, request, Some(&scope));
+        // Run in EXEC's scope: never postponed.
+        let _ = execute(server, ctx.client, ctx.out, request, Some(&scope));
     }
     crate::repl::propagate::flush(server, ctx.client, "exec");
     scope.finish(server);

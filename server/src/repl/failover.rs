@@ -17,6 +17,7 @@ use tracing::info;
 
 use super::replica;
 use crate::command::{is, parse_i64, text, CmdError, CmdResult};
+use crate::pause::{PausePurpose, PauseScope, UNTIL_UNPAUSED};
 use crate::server::Server;
 
 /// `master_failover_state` in INFO.
@@ -129,7 +130,12 @@ pub fn command(server: &Server, args: &[Bytes]) -> CmdResult {
         force,
     };
     drop(failover);
-    server.pause.hold_writes(true);
+    crate::pause::pause(
+        server,
+        PausePurpose::Failover,
+        PauseScope::Write,
+        Instant::now() + UNTIL_UNPAUSED,
+    );
     repl.failover_requested.notify_one();
     Ok(())
 }
@@ -152,7 +158,7 @@ pub fn abort(server: &Server, reason: &str) {
     if in_progress {
         replica::promote(server, false);
     }
-    server.pause.hold_writes(false);
+    crate::pause::unpause(server, PausePurpose::Failover);
 }
 
 /// Redis's `clearFailoverState`: the failover ended (the target answered
@@ -160,7 +166,7 @@ pub fn abort(server: &Server, reason: &str) {
 /// a replica's.
 pub fn finish(server: &Server) {
     *server.replication.failover.lock() = Failover::default();
-    server.pause.hold_writes(false);
+    crate::pause::unpause(server, PausePurpose::Failover);
 }
 
 /// The phase INFO shows; also read by the replica link's PSYNC.

@@ -20,6 +20,8 @@ use tracing::{info, warn};
 
 use super::failover;
 use crate::client::{ClientAddr, ClientHandle, ClientKind, ClientState};
+use crate::connection::Executed;
+use crate::pause::PostponedGuard;
 use crate::server::Server;
 
 /// Where the link to the master stands (ROLE's state names).
@@ -573,13 +575,23 @@ async fn apply_loop(
     let mut raw = BytesMut::from(&buf[..]);
     let mut ack_timer = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = Instant::now();
+    // A command a pause postponed, applied again once it ends or eases: a
+    // paused replica keeps reading its master's stream but applies none of
+    // it meanwhile, as Redis postpones its master client too.
+    let mut postponed: Option<(Vec<Bytes>, PostponedGuard<'_>)> = None;
     loop {
         loop {
-            let request = parser
-                .next_request(buf, &limits)
-                .map_err(|e| std::io::Error::other(format!("Protocol error from master: {e}")))?;
-            let Some(request) = request else {
-                break;
+            let request = match postponed.take() {
+                Some((request, _waiting)) => request,
+                None => {
+                    let request = parser.next_request(buf, &limits).map_err(|e| {
+                        std::io::Error::other(format!("Protocol error from master: {e}"))
+                    })?;
+                    let Some(request) = request else {
+                        break;
+                    };
+                    request
+                }
             };
             let is_getack = request.len() >= 2
                 && request[0].eq_ignore_ascii_case(b"replconf")
@@ -587,7 +599,13 @@ async fn apply_loop(
             if is_getack {
                 send_ack(server, stream).await?;
             } else {
-                crate::connection::execute(server, client, &mut out, &request, None);
+                let executed = crate::connection::execute(server, client, &mut out, &request, None);
+                if executed == Executed::Postponed {
+                    handle.blocked.store(true, Ordering::Relaxed);
+                    postponed = Some((request, server.pause.postponed_client()));
+                    break;
+                }
+                handle.blocked.store(false, Ordering::Relaxed);
                 log_error_reply(server, &request, out.as_bytes());
                 out.clear();
             }
@@ -600,6 +618,7 @@ async fn apply_loop(
         }
         tokio::select! {
             _ = handle.killed() => return Ok(()),
+            _ = server.pause.changed(), if postponed.is_some() => {}
             _ = ack_timer.tick() => {
                 if !current(generation) {
                     return Ok(());

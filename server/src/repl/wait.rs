@@ -11,10 +11,21 @@ use tokio::time::Instant;
 use crate::server::Server;
 
 /// WAIT numreplicas timeout: how many replicas acknowledged `offset`.
+/// While clients are paused no GETACK is fed (it would move the offset the
+/// pause keeps still): it is fed once the pause ends, as Redis defers it.
 pub async fn wait(server: &Server, replicas: usize, offset: u64, timeout_ms: u64) -> i64 {
-    request_acks(server, offset);
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-    wait_acked(server, replicas, offset, deadline).await as i64
+    let ask = async {
+        while server.pause.is_paused() {
+            server.pause.changed().await;
+        }
+        request_acks(server, offset);
+        std::future::pending::<i64>().await
+    };
+    tokio::select! {
+        acked = wait_acked(server, replicas, offset, deadline) => acked as i64,
+        never = ask => never,
+    }
 }
 
 /// Makes the replicas acknowledge `offset` soon: feeds a GETACK unless one

@@ -371,7 +371,8 @@ fn call_command(
         run_state.mark_dirty();
     }
     let mut out = ReplyWriter::new(protocol);
-    execute(server, client, &mut out, &request, Some(invocation.scope));
+    // Run in the script's scope: never postponed.
+    let _ = execute(server, client, &mut out, &request, Some(invocation.scope));
     reply_to_lua(lua, out.as_bytes())
 }
 
