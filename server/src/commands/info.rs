@@ -169,6 +169,7 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "used_memory", used);
     field!(out, "used_memory_human", human_bytes(used));
     field!(out, "used_memory_rss", rss);
+    field!(out, "used_memory_rss_human", human_bytes(rss));
     field!(out, "used_memory_peak", used.max(rss));
     let scripting = server.scripting.memory();
     let vm_total = scripting.eval_vm + scripting.functions_vm;
@@ -190,7 +191,17 @@ fn memory_section(server: &Server, out: &mut String) {
         human_bytes(vm_total as u64)
     );
     field!(out, "maxmemory", config.get_i64("maxmemory"));
+    field!(
+        out,
+        "maxmemory_human",
+        human_bytes(config.get_i64("maxmemory").max(0) as u64)
+    );
     field!(out, "maxmemory_policy", config.get("maxmemory-policy"));
+    let fragmentation = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
+    field!(out, "mem_fragmentation_ratio", format!("{fragmentation:.2}"));
+    // Everything allocated counts for `maxmemory` (Redis leaves out its
+    // replication buffers and AOF buffer).
+    field!(out, "mem_not_counted_for_evict", 0);
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "lazyfree_pending_objects", 0);
 }
