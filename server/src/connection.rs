@@ -669,7 +669,9 @@ fn dispatch<'s>(
             crate::repl::gate::refusal_under_order(server, client, spec, full_name)
         {
             drop(order);
-            return rejected(out, refusal);
+            // Only a demotion racing this command gets here (`refusal`
+            // passed); an EXEC is discarded as every refused EXEC is.
+            return refuse(server, client, command_id, refusal, out);
         }
     }
     let expiry = crate::repl::expiry::policy(server, client, spec, full_name);
