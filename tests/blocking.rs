@@ -93,3 +93,31 @@ fn a_key_of_another_type_keeps_a_pop_waiting() {
     writer.expect(b":1\r\n");
     mover.expect(b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
 }
+
+/// A command that blocks goes into the slow log when it is served, not when
+/// it blocks (Redis's updateStatsOnUnblock), so it comes after the push
+/// that served it.
+#[test]
+fn a_blocked_command_is_slow_logged_when_served() {
+    let server = Server::start_with(&["--slowlog-log-slower-than", "0"]);
+    let mut admin = server.raw();
+    let mut waiter = server.raw();
+    waiter.send(b"BLPOP list 0\r\n");
+    server.wait_blocked(1);
+    admin.send(b"SLOWLOG RESET\r\n");
+    admin.expect(b"+OK\r\n");
+    admin.send(b"SLOWLOG LEN\r\n");
+    // SLOWLOG RESET itself, logged once it ran; not the blocked BLPOP.
+    admin.expect(b":1\r\n");
+    admin.send(b"RPUSH list a\r\n");
+    admin.expect(b":1\r\n");
+    waiter.expect(b"*2\r\n$4\r\nlist\r\n$1\r\na\r\n");
+    admin.send(b"SLOWLOG GET 1\r\n");
+    let newest = common::read_reply(&mut admin);
+    let blpop = b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n0\r\n";
+    assert!(
+        newest.windows(blpop.len()).any(|w| w == blpop),
+        "newest slow log entry: {}",
+        String::from_utf8_lossy(&newest)
+    );
+}

@@ -91,6 +91,10 @@ pub struct Blocked {
     pub wake: oneshot::Receiver<Wake>,
     pub timeout: Option<Duration>,
     pub timeout_reply: TimeoutReply,
+    /// How long the command ran before it blocked: its slow log duration
+    /// once served (the serving itself, done by the writer that made the
+    /// key ready, is not added).
+    pub ran_for: Duration,
 }
 
 struct Waiter {
@@ -183,6 +187,7 @@ impl BlockingRegistry {
             wake: receiver,
             timeout: request.timeout,
             timeout_reply: request.timeout_reply,
+            ran_for: Duration::ZERO,
         })
     }
 

@@ -166,9 +166,16 @@ async fn serve_client(
                 stream.write_all(out.as_bytes()).await?;
                 out.clear();
                 handle.blocked.store(true, Ordering::Relaxed);
-                let served =
-                    wait_while_blocked(server, &mut stream, &mut buf, client, blocked, &mut out)
-                        .await;
+                let served = wait_while_blocked(
+                    server,
+                    &mut stream,
+                    &mut buf,
+                    client,
+                    blocked,
+                    &request,
+                    &mut out,
+                )
+                .await;
                 handle.blocked.store(false, Ordering::Relaxed);
                 if !served? {
                     return Ok(());
@@ -207,11 +214,13 @@ async fn wait_while_blocked(
     buf: &mut BytesMut,
     client: &mut ClientState,
     blocked: Blocked,
+    request: &[Bytes],
     out: &mut ReplyWriter,
 ) -> std::io::Result<bool> {
     let handle = client.handle.clone();
     let deadline = blocked.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut wake = blocked.wake;
+    let ran_for = blocked.ran_for;
     let sleep_until_deadline = async {
         match deadline {
             Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -242,15 +251,22 @@ async fn wait_while_blocked(
             }
         }
     };
+    let name = *client.handle.last_command.lock();
+    let command_id = server.commands.lookup(name.as_bytes()).map(|(id, _)| id);
     match outcome {
-        Some(Wake::Served(reply)) => out.raw(&reply),
+        Some(Wake::Served(reply)) => {
+            out.raw(&reply);
+            if let Some(id) = command_id {
+                crate::commands::log_if_slow(server, client, request, ran_for, id);
+            }
+        }
         Some(Wake::UnblockedWithError) => {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
             // Counted as the blocked command's failure, as in Redis.
             server.stats.record_error("UNBLOCKED");
-            let name = *client.handle.last_command.lock();
-            if let Some((id, _)) = server.commands.lookup(name.as_bytes()) {
+            if let Some(id) = command_id {
                 ServerStats::add(&server.stats.commands[id].failed_calls, 1);
+                crate::commands::log_if_slow(server, client, request, ran_for, id);
             }
         }
         Some(Wake::UnblockedAsTimeout) | None => blocked.timeout_reply.write(out),
@@ -374,6 +390,9 @@ pub fn execute(
     let started = Instant::now();
     let outcome = dispatch(server, client, out, request, scope);
     let elapsed = started.elapsed();
+    if let Some(blocked) = client.blocked.as_mut() {
+        blocked.ran_for = elapsed;
+    }
     client.handle.touch();
     match outcome {
         Outcome::Postponed => return Executed::Postponed,

@@ -47,7 +47,10 @@ use bytes::Bytes;
 use crate::client::ClientState;
 use crate::server::Server;
 
-/// After a command ran: slow log, latency monitor and MONITOR feed.
+/// After a command ran: slow log, latency monitor and MONITOR feed. A
+/// command that blocked is logged in the slow log when it completes
+/// ([`log_if_slow`] from the blocked client's wait), as Redis's
+/// `updateStatsOnUnblock`.
 pub fn observe(
     server: &Server,
     client: &ClientState,
@@ -56,18 +59,8 @@ pub fn observe(
     command_id: usize,
 ) {
     let spec = server.commands.spec(command_id);
-    let micros = elapsed.as_micros() as u64;
-    let threshold = server.hot.slowlog_slower_than_us.load(Ordering::Relaxed);
-    if threshold >= 0 && micros >= threshold as u64 && !spec.has_flag("skip_slowlog") {
-        let max_len = server.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
-        let name = client.handle.name.lock().clone();
-        server.slowlog.lock().record(
-            request,
-            micros,
-            &client.handle.peer.to_string(),
-            &name,
-            max_len,
-        );
+    if client.blocked.is_none() {
+        log_if_slow(server, client, request, elapsed, command_id);
     }
     let event = if spec.has_flag("fast") {
         "fast-command"
@@ -82,5 +75,30 @@ pub fn observe(
         let _ = server
             .monitor_feed
             .send(introspection::monitor_line(client, request));
+    }
+}
+
+/// Adds `request` to the slow log if it took `elapsed` or more than
+/// `slowlog-log-slower-than`.
+pub fn log_if_slow(
+    server: &Server,
+    client: &ClientState,
+    request: &[Bytes],
+    elapsed: Duration,
+    command_id: usize,
+) {
+    let micros = elapsed.as_micros() as u64;
+    let threshold = server.hot.slowlog_slower_than_us.load(Ordering::Relaxed);
+    let skipped = server.commands.spec(command_id).has_flag("skip_slowlog");
+    if threshold >= 0 && micros >= threshold as u64 && !skipped {
+        let max_len = server.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        let name = client.handle.name.lock().clone();
+        server.slowlog.lock().record(
+            request,
+            micros,
+            &client.handle.peer.to_string(),
+            &name,
+            max_len,
+        );
     }
 }
