@@ -184,13 +184,27 @@ fn config_get_set_and_info() {
     );
     let pairs: Vec<String> = run(&mut c, &["CONFIG", "GET", "maxmemory", "hz"]).unwrap();
     assert_eq!(pairs, vec!["maxmemory", "10485760", "hz", "20"]);
-    let error = run::<String>(&mut c, &["CONFIG", "SET", "port", "1"]).unwrap_err();
+    let error = run::<String>(&mut c, &["CONFIG", "SET", "daemonize", "yes"]).unwrap_err();
     assert_eq!(
         error.detail(),
         Some(
-            "CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+            "CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"
         )
     );
+    let error = run::<String>(&mut c, &["CONFIG", "SET", "hz", "5", "hz", "6"]).unwrap_err();
+    assert_eq!(
+        error.detail(),
+        Some("CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter")
+    );
+    let error = run::<String>(&mut c, &["CONFIG", "SET", "maxmemory-clients", "101%"]).unwrap_err();
+    assert_eq!(
+        error.detail(),
+        Some("CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100")
+    );
+    let set: String = run(&mut c, &["CONFIG", "SET", "maxmemory-clients", "10%"]).unwrap();
+    assert_eq!(set, "OK");
+    let pairs: Vec<String> = run(&mut c, &["CONFIG", "GET", "maxmemory-clients"]).unwrap();
+    assert_eq!(pairs, vec!["maxmemory-clients", "10%"]);
     let info: String = run(&mut c, &["INFO"]).unwrap();
     let run_id = info
         .lines()
@@ -199,7 +213,43 @@ fn config_get_set_and_info() {
     assert_eq!(run_id.trim().len(), 40);
     assert!(info.contains("# Keyspace"));
     let info: String = run(&mut c, &["INFO", "commandstats"]).unwrap();
-    assert!(info.contains("cmdstat_config|set:calls=2"), "{info}");
+    assert!(info.contains("cmdstat_config|set:calls=5"), "{info}");
+}
+
+/// CONFIG SET port listens on the new port and closes the old one; a port
+/// that cannot be bound fails the whole call and changes nothing.
+#[test]
+fn config_set_port_moves_the_listener() {
+    let server = Server::start();
+    let mut c = server.client();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port().to_string();
+    let args = [
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        "12345678",
+        "port",
+        &taken_port,
+    ];
+    let error = run::<String>(&mut c, &args).unwrap_err();
+    assert_eq!(
+        error.detail(),
+        Some("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.")
+    );
+    let pairs: Vec<String> = run(&mut c, &["CONFIG", "GET", "maxmemory"]).unwrap();
+    assert_eq!(pairs, vec!["maxmemory", "0"]);
+    drop(taken);
+
+    let new_port = common::free_port();
+    let set: String = run(&mut c, &["CONFIG", "SET", "port", &new_port.to_string()]).unwrap();
+    assert_eq!(set, "OK");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+    let mut moved = common::raw(new_port);
+    moved.send(b"PING\r\n");
+    moved.expect(b"+PONG\r\n");
+    let info: String = run(&mut c, &["INFO", "server"]).unwrap();
+    assert!(info.contains(&format!("tcp_port:{new_port}\r\n")), "{info}");
 }
 
 #[test]

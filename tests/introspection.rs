@@ -305,3 +305,23 @@ fn command_docs_match_real_redis_for_every_command() {
         );
     });
 }
+
+/// MONITOR shows EVAL and FCALL before the commands their scripts run, and
+/// a script's commands as coming from `lua`, as Redis does.
+#[test]
+fn monitor_shows_a_script_before_its_commands() {
+    let server = Server::start();
+    let mut monitor = server.raw();
+    monitor.send(b"MONITOR\r\n");
+    monitor.expect(b"+OK\r\n");
+    let mut caller = server.raw();
+    caller.send(b"EVAL \"return redis.call('set','foo','bar')\" 0\r\n");
+    caller.expect(b"+OK\r\n");
+    let eval = monitor.read_line();
+    assert!(
+        eval.ends_with("\"EVAL\" \"return redis.call('set','foo','bar')\" \"0\""),
+        "{eval}"
+    );
+    let set = monitor.read_line();
+    assert!(set.ends_with(" [0 lua] \"set\" \"foo\" \"bar\""), "{set}");
+}

@@ -339,11 +339,20 @@ impl ClientRegistry {
         self.clients.lock().remove(&id);
     }
 
+    /// The clients not killed yet. A killed client's connection task
+    /// unregisters it once it notices; Redis frees a killed client at once,
+    /// so CLIENT LIST, CLIENT KILL and INFO already leave it out.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
-        self.clients.lock().values().cloned().collect()
+        let clients = self.clients.lock();
+        clients
+            .values()
+            .filter(|c| !c.is_killed())
+            .cloned()
+            .collect()
     }
 
     pub fn len(&self) -> usize {
-        self.clients.lock().len()
+        let clients = self.clients.lock();
+        clients.values().filter(|c| !c.is_killed()).count()
     }
 }

@@ -98,6 +98,9 @@ async fn serve_client(
             return Ok(());
         }
         ServerStats::add(&server.stats.net_input_bytes, read as u64);
+        // While the batch runs, CLIENT LIST's `qbuf` counts all of it, as
+        // Redis trims the commands it ran from its query buffer only after.
+        handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
         let limits = ParseLimits {
             max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
         };

@@ -15,6 +15,7 @@ mod geo;
 mod key_spec;
 mod latency;
 mod lcs;
+mod listen;
 mod log;
 mod memory;
 mod notify;
@@ -86,7 +87,7 @@ pub fn run(args: Vec<String>) -> i32 {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind").to_string();
         tracing::info!("Ferrite {} (Redis {REDIS_VERSION} compatible), 64 bit, standalone mode, port {port}, PID: {}", env!("CARGO_PKG_VERSION"), std::process::id());
-        let listeners = match server::bind_all(&bind, port).await {
+        let listeners = match listen::bind_all(&bind, port) {
             Ok(listeners) => listeners,
             Err(error) => {
                 tracing::warn!("{error}");

@@ -1,8 +1,7 @@
 //! The process-wide state every connection shares, and the server's lifecycle:
 //! bind, accept, background jobs (active expiry), shutdown on signal or SHUTDOWN.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,7 +93,9 @@ pub struct Server {
     /// 40 hex characters, new on every start (INFO run_id).
     pub run_id: String,
     pub started: Instant,
-    pub port: u16,
+    /// The TCP port (`port`; CONFIG SET may change it).
+    pub port: AtomicU16,
+    pub listeners: crate::listen::Listeners,
     /// Commands as MONITOR prints them.
     pub monitor_feed: broadcast::Sender<bytes::Bytes>,
     pub monitors: AtomicU64,
@@ -146,7 +147,8 @@ impl Server {
                 .expect("the built-in Lua sandbox always loads"),
             run_id: random_hex(40),
             started: Instant::now(),
-            port,
+            port: AtomicU16::new(port),
+            listeners: crate::listen::Listeners::default(),
             monitor_feed: broadcast::channel(4096).0,
             monitors: AtomicU64::new(0),
             shutdown: Notify::new(),
@@ -240,42 +242,6 @@ pub fn random_hex(len: usize) -> String {
         .collect()
 }
 
-/// Binds every `bind` address on `port`. Addresses prefixed with `-` are
-/// optional (Redis's `-::1`): failing to bind them is not an error.
-pub async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
-    let mut listeners = Vec::new();
-    for address in bind.split_whitespace() {
-        let (optional, host) = match address.strip_prefix('-') {
-            Some(host) => (true, host),
-            None => (false, address),
-        };
-        let host = if host == "*" { "0.0.0.0" } else { host };
-        let socket_addr: SocketAddr = match format!("{host}:{port}")
-            .parse()
-            .or_else(|_| format!("[{host}]:{port}").parse())
-        {
-            Ok(addr) => addr,
-            Err(_) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("invalid bind address {host}"),
-                ))
-            }
-        };
-        match TcpListener::bind(socket_addr).await {
-            Ok(listener) => listeners.push(listener),
-            Err(e) if optional => warn!("Could not bind optional address {socket_addr}: {e}"),
-            Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("Failed listening on port {port} (tcp), aborting: {e}"),
-                ))
-            }
-        }
-    }
-    Ok(listeners)
-}
-
 /// `unixsocket`: listens on `path` (a stale socket file there is removed first, as Redis
 /// does), with `unixsocketperm` (octal, 0 = leave as created) as the file's mode.
 pub fn bind_unix(path: &str, perm: &str) -> std::io::Result<UnixListener> {
@@ -300,23 +266,7 @@ pub fn bind_unix(path: &str, perm: &str) -> std::io::Result<UnixListener> {
 /// Accepts connections on every listener until shutdown.
 pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Option<UnixListener>) {
     spawn_background_jobs(server.clone());
-    for listener in listeners {
-        let server = server.clone();
-        tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let local = stream.local_addr().unwrap_or(peer);
-                        let (peer, local) = (ClientAddr::Tcp(peer), ClientAddr::Tcp(local));
-                        let server = server.clone();
-                        tokio::spawn(crate::connection::handle(server, stream, peer, local));
-                    }
-                    Err(e) => accept_failed(e).await,
-                }
-            }
-        });
-    }
+    server.listeners.start(&server, listeners);
     info!("Ready to accept connections");
     if let Some(listener) = unix {
         let path: Arc<str> = server.config.read().get("unixsocket").into();
@@ -335,7 +285,7 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
                             addr,
                         ));
                     }
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => crate::listen::accept_failed(e).await,
                 }
             }
         });
@@ -376,11 +326,6 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
         let _ = std::fs::remove_file(unixsocket);
     }
     info!("Ferrite is now ready to exit, bye bye...");
-}
-
-async fn accept_failed(error: std::io::Error) {
-    warn!("Accepting client connection: {error}");
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 /// Periodic work Redis does in `serverCron`: the active expire cycle (then

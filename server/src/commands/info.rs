@@ -105,7 +105,7 @@ fn server_section(server: &Server, out: &mut String) {
     field!(out, "multiplexing_api", "epoll");
     field!(out, "process_id", std::process::id());
     field!(out, "run_id", server.run_id);
-    field!(out, "tcp_port", server.port);
+    field!(out, "tcp_port", server.port.load(Ordering::Relaxed));
     field!(out, "server_time_usec", ferrite_storage::now_ms() * 1000);
     field!(out, "uptime_in_seconds", uptime);
     field!(out, "uptime_in_days", uptime / 86_400);

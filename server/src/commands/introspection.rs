@@ -720,12 +720,17 @@ pub fn monitor_line(client: &ClientState, request: &[Bytes]) -> Bytes {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // A script's commands show `lua` where a client's show its address.
+    let source = if client.in_script {
+        "lua".to_string()
+    } else {
+        client.handle.peer.to_string()
+    };
     let mut line = format!(
-        "+{}.{:06} [{} {}]",
+        "+{}.{:06} [{} {source}]",
         now.as_secs(),
         now.subsec_micros(),
         client.db,
-        client.handle.peer
     );
     for arg in request {
         line.push_str(" \"");

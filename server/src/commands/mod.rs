@@ -68,10 +68,16 @@ pub fn observe(
         "command"
     };
     crate::latency::add_sample_if_needed(server, event, elapsed);
-    if server.monitors.load(Ordering::Relaxed) > 0
-        && !spec.has_flag("admin")
-        && !spec.has_flag("skip_monitor")
-    {
+    if !spec.has_flag("admin") && !spec.has_flag("skip_monitor") {
+        feed_monitors(server, client, request);
+    }
+}
+
+/// Sends `request` to the clients in MONITOR mode. Commands flagged
+/// `skip_monitor` that are shown anyway (EVAL, FCALL) call it themselves
+/// before they run, so that a script's commands come after it, as in Redis.
+pub fn feed_monitors(server: &Server, client: &ClientState, request: &[Bytes]) {
+    if server.monitors.load(Ordering::Relaxed) > 0 {
         let _ = server
             .monitor_feed
             .send(introspection::monitor_line(client, request));

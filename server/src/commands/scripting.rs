@@ -320,6 +320,7 @@ fn allow_oom(server: &Server, flags: ScriptFlags, read_only: bool) -> Result<boo
 }
 
 fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -> CmdResult {
+    crate::commands::feed_monitors(ctx.server, ctx.client, args);
     let numkeys = key_count(args, CmdError::NotInteger)?;
     if by_sha && args[1].len() != 40 {
         return Err(CmdError::msg(NOSCRIPT));
@@ -358,6 +359,7 @@ fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro_command: bool) -
 }
 
 fn run_function(ctx: &mut Ctx<'_>, args: &[Bytes], ro_command: bool) -> CmdResult {
+    crate::commands::feed_monitors(ctx.server, ctx.client, args);
     let numkeys = key_count(args, CmdError::msg("ERR Bad number of keys provided"))?;
     let server = ctx.server;
     let out = &mut *ctx.out;

@@ -10,6 +10,7 @@ use ferrite_storage::{encode_dump_payload, Entry};
 use crate::command::{is, parse_f64, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::config::{self, find};
 use crate::key_spec::{flags::*, KeySpec};
+use crate::server::Server;
 
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 /// SLOWLOG's subcommands: admin, but allowed in scripts (Redis 7.0).
@@ -213,7 +214,9 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )));
         };
         if seen.contains(&directive.name) {
-            return Err(CmdError::msg(format!("ERR Duplicate parameter - {name}")));
+            return Err(CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
         }
         seen.push(directive.name);
         staged
@@ -224,6 +227,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ))
             })?;
     }
+    rebind_if_changed(ctx.server, &staged, pairs)?;
     ctx.server.apply_config(staged);
     if crate::eviction::over_limit(ctx.server) {
         tracing::warn!(
@@ -234,6 +238,34 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         crate::eviction::perform_evictions(ctx.server, &ctx.keyspace());
     }
     ctx.out.ok();
+    Ok(())
+}
+
+/// Listens on the new `port`/`bind` of a CONFIG SET before anything of it
+/// is applied, so that a port that cannot be bound leaves every directive
+/// of the call as it was (Redis rolls the call back).
+fn rebind_if_changed(
+    server: &Server,
+    staged: &config::Config,
+    pairs: &[Bytes],
+) -> Result<(), CmdError> {
+    let (port, bind) = (staged.get_i64("port") as u16, staged.get("bind"));
+    let current = server.config.read();
+    if port == current.get_i64("port") as u16 && bind == current.get("bind") {
+        return Ok(());
+    }
+    drop(current);
+    server.listeners.rebind(bind, port).map_err(|reason| {
+        let named = pairs
+            .chunks(2)
+            .map(|pair| text(&pair[0]))
+            .find(|name| matches!(find(name), Some(d) if d.name == "port" || d.name == "bind"))
+            .unwrap_or_default();
+        CmdError::msg(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{named}') - {reason}"
+        ))
+    })?;
+    server.port.store(port, Ordering::Relaxed);
     Ok(())
 }
 

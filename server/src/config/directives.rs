@@ -16,6 +16,9 @@ pub enum Kind {
         min: i64,
         max: i64,
     },
+    /// `maxmemory-clients`: bytes as [`Kind::Memory`], or a percentage of
+    /// `maxmemory` written `N%` (at most 100), reported as written.
+    MemoryOrPercent,
     Enum(&'static [&'static str]),
     /// Free text (paths, passwords, flag strings).
     Text,
@@ -90,8 +93,8 @@ const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const YES_NO_BOOL: Kind = Kind::Bool;
 
 pub const DIRECTIVES: &[Directive] = &[
-    d("port", int(0, 65535), "6379", false),
-    d("bind", Kind::AddressList, "127.0.0.1 -::1", false),
+    d("port", int(0, 65535), "6379", true),
+    d("bind", Kind::AddressList, "127.0.0.1 -::1", true),
     d("databases", int(1, i32::MAX as i64), "16", false),
     d("maxclients", int(1, i32::MAX as i64), "10000", true),
     d("timeout", int(0, i32::MAX as i64), "0", true),
@@ -276,7 +279,7 @@ pub const DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("maxmemory-samples", int(1, 64), "5", true),
-    accepted("maxmemory-clients", mem(0, i64::MAX), "0"),
+    accepted("maxmemory-clients", Kind::MemoryOrPercent, "0"),
     alias(
         accepted("busy-reply-threshold", int(0, MAX), "5000"),
         &["lua-time-limit"],

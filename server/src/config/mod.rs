@@ -114,6 +114,17 @@ fn canonical_value(
                 .ok_or_else(|| "argument must be a memory value".to_string())?;
             check_range(value, min, max)
         }
+        Kind::MemoryOrPercent => {
+            let text = single()?;
+            if let Some(bytes) = parse_memory(text) {
+                return check_range(bytes, 0, i64::MAX);
+            }
+            match text.strip_suffix('%').map(str::parse::<u64>) {
+                Some(Ok(percent)) if percent <= 100 => Ok(text.to_string()),
+                Some(Ok(_)) => Err("percentage argument must be less or equal to 100".into()),
+                _ => Err("argument must be a memory or percent value".into()),
+            }
+        }
         Kind::Enum(choices) => {
             let value = single()?.to_ascii_lowercase();
             if choices.contains(&value.as_str()) {

@@ -321,7 +321,7 @@ async fn sync_and_stream(
             if announced > 0 {
                 announced as u16
             } else {
-                server.port
+                server.port.load(std::sync::atomic::Ordering::Relaxed)
             },
             config.get("replica-announce-ip").to_string(),
         )
