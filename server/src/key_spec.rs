@@ -46,10 +46,7 @@ pub enum BeginSearch {
     /// At this argument index.
     Index(i32),
     /// After this keyword, searched from `startfrom` (negative: from the end,
-    /// backwards). Only Redis commands Ferrite lacks so far use it (XREAD's
-    /// STREAMS, GEORADIUS's STORE, MIGRATE's KEYS); COMMAND INFO and key
-    /// finding handle it for them.
-    #[allow(dead_code)]
+    /// backwards): GEORADIUS's STORE, MIGRATE's KEYS.
     Keyword {
         keyword: &'static str,
         startfrom: i32,

@@ -38,14 +38,16 @@ impl Listeners {
 
     /// Listens on `bind` and `port` instead of the current addresses. If any
     /// required address cannot be bound, the current listeners stay and the
-    /// error is Redis's (the cause is logged).
-    pub fn rebind(&self, bind: &str, port: u16) -> Result<(), &'static str> {
+    /// error is Redis's for the directive that changed (the cause is logged).
+    pub fn rebind(&self, bind: &str, port: u16, bind_changed: bool) -> Result<(), &'static str> {
         const FAILED: &str = "Unable to listen on this port. Check server logs.";
+        const BIND_FAILED: &str = "Failed to bind to specified addresses.";
+        let failed = if bind_changed { BIND_FAILED } else { FAILED };
         let listeners = bind_all(bind, port).map_err(|error| {
             warn!("{error}");
-            FAILED
+            failed
         })?;
-        let server = self.server.get().and_then(Weak::upgrade).ok_or(FAILED)?;
+        let server = self.server.get().and_then(Weak::upgrade).ok_or(failed)?;
         let mut accepting = self.accepting.lock();
         for task in accepting.drain(..) {
             task.abort();

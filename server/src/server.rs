@@ -96,6 +96,8 @@ pub struct Server {
     /// The TCP port (`port`; CONFIG SET may change it).
     pub port: AtomicU16,
     pub listeners: crate::listen::Listeners,
+    /// MIGRATE's connections to its targets.
+    pub migrate_sockets: crate::migrate::SocketCache,
     /// Commands as MONITOR prints them.
     pub monitor_feed: broadcast::Sender<bytes::Bytes>,
     pub monitors: AtomicU64,
@@ -149,6 +151,7 @@ impl Server {
             started: Instant::now(),
             port: AtomicU16::new(port),
             listeners: crate::listen::Listeners::default(),
+            migrate_sockets: Default::default(),
             monitor_feed: broadcast::channel(4096).0,
             monitors: AtomicU64::new(0),
             shutdown: Notify::new(),

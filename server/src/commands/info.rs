@@ -270,6 +270,11 @@ fn stats_section(server: &Server, out: &mut String) {
         "pubsubshard_channels",
         pubsub.active_count(crate::pubsub::Kind::Shard)
     );
+    field!(
+        out,
+        "migrate_cached_sockets",
+        server.migrate_sockets.count()
+    );
     let (keys, items, prefixes) = server.tracking.totals();
     field!(out, "tracking_total_keys", keys);
     field!(out, "tracking_total_items", items);

@@ -17,6 +17,7 @@ mod introspection;
 mod keys;
 mod list_blocking;
 mod lists;
+mod migrate;
 mod persistence;
 mod pubsub;
 mod replication;
@@ -68,8 +69,10 @@ pub fn observe(
         "command"
     };
     crate::latency::add_sample_if_needed(server, event, elapsed);
-    if !spec.has_flag("admin") && !spec.has_flag("skip_monitor") {
-        feed_monitors(server, client, request);
+    let monitored = server.monitors.load(Ordering::Relaxed) > 0;
+    if monitored && !spec.has_flag("admin") && !spec.has_flag("skip_monitor") {
+        let redacted = crate::redact::redacted(server.commands.full_name(command_id), request);
+        feed_monitors(server, client, redacted.as_deref().unwrap_or(request));
     }
 }
 
@@ -99,8 +102,9 @@ pub fn log_if_slow(
     if threshold >= 0 && micros >= threshold as u64 && !skipped {
         let max_len = server.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
         let name = client.handle.name.lock().clone();
+        let redacted = crate::redact::redacted(server.commands.full_name(command_id), request);
         server.slowlog.lock().record(
-            request,
+            redacted.as_deref().unwrap_or(request),
             micros,
             &client.handle.peer.to_string(),
             &name,

@@ -251,20 +251,25 @@ fn rebind_if_changed(
 ) -> Result<(), CmdError> {
     let (port, bind) = (staged.get_i64("port") as u16, staged.get("bind"));
     let current = server.config.read();
-    if port == current.get_i64("port") as u16 && bind == current.get("bind") {
+    let bind_changed = bind != current.get("bind");
+    if port == current.get_i64("port") as u16 && !bind_changed {
         return Ok(());
     }
     drop(current);
-    server.listeners.rebind(bind, port).map_err(|reason| {
-        let named = pairs
-            .chunks(2)
-            .map(|pair| text(&pair[0]))
-            .find(|name| matches!(find(name), Some(d) if d.name == "port" || d.name == "bind"))
-            .unwrap_or_default();
-        CmdError::msg(format!(
-            "ERR CONFIG SET failed (possibly related to argument '{named}') - {reason}"
-        ))
-    })?;
+    let changed = if bind_changed { "bind" } else { "port" };
+    server
+        .listeners
+        .rebind(bind, port, bind_changed)
+        .map_err(|reason| {
+            let named = pairs
+                .chunks(2)
+                .map(|pair| text(&pair[0]))
+                .find(|name| find(name).is_some_and(|d| d.name == changed))
+                .unwrap_or_default();
+            CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{named}') - {reason}"
+            ))
+        })?;
     server.port.store(port, Ordering::Relaxed);
     Ok(())
 }

@@ -97,6 +97,9 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         }
         "getex" => getex(ks, lazy, ran, &reply),
         "getdel" if !reply.is_null() => one(delete(lazy.user_del, &args[1])),
+        // MIGRATE records the DEL of the keys it moved itself (the reply
+        // does not say which).
+        "migrate" => Vec::new(),
         "incrbyfloat" => match reply.text() {
             Some(value) => one(vec![
                 word("SET"),
