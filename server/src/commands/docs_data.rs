@@ -2008,7 +2008,7 @@ pub static DOCS: &[(&str, CommandDocs)] = &[
             Arg::new("port", "integer"),
             Arg::new("key_or_empty_string", "oneof").args(&[
                 Arg::new("key", "key").key_spec(0),
-                Arg::new("empty_string", "pure-token").token("\"\""),
+                Arg::new("empty_string", "pure-token").token(""),
             ]),
             Arg::new("destination-db", "integer"),
             Arg::new("timeout", "integer"),
