@@ -283,7 +283,7 @@ impl Keyspace {
                     return;
                 }
                 let read = self.read();
-                drop(read.lock_index(db, index));
+                read.lock_index(db, index).shard.complete_capture();
             }
         }
         self.snapshots.finish(Some(job));
@@ -474,7 +474,7 @@ impl KeyspaceExclusive<'_> {
         let snapshots = &self.keyspace.snapshots;
         if snapshots.is_active() {
             for (index, db) in self.dbs.iter().enumerate() {
-                db.for_each_raw_shard(|shard| snapshots.before_access(index, shard));
+                db.for_each_raw_shard(|shard| snapshots.capture_whole(index, shard));
             }
             snapshots.finish(None);
         }

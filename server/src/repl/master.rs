@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
 use ferrite_resp::{ParseLimits, RequestParser};
+use ferrite_storage::rdb::RdbFile;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
@@ -196,7 +197,7 @@ async fn full_sync(
     let (job, libraries) = job;
     let rdb = tokio::task::spawn_blocking(move || {
         snapshot_server.keyspace.complete_snapshot(&job);
-        job.to_rdb(&crate::persistence::aux_fields(None), &libraries)
+        job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
     })
     .await
     .map_err(std::io::Error::other)?;
@@ -207,7 +208,7 @@ async fn full_sync(
         stream
             .write_all(format!("$EOF:{mark}\r\n").as_bytes())
             .await?;
-        stream.write_all(&rdb).await?;
+        send_pieces(stream, &rdb).await?;
         stream.write_all(mark.as_bytes()).await?;
         repl.log.set_state(id, ReplicaState::Online);
         info!(
@@ -217,9 +218,18 @@ async fn full_sync(
         stream
             .write_all(format!("${}\r\n", rdb.len()).as_bytes())
             .await?;
-        stream.write_all(&rdb).await?;
+        send_pieces(stream, &rdb).await?;
         repl.log.set_state(id, ReplicaState::Online);
         info!("Synchronization with replica {name} succeeded");
+    }
+    Ok(())
+}
+
+/// Writes the snapshot's file piece by piece (a shard's keys each), as it
+/// was built: never copied into one buffer.
+async fn send_pieces(stream: &mut impl ClientIo, rdb: &RdbFile) -> std::io::Result<()> {
+    for piece in rdb.pieces() {
+        stream.write_all(piece).await?;
     }
     Ok(())
 }

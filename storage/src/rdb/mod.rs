@@ -18,7 +18,7 @@ mod reader;
 mod writer;
 
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};
-pub use writer::write;
+pub use writer::{write, RdbFile};
 pub(crate) use writer::{assemble, write_entry};
 
 /// The RDB version Redis 7.0 writes, and the newest Ferrite reads.

@@ -1,6 +1,8 @@
 //! Writing a whole keyspace as an RDB version 10 file, in the layout Redis
 //! 7.0's `rdbSaveRio` produces (AUX fields, function libraries, then
 //! SELECTDB, RESIZEDB and the keys of each non-empty database, EOF, CRC-64).
+//! A file is built as a list of pieces (`RdbFile`), never copied into one
+//! buffer: a snapshot of millions of keys is sent or written piece by piece.
 
 use super::codec::{write_bytes, write_length, write_string_value};
 use super::functions::write_libraries;
@@ -24,20 +26,46 @@ pub fn write<C: AsRef<[u8]>>(
     aux: &[(&str, String)],
     libraries: &[C],
     now_ms: u64,
-) -> Vec<u8> {
-    let chunks: Vec<DbChunk> = databases
-        .iter()
-        .map(|db| {
-            let mut chunk = DbChunk::default();
-            db.for_each_live_entry(now_ms, |key, entry| {
-                write_entry(&mut chunk.bytes, key, entry);
-                chunk.keys += 1;
-                chunk.volatile += entry.expire_at_ms().is_some() as u64;
-            });
-            chunk
-        })
-        .collect();
-    assemble(chunks.iter(), aux, libraries)
+) -> RdbFile {
+    let chunks = databases.iter().map(|db| {
+        let mut chunk = DbChunk::default();
+        db.for_each_raw_shard(|shard| chunk.add(now_ms, shard.entries()));
+        chunk
+    });
+    assemble(chunks, aux, libraries)
+}
+
+/// An RDB file as the pieces it was built from, in order.
+#[derive(Debug, Default)]
+pub struct RdbFile {
+    pieces: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl RdbFile {
+    fn push(&mut self, piece: Vec<u8>) {
+        self.len += piece.len();
+        self.pieces.push(piece);
+    }
+
+    /// The file's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pieces, to be sent or written one after another.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        self.pieces.iter().map(Vec::as_slice)
+    }
+
+    /// The whole file in one buffer (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces.concat()
+    }
 }
 
 /// One key: its expiry if any, then type, key and value.
@@ -52,11 +80,12 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
 }
 
 /// The file around the serialised keys of each database (in database order).
-pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
-    databases: impl Iterator<Item = &'a DbChunk>,
+pub(crate) fn assemble<C: AsRef<[u8]>>(
+    databases: impl Iterator<Item = DbChunk>,
     aux: &[(&str, String)],
     libraries: &[C],
-) -> Vec<u8> {
+) -> RdbFile {
+    let mut file = RdbFile::default();
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
@@ -76,10 +105,14 @@ pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
         out.push(OPCODE_RESIZEDB);
         write_length(&mut out, chunk.keys);
         write_length(&mut out, chunk.volatile);
-        out.extend_from_slice(&chunk.bytes);
+        file.push(std::mem::take(&mut out));
+        for piece in chunk.pieces {
+            file.push(piece);
+        }
     }
     out.push(OPCODE_EOF);
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    file.push(out);
+    let crc = file.pieces().fold(0, crc64);
+    file.push(crc.to_le_bytes().to_vec());
+    file
 }
