@@ -360,30 +360,38 @@ fn due_save_point(server: &Server) -> Option<(u64, u64)> {
 pub fn spawn_saver(server: Arc<Server>) {
     let spawned = std::thread::Builder::new()
         .name("rdb-saver".into())
-        .spawn(move || loop {
-            let p = &server.persistence;
-            {
-                let mut guard = p.wake_lock.lock();
-                if !p.bgsave_in_progress() {
-                    p.wake.wait_for(&mut guard, Duration::from_millis(100));
-                }
-            }
-            if server.shutting_down.load(Ordering::Relaxed) {
-                return;
-            }
-            if !p.bgsave_in_progress() {
-                if let Some((seconds, changes)) = due_save_point(&server) {
-                    info!("{changes} changes in {seconds} seconds. Saving...");
-                    p.request_bgsave();
-                }
-            }
-            if p.bgsave_in_progress() {
-                background_save(&server);
-                p.bgsave_in_progress.store(false, Ordering::SeqCst);
-            }
+        .spawn(move || {
+            crate::background::lower_priority();
+            saver_loop(&server)
         });
     if let Err(e) = spawned {
         warn!("Can't start the RDB saver thread: {e}");
+    }
+}
+
+/// The `rdb-saver` thread's loop: BGSAVE requests and the save points.
+fn saver_loop(server: &Server) {
+    loop {
+        let p = &server.persistence;
+        {
+            let mut guard = p.wake_lock.lock();
+            if !p.bgsave_in_progress() {
+                p.wake.wait_for(&mut guard, Duration::from_millis(100));
+            }
+        }
+        if server.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        if !p.bgsave_in_progress() {
+            if let Some((seconds, changes)) = due_save_point(&server) {
+                info!("{changes} changes in {seconds} seconds. Saving...");
+                p.request_bgsave();
+            }
+        }
+        if p.bgsave_in_progress() {
+            background_save(&server);
+            p.bgsave_in_progress.store(false, Ordering::SeqCst);
+        }
     }
 }
 

@@ -195,12 +195,11 @@ async fn full_sync(
     }
     let snapshot_server = server.clone();
     let (job, libraries) = job;
-    let rdb = tokio::task::spawn_blocking(move || {
+    let rdb = crate::background::run("repl-snapshot", move || {
         snapshot_server.keyspace.complete_snapshot(&job);
         job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
     })
-    .await
-    .map_err(std::io::Error::other)?;
+    .await?;
     info!("Background saving terminated with success");
     repl.log.set_state(id, ReplicaState::SendBulk);
     if diskless {
