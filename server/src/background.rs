@@ -32,12 +32,12 @@ pub fn lower_priority() {
     }
 }
 
-/// Runs `work` on a new low-priority thread called `name` and waits for its
-/// result without holding a tokio worker.
-pub async fn run<T: Send + 'static>(
+/// Starts `work` on a new low-priority thread called `name`; its result
+/// arrives on the returned channel.
+pub fn spawn<T: Send + 'static>(
     name: &str,
     work: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<T> {
+) -> std::io::Result<tokio::sync::oneshot::Receiver<T>> {
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name(name.to_string())
@@ -46,7 +46,15 @@ pub async fn run<T: Send + 'static>(
             // The receiver is gone only if the waiting task was dropped.
             let _ = done.send(work());
         })?;
-    result
+    Ok(result)
+}
+
+/// [`spawn`], then waits for the result without holding a tokio worker.
+pub async fn run<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    spawn(name, work)?
         .await
         .map_err(|_| std::io::Error::other(format!("the {name} thread ended without a result")))
 }

@@ -239,11 +239,23 @@ impl SnapshotJob {
         self.complete.load(Ordering::Acquire)
     }
 
+    /// The serialised keys of database `db` captured so far (removed from
+    /// the job).
+    pub(crate) fn take_pieces(&self, db: usize) -> Vec<Vec<u8>> {
+        self.databases
+            .get(db)
+            .map(|chunk| std::mem::take(&mut chunk.lock().pieces))
+            .unwrap_or_default()
+    }
+
     /// The RDB file of the finished snapshot, with `aux` fields and the
     /// function `libraries` the caller took at the snapshot's start. The
     /// captured keys move into the file: a second call has none.
     pub fn take_rdb<C: AsRef<[u8]>>(&self, aux: &[(&str, String)], libraries: &[C]) -> RdbFile {
-        let chunks = self.databases.iter().map(|db| std::mem::take(&mut *db.lock()));
+        let chunks = self
+            .databases
+            .iter()
+            .map(|db| std::mem::take(&mut *db.lock()));
         rdb::assemble(chunks, aux, libraries)
     }
 }

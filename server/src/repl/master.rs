@@ -10,10 +10,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
 use ferrite_resp::{ParseLimits, RequestParser};
-use ferrite_storage::rdb::RdbFile;
+use ferrite_storage::rdb::RdbStream;
+use ferrite_storage::SnapshotJob;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
@@ -193,44 +195,76 @@ async fn full_sync(
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
             .await?;
     }
-    let snapshot_server = server.clone();
     let (job, libraries) = job;
-    let rdb = crate::background::run("repl-snapshot", move || {
-        snapshot_server.keyspace.complete_snapshot(&job);
-        job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
-    })
-    .await?;
-    info!("Background saving terminated with success");
-    repl.log.set_state(id, ReplicaState::SendBulk);
     if diskless {
-        let mark = crate::server::random_hex(40);
-        stream
-            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
-            .await?;
-        send_pieces(stream, &rdb).await?;
-        stream.write_all(mark.as_bytes()).await?;
+        stream_snapshot(server, stream, job, libraries, id).await?;
         repl.log.set_state(id, ReplicaState::Online);
         info!(
             "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
         );
+        info!("Background RDB transfer terminated with success");
     } else {
+        let snapshot_server = server.clone();
+        let rdb = crate::background::run("repl-snapshot", move || {
+            snapshot_server.keyspace.complete_snapshot(&job);
+            job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
+        })
+        .await?;
+        info!("Background saving terminated with success");
+        repl.log.set_state(id, ReplicaState::SendBulk);
         stream
             .write_all(format!("${}\r\n", rdb.len()).as_bytes())
             .await?;
-        send_pieces(stream, &rdb).await?;
+        for piece in rdb.pieces() {
+            stream.write_all(piece).await?;
+        }
         repl.log.set_state(id, ReplicaState::Online);
         info!("Synchronization with replica {name} succeeded");
     }
     Ok(())
 }
 
-/// Writes the snapshot's file piece by piece (a shard's keys each), as it
-/// was built: never copied into one buffer.
-async fn send_pieces(stream: &mut impl ClientIo, rdb: &RdbFile) -> std::io::Result<()> {
-    for piece in rdb.pieces() {
-        stream.write_all(piece).await?;
+/// Pieces of a streamed snapshot on their way from the walk to the socket:
+/// a shard's keys each, so a few megabytes at most are in flight.
+const STREAMED_PIECES_IN_FLIGHT: usize = 16;
+
+/// Diskless: sends `$EOF:<mark>`, then the snapshot's file as the walk
+/// serialises it (on its own low-priority thread, `background`), then the
+/// mark. The file is never held whole: memory stays bounded and the transfer
+/// overlaps the walk. A replica that goes away mid-way only stops the
+/// sending; the walk still completes the snapshot, which must end.
+async fn stream_snapshot(
+    server: &Arc<Server>,
+    stream: &mut impl ClientIo,
+    job: Arc<SnapshotJob>,
+    libraries: Vec<Bytes>,
+    id: u64,
+) -> std::io::Result<()> {
+    let mark = crate::server::random_hex(40);
+    server.replication.log.set_state(id, ReplicaState::SendBulk);
+    stream
+        .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+        .await?;
+    let (pieces, mut received) = tokio::sync::mpsc::channel(STREAMED_PIECES_IN_FLIGHT);
+    let walker = server.clone();
+    let walked = crate::background::spawn("repl-snapshot", move || {
+        let aux = crate::persistence::aux_fields(None);
+        let (mut file, header) = RdbStream::start(&aux, &libraries);
+        // A send fails only once the link stopped reading: the walk goes on.
+        let send = |piece| drop(pieces.blocking_send(piece));
+        send(header);
+        walker.keyspace.stream_snapshot(&job, |db, piece| {
+            file.keys(db, None, piece, send);
+        });
+        send(file.finish());
+    })?;
+    while let Some(piece) = received.recv().await {
+        stream.write_all(&piece).await?;
     }
-    Ok(())
+    walked
+        .await
+        .map_err(|_| std::io::Error::other("the snapshot walk ended without finishing"))?;
+    stream.write_all(mark.as_bytes()).await
 }
 
 /// Sends the stream as it grows and reads the replica's ACKs.

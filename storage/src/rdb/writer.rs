@@ -86,33 +86,84 @@ pub(crate) fn assemble<C: AsRef<[u8]>>(
     libraries: &[C],
 ) -> RdbFile {
     let mut file = RdbFile::default();
-    let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
-    for (name, value) in aux {
-        out.push(OPCODE_AUX);
-        write_bytes(&mut out, name.as_bytes());
-        // Redis saves AUX values with rdbSaveRawString: integers as integers.
-        write_string_value(&mut out, &StringValue::from_bytes(value.as_bytes()));
-    }
-    write_libraries(&mut out, libraries);
+    let (mut stream, header) = RdbStream::start(aux, libraries);
+    file.push(header);
     for (index, chunk) in databases.enumerate() {
         if chunk.keys == 0 {
             continue;
         }
-        out.push(OPCODE_SELECTDB);
-        write_length(&mut out, index as u64);
-        out.push(OPCODE_RESIZEDB);
-        write_length(&mut out, chunk.keys);
-        write_length(&mut out, chunk.volatile);
-        file.push(std::mem::take(&mut out));
+        let counts = Some((chunk.keys, chunk.volatile));
         for piece in chunk.pieces {
-            file.push(piece);
+            stream.keys(index, counts, piece, |piece| file.push(piece));
         }
     }
-    out.push(OPCODE_EOF);
-    file.push(out);
-    let crc = file.pieces().fold(0, crc64);
-    file.push(crc.to_le_bytes().to_vec());
+    file.push(stream.finish());
     file
+}
+
+/// An RDB file produced piece by piece, as the keys of each database arrive
+/// in database order, keeping the CRC-64 as it goes: a full sync's snapshot
+/// is sent to the replica while the walk is still capturing shards.
+pub struct RdbStream {
+    crc: u64,
+    db: Option<usize>,
+}
+
+impl RdbStream {
+    /// The stream, and its first piece: the header, `aux` fields (name,
+    /// value) and the function `libraries` (their code).
+    pub fn start<C: AsRef<[u8]>>(aux: &[(&str, String)], libraries: &[C]) -> (RdbStream, Vec<u8>) {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
+        for (name, value) in aux {
+            out.push(OPCODE_AUX);
+            write_bytes(&mut out, name.as_bytes());
+            // Redis saves AUX values with rdbSaveRawString: integers as integers.
+            write_string_value(&mut out, &StringValue::from_bytes(value.as_bytes()));
+        }
+        write_libraries(&mut out, libraries);
+        let stream = RdbStream {
+            crc: crc64(0, &out),
+            db: None,
+        };
+        (stream, out)
+    }
+
+    /// Hands `emit` serialised keys of database `db` (`piece`), preceded by
+    /// the database's SELECTDB when it is not the current one, and RESIZEDB
+    /// when its `counts` (keys, keys with an expiry) are known: a streamed
+    /// snapshot does not know them until its walk ends, and RESIZEDB only
+    /// presizes the loader's tables (Redis's `dictExpand`; Ferrite's loader
+    /// ignores it), so it is left out there.
+    pub fn keys(
+        &mut self,
+        db: usize,
+        counts: Option<(u64, u64)>,
+        piece: Vec<u8>,
+        mut emit: impl FnMut(Vec<u8>),
+    ) {
+        if self.db != Some(db) {
+            self.db = Some(db);
+            let mut out = vec![OPCODE_SELECTDB];
+            write_length(&mut out, db as u64);
+            if let Some((keys, volatile)) = counts {
+                out.push(OPCODE_RESIZEDB);
+                write_length(&mut out, keys);
+                write_length(&mut out, volatile);
+            }
+            self.crc = crc64(self.crc, &out);
+            emit(out);
+        }
+        self.crc = crc64(self.crc, &piece);
+        emit(piece);
+    }
+
+    /// The last piece: EOF and the CRC-64 of everything before it.
+    pub fn finish(self) -> Vec<u8> {
+        let crc = crc64(self.crc, &[OPCODE_EOF]);
+        let mut out = vec![OPCODE_EOF];
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
 }
