@@ -383,13 +383,13 @@ fn saver_loop(server: &Server) {
             return;
         }
         if !p.bgsave_in_progress() {
-            if let Some((seconds, changes)) = due_save_point(&server) {
+            if let Some((seconds, changes)) = due_save_point(server) {
                 info!("{changes} changes in {seconds} seconds. Saving...");
                 p.request_bgsave();
             }
         }
         if p.bgsave_in_progress() {
-            background_save(&server);
+            background_save(server);
             p.bgsave_in_progress.store(false, Ordering::SeqCst);
         }
     }

@@ -3,7 +3,9 @@
 //! backlog (`+CONTINUE`) or gets a full sync: `+FULLRESYNC <replid>
 //! <offset>`, a point-in-time snapshot of the keyspace at exactly that
 //! offset (taken under the write order, see `ferrite_replication`), sent
-//! disk-style as `$<len>\r\n<rdb>`, then the stream from the offset on.
+//! diskless as `$EOF:<mark>` while the snapshot walk serialises it, or
+//! disk-style as `$<len>\r\n<rdb>` once it is built, then the stream from
+//! the offset on.
 //! Meanwhile it reads the replica's `REPLCONF ACK`s.
 
 use std::sync::atomic::Ordering;
