@@ -17,7 +17,7 @@
 # ACKed lag is mostly that period; the applied lag is how far the replica's
 # data is behind. Prints median and p99 of each, over both replicas, per
 # server, and the benchmark's throughput. Not a test: numbers only.
-# Usage: benches/repl_lag.sh [requests] [rounds]
+# Usage: [FERRITE=path/to/ferrite-server] benches/repl_lag.sh [requests] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-2000000}
@@ -126,6 +126,6 @@ run() { # name binary
 }
 
 for _ in $(seq "$ROUNDS"); do
-  run ferrite target/release/ferrite-server
+  run ferrite ${FERRITE:-target/release/ferrite-server}
   run redis /usr/bin/redis-server
 done
