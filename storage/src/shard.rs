@@ -121,6 +121,12 @@ pub(crate) struct ShardAccess<'a> {
 }
 
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
+///
+/// Invariant for snapshots (`snapshot.rs`): every method that can change,
+/// create, remove or hand out `&mut` to an entry first calls
+/// `Shard::preserve` for its key, and every method that changes the table
+/// as a whole first calls `Shard::complete_capture`; a new method must too,
+/// or a running snapshot would see its effect.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
     /// The database this shard belongs to (expired keys are logged with it).
