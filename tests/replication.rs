@@ -654,3 +654,53 @@ fn exec_is_checked_once_and_a_refused_exec_discards_its_transaction() {
     con.expect(b"-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n");
     con.expect(b"-ERR EXEC without MULTI\r\n$1\r\n1\r\n");
 }
+
+/// A diskless full sync streams the snapshot while it is walked; a replica
+/// that goes away mid-transfer must not leave that walk unfinished: the
+/// next replica gets a whole, consistent snapshot and BGSAVE can run.
+#[test]
+fn a_replica_gone_mid_transfer_leaves_the_snapshot_finished() {
+    let master = Server::start_with(&["--repl-diskless-sync-delay", "0"]);
+    // ~20 MB of values: far more than the socket buffers hold.
+    let mut con = connect(master.port);
+    let value = "x".repeat(1000);
+    for batch in 0..20 {
+        let mut mset = redis::cmd("MSET");
+        for i in 0..1000 {
+            mset.arg(format!("key:{batch}:{i}")).arg(&value);
+        }
+        mset.query::<()>(&mut con).expect("mset");
+    }
+    let mut gone = master.raw();
+    gone.send(b"REPLCONF capa eof capa psync2\r\n");
+    assert_eq!(gone.read_line(), "+OK");
+    gone.send(b"PSYNC ? -1\r\n");
+    assert!(gone.read_line().starts_with("+FULLRESYNC "));
+    let header = loop {
+        let line = gone.read_line();
+        if let Some(header) = line.trim_start_matches('\n').strip_prefix('$') {
+            break header.to_string();
+        }
+    };
+    assert!(header.starts_with("EOF:"), "{header}");
+    drop(gone);
+    redis::cmd("SET")
+        .arg("after")
+        .arg("the cut")
+        .query::<()>(&mut con)
+        .expect("set");
+
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(contents(replica.port), contents(master.port));
+    let keys: i64 = redis::cmd("DBSIZE")
+        .query(&mut connect(replica.port))
+        .expect("dbsize");
+    assert_eq!(keys, 20_001);
+    let reply: String = redis::cmd("BGSAVE").query(&mut con).expect("bgsave");
+    assert_eq!(reply, "Background saving started");
+}

@@ -1,6 +1,7 @@
 //! The Ferrite server process: configuration, the listener and connections,
 //! client state, the command table and the command implementations.
 
+mod background;
 mod blocking;
 mod client;
 mod command;

@@ -228,7 +228,7 @@ pub(crate) fn aux_fields(on_disk: Option<&Server>) -> Vec<(&'static str, String)
 
 /// Writes `bytes` to `temp-<pid>.rdb` beside the target, syncs it and renames
 /// it over the target, so a crash never leaves a partial file in place.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_file(path: &Path, file_contents: &rdb::RdbFile) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new(""));
     let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
     let mut file = std::fs::File::create(&temp).map_err(|e| {
@@ -239,8 +239,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
             cwd.display()
         )
     })?;
-    let written = file
-        .write_all(bytes)
+    let written = file_contents
+        .pieces()
+        .try_for_each(|piece| file.write_all(piece))
         .map_err(|e| ("write", e))
         .and_then(|_| file.sync_all().map_err(|e| ("fsync", e)));
     if let Err((operation, e)) = written {
@@ -303,7 +304,7 @@ fn background_save(server: &Server) {
             // takes them under the write order, exactly at its offset).
             let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
-            let bytes = job.to_rdb(&aux_fields(Some(server)), &libraries);
+            let bytes = job.take_rdb(&aux_fields(Some(server)), &libraries);
             write_file(&rdb_path(server), &bytes)
         }
         None => Err("Background save refused: a snapshot is already running".to_string()),
@@ -359,30 +360,38 @@ fn due_save_point(server: &Server) -> Option<(u64, u64)> {
 pub fn spawn_saver(server: Arc<Server>) {
     let spawned = std::thread::Builder::new()
         .name("rdb-saver".into())
-        .spawn(move || loop {
-            let p = &server.persistence;
-            {
-                let mut guard = p.wake_lock.lock();
-                if !p.bgsave_in_progress() {
-                    p.wake.wait_for(&mut guard, Duration::from_millis(100));
-                }
-            }
-            if server.shutting_down.load(Ordering::Relaxed) {
-                return;
-            }
-            if !p.bgsave_in_progress() {
-                if let Some((seconds, changes)) = due_save_point(&server) {
-                    info!("{changes} changes in {seconds} seconds. Saving...");
-                    p.request_bgsave();
-                }
-            }
-            if p.bgsave_in_progress() {
-                background_save(&server);
-                p.bgsave_in_progress.store(false, Ordering::SeqCst);
-            }
+        .spawn(move || {
+            crate::background::lower_priority();
+            saver_loop(&server)
         });
     if let Err(e) = spawned {
         warn!("Can't start the RDB saver thread: {e}");
+    }
+}
+
+/// The `rdb-saver` thread's loop: BGSAVE requests and the save points.
+fn saver_loop(server: &Server) {
+    loop {
+        let p = &server.persistence;
+        {
+            let mut guard = p.wake_lock.lock();
+            if !p.bgsave_in_progress() {
+                p.wake.wait_for(&mut guard, Duration::from_millis(100));
+            }
+        }
+        if server.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        if !p.bgsave_in_progress() {
+            if let Some((seconds, changes)) = due_save_point(server) {
+                info!("{changes} changes in {seconds} seconds. Saving...");
+                p.request_bgsave();
+            }
+        }
+        if p.bgsave_in_progress() {
+            background_save(server);
+            p.bgsave_in_progress.store(false, Ordering::SeqCst);
+        }
     }
 }
 

@@ -276,14 +276,34 @@ impl Keyspace {
 
     /// Captures every shard `job` has not captured yet, one shard lock at a
     /// time with the gate held shared (commands run in between), then ends it.
+    /// The keys stay in the job ([`SnapshotJob::take_rdb`]).
     pub fn complete_snapshot(&self, job: &SnapshotJob) {
+        self.walk_snapshot(job, |_| {});
+    }
+
+    /// As [`complete_snapshot`](Self::complete_snapshot), handing the
+    /// captured keys to `emit` as they are serialised (database, piece), in
+    /// database order, instead of keeping them: a full sync streams them.
+    pub fn stream_snapshot(&self, job: &SnapshotJob, mut emit: impl FnMut(usize, Vec<u8>)) {
+        self.walk_snapshot(job, |db| {
+            for piece in job.take_pieces(db) {
+                emit(db, piece);
+            }
+        });
+    }
+
+    /// The walk: every shard in (database, shard) order, `after_shard(db)`
+    /// after each. A job a database swap completed meanwhile has nothing
+    /// left to capture, but its keys are still handed out database by
+    /// database.
+    fn walk_snapshot(&self, job: &SnapshotJob, mut after_shard: impl FnMut(usize)) {
         for db in 0..self.database_count {
             for index in 0..SHARD_COUNT {
-                if job.is_complete() {
-                    return;
+                if !job.is_complete() {
+                    let read = self.read();
+                    read.lock_index(db, index).shard.complete_capture();
                 }
-                let read = self.read();
-                drop(read.lock_index(db, index));
+                after_shard(db);
             }
         }
         self.snapshots.finish(Some(job));
@@ -474,7 +494,7 @@ impl KeyspaceExclusive<'_> {
         let snapshots = &self.keyspace.snapshots;
         if snapshots.is_active() {
             for (index, db) in self.dbs.iter().enumerate() {
-                db.for_each_raw_shard(|shard| snapshots.before_access(index, shard));
+                db.for_each_raw_shard(|shard| snapshots.capture_whole(index, shard));
             }
             snapshots.finish(None);
         }

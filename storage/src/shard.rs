@@ -10,6 +10,7 @@ use crate::expiry::{ExpiryPolicy, TrackedKey};
 use crate::key::KeyBytes;
 use crate::keyspace::KeyspaceStats;
 use crate::lfu;
+use crate::snapshot::ShardCapture;
 use crate::value::Value;
 
 /// A key's value plus its metadata.
@@ -67,11 +68,37 @@ pub struct Shard {
     /// How many entries have an expiry (the active expire cycle skips shards
     /// without any).
     volatile: usize,
-    /// The last snapshot epoch this shard was captured in (`snapshot.rs`).
+    /// The last snapshot epoch that reached this shard (`snapshot.rs`).
     pub(crate) snapshot_epoch: u64,
+    /// That snapshot's capture, while it is not complete: keys are
+    /// preserved before their first use.
+    pub(crate) capture: Option<Box<ShardCapture>>,
 }
 
 impl Shard {
+    /// Completes a running snapshot's capture of this shard: every key not
+    /// preserved yet is serialised as it is (unchanged since the start).
+    pub(crate) fn complete_capture(&mut self) {
+        if let Some(capture) = self.capture.take() {
+            capture.complete(
+                self.table
+                    .iter()
+                    .map(|slot| (slot.key.as_slice(), &slot.entry)),
+            );
+        }
+    }
+
+    /// Preserves `key` for a running snapshot before it is used.
+    fn preserve(&mut self, key: &KeyHash) {
+        if let Some(capture) = self.capture.as_mut() {
+            let stored = self
+                .table
+                .find(key.hash, |slot| slot.key.as_slice() == key.bytes)
+                .map(|slot| &slot.entry);
+            capture.preserve(key.bytes, stored);
+        }
+    }
+
     /// Every key with its entry, expired ones included (for snapshots, which
     /// read shards without a `ShardGuard`).
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
@@ -94,6 +121,12 @@ pub(crate) struct ShardAccess<'a> {
 }
 
 /// A locked shard, with the keyspace statistics its lazy expiry updates.
+///
+/// Invariant for snapshots (`snapshot.rs`): every method that can change,
+/// create, remove or hand out `&mut` to an entry first calls
+/// `Shard::preserve` for its key, and every method that changes the table
+/// as a whole first calls `Shard::complete_capture`; a new method must too,
+/// or a running snapshot would see its effect.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
     /// The database this shard belongs to (expired keys are logged with it).
@@ -141,6 +174,7 @@ impl ShardGuard<'_> {
 
     fn get_with_touch(&mut self, key: &KeyHash, touch: bool) -> Option<&mut Entry> {
         let now = self.now_ms;
+        self.shard.preserve(key);
         let found = self
             .shard
             .table
@@ -233,6 +267,7 @@ impl ShardGuard<'_> {
         let hides = self.expiry.hides_expired();
         let now = self.now_ms;
         let shard = &mut *self.shard;
+        shard.preserve(key);
         let volatile_delta = |old: &Entry, new: &Entry| {
             (new.expire_at_ms != 0) as isize - (old.expire_at_ms != 0) as isize
         };
@@ -298,6 +333,7 @@ impl ShardGuard<'_> {
 
     fn remove_unchecked(&mut self, key: &KeyHash) -> Option<Entry> {
         let shard = &mut *self.shard;
+        shard.preserve(key);
         let found = shard
             .table
             .find_entry(key.hash, |slot| slot.key.as_slice() == key.bytes)
@@ -394,6 +430,7 @@ impl ShardGuard<'_> {
         let now = self.now_ms;
         let reporter = self.reporter.filter(|r| r.events.reports_expired());
         let shard = &mut *self.shard;
+        shard.complete_capture();
         let before = shard.table.len();
         let (log, db) = (&self.stats.expired_log, self.db);
         shard.table.retain(|slot| {
@@ -414,6 +451,7 @@ impl ShardGuard<'_> {
 
     /// Removes everything; returns how many keys there were.
     pub fn clear(&mut self) -> usize {
+        self.shard.complete_capture();
         let n = self.shard.table.len();
         self.shard.table = HashTable::new();
         self.shard.volatile = 0;

@@ -3,16 +3,21 @@
 //! backlog (`+CONTINUE`) or gets a full sync: `+FULLRESYNC <replid>
 //! <offset>`, a point-in-time snapshot of the keyspace at exactly that
 //! offset (taken under the write order, see `ferrite_replication`), sent
-//! disk-style as `$<len>\r\n<rdb>`, then the stream from the offset on.
+//! diskless as `$EOF:<mark>` while the snapshot walk serialises it, or
+//! disk-style as `$<len>\r\n<rdb>` once it is built, then the stream from
+//! the offset on.
 //! Meanwhile it reads the replica's `REPLCONF ACK`s.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
 use ferrite_resp::{ParseLimits, RequestParser};
+use ferrite_storage::rdb::RdbStream;
+use ferrite_storage::SnapshotJob;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
@@ -192,36 +197,76 @@ async fn full_sync(
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
             .await?;
     }
-    let snapshot_server = server.clone();
     let (job, libraries) = job;
-    let rdb = tokio::task::spawn_blocking(move || {
-        snapshot_server.keyspace.complete_snapshot(&job);
-        job.to_rdb(&crate::persistence::aux_fields(None), &libraries)
-    })
-    .await
-    .map_err(std::io::Error::other)?;
-    info!("Background saving terminated with success");
-    repl.log.set_state(id, ReplicaState::SendBulk);
     if diskless {
-        let mark = crate::server::random_hex(40);
-        stream
-            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
-            .await?;
-        stream.write_all(&rdb).await?;
-        stream.write_all(mark.as_bytes()).await?;
+        stream_snapshot(server, stream, job, libraries, id).await?;
         repl.log.set_state(id, ReplicaState::Online);
         info!(
             "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
         );
+        info!("Background RDB transfer terminated with success");
     } else {
+        let snapshot_server = server.clone();
+        let rdb = crate::background::run("repl-snapshot", move || {
+            snapshot_server.keyspace.complete_snapshot(&job);
+            job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
+        })
+        .await?;
+        info!("Background saving terminated with success");
+        repl.log.set_state(id, ReplicaState::SendBulk);
         stream
             .write_all(format!("${}\r\n", rdb.len()).as_bytes())
             .await?;
-        stream.write_all(&rdb).await?;
+        for piece in rdb.pieces() {
+            stream.write_all(piece).await?;
+        }
         repl.log.set_state(id, ReplicaState::Online);
         info!("Synchronization with replica {name} succeeded");
     }
     Ok(())
+}
+
+/// Pieces of a streamed snapshot on their way from the walk to the socket:
+/// a shard's keys each, so a few megabytes at most are in flight.
+const STREAMED_PIECES_IN_FLIGHT: usize = 16;
+
+/// Diskless: sends `$EOF:<mark>`, then the snapshot's file as the walk
+/// serialises it (on its own low-priority thread, `background`), then the
+/// mark. The file is never held whole: memory stays bounded and the transfer
+/// overlaps the walk. A replica that goes away mid-way only stops the
+/// sending; the walk still completes the snapshot, which must end.
+async fn stream_snapshot(
+    server: &Arc<Server>,
+    stream: &mut impl ClientIo,
+    job: Arc<SnapshotJob>,
+    libraries: Vec<Bytes>,
+    id: u64,
+) -> std::io::Result<()> {
+    let mark = crate::server::random_hex(40);
+    server.replication.log.set_state(id, ReplicaState::SendBulk);
+    stream
+        .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+        .await?;
+    let (pieces, mut received) = tokio::sync::mpsc::channel(STREAMED_PIECES_IN_FLIGHT);
+    let walker = server.clone();
+    let walked = crate::background::spawn("repl-snapshot", move || {
+        let aux = crate::persistence::aux_fields(None);
+        let (mut file, header) = RdbStream::start(&aux, &libraries);
+        // A send fails only once the link stopped reading: the walk goes on.
+        let send = |piece| drop(pieces.blocking_send(piece));
+        send(header);
+        walker.keyspace.stream_snapshot(&job, |db, piece| {
+            file.keys(db, None, piece, send);
+        });
+        send(file.finish());
+    })?;
+    while let Some(piece) = received.recv().await {
+        stream.write_all(&piece).await?;
+    }
+    walked
+        .await
+        .map_err(|_| std::io::Error::other("the snapshot walk ended without finishing"))?;
+    stream.write_all(mark.as_bytes()).await
 }
 
 /// Sends the stream as it grows and reads the replica's ACKs.

@@ -18,8 +18,8 @@ mod reader;
 mod writer;
 
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};
-pub use writer::write;
 pub(crate) use writer::{assemble, write_entry};
+pub use writer::{write, RdbFile, RdbStream};
 
 /// The RDB version Redis 7.0 writes, and the newest Ferrite reads.
 pub const RDB_VERSION: u16 = 10;

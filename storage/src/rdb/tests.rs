@@ -75,7 +75,7 @@ fn save(ks: &Keyspace) -> Vec<u8> {
         ("redis-ver", "7.0.15".to_string()),
         ("redis-bits", "64".into()),
     ];
-    super::write(&dbs, &aux, &[LIBRARY], crate::now_ms())
+    super::write(&dbs, &aux, &[LIBRARY], crate::now_ms()).to_vec()
 }
 
 const LIBRARY: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
@@ -138,7 +138,7 @@ fn every_type_round_trips_with_expiries() {
 
 #[test]
 fn empty_keyspace_is_the_minimal_file() {
-    let bytes = super::write::<&[u8]>(&Keyspace::new(16).exclusive(), &[], &[], 0);
+    let bytes = super::write::<&[u8]>(&Keyspace::new(16).exclusive(), &[], &[], 0).to_vec();
     // The 18-byte empty RDB a Redis 7.0 replica accepts.
     assert_eq!(
         bytes,
@@ -397,7 +397,7 @@ fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
     }
     ks.complete_snapshot(&job);
     assert!(job.is_complete());
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.take_rdb::<&[u8]>(&[], &[]).to_vec()).unwrap();
     let reference = load(&before).unwrap();
     for (db, key) in [
         (0, &b"str"[..]),
@@ -443,7 +443,7 @@ fn writes_under_an_exclusive_hold_are_captured_shard_by_shard() {
         "an exclusive hold alone does not end it"
     );
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.take_rdb::<&[u8]>(&[], &[]).to_vec()).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
 }
 
@@ -455,8 +455,56 @@ fn swapping_databases_completes_a_running_snapshot_first() {
     ks.exclusive().swap_databases(0, 1);
     assert!(job.is_complete());
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.take_rdb::<&[u8]>(&[], &[]).to_vec()).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
     assert!(get(&snapshot, 1, b"str").is_none());
     assert!(ks.begin_snapshot().is_some(), "a new snapshot can start");
+}
+
+#[test]
+fn keys_used_during_a_snapshot_are_captured_one_by_one_as_they_were() {
+    // 4000 keys: every shard of database 0 holds several.
+    let ks = Keyspace::new(16);
+    let name = |i: u32| format!("key:{i}").into_bytes();
+    for i in 0..4000 {
+        put(&ks, 0, &name(i), string(format!("v{i}").as_bytes()), None);
+        put(&ks, 2, &name(i), string(b"in db 2"), None);
+    }
+    let job = ks.begin_snapshot().unwrap();
+    for i in (0..4000).step_by(3) {
+        put(&ks, 0, &name(i), string(b"changed"), None);
+        put(&ks, 0, &name(i), string(b"changed twice"), None);
+    }
+    {
+        let read = ks.read();
+        for i in (1..4000).step_by(7) {
+            let key = name(i);
+            let k = read.key(&key);
+            let mut shard = read.lock(0, &k);
+            shard.remove(&k);
+            if i % 2 == 0 {
+                shard.insert(&k, Entry::new(string(b"recreated")));
+            }
+        }
+        // Created and deleted again during the snapshot: never in it.
+        let k = read.key(b"ephemeral");
+        read.lock(0, &k).insert(&k, Entry::new(string(b"x")));
+        read.lock(0, &k).remove(&k);
+        // FLUSHDB of database 2: whole shards, cleared after their capture.
+        read.for_each_shard(2, |shard| {
+            shard.clear();
+        });
+    }
+    put(&ks, 0, b"new", string(b"new"), None);
+    ks.complete_snapshot(&job);
+    let snapshot = load(&job.take_rdb::<&[u8]>(&[], &[]).to_vec()).unwrap();
+    assert_eq!(snapshot.read().counts(0), (4000, 0));
+    assert_eq!(snapshot.read().counts(2), (4000, 0));
+    for i in 0..4000 {
+        let value = get(&snapshot, 0, &name(i)).map(|entry| entry.value);
+        assert_eq!(value, Some(string(format!("v{i}").as_bytes())), "key:{i}");
+    }
+    assert!(get(&snapshot, 0, b"ephemeral").is_none());
+    assert!(get(&snapshot, 0, b"new").is_none());
+    assert_eq!(ks.read().counts(2), (0, 0));
 }
