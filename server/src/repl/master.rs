@@ -199,7 +199,11 @@ async fn full_sync(
         job.to_rdb(&crate::persistence::aux_fields(None), &libraries)
     })
     .await
-    .map_err(std::io::Error::other)?;
+    .map_err(std::io::Error::other)?
+    .map_err(|e| {
+        warn!("Full resync for replica {name} failed: {e}");
+        std::io::Error::other(e)
+    })?;
     info!("Background saving terminated with success");
     repl.log.set_state(id, ReplicaState::SendBulk);
     if diskless {

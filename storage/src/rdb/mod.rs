@@ -17,9 +17,10 @@ pub(crate) mod object;
 mod reader;
 mod writer;
 
+pub use object::Unwritable;
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};
 pub use writer::write;
-pub(crate) use writer::{assemble, write_entry};
+pub(crate) use writer::assemble;
 
 /// The RDB version Redis 7.0 writes, and the newest Ferrite reads.
 pub const RDB_VERSION: u16 = 10;

@@ -75,7 +75,7 @@ fn save(ks: &Keyspace) -> Vec<u8> {
         ("redis-ver", "7.0.15".to_string()),
         ("redis-bits", "64".into()),
     ];
-    super::write(&dbs, &aux, &[LIBRARY], crate::now_ms())
+    super::write(&dbs, &aux, &[LIBRARY], crate::now_ms()).unwrap()
 }
 
 const LIBRARY: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
@@ -397,7 +397,7 @@ fn a_snapshot_is_the_keyspace_at_its_start_while_writes_go_on() {
     }
     ks.complete_snapshot(&job);
     assert!(job.is_complete());
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[]).unwrap()).unwrap();
     let reference = load(&before).unwrap();
     for (db, key) in [
         (0, &b"str"[..]),
@@ -443,7 +443,7 @@ fn writes_under_an_exclusive_hold_are_captured_shard_by_shard() {
         "an exclusive hold alone does not end it"
     );
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[]).unwrap()).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
 }
 
@@ -455,7 +455,7 @@ fn swapping_databases_completes_a_running_snapshot_first() {
     ks.exclusive().swap_databases(0, 1);
     assert!(job.is_complete());
     ks.complete_snapshot(&job);
-    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[])).unwrap();
+    let snapshot = load(&job.to_rdb::<&[u8]>(&[], &[]).unwrap()).unwrap();
     assert_eq!(get(&snapshot, 0, b"str").unwrap().value, string(b"hello"));
     assert!(get(&snapshot, 1, b"str").is_none());
     assert!(ks.begin_snapshot().is_some(), "a new snapshot can start");

@@ -4,7 +4,7 @@
 
 use super::codec::{write_bytes, write_length, write_string_value};
 use super::functions::write_libraries;
-use super::object::{object_type, write_body};
+use super::object::{object_type, write_body, Unwritable};
 use super::{
     MAGIC, OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME_MS, OPCODE_RESIZEDB, OPCODE_SELECTDB,
     RDB_VERSION,
@@ -18,22 +18,19 @@ use crate::value::StringValue;
 /// The RDB file for `databases` as of `now_ms` (keys already expired then are
 /// left out), with `aux` fields (name, value) after the header and then the
 /// function `libraries` (their code). The caller holds the keyspace gate
-/// exclusively, so the file is one point in time.
+/// exclusively, so the file is one point in time. Fails if a key holds a
+/// value Ferrite cannot write yet (a stream).
 pub fn write<C: AsRef<[u8]>>(
     databases: &[Db],
     aux: &[(&str, String)],
     libraries: &[C],
     now_ms: u64,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, Unwritable> {
     let chunks: Vec<DbChunk> = databases
         .iter()
         .map(|db| {
             let mut chunk = DbChunk::default();
-            db.for_each_live_entry(now_ms, |key, entry| {
-                write_entry(&mut chunk.bytes, key, entry);
-                chunk.keys += 1;
-                chunk.volatile += entry.expire_at_ms().is_some() as u64;
-            });
+            db.for_each_live_entry(now_ms, |key, entry| chunk.add(key, entry));
             chunk
         })
         .collect();
@@ -41,22 +38,35 @@ pub fn write<C: AsRef<[u8]>>(
 }
 
 /// One key: its expiry if any, then type, key and value.
-pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> Result<(), Unwritable> {
     if let Some(at) = entry.expire_at_ms() {
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
     }
     out.push(object_type(&entry.value));
     write_bytes(out, key);
-    write_body(out, &entry.value);
+    write_body(out, &entry.value)
 }
 
-/// The file around the serialised keys of each database (in database order).
+impl DbChunk {
+    /// Appends one key; a value that cannot be written marks the chunk
+    /// (and so the whole file) as failed.
+    pub(crate) fn add(&mut self, key: &[u8], entry: &Entry) {
+        if write_entry(&mut self.bytes, key, entry).is_err() {
+            self.unwritable = true;
+        }
+        self.keys += 1;
+        self.volatile += entry.expire_at_ms().is_some() as u64;
+    }
+}
+
+/// The file around the serialised keys of each database (in database order);
+/// fails if a database held a value that could not be written.
 pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     databases: impl Iterator<Item = &'a DbChunk>,
     aux: &[(&str, String)],
     libraries: &[C],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, Unwritable> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
@@ -68,6 +78,9 @@ pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     }
     write_libraries(&mut out, libraries);
     for (index, chunk) in databases.enumerate() {
+        if chunk.unwritable {
+            return Err(Unwritable);
+        }
         if chunk.keys == 0 {
             continue;
         }
@@ -81,5 +94,5 @@ pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     out.push(OPCODE_EOF);
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
