@@ -24,6 +24,7 @@ mod scripting;
 mod server_admin;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod table;
 mod tracking;
@@ -33,6 +34,7 @@ mod zset_blocking;
 mod zsets;
 
 pub(crate) use geo::GeoAdd;
+pub(crate) use streams::{exact_threshold, parse_xtrim, AddArgs, TrimArgs};
 pub use info::resident_memory;
 pub use table::CommandTable;
 pub use tracking::{
