@@ -1,18 +1,20 @@
 //! Stream commands without consumer groups (XADD, XLEN, XRANGE, XREVRANGE,
-//! XDEL, XTRIM, XREAD without BLOCK, XSETID), with the arguments, replies and
+//! XDEL, XTRIM, XREAD with BLOCK, XSETID), with the arguments, replies and
 //! error texts of Redis 7.0's `t_stream.c`; the value is
-//! `ferrite_storage::stream`. Consumer groups, XINFO and XREAD BLOCK are
-//! not here yet (STREAMS-STATUS.md).
+//! `ferrite_storage::stream`. Consumer groups and XINFO are not here yet
+//! (STREAMS-STATUS.md).
 
 use bytes::Bytes;
 use ferrite_resp::{Protocol, ReplyWriter};
 use ferrite_storage::stream::{AddError, AddId, SetIdError, StreamId, StreamValue, Trim};
-use ferrite_storage::{now_ms, Entry, KeyHash, ShardGuard, Value};
+use ferrite_storage::{now_ms, Entry, KeyHash, KeyspaceRead, ShardGuard, Value};
+use std::time::Duration;
 
 use super::typed::{lock_keys, value_at};
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
-use crate::notify::class;
+use crate::blocking::TimeoutReply;
+use crate::notify::{class, DbEvents};
 
 const G: &str = "stream";
 
@@ -419,24 +421,44 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the entries after each
-/// ID (`$`: after the stream's last ID, i.e. none without BLOCK).
-/// BLOCK is refused until blocking on streams is implemented.
-fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut count: Option<usize> = None;
-    let mut streams_at = None;
+/// XREAD's options (Redis's `xreadCommand` parsing).
+struct XreadArgs {
+    /// COUNT (0: none).
+    count: usize,
+    /// BLOCK: `Some(None)` waits forever.
+    block: Option<Option<Duration>>,
+    /// Position of the first key.
+    streams_at: usize,
+}
+
+fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
+    let mut parsed = XreadArgs {
+        count: 0,
+        block: None,
+        streams_at: 0,
+    };
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - 1 - i;
         let opt = &args[i][..];
         if is(opt, "block") && more > 0 {
-            return Err(CmdError::msg("ERR XREAD BLOCK is not supported by Ferrite yet"));
+            let ms = parse_i64(&args[i + 1]).map_err(|_| {
+                CmdError::msg("ERR timeout is not an integer or out of range")
+            })?;
+            if ms < 0 {
+                return Err(CmdError::msg("ERR timeout is negative"));
+            }
+            parsed.block = Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
+            i += 2;
         } else if is(opt, "count") && more > 0 {
-            count = Some(parse_i64(&args[i + 1])?.max(0) as usize);
+            parsed.count = parse_i64(&args[i + 1])?.max(0) as usize;
             i += 2;
         } else if is(opt, "streams") && more > 0 {
-            streams_at = Some(i + 1);
-            break;
+            parsed.streams_at = i + 1;
+            if (args.len() - parsed.streams_at) % 2 != 0 {
+                return Err(CmdError::msg("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
+            }
+            return Ok(parsed);
         } else if is(opt, "group") && more >= 2 {
             return Err(CmdError::msg(
                 "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
@@ -449,26 +471,54 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let rest = &args[streams_at.ok_or(CmdError::Syntax)?..];
-    if rest.len() % 2 != 0 {
-        return Err(CmdError::msg("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
-    }
-    let (keys, ids) = rest.split_at(rest.len() / 2);
-    let count = count.filter(|&c| c > 0).unwrap_or(usize::MAX);
-    let ks = ctx.keyspace();
-    let (mut guards, hashed) = lock_keys(ctx, &ks, keys);
-    // Each key's type, then its ID, in order (Redis's loop); `$` is the
-    // stream's last ID (0-0 for a missing key).
+    Err(CmdError::Syntax)
+}
+
+/// The keys and IDs after STREAMS.
+fn xread_streams<'a>(args: &'a [Bytes], parsed: &XreadArgs) -> (&'a [Bytes], &'a [Bytes]) {
+    let rest = &args[parsed.streams_at..];
+    rest.split_at(rest.len() / 2)
+}
+
+/// The ID each stream is read after, checked in Redis's order (each key's
+/// type, then its ID); `$` is the stream's last ID (0-0 for a missing key).
+fn xread_after(
+    guards: &mut [ShardGuard<'_>],
+    keys: &[(KeyHash<'_>, usize)],
+    ids: &[Bytes],
+) -> Result<Vec<StreamId>, CmdError> {
     let mut after = Vec::with_capacity(ids.len());
-    for ((key, position), id) in hashed.iter().zip(ids) {
-        let last = stream_at(ctx, &mut guards[*position], key)?.map(|s| s.last_id());
+    for ((key, position), id) in keys.iter().zip(ids) {
+        let last = value_at::<StreamValue>(&mut guards[*position], key, true)?.map(|s| s.last_id());
         after.push(match &id[..] {
             b"$" => last.unwrap_or_default(),
             text => parse_id(text, 0, true)?,
         });
     }
+    Ok(after)
+}
+
+/// XREAD's reading: the entries after each stream's ID, for the streams
+/// that have some; false (nothing written) if none has.
+fn attempt_xread(
+    ks: &KeyspaceRead<'_>,
+    events: DbEvents<'_>,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<bool, CmdError> {
+    let parsed = parse_xread(args)?;
+    let (keys, ids) = xread_streams(args, &parsed);
+    let count = if parsed.count == 0 {
+        usize::MAX
+    } else {
+        parsed.count
+    };
+    let hashed: Vec<(usize, KeyHash)> = keys.iter().map(|k| (events.db, ks.key(k))).collect();
+    let (mut guards, positions) = ks.lock_many(&hashed);
+    let keyed: Vec<(KeyHash, usize)> = hashed.into_iter().map(|(_, k)| k).zip(positions).collect();
+    let after = xread_after(&mut guards, &keyed, ids)?;
     let mut served: Vec<(usize, Vec<u8>)> = Vec::new();
-    for (n, (key, position)) in hashed.iter().enumerate() {
+    for (n, (key, position)) in keyed.iter().enumerate() {
         let Some(stream) = value_at::<StreamValue>(&mut guards[*position], key, false)? else {
             continue;
         };
@@ -479,27 +529,72 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if entries.peek().is_none() {
             continue;
         }
-        let mut reply = ReplyWriter::new(ctx.out.protocol());
+        let mut reply = ReplyWriter::new(out.protocol());
         write_entries(&mut reply, entries);
         served.push((n, reply.into_vec()));
     }
     drop(guards);
     if served.is_empty() {
-        ctx.out.null_array();
-        return Ok(());
+        return Ok(false);
     }
-    let resp2 = ctx.out.protocol() == Protocol::Resp2;
+    let resp2 = out.protocol() == Protocol::Resp2;
     if resp2 {
-        ctx.out.array(served.len());
+        out.array(served.len());
     } else {
-        ctx.out.map(served.len());
+        out.map(served.len());
     }
     for (n, entries) in served {
         if resp2 {
-            ctx.out.array(2);
+            out.array(2);
         }
-        ctx.out.bulk(&keys[n]);
-        ctx.out.raw(&entries);
+        out.bulk(&keys[n]);
+        out.raw(&entries);
     }
-    Ok(())
+    Ok(true)
+}
+
+/// COUNT of a blocked XREAD that gave none (Redis's
+/// `XREAD_BLOCKED_DEFAULT_COUNT`).
+const BLOCKED_DEFAULT_COUNT: &[u8] = b"1000";
+
+/// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the entries after each
+/// ID; with BLOCK and nothing to read, waits for an XADD to one of the keys.
+/// A blocked client re-runs the command with `$` replaced by the IDs it
+/// stood for when it blocked (and COUNT 1000 when none was given).
+fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let parsed = parse_xread(args)?;
+    if parsed.block.is_some() && ctx.client.in_script {
+        return Err(CmdError::msg(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&args[0])
+        )));
+    }
+    if attempt_xread(&ctx.keyspace(), ctx.events(), args, ctx.out)? {
+        return Ok(());
+    }
+    let Some(timeout) = parsed.block else {
+        ctx.out.null_array();
+        return Ok(());
+    };
+    let (keys, ids) = xread_streams(args, &parsed);
+    let ks = ctx.keyspace();
+    let (mut guards, hashed) = lock_keys(ctx, &ks, keys);
+    let after = xread_after(&mut guards, &hashed, ids)?;
+    drop(guards);
+    drop(ks);
+    let mut waiting: Vec<Bytes> = vec![args[0].clone()];
+    if parsed.count == 0 {
+        waiting.extend([Bytes::from_static(b"COUNT"), Bytes::from_static(BLOCKED_DEFAULT_COUNT)]);
+    }
+    waiting.extend_from_slice(&args[1..parsed.streams_at]);
+    waiting.extend_from_slice(keys);
+    waiting.extend(after.iter().map(|id| Bytes::from(id.to_string())));
+    ctx.serve_or_block(
+        keys.to_vec(),
+        Vec::new(),
+        &waiting,
+        timeout,
+        TimeoutReply::NullArray,
+        attempt_xread,
+    )
 }
