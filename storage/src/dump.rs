@@ -157,12 +157,14 @@ mod tests {
         set.add(b"1", &limits);
         set.add(b"x", &limits);
         let set = Value::Set(set);
-        let decoded = decode_dump_payload(&encode_dump_payload(&set).unwrap(), true, &limits).unwrap();
+        let decoded =
+            decode_dump_payload(&encode_dump_payload(&set).unwrap(), true, &limits).unwrap();
         assert_eq!(decoded, set);
         let mut hash = HashValue::new();
         hash.set(b"f", b"v", &limits);
         let hash = Value::Hash(hash);
-        let decoded = decode_dump_payload(&encode_dump_payload(&hash).unwrap(), true, &limits).unwrap();
+        let decoded =
+            decode_dump_payload(&encode_dump_payload(&hash).unwrap(), true, &limits).unwrap();
         assert_eq!(decoded, hash);
 
         // Redis 7.0: SADD s 1 2 3; DUMP s.

@@ -255,11 +255,9 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
-            Value::Hash(_)
-            | Value::Set(_)
-            | Value::List(_)
-            | Value::ZSet(_)
-            | Value::Stream(_) => 1,
+            Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) | Value::Stream(_) => {
+                1
+            }
         }
     }
 

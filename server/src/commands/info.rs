@@ -197,8 +197,16 @@ fn memory_section(server: &Server, out: &mut String) {
         human_bytes(config.get_i64("maxmemory").max(0) as u64)
     );
     field!(out, "maxmemory_policy", config.get("maxmemory-policy"));
-    let fragmentation = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
-    field!(out, "mem_fragmentation_ratio", format!("{fragmentation:.2}"));
+    let fragmentation = if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        0.0
+    };
+    field!(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{fragmentation:.2}")
+    );
     // Everything allocated counts for `maxmemory` (Redis leaves out its
     // replication buffers and AOF buffer).
     field!(out, "mem_not_counted_for_evict", 0);

@@ -34,8 +34,8 @@ mod zset_blocking;
 mod zsets;
 
 pub(crate) use geo::GeoAdd;
-pub(crate) use streams::{exact_threshold, parse_xtrim, AddArgs, TrimArgs};
 pub use info::resident_memory;
+pub(crate) use streams::{exact_threshold, parse_xtrim, AddArgs, TrimArgs};
 pub use table::CommandTable;
 pub use tracking::{
     disable as disable_tracking, end_of_command as end_tracked_command, remember_keys,

@@ -11,9 +11,9 @@ use ferrite_storage::{now_ms, Entry, KeyHash, KeyspaceRead, ShardGuard, Value};
 use std::time::Duration;
 
 use super::typed::{lock_keys, value_at};
+use crate::blocking::TimeoutReply;
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
-use crate::blocking::TimeoutReply;
 use crate::notify::{class, DbEvents};
 
 const G: &str = "stream";
@@ -232,6 +232,8 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         AddError::NotAboveTop => CmdError::msg(
             "ERR The ID specified in XADD is equal or smaller than the target stream top item",
         ),
+        // Redis's reply here comes from a stale errno; this is what it says.
+        AddError::SequenceExhausted => CmdError::msg("ERR Elements are too large to be stored"),
     })?;
     let fields: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
     stream.append(id, &fields);
@@ -442,9 +444,8 @@ fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
         let more = args.len() - 1 - i;
         let opt = &args[i][..];
         if is(opt, "block") && more > 0 {
-            let ms = parse_i64(&args[i + 1]).map_err(|_| {
-                CmdError::msg("ERR timeout is not an integer or out of range")
-            })?;
+            let ms = parse_i64(&args[i + 1])
+                .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
             if ms < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
@@ -525,7 +526,10 @@ fn attempt_xread(
         let Some(start) = after[n].next() else {
             continue;
         };
-        let mut entries = stream.range(start, StreamId::MAX, false).take(count).peekable();
+        let mut entries = stream
+            .range(start, StreamId::MAX, false)
+            .take(count)
+            .peekable();
         if entries.peek().is_none() {
             continue;
         }
@@ -584,7 +588,10 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     drop(ks);
     let mut waiting: Vec<Bytes> = vec![args[0].clone()];
     if parsed.count == 0 {
-        waiting.extend([Bytes::from_static(b"COUNT"), Bytes::from_static(BLOCKED_DEFAULT_COUNT)]);
+        waiting.extend([
+            Bytes::from_static(b"COUNT"),
+            Bytes::from_static(BLOCKED_DEFAULT_COUNT),
+        ]);
     }
     waiting.extend_from_slice(&args[1..parsed.streams_at]);
     waiting.extend_from_slice(keys);

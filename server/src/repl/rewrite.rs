@@ -359,6 +359,7 @@ fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> 
         "pfadd",
         "linsert",
         "xdel",
+        "xtrim",
     ];
     const NULL_MEANS_NOTHING: &[&str] = &[
         "lpop",
@@ -368,6 +369,7 @@ fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> 
         "lmove",
         "rpoplpush",
         "zadd",
+        "xadd",
     ];
     match reply {
         Reply::Integer(0) => ZERO_MEANS_NOTHING.contains(&name),

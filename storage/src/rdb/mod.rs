@@ -19,8 +19,8 @@ mod writer;
 
 pub use object::Unwritable;
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};
-pub use writer::write;
 pub(crate) use writer::assemble;
+pub use writer::write;
 
 /// The RDB version Redis 7.0 writes, and the newest Ferrite reads.
 pub const RDB_VERSION: u16 = 10;

@@ -59,7 +59,9 @@ pub struct Unwritable;
 
 impl std::fmt::Display for Unwritable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("stream keys cannot be saved in RDB format yet (Ferrite does not write streams)")
+        f.write_str(
+            "stream keys cannot be saved in RDB format yet (Ferrite does not write streams)",
+        )
     }
 }
 

@@ -132,10 +132,7 @@ mod tests {
 
     #[test]
     fn steps_carry_across_the_sequence() {
-        assert_eq!(
-            StreamId::new(1, u64::MAX).next(),
-            Some(StreamId::new(2, 0))
-        );
+        assert_eq!(StreamId::new(1, u64::MAX).next(), Some(StreamId::new(2, 0)));
         assert_eq!(StreamId::MAX.next(), None);
         assert_eq!(StreamId::new(2, 0).prev(), Some(StreamId::new(1, u64::MAX)));
         assert_eq!(StreamId::MIN.prev(), None);

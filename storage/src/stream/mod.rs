@@ -33,6 +33,9 @@ pub enum AddError {
     NotAboveTop,
     /// The last ID is the largest possible one.
     Exhausted,
+    /// `<ms>-*` with `<ms>` the last ID's time and its sequence at the
+    /// maximum (Redis reports this one as "Elements are too large").
+    SequenceExhausted,
 }
 
 /// Why XSETID refused the IDs it was given.
@@ -99,9 +102,10 @@ impl StreamValue {
         let id = match asked {
             AddId::Auto if now_ms > self.last_id.ms => StreamId::new(now_ms, 0),
             AddId::Auto => self.last_id.next().ok_or(AddError::NotAboveTop)?,
-            AddId::Ms(ms) if ms == self.last_id.ms => {
-                self.last_id.next().ok_or(AddError::NotAboveTop)?
-            }
+            AddId::Ms(ms) if ms == self.last_id.ms => match self.last_id.seq {
+                u64::MAX => return Err(AddError::SequenceExhausted),
+                seq => StreamId::new(ms, seq + 1),
+            },
             AddId::Ms(ms) => StreamId::new(ms, 0),
             AddId::Exact(id) => id,
         };
@@ -233,6 +237,8 @@ mod tests {
         assert_eq!(s.next_id(AddId::Auto, 9), Ok(StreamId::new(9, 0)));
         assert_eq!(s.next_id(AddId::Ms(5), 0), Ok(StreamId::new(5, 1)));
         assert_eq!(s.next_id(AddId::Ms(4), 0), Err(AddError::NotAboveTop));
+        s.set_id(StreamId::new(5, u64::MAX), None, None).unwrap();
+        assert_eq!(s.next_id(AddId::Ms(5), 0), Err(AddError::SequenceExhausted));
         assert_eq!(
             s.next_id(AddId::Exact(StreamId::new(5, 0)), 0),
             Err(AddError::NotAboveTop)
