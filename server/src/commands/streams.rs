@@ -75,14 +75,18 @@ pub struct AddArgs {
 /// the directive is accepted only, as entries are not packed in nodes yet).
 const DEFAULT_APPROX_LIMIT: u64 = 100 * 100;
 
+/// What XADD and XTRIM options say; XTRIM has no NOMKSTREAM or ID.
+struct AddOrTrim {
+    trim: TrimArgs,
+    no_mkstream: bool,
+    /// The ID and its position (`None` when the arguments end first).
+    id: Option<(AddId, usize)>,
+}
+
 /// Redis's `streamParseAddOrTrimArgsOrReply`: options from argument 2 on; for
 /// XADD the first argument that is no option is the ID. `from_master`
 /// lifts the LIMIT (a master's trim was rewritten to be exact).
-fn parse_add_or_trim(
-    args: &[Bytes],
-    xadd: bool,
-    from_master: bool,
-) -> Result<(TrimArgs, bool, Option<(AddId, usize)>), CmdError> {
+fn parse_add_or_trim(args: &[Bytes], xadd: bool, from_master: bool) -> Result<AddOrTrim, CmdError> {
     let mut trim = TrimArgs {
         trim: None,
         approx: false,
@@ -163,18 +167,22 @@ fn parse_add_or_trim(
     }
     // LIMIT 0 means no bound, as in Redis.
     trim.limit = trim.limit.filter(|&l| l > 0);
-    Ok((trim, no_mkstream, id))
+    Ok(AddOrTrim {
+        trim,
+        no_mkstream,
+        id,
+    })
 }
 
 impl AddArgs {
     /// XADD's arguments up to the ID (a missing ID is an arity error, as
     /// Redis finds the fields missing).
     pub fn parse(args: &[Bytes], from_master: bool) -> Result<AddArgs, CmdError> {
-        let (trim, no_mkstream, id) = parse_add_or_trim(args, true, from_master)?;
-        let (id, id_at) = id.unwrap_or((AddId::Auto, args.len()));
+        let parsed = parse_add_or_trim(args, true, from_master)?;
+        let (id, id_at) = parsed.id.unwrap_or((AddId::Auto, args.len()));
         Ok(AddArgs {
-            trim,
-            no_mkstream,
+            trim: parsed.trim,
+            no_mkstream: parsed.no_mkstream,
             id,
             id_at,
         })
@@ -183,7 +191,7 @@ impl AddArgs {
 
 /// XTRIM's arguments.
 pub fn parse_xtrim(args: &[Bytes], from_master: bool) -> Result<TrimArgs, CmdError> {
-    parse_add_or_trim(args, false, from_master).map(|(trim, _, _)| trim)
+    parse_add_or_trim(args, false, from_master).map(|parsed| parsed.trim)
 }
 
 /// The argument an approximate trim is propagated with in place of its
@@ -456,7 +464,7 @@ fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
             i += 2;
         } else if is(opt, "streams") && more > 0 {
             parsed.streams_at = i + 1;
-            if (args.len() - parsed.streams_at) % 2 != 0 {
+            if !(args.len() - parsed.streams_at).is_multiple_of(2) {
                 return Err(CmdError::msg("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             return Ok(parsed);

@@ -159,7 +159,7 @@ impl StreamValue {
     /// when given; the number removed.
     pub fn trim(&mut self, trim: Trim, limit: Option<u64>) -> u64 {
         let mut removed = 0;
-        while limit.map_or(true, |limit| removed < limit) {
+        while limit.is_none_or(|limit| removed < limit) {
             let len = self.entries.len() as u64;
             let Some(entry) = self.entries.first_entry() else {
                 break;
