@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{call, raw, RawConnection, Redis, Server};
+use common::RawConnection;
 
 fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -176,24 +176,7 @@ fn run(conn: &mut RawConnection, line: &str) -> String {
 
 #[test]
 fn replies_are_redis_replies() {
-    let server = Server::start();
-    let redis = Redis::start(&[]);
-    for resp3 in [false, true] {
-        let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
-        call(&mut ours, &["FLUSHALL"]);
-        call(&mut theirs, &["FLUSHALL"]);
-        if resp3 {
-            common::hello3(&mut ours);
-            common::hello3(&mut theirs);
-        }
-        for line in SCRIPT {
-            assert_eq!(
-                run(&mut ours, line),
-                run(&mut theirs, line),
-                "{line} (RESP3: {resp3})"
-            );
-        }
-    }
+    common::replies_as_redis(SCRIPT, run);
 }
 
 /// Writes that change something and writes that do not; `SET end 1` last.

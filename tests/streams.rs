@@ -7,7 +7,7 @@
 mod common;
 
 use common::repl::skip_snapshot;
-use common::{call, raw, read_command, RawConnection, Redis, Server};
+use common::{read_command, RawConnection, Server};
 
 fn run(conn: &mut RawConnection, line: &str) -> String {
     let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
@@ -97,24 +97,7 @@ const SCRIPT: &[&str] = &[
 
 #[test]
 fn replies_are_redis_replies() {
-    let server = Server::start();
-    let redis = Redis::start(&[]);
-    for resp3 in [false, true] {
-        let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
-        call(&mut ours, &["FLUSHALL"]);
-        call(&mut theirs, &["FLUSHALL"]);
-        if resp3 {
-            common::hello3(&mut ours);
-            common::hello3(&mut theirs);
-        }
-        for line in SCRIPT {
-            assert_eq!(
-                run(&mut ours, line),
-                run(&mut theirs, line),
-                "{line} (RESP3: {resp3})"
-            );
-        }
-    }
+    common::replies_as_redis(SCRIPT, run);
 }
 
 /// Writes with explicit or partial IDs (deterministic on both servers).

@@ -476,3 +476,27 @@ pub fn writes_fed_and_notified_as_redis(
         events: our_events,
     }
 }
+
+/// Runs `script` with `run` on a fresh Ferrite server and a fresh
+/// redis-server, in RESP2 and then in RESP3 (after FLUSHALL), asserting that
+/// every reply is Redis's byte for byte.
+pub fn replies_as_redis(script: &[&str], run: fn(&mut RawConnection, &str) -> String) {
+    let server = Server::start();
+    let redis = Redis::start(&[]);
+    for resp3 in [false, true] {
+        let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
+        call(&mut ours, &["FLUSHALL"]);
+        call(&mut theirs, &["FLUSHALL"]);
+        if resp3 {
+            hello3(&mut ours);
+            hello3(&mut theirs);
+        }
+        for line in script {
+            assert_eq!(
+                run(&mut ours, line),
+                run(&mut theirs, line),
+                "{line} (RESP3: {resp3})"
+            );
+        }
+    }
+}
