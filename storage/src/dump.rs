@@ -245,7 +245,8 @@ mod tests {
 
     #[test]
     fn rejects_corruption() {
-        let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
+        let mut payload =
+            encode_dump_payload(&Value::String(StringValue::from_bytes(b"x"))).unwrap();
         payload[1] ^= 1;
         assert_eq!(
             decode_dump_payload(&payload, true, &EncodingLimits::default()),
@@ -267,7 +268,7 @@ mod tests {
             decode_function_payload(b"bad_payload", true),
             Err("DUMP payload version or checksum are wrong".to_string())
         );
-        let value = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
+        let value = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x"))).unwrap();
         assert_eq!(
             decode_function_payload(&value, true),
             Err("given type is not a function".to_string())
