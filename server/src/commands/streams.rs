@@ -37,13 +37,23 @@ fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdE
     StreamId::parse(arg, missing_seq, strict).map_err(|_| invalid_id())
 }
 
-/// The stream at `key` (`None` if absent), WRONGTYPE for other types.
+/// The stream at `key` (`None` if absent), WRONGTYPE for other types, as
+/// a write looks it up (Redis's `lookupKeyWrite`: no hit or miss counted).
 fn stream_at<'g>(
     ctx: &Ctx<'_>,
     shard: &'g mut ShardGuard<'_>,
     key: &KeyHash,
 ) -> Result<Option<&'g mut StreamValue>, CmdError> {
-    let found = value_at::<StreamValue>(shard, key, !ctx.client.no_touch)?;
+    value_at::<StreamValue>(shard, key, !ctx.client.no_touch)
+}
+
+/// As [`stream_at`] for a read, counting a keyspace hit or miss.
+fn stream_to_read<'g>(
+    ctx: &Ctx<'_>,
+    shard: &'g mut ShardGuard<'_>,
+    key: &KeyHash,
+) -> Result<Option<&'g mut StreamValue>, CmdError> {
+    let found = stream_at(ctx, shard, key)?;
     ctx.record_lookup(found.is_some());
     Ok(found)
 }
@@ -261,7 +271,7 @@ fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let len = stream_at(ctx, &mut shard, &key)?.map_or(0, |s| s.len());
+    let len = stream_to_read(ctx, &mut shard, &key)?.map_or(0, |s| s.len());
     drop(shard);
     ctx.out.integer(len as i64);
     Ok(())
@@ -334,7 +344,7 @@ fn range_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    match stream_at(ctx, &mut shard, &key)? {
+    match stream_to_read(ctx, &mut shard, &key)? {
         None => ctx.out.array(0),
         Some(_) if count == Some(0) => ctx.out.null_array(),
         Some(stream) => write_entries(
@@ -508,7 +518,9 @@ fn xread_after(
 }
 
 /// XREAD's reading: the entries after each stream's ID, for the streams
-/// that have some; false (nothing written) if none has.
+/// that have some; false (nothing written) if none has. Run for blocked
+/// clients too, it has no client: its lookups count no keyspace hits or
+/// misses (Redis counts two per key).
 fn attempt_xread(
     ks: &KeyspaceRead<'_>,
     events: DbEvents<'_>,
@@ -594,14 +606,16 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let after = xread_after(&mut guards, &hashed, ids)?;
     drop(guards);
     drop(ks);
-    let mut waiting: Vec<Bytes> = vec![args[0].clone()];
+    // The options as given, then COUNT 1000 if they set none (or 0), then
+    // STREAMS and the keys.
+    let mut waiting: Vec<Bytes> = args[..parsed.streams_at - 1].to_vec();
     if parsed.count == 0 {
         waiting.extend([
             Bytes::from_static(b"COUNT"),
             Bytes::from_static(BLOCKED_DEFAULT_COUNT),
         ]);
     }
-    waiting.extend_from_slice(&args[1..parsed.streams_at]);
+    waiting.push(args[parsed.streams_at - 1].clone());
     waiting.extend_from_slice(keys);
     waiting.extend(after.iter().map(|id| Bytes::from(id.to_string())));
     ctx.serve_or_block(
