@@ -451,9 +451,6 @@ pub fn execute(
     Executed::Done
 }
 
-/// After a write that did not fail: its keys count as changed for WATCH and
-/// client tracking, and clients blocked on them are served (when the
-/// transaction ends, in EXEC).
 /// What a write that did not fail left: its reply, and whether it changed
 /// anything when propagation already judged it (`propagate::record`).
 struct Written<'a> {
@@ -461,6 +458,9 @@ struct Written<'a> {
     changed: Option<bool>,
 }
 
+/// After a write that did not fail: its keys count as changed for WATCH and
+/// client tracking, and clients blocked on them are served (when the
+/// transaction ends, in EXEC).
 #[allow(clippy::too_many_arguments)]
 fn after_write(
     server: &Server,
@@ -700,13 +700,8 @@ fn refuse<'s>(
     error: &str,
     out: &mut ReplyWriter,
 ) -> Outcome<'s> {
-    if server.commands.full_name(command_id) == "exec" {
-        out.error(&crate::transaction::discard_refused_exec(
-            server, client, error,
-        ));
-    } else {
-        out.error(error);
-    }
+    let exec = server.commands.full_name(command_id) == "exec";
+    crate::transaction::write_refusal(server, client, out, exec, error);
     Outcome::Rejected(Some(command_id))
 }
 

@@ -35,13 +35,13 @@ impl CommandStat {
         }
     }
 
-    /// The latency (µs) under which `percentile` percent of the calls
-    /// took, as HdrHistogram's `hdr_value_at_percentile` gives it: the upper
-    /// bound of the bucket holding that call (here a power of two, so up to
-    /// twice the true value; Redis's HdrHistogram has 2 significant
-    /// digits). None without calls.
-    pub fn latency_at_percentile(&self, percentile: f64) -> Option<u64> {
-        let cdf = self.latency_cdf();
+    /// The latency (µs) under which `percentile` percent of the calls of
+    /// `cdf` (a [`latency_cdf`](Self::latency_cdf)) took, as HdrHistogram's
+    /// `hdr_value_at_percentile` gives it: the upper bound of the bucket
+    /// holding that call (here a power of two, so up to twice the true
+    /// value; Redis's HdrHistogram has 2 significant digits). None without
+    /// calls.
+    pub fn latency_at_percentile(cdf: &[(u64, u64)], percentile: f64) -> Option<u64> {
         let total = cdf.last()?.1;
         let wanted = ((percentile / 100.0 * total as f64 + 0.5) as u64).clamp(1, total);
         cdf.iter()
@@ -203,14 +203,15 @@ mod tests {
     #[test]
     fn percentiles_are_the_upper_bound_of_their_bucket() {
         let stat = CommandStat::default();
-        assert_eq!(stat.latency_at_percentile(50.0), None);
+        let at = |p| CommandStat::latency_at_percentile(&stat.latency_cdf(), p);
+        assert_eq!(at(50.0), None);
         // 3 calls of at most 1 µs, 1 of 3 µs (the 4 µs bucket).
         ServerStats::add(&stat.latency_histogram[latency_bucket(900)], 3);
         ServerStats::add(&stat.latency_histogram[latency_bucket(3_000)], 1);
-        assert_eq!(stat.latency_at_percentile(0.0), Some(1));
-        assert_eq!(stat.latency_at_percentile(50.0), Some(1));
-        assert_eq!(stat.latency_at_percentile(75.0), Some(1));
-        assert_eq!(stat.latency_at_percentile(99.0), Some(4));
-        assert_eq!(stat.latency_at_percentile(100.0), Some(4));
+        assert_eq!(at(0.0), Some(1));
+        assert_eq!(at(50.0), Some(1));
+        assert_eq!(at(75.0), Some(1));
+        assert_eq!(at(99.0), Some(4));
+        assert_eq!(at(100.0), Some(4));
     }
 }

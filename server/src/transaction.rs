@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrite_resp::ReplyWriter;
 use ferrite_storage::{KeyspaceExclusive, KeyspaceRead};
 
 use crate::client::ClientState;
@@ -70,16 +71,25 @@ impl MultiState {
     }
 }
 
-/// Redis's execCommandAbort: an EXEC refused as a whole discards the
-/// transaction, and its error says why.
-pub fn discard_refused_exec(
-    server: &crate::server::Server,
+/// Writes the error of a command refused before it ran. A refused EXEC
+/// (`exec`) discards its transaction and says why, as Redis's
+/// `execCommandAbort`.
+pub fn write_refusal(
+    server: &Server,
     client: &mut ClientState,
-    reason: &str,
-) -> String {
-    MultiState::end(client);
-    server.watches.unwatch_all(client);
-    format!("EXECABORT Transaction discarded because of: {reason}")
+    out: &mut ReplyWriter,
+    exec: bool,
+    error: &str,
+) {
+    if exec {
+        MultiState::end(client);
+        server.watches.unwatch_all(client);
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ));
+    } else {
+        out.error(error);
+    }
 }
 
 /// What a transaction's command made ready for clients blocked on keys.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use ferrite_storage::KeyspaceRead;
 
 use crate::server::Server;
-use crate::stats::ServerStats;
+use crate::stats::{CommandStat, ServerStats};
 
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -343,11 +343,14 @@ fn latencystats_section(server: &Server, out: &mut String) {
         .filter_map(|p| p.parse().ok())
         .collect();
     for (id, name, _) in server.commands.all() {
-        let stat = &server.stats.commands[id];
-        let values: Option<Vec<String>> = percentiles
+        let cdf = server.stats.commands[id].latency_cdf();
+        if cdf.is_empty() {
+            continue;
+        }
+        let values: Vec<String> = percentiles
             .iter()
-            .map(|&p| {
-                let usec = stat.latency_at_percentile(p)?;
+            .filter_map(|&p| {
+                let usec = CommandStat::latency_at_percentile(&cdf, p)?;
                 Some(format!(
                     "p{}={:.3}",
                     crate::config::percentile_text(p),
@@ -355,14 +358,11 @@ fn latencystats_section(server: &Server, out: &mut String) {
                 ))
             })
             .collect();
-        let tracked = !stat.latency_cdf().is_empty();
-        if let Some(values) = values.filter(|_| tracked) {
-            let _ = write!(
-                out,
-                "latency_percentiles_usec_{name}:{}\r\n",
-                values.join(",")
-            );
-        }
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            values.join(",")
+        );
     }
 }
 

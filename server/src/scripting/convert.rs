@@ -350,7 +350,7 @@ mod tests {
         };
         assert_eq!(t.raw_get::<f64>(1).unwrap(), 1.0);
         assert_eq!(t.raw_get::<String>(2).unwrap(), "abc");
-        assert_eq!(t.raw_get::<bool>(3).unwrap(), false);
+        assert!(!t.raw_get::<bool>(3).unwrap());
         let Value::Table(err) = reply_to_lua(&lua, b"-WRONGTYPE bad\r\n").unwrap() else {
             panic!("not a table")
         };

@@ -282,8 +282,6 @@ fn write_script_error(out: &mut ReplyWriter, error: &Value, name: &str) {
     }
 }
 
-/// redis.call/pcall: the arguments become a request, checked as Redis checks
-/// commands from scripts, then executed in the script's scope.
 /// redis.call's arguments as `vm::redis_call` hands them over: a table
 /// and how many there are (a nil argument leaves a hole).
 struct CallArgs {
@@ -291,6 +289,8 @@ struct CallArgs {
     count: usize,
 }
 
+/// redis.call/pcall: the arguments become a request, checked as Redis checks
+/// commands from scripts, then executed in the script's scope.
 fn call_command(
     lua: &Lua,
     invocation: &Invocation<'_>,

@@ -168,14 +168,9 @@ pub async fn refuse_while_busy(
             let exec = request
                 .first()
                 .is_some_and(|name| name.eq_ignore_ascii_case(b"exec"));
-            if exec && client.multi.is_some() {
-                out.error(&crate::transaction::discard_refused_exec(
-                    server, client, busy,
-                ));
-            } else {
-                out.error(busy);
-                MultiState::abort(client);
-            }
+            let exec = exec && client.multi.is_some();
+            crate::transaction::write_refusal(server, client, out, exec, busy);
+            MultiState::abort(client);
             if let Some(code) = out.take_last_error_code() {
                 server.stats.record_error(&code);
             }
