@@ -270,8 +270,7 @@ fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
     let libraries = server.scripting.library_codes();
     let cutoff = server.keyspace.snapshot_cutoff_ms();
-    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, cutoff)
-        .map_err(|e| format!("Failed saving the DB: {e}"))?;
+    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, cutoff);
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -304,9 +303,8 @@ fn background_save(server: &Server) {
             // takes them under the write order, exactly at its offset).
             let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
-            job.to_rdb(&aux_fields(Some(server)), &libraries)
-                .map_err(|e| format!("Failed saving the DB: {e}"))
-                .and_then(|bytes| write_file(&rdb_path(server), &bytes))
+            let bytes = job.to_rdb(&aux_fields(Some(server)), &libraries);
+            write_file(&rdb_path(server), &bytes)
         }
         None => Err("Background save refused: a snapshot is already running".to_string()),
     };

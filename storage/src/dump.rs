@@ -36,12 +36,11 @@ impl fmt::Display for DumpError {
     }
 }
 
-/// Serializes `value` as a DUMP payload (fails for streams, which Ferrite
-/// cannot write in RDB format yet).
-pub fn encode_dump_payload(value: &Value) -> Result<Vec<u8>, crate::rdb::Unwritable> {
+/// Serializes `value` as a DUMP payload.
+pub fn encode_dump_payload(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    write_object(&mut out, value)?;
-    Ok(with_footer(out))
+    write_object(&mut out, value);
+    with_footer(out)
 }
 
 /// `body` followed by the footer every payload ends with: the RDB version
@@ -132,7 +131,7 @@ mod tests {
     fn round_trips_and_matches_redis_bytes() {
         // `redis-cli DUMP` of SET k hello on Redis 7.0.
         let value = Value::String(StringValue::from_bytes(b"hello"));
-        let payload = encode_dump_payload(&value).unwrap();
+        let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..8], b"\x00\x05hello\x0a");
         assert_eq!(
             decode_dump_payload(&payload, true, &EncodingLimits::default()).unwrap(),
@@ -141,7 +140,7 @@ mod tests {
         let number = Value::String(StringValue::from_bytes(b"-1234567"));
         assert_eq!(
             decode_dump_payload(
-                &encode_dump_payload(&number).unwrap(),
+                &encode_dump_payload(&number),
                 true,
                 &EncodingLimits::default()
             )
@@ -157,14 +156,12 @@ mod tests {
         set.add(b"1", &limits);
         set.add(b"x", &limits);
         let set = Value::Set(set);
-        let decoded =
-            decode_dump_payload(&encode_dump_payload(&set).unwrap(), true, &limits).unwrap();
+        let decoded = decode_dump_payload(&encode_dump_payload(&set), true, &limits).unwrap();
         assert_eq!(decoded, set);
         let mut hash = HashValue::new();
         hash.set(b"f", b"v", &limits);
         let hash = Value::Hash(hash);
-        let decoded =
-            decode_dump_payload(&encode_dump_payload(&hash).unwrap(), true, &limits).unwrap();
+        let decoded = decode_dump_payload(&encode_dump_payload(&hash), true, &limits).unwrap();
         assert_eq!(decoded, hash);
 
         // Redis 7.0: SADD s 1 2 3; DUMP s.
@@ -188,7 +185,7 @@ mod tests {
         let limits = EncodingLimits::default();
         let list = ListValue::from_items([&b"a"[..], b"12", &[b'x'; 100]], &limits);
         let value = Value::List(Box::new(list));
-        let payload = encode_dump_payload(&value).unwrap();
+        let payload = encode_dump_payload(&value);
         assert_eq!(&payload[..7], b"\x01\x03\x01a\x0212");
         assert_eq!(decode_dump_payload(&payload, true, &limits).unwrap(), value);
     }
@@ -200,7 +197,7 @@ mod tests {
         z.insert(b"a", 1.5, &limits);
         z.insert(b"b", f64::NEG_INFINITY, &limits);
         let value = Value::ZSet(z);
-        let payload = encode_dump_payload(&value).unwrap();
+        let payload = encode_dump_payload(&value);
         assert_eq!(payload[0], crate::rdb::object::TYPE_ZSET_2);
         let back = decode_dump_payload(&payload, true, &limits).unwrap();
         assert_eq!(back, value);
@@ -245,8 +242,7 @@ mod tests {
 
     #[test]
     fn rejects_corruption() {
-        let mut payload =
-            encode_dump_payload(&Value::String(StringValue::from_bytes(b"x"))).unwrap();
+        let mut payload = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         payload[1] ^= 1;
         assert_eq!(
             decode_dump_payload(&payload, true, &EncodingLimits::default()),
@@ -268,7 +264,7 @@ mod tests {
             decode_function_payload(b"bad_payload", true),
             Err("DUMP payload version or checksum are wrong".to_string())
         );
-        let value = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x"))).unwrap();
+        let value = encode_dump_payload(&Value::String(StringValue::from_bytes(b"x")));
         assert_eq!(
             decode_function_payload(&value, true),
             Err("given type is not a function".to_string())

@@ -50,8 +50,6 @@ pub(crate) struct DbChunk {
     pub(crate) bytes: Vec<u8>,
     pub(crate) keys: u64,
     pub(crate) volatile: u64,
-    /// A key's value could not be written (a stream): the file fails.
-    pub(crate) unwritable: bool,
 }
 
 impl Snapshots {
@@ -125,7 +123,6 @@ impl SnapshotJob {
         target.bytes.extend_from_slice(&chunk.bytes);
         target.keys += chunk.keys;
         target.volatile += chunk.volatile;
-        target.unwritable |= chunk.unwritable;
     }
 
     pub fn is_complete(&self) -> bool {
@@ -133,13 +130,8 @@ impl SnapshotJob {
     }
 
     /// The RDB file of the finished snapshot, with `aux` fields and the
-    /// function `libraries` the caller took at the snapshot's start; fails
-    /// if a captured value cannot be written (a stream).
-    pub fn to_rdb<C: AsRef<[u8]>>(
-        &self,
-        aux: &[(&str, String)],
-        libraries: &[C],
-    ) -> Result<Vec<u8>, rdb::Unwritable> {
+    /// function `libraries` the caller took at the snapshot's start.
+    pub fn to_rdb<C: AsRef<[u8]>>(&self, aux: &[(&str, String)], libraries: &[C]) -> Vec<u8> {
         let chunks: Vec<_> = self.databases.iter().map(|db| db.lock()).collect();
         rdb::assemble(chunks.iter().map(|chunk| &**chunk), aux, libraries)
     }

@@ -495,8 +495,7 @@ fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .map(|e| encode_dump_payload(&e.value));
     drop(ks);
     match payload {
-        Some(Ok(payload)) => ctx.out.bulk(&payload),
-        Some(Err(unwritable)) => return Err(CmdError::msg(format!("ERR {unwritable}"))),
+        Some(payload) => ctx.out.bulk(&payload),
         None => ctx.out.null(),
     }
     Ok(())

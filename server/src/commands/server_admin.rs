@@ -738,8 +738,7 @@ fn debug_object(ctx: &mut Ctx<'_>, key_arg: &Bytes) -> CmdResult {
         "Value at:0x{:x} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{idle}",
         key.hash & 0xffff_ffff_ffff,
         entry.value.encoding_name(),
-        // A stream has no RDB encoding yet (STREAMS-STATUS.md): length 0.
-        encode_dump_payload(&entry.value).map_or(0, |p| p.len().saturating_sub(11)),
+        encode_dump_payload(&entry.value).len().saturating_sub(11),
         entry.last_access_s() & 0xff_ffff,
     );
     ctx.out.simple(&line);

@@ -67,6 +67,9 @@ pub struct TrimArgs {
     pub approx: bool,
     /// Entries one trim may remove (`None`: no bound).
     pub limit: Option<u64>,
+    /// `~` without LIMIT: the bound is Redis's default, 100 nodes' worth
+    /// of entries (`limit_for`).
+    pub default_limit: bool,
     /// Position of the MAXLEN/MINID threshold argument.
     pub threshold_at: usize,
 }
@@ -80,10 +83,20 @@ pub struct AddArgs {
     pub id_at: usize,
 }
 
-/// The LIMIT `~` implies when none is given: Redis's 100 nodes of
-/// `stream-node-max-entries` (whose default, 100, Ferrite does not vary:
-/// the directive is accepted only, as entries are not packed in nodes yet).
-const DEFAULT_APPROX_LIMIT: u64 = 100 * 100;
+impl TrimArgs {
+    /// The bound on entries removed, with `stream-node-max-entries` at
+    /// `node_max_entries`: for `~` without LIMIT, 100 nodes' worth, between
+    /// 10000 (a limit of 0) and a million, as Redis's.
+    pub fn limit_for(&self, node_max_entries: i64) -> Option<u64> {
+        if !self.default_limit {
+            return self.limit;
+        }
+        match node_max_entries.saturating_mul(100) {
+            ..=0 => Some(10_000),
+            limit => Some(limit.min(1_000_000) as u64),
+        }
+    }
+}
 
 /// What XADD and XTRIM options say; XTRIM has no NOMKSTREAM or ID.
 struct AddOrTrim {
@@ -101,6 +114,7 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, from_master: bool) -> Result<Ad
         trim: None,
         approx: false,
         limit: None,
+        default_limit: false,
         threshold_at: 0,
     };
     let mut no_mkstream = false;
@@ -172,8 +186,8 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, from_master: bool) -> Result<Ad
                 "ERR syntax error, LIMIT cannot be used without the special ~ option",
             ));
         }
-    } else if trim.approx {
-        trim.limit = Some(DEFAULT_APPROX_LIMIT);
+    } else {
+        trim.default_limit = trim.approx;
     }
     // LIMIT 0 means no bound, as in Redis.
     trim.limit = trim.limit.filter(|&l| l > 0);
@@ -254,11 +268,12 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         AddError::SequenceExhausted => CmdError::msg("ERR Elements are too large to be stored"),
     })?;
     let fields: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
-    stream.append(id, &fields);
-    let trimmed = match parsed.trim.trim {
-        Some(trim) => stream.trim(trim, parsed.trim.limit) > 0,
-        None => false,
-    };
+    if !StreamValue::fits(&fields) {
+        return Err(CmdError::msg("ERR Elements are too large to be stored"));
+    }
+    let limits = ctx.encoding_limits();
+    stream.append_with(id, &fields, limits.stream_nodes());
+    let trimmed = trim_stream(stream, &parsed.trim, limits.stream_node_max_entries) > 0;
     ctx.out.bulk(id.to_string().as_bytes());
     ctx.notify(class::STREAM, "xadd", key.bytes);
     if trimmed {
@@ -380,14 +395,26 @@ fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Applies XADD's or XTRIM's trim (`=` exactly, `~` by whole nodes); the
+/// number of entries removed.
+fn trim_stream(stream: &mut StreamValue, args: &TrimArgs, node_max_entries: i64) -> u64 {
+    let limit = args.limit_for(node_max_entries);
+    match args.trim {
+        Some(trim) if args.approx => stream.trim_approx(trim, limit),
+        Some(trim) => stream.trim(trim, limit),
+        None => 0,
+    }
+}
+
 fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let parsed = parse_xtrim(args, ctx.client.repl.is_master)?;
     let ks = ctx.keyspace();
     let key = ks.key(&args[1]);
     let mut shard = ks.lock(ctx.client.db, &key);
-    let removed = match (stream_at(ctx, &mut shard, &key)?, parsed.trim) {
-        (Some(stream), Some(trim)) => stream.trim(trim, parsed.limit),
-        _ => 0,
+    let node_max_entries = ctx.encoding_limits().stream_node_max_entries;
+    let removed = match stream_at(ctx, &mut shard, &key)? {
+        Some(stream) => trim_stream(stream, &parsed, node_max_entries),
+        None => 0,
     };
     if removed > 0 {
         ctx.notify(class::STREAM, "xtrim", key.bytes);

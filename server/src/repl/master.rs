@@ -199,11 +199,7 @@ async fn full_sync(
         job.to_rdb(&crate::persistence::aux_fields(None), &libraries)
     })
     .await
-    .map_err(std::io::Error::other)?
-    .map_err(|e| {
-        warn!("Full resync for replica {name} failed: {e}");
-        std::io::Error::other(e)
-    })?;
+    .map_err(std::io::Error::other)?;
     info!("Background saving terminated with success");
     repl.log.set_state(id, ReplicaState::SendBulk);
     if diskless {

@@ -4,7 +4,7 @@
 
 use super::codec::{write_bytes, write_length, write_string_value};
 use super::functions::write_libraries;
-use super::object::{object_type, write_body, Unwritable};
+use super::object::{object_type, write_body};
 use super::{
     MAGIC, OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME_MS, OPCODE_RESIZEDB, OPCODE_SELECTDB,
     RDB_VERSION,
@@ -18,14 +18,13 @@ use crate::value::StringValue;
 /// The RDB file for `databases` as of `now_ms` (keys already expired then are
 /// left out), with `aux` fields (name, value) after the header and then the
 /// function `libraries` (their code). The caller holds the keyspace gate
-/// exclusively, so the file is one point in time. Fails if a key holds a
-/// value Ferrite cannot write yet (a stream).
+/// exclusively, so the file is one point in time.
 pub fn write<C: AsRef<[u8]>>(
     databases: &[Db],
     aux: &[(&str, String)],
     libraries: &[C],
     now_ms: u64,
-) -> Result<Vec<u8>, Unwritable> {
+) -> Vec<u8> {
     let chunks: Vec<DbChunk> = databases
         .iter()
         .map(|db| {
@@ -38,7 +37,7 @@ pub fn write<C: AsRef<[u8]>>(
 }
 
 /// One key: its expiry if any, then type, key and value.
-pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> Result<(), Unwritable> {
+pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
     if let Some(at) = entry.expire_at_ms() {
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
@@ -49,24 +48,20 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) -> Resul
 }
 
 impl DbChunk {
-    /// Appends one key; a value that cannot be written marks the chunk
-    /// (and so the whole file) as failed.
+    /// Appends one key.
     pub(crate) fn add(&mut self, key: &[u8], entry: &Entry) {
-        if write_entry(&mut self.bytes, key, entry).is_err() {
-            self.unwritable = true;
-        }
+        write_entry(&mut self.bytes, key, entry);
         self.keys += 1;
         self.volatile += entry.expire_at_ms().is_some() as u64;
     }
 }
 
-/// The file around the serialised keys of each database (in database order);
-/// fails if a database held a value that could not be written.
+/// The file around the serialised keys of each database (in database order).
 pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     databases: impl Iterator<Item = &'a DbChunk>,
     aux: &[(&str, String)],
     libraries: &[C],
-) -> Result<Vec<u8>, Unwritable> {
+) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
@@ -78,9 +73,6 @@ pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     }
     write_libraries(&mut out, libraries);
     for (index, chunk) in databases.enumerate() {
-        if chunk.unwritable {
-            return Err(Unwritable);
-        }
         if chunk.keys == 0 {
             continue;
         }
@@ -94,5 +86,5 @@ pub(crate) fn assemble<'a, C: AsRef<[u8]>>(
     out.push(OPCODE_EOF);
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Ok(out)
+    out
 }
