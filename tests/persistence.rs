@@ -280,7 +280,7 @@ fn contents(con: &mut redis::Connection) -> Contents {
                 "zset" => format!("{:?}", run(con, &["ZRANGE", &key, "0", "-1", "WITHSCORES"])),
                 "stream" => format!(
                     "{:?} {:?}",
-                    run(con, &["XLEN", &key]),
+                    run(con, &["XINFO", "STREAM", &key]),
                     run(con, &["XRANGE", &key, "-", "+"])
                 ),
                 "set" => {

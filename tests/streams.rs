@@ -82,7 +82,22 @@ const SCRIPT: &[&str] = &[
     "XSETID missing 1-1",
     "XSETID s 8-0 junk",
     "XADD s 8-* f 6",
+    "XINFO STREAM s",
+    "XINFO STREAM s FULL",
+    "XINFO STREAM s FULL COUNT 1",
+    "XINFO STREAM s FULL COUNT 0",
+    "XINFO STREAM s FULL COUNT -5",
+    "XINFO STREAM s FULL COUNT x",
+    "XINFO STREAM s FULL COUNT",
+    "XINFO STREAM s junk",
+    "XINFO STREAM missing",
+    "XINFO STREAM",
+    "XINFO HELP",
+    "XINFO HELP x",
+    "XINFO NOSUCH s",
     "XTRIM s MAXLEN 0",
+    "XINFO STREAM s",
+    "XINFO STREAM s FULL",
     "XLEN s",
     "EXISTS s",
     "XSETID s 18446744073709551615-18446744073709551615",
@@ -92,6 +107,7 @@ const SCRIPT: &[&str] = &[
     "XRANGE str - +",
     "XLEN str",
     "XREAD STREAMS str 0",
+    "XINFO STREAM str",
     "COMMAND GETKEYS XREAD COUNT 2 STREAMS a b 0 0",
 ];
 
@@ -206,6 +222,33 @@ fn node_script() -> Vec<String> {
     }
     lines.push("XADD empty 1-1 a 1".to_string());
     lines.push("XDEL empty 1-1".to_string());
+    // One entry per node, IDs that branch the radix tree at many depths;
+    // deletions make it merge branches back.
+    lines.push("CONFIG SET stream-node-max-entries 1 stream-node-max-bytes 4096".to_string());
+    let ids = [
+        "1-0",
+        "1-1",
+        "1-256",
+        "2-0",
+        "255-7",
+        "256-0",
+        "65536-0",
+        "65536-65536",
+        "4294967296-3",
+        "1099511627776-0",
+        "1099511627777-0",
+        "72057594037927936-1",
+    ];
+    for id in ids {
+        lines.push(format!("XADD wide {id} f v"));
+    }
+    lines.push("XINFO STREAM wide".to_string());
+    for id in ["1-256", "65536-0", "1-0", "72057594037927936-1"] {
+        lines.push(format!("XDEL wide {id}"));
+        lines.push("XINFO STREAM wide".to_string());
+    }
+    lines.push("XTRIM wide MAXLEN ~ 5".to_string());
+    lines.push("XINFO STREAM wide".to_string());
     lines
 }
 
@@ -222,9 +265,16 @@ fn nodes_and_dump_payloads_are_redis_byte_for_byte() {
     for line in node_script() {
         assert_eq!(run(&mut ours, &line), run(&mut theirs, &line), "{line}");
     }
-    for key in ["s", "bytes", "empty"] {
+    for key in ["s", "bytes", "empty", "wide"] {
         assert_eq!(dump(&mut ours, key), dump(&mut theirs, key), "DUMP {key}");
-        for read in ["XRANGE {} - +", "XREVRANGE {} + - COUNT 5", "XLEN {}"] {
+        let reads = [
+            "XRANGE {} - +",
+            "XREVRANGE {} + - COUNT 5",
+            "XLEN {}",
+            "XINFO STREAM {}",
+            "XINFO STREAM {} FULL COUNT 0",
+        ];
+        for read in reads {
             let line = read.replace("{}", key);
             assert_eq!(run(&mut ours, &line), run(&mut theirs, &line), "{line}");
         }
@@ -267,9 +317,7 @@ fn a_redis_replica_of_ferrite_gets_its_streams() {
         "--rdbcompression",
         "no",
         "--stream-node-max-entries",
-        "0",
-        "--stream-node-max-bytes",
-        "60",
+        "1",
         "--replicaof",
         "127.0.0.1",
         &port,
@@ -278,7 +326,7 @@ fn a_redis_replica_of_ferrite_gets_its_streams() {
     run(&mut ours, "XADD s 80-1 after sync");
     common::repl::wait_in_sync(server.port, redis.port);
     let mut theirs = common::raw(redis.port);
-    for key in ["s", "bytes", "empty"] {
+    for key in ["s", "bytes", "empty", "wide"] {
         assert_eq!(dump(&mut ours, key), dump(&mut theirs, key), "DUMP {key}");
     }
 }

@@ -24,6 +24,7 @@ mod scripting;
 mod server_admin;
 mod sets;
 mod sort;
+mod stream_info;
 mod streams;
 mod strings;
 mod table;

@@ -6,7 +6,9 @@
 
 use bytes::Bytes;
 use ferrite_resp::{Protocol, ReplyWriter};
-use ferrite_storage::stream::{AddError, AddId, SetIdError, StreamId, StreamValue, Trim};
+use ferrite_storage::stream::{
+    AddError, AddId, SetIdError, StreamEntry, StreamId, StreamValue, Trim,
+};
 use ferrite_storage::{now_ms, Entry, KeyHash, KeyspaceRead, ShardGuard, Value};
 use std::time::Duration;
 
@@ -48,7 +50,7 @@ fn stream_at<'g>(
 }
 
 /// As [`stream_at`] for a read, counting a keyspace hit or miss.
-fn stream_to_read<'g>(
+pub(super) fn stream_to_read<'g>(
     ctx: &Ctx<'_>,
     shard: &'g mut ShardGuard<'_>,
     key: &KeyHash,
@@ -292,21 +294,26 @@ fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Writes `[id, [field, value, ...]]` for each entry.
-fn write_entries<'a>(
+/// Writes an array of `[id, [field, value, ...]]`, one per entry.
+pub(super) fn write_entries<'a>(
     out: &mut ReplyWriter,
-    entries: impl Iterator<Item = ferrite_storage::stream::StreamEntry<'a>>,
+    entries: impl Iterator<Item = StreamEntry<'a>>,
 ) {
     let entries: Vec<_> = entries.collect();
     out.array(entries.len());
-    for entry in entries {
-        out.array(2);
-        out.bulk(entry.id.to_string().as_bytes());
-        let fields = entry.fields();
-        out.array(fields.len());
-        for item in fields {
-            out.bulk(item);
-        }
+    for entry in &entries {
+        write_entry(out, entry);
+    }
+}
+
+/// Writes `[id, [field, value, ...]]`.
+pub(super) fn write_entry(out: &mut ReplyWriter, entry: &StreamEntry<'_>) {
+    out.array(2);
+    out.bulk(entry.id.to_string().as_bytes());
+    let fields = entry.fields();
+    out.array(fields.len());
+    for item in fields {
+        out.bulk(item);
     }
 }
 

@@ -29,6 +29,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::bitmaps::COMMANDS,
     super::streams::COMMANDS,
+    super::stream_info::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

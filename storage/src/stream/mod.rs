@@ -11,6 +11,7 @@
 
 mod id;
 mod node;
+mod rax;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -128,6 +129,13 @@ impl StreamValue {
     /// The number of nodes (XINFO's `radix-tree-keys`).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The node count of the radix tree Redis would key these nodes in
+    /// (XINFO's `radix-tree-nodes`).
+    pub fn radix_tree_nodes(&self) -> u64 {
+        let keys: Vec<[u8; 16]> = self.nodes().map(|(key, _)| key).collect();
+        rax::node_count(&keys)
     }
 
     /// The first entry's ID, 0-0 when empty (Redis's `first_id`).
