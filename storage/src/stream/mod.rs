@@ -408,7 +408,7 @@ impl StreamValue {
             if top.is_some_and(|top| master <= top) {
                 return Err("Stream nodes out of order");
             }
-            let (node, _, last) = Node::from_bytes(lp, master)?;
+            let (node, last) = Node::from_bytes(lp, master)?;
             top = Some(last);
             stream.length += node.live();
             stream.nodes.insert(master, node);

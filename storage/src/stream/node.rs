@@ -35,11 +35,9 @@ pub struct NodeLimits {
 }
 
 impl Default for NodeLimits {
+    /// Redis's defaults (100 entries, 4096 bytes).
     fn default() -> Self {
-        NodeLimits {
-            max_entries: 100,
-            max_bytes: 4096,
-        }
+        crate::EncodingLimits::default().stream_nodes()
     }
 }
 
@@ -94,23 +92,23 @@ impl Node {
     /// A node loaded from an RDB file or DUMP payload, checked the way
     /// Redis's deep `streamValidateListpackIntegrity` checks it, and more:
     /// the counts must match the flags and the IDs must grow from `master`.
-    /// Returns the node and the IDs of its first and last entry.
+    /// Returns the node and its last entry's ID.
     pub(super) fn from_bytes(
         lp: Vec<u8>,
         master: StreamId,
-    ) -> Result<(Node, StreamId, StreamId), &'static str> {
+    ) -> Result<(Node, StreamId), &'static str> {
         const BAD: &str = "Stream listpack integrity check failed";
         listpack::check(&lp).map_err(|_| BAD)?;
         let node = Node { lp };
         let (count, deleted) = node.counts().ok_or(BAD)?;
         let (mut live, mut dead, mut end) = (0i64, 0i64, node.first_slot_at().ok_or(BAD)?);
-        let mut ids: Option<(StreamId, StreamId)> = None;
+        let mut last: Option<StreamId> = None;
         for slot in node.walk(master) {
             let slot = slot.ok_or(BAD)?;
-            if ids.is_some_and(|(_, last)| slot.id <= last) || slot.id < master {
+            if last.is_some_and(|last| slot.id <= last) || slot.id < master {
                 return Err(BAD);
             }
-            ids = Some((ids.map_or(slot.id, |(first, _)| first), slot.id));
+            last = Some(slot.id);
             if slot.deleted {
                 dead += 1;
             } else {
@@ -121,8 +119,8 @@ impl Node {
         if elem_at(&node.lp, end).is_some() || (live, dead) != (count, deleted) {
             return Err(BAD);
         }
-        let (first, last) = ids.ok_or("Empty listpack inside stream")?;
-        Ok((node, first, last))
+        let last = last.ok_or("Empty listpack inside stream")?;
+        Ok((node, last))
     }
 
     pub(super) fn bytes(&self) -> &[u8] {
