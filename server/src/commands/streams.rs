@@ -1,8 +1,8 @@
 //! Stream commands without consumer groups (XADD, XLEN, XRANGE, XREVRANGE,
 //! XDEL, XTRIM, XREAD with BLOCK, XSETID), with the arguments, replies and
 //! error texts of Redis 7.0's `t_stream.c`; the value is
-//! `ferrite_storage::stream`. Consumer groups and XINFO are not here yet
-//! (STREAMS-STATUS.md).
+//! `ferrite_storage::stream`. XINFO is in `stream_info.rs`; consumer groups
+//! are not here yet (STREAMS-STATUS.md).
 
 use bytes::Bytes;
 use ferrite_resp::{Protocol, ReplyWriter};
