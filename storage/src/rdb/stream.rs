@@ -24,13 +24,23 @@ pub(crate) fn write_stream(out: &mut Vec<u8>, stream: &StreamValue) {
     write_id(out, stream.first_id());
     write_id(out, meta.max_deleted_id);
     write_length(out, meta.entries_added);
-    write_groups(out, stream);
+    write_groups(out);
 }
 
-/// The groups section (Redis's consumer-group count and what follows it):
-/// stream-groups branch fills this in. Until then: no groups.
-fn write_groups(out: &mut Vec<u8>, _stream: &StreamValue) {
+/// Writes the groups section (Redis's consumer-group count and everything
+/// after it): groups section: stream-groups branch fills this in. Until
+/// then a stream has no groups.
+fn write_groups(out: &mut Vec<u8>) {
     write_length(out, 0);
+}
+
+/// Reads the groups section: stream-groups branch fills this in. Until
+/// then a record with groups is refused rather than loaded without them.
+fn read_groups(reader: &mut Reader<'_>) -> CodecResult<()> {
+    if reader.plain_u64()? > 0 {
+        return Err("stream consumer groups are not supported yet");
+    }
+    Ok(())
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
@@ -69,8 +79,6 @@ pub(crate) fn read_stream(reader: &mut Reader<'_>, v2: bool) -> CodecResult<Valu
         entries_added,
     };
     let stream = StreamValue::from_nodes(nodes, meta)?;
-    if reader.plain_u64()? > 0 {
-        return Err("stream consumer groups are not supported yet");
-    }
+    read_groups(reader)?;
     Ok(Value::Stream(Box::new(stream)))
 }
