@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::repl::skip_snapshot;
-use common::{call, events_until_end, raw, stream_until_end, RawConnection, Redis, Server};
+use common::RawConnection;
 
 fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -177,24 +176,7 @@ fn run(conn: &mut RawConnection, line: &str) -> String {
 
 #[test]
 fn replies_are_redis_replies() {
-    let server = Server::start();
-    let redis = Redis::start(&[]);
-    for resp3 in [false, true] {
-        let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
-        call(&mut ours, &["FLUSHALL"]);
-        call(&mut theirs, &["FLUSHALL"]);
-        if resp3 {
-            common::hello3(&mut ours);
-            common::hello3(&mut theirs);
-        }
-        for line in SCRIPT {
-            assert_eq!(
-                run(&mut ours, line),
-                run(&mut theirs, line),
-                "{line} (RESP3: {resp3})"
-            );
-        }
-    }
+    common::replies_as_redis(SCRIPT, run);
 }
 
 /// Writes that change something and writes that do not; `SET end 1` last.
@@ -219,40 +201,10 @@ const WRITES: &[&str] = &[
 
 #[test]
 fn writes_replicate_and_notify_as_redis() {
-    let (server, redis) = common::servers_with_events();
-    let ports = [server.port, redis.port];
-    let mut streams: Vec<RawConnection> = ports
-        .iter()
-        .map(|&port| {
-            let mut sync = raw(port);
-            sync.send(b"SYNC\r\n");
-            skip_snapshot(&mut sync);
-            sync
-        })
-        .collect();
-    let mut events: Vec<RawConnection> = ports
-        .iter()
-        .map(|&port| {
-            let mut subscriber = raw(port);
-            call(&mut subscriber, &["PSUBSCRIBE", "__key*@0__:*"]);
-            subscriber
-        })
-        .collect();
-    let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
-    for line in WRITES {
-        assert_eq!(run(&mut ours, line), run(&mut theirs, line), "{line}");
-    }
-    let their_stream = stream_until_end(&mut streams[1]);
-    let our_stream = stream_until_end(&mut streams[0]);
-    assert_eq!(our_stream, their_stream);
+    let ours = common::writes_fed_and_notified_as_redis(WRITES, run);
     // Only the writes that changed something are fed, as they ran.
-    let fed: Vec<String> = our_stream
-        .iter()
-        .filter(|c| !c[0].eq_ignore_ascii_case("select"))
-        .map(|c| c.join(" "))
-        .collect();
     assert_eq!(
-        fed,
+        ours.fed,
         [
             "SETBIT k 3 1",
             "SETBIT k 20 0",
@@ -264,9 +216,6 @@ fn writes_replicate_and_notify_as_redis() {
             "SET end 1",
         ]
     );
-    let their_events = events_until_end(&mut events[1]);
-    let our_events = events_until_end(&mut events[0]);
-    assert_eq!(our_events, their_events);
-    assert!(our_events.contains(&"__keyevent@0__:setbit k".to_string()));
-    assert!(our_events.contains(&"__keyevent@0__:del dst".to_string()));
+    assert!(ours.events.contains(&"__keyevent@0__:setbit k".to_string()));
+    assert!(ours.events.contains(&"__keyevent@0__:del dst".to_string()));
 }

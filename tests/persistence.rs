@@ -188,6 +188,16 @@ fn populate(con: &mut redis::Connection) {
         ],
         vec!["SELECT".into(), "3".into()],
         vec!["SET".into(), "other-db".into(), "x".into()],
+        ["XADD", "stream", "1-1", "f", "v", "n", "1"]
+            .map(String::from)
+            .to_vec(),
+        ["XADD", "stream", "2-1", "f", "w", "n", "-20"]
+            .map(String::from)
+            .to_vec(),
+        ["XADD", "stream", "3-5", "other", &long]
+            .map(String::from)
+            .to_vec(),
+        ["XDEL", "stream", "2-1"].map(String::from).to_vec(),
         vec!["EXPIRE".into(), "other-db".into(), "7200".into()],
         vec!["SELECT".into(), "0".into()],
     ];
@@ -204,6 +214,20 @@ fn populate(con: &mut redis::Connection) {
         bigzset.extend([format!("{}", i as f64 / 7.0), format!("m{i}")]);
     }
     commands.extend([biglist, bighash, bigset, bigintset, bigzset]);
+    // A stream of several nodes, trimmed into its first remaining node.
+    for i in 1..=300 {
+        let id = format!("{i}-0");
+        commands.push(
+            ["XADD", "bigstream", &id, "field", &format!("value:{i}")]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    commands.push(
+        ["XTRIM", "bigstream", "MAXLEN", "250"]
+            .map(String::from)
+            .to_vec(),
+    );
     for command in commands {
         let args: Vec<&str> = command.iter().map(String::as_str).collect();
         run(con, &args);
@@ -254,6 +278,11 @@ fn contents(con: &mut redis::Connection) -> Contents {
                 "string" => format!("{:?}", run(con, &["GET", &key])),
                 "list" => format!("{:?}", run(con, &["LRANGE", &key, "0", "-1"])),
                 "zset" => format!("{:?}", run(con, &["ZRANGE", &key, "0", "-1", "WITHSCORES"])),
+                "stream" => format!(
+                    "{:?} {:?}",
+                    run(con, &["XINFO", "STREAM", &key]),
+                    run(con, &["XRANGE", &key, "-", "+"])
+                ),
                 "set" => {
                     let mut members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
                         .arg(&key)
@@ -301,7 +330,7 @@ fn populate_save_and_stop(server: Process, dir: &Path, target_dir: &Path) -> Con
     let mut con = server.connect();
     populate(&mut con);
     let expected = contents(&mut con);
-    assert_eq!(expected.len(), 18, "17 keys and the libraries");
+    assert_eq!(expected.len(), 20, "19 keys and the libraries");
     assert_eq!(run(&mut con, &["SAVE"]), Value::Okay);
     drop(con);
     assert_eq!(server.shutdown("NOSAVE"), Some(0));
@@ -318,11 +347,11 @@ fn ferrite_loads_what_redis_saved() {
     let mut con = server.connect();
     assert_eq!(contents(&mut con), expected);
     let info = info_persistence(&mut con);
-    assert!(info.contains("rdb_last_load_keys_loaded:17\r\n"), "{info}");
+    assert!(info.contains("rdb_last_load_keys_loaded:19\r\n"), "{info}");
     let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
     assert!(log.contains("Loading RDB produced by version 7.0"), "{log}");
     assert!(
-        log.contains("Done loading RDB, keys loaded: 17, keys expired: 0."),
+        log.contains("Done loading RDB, keys loaded: 19, keys expired: 0."),
         "{log}"
     );
     assert!(log.contains("DB loaded from disk: "), "{log}");

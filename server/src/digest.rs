@@ -2,6 +2,7 @@
 //! (or of single values), used to compare two servers' contents. Like Redis's,
 //! it is order-independent across keys and 40 zeros for an empty dataset.
 
+use ferrite_storage::stream::StreamId;
 use ferrite_storage::{Entry, KeyspaceRead, Value};
 
 const EMPTY: [u8; 20] = [0; 20];
@@ -55,6 +56,17 @@ fn value_digest(value: &Value) -> [u8; 20] {
             for (score, member) in z.iter() {
                 hasher.update(member);
                 hasher.update(ferrite_resp::format_double(score).as_bytes());
+            }
+        }
+        Value::Stream(stream) => {
+            hasher.update(b"stream");
+            hasher.update(stream.last_id().to_string().as_bytes());
+            for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                hasher.update(entry.id.to_string().as_bytes());
+                for item in entry.fields() {
+                    hasher.update(&(item.len() as u64).to_le_bytes());
+                    hasher.update(item);
+                }
             }
         }
     }

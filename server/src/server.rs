@@ -195,6 +195,8 @@ impl Server {
                 zset_max_listpack_entries: config.get_i64("zset-max-listpack-entries"),
                 zset_max_listpack_value: config.get_i64("zset-max-listpack-value"),
                 hll_sparse_max_bytes: config.get_i64("hll-sparse-max-bytes"),
+                stream_node_max_entries: config.get_i64("stream-node-max-entries"),
+                stream_node_max_bytes: config.get_i64("stream-node-max-bytes"),
             });
         *self.config.write() = config;
         crate::repl::consistency::keep_log_active(self);

@@ -274,4 +274,35 @@ mod tests {
             Ok(vec![])
         );
     }
+
+    #[test]
+    fn corrupt_stream_payloads_are_refused_or_consistent_never_a_panic() {
+        use crate::stream::{StreamId, StreamValue};
+        let mut stream = StreamValue::default();
+        for i in 1..=12u64 {
+            let value = i.to_string();
+            let fields: [&[u8]; 4] = [b"f", value.as_bytes(), b"g", b"-3"];
+            stream.append(
+                StreamId::new(i, 0),
+                &fields[..if i % 5 == 0 { 2 } else { 4 }],
+            );
+        }
+        stream.delete(StreamId::new(4, 0));
+        let payload = encode_dump_payload(&Value::Stream(Box::new(stream)));
+        let limits = EncodingLimits::default();
+        let body = payload.len() - 10;
+        for at in 0..body {
+            for flip in [0x01u8, 0x10, 0x80, 0xff] {
+                let mut bad = payload.clone();
+                bad[at] ^= flip;
+                if let Ok(Value::Stream(s)) = decode_dump_payload(&bad, false, &limits) {
+                    let all = s.range(StreamId::MIN, StreamId::MAX, false).count();
+                    assert_eq!(all, s.len(), "byte {at} ^ {flip:#x}");
+                }
+            }
+            let mut cut = payload[..at].to_vec();
+            cut.extend_from_slice(&payload[body..]);
+            assert!(decode_dump_payload(&cut, false, &limits).is_err());
+        }
+    }
 }

@@ -17,6 +17,10 @@ pub struct EncodingLimits {
     pub zset_max_listpack_value: i64,
     /// `hll-sparse-max-bytes`: longest sparse HyperLogLog string.
     pub hll_sparse_max_bytes: i64,
+    /// `stream-node-max-entries`: entries per stream node (0: no limit).
+    pub stream_node_max_entries: i64,
+    /// `stream-node-max-bytes`: bytes per stream node (0: no limit).
+    pub stream_node_max_bytes: i64,
 }
 
 impl Default for EncodingLimits {
@@ -29,6 +33,18 @@ impl Default for EncodingLimits {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: crate::hll::DEFAULT_SPARSE_MAX_BYTES as i64,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
+        }
+    }
+}
+
+impl EncodingLimits {
+    /// When XADD starts a new stream node.
+    pub fn stream_nodes(&self) -> crate::stream::NodeLimits {
+        crate::stream::NodeLimits {
+            max_entries: self.stream_node_max_entries.max(0) as u64,
+            max_bytes: self.stream_node_max_bytes.max(0) as u64,
         }
     }
 }
@@ -36,7 +52,7 @@ impl Default for EncodingLimits {
 /// The live thresholds.
 #[derive(Debug)]
 pub struct EncodingLimitsCell {
-    values: [AtomicI64; 7],
+    values: [AtomicI64; 9],
 }
 
 impl Default for EncodingLimitsCell {
@@ -60,6 +76,8 @@ impl EncodingLimitsCell {
             zset_max_listpack_entries: v(4),
             zset_max_listpack_value: v(5),
             hll_sparse_max_bytes: v(6),
+            stream_node_max_entries: v(7),
+            stream_node_max_bytes: v(8),
         }
     }
 
@@ -72,6 +90,8 @@ impl EncodingLimitsCell {
             limits.zset_max_listpack_entries,
             limits.zset_max_listpack_value,
             limits.hll_sparse_max_bytes,
+            limits.stream_node_max_entries,
+            limits.stream_node_max_bytes,
         ];
         for (cell, value) in self.values.iter().zip(values) {
             cell.store(value, Ordering::Relaxed);

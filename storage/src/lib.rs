@@ -26,6 +26,7 @@ pub mod rdb;
 mod set;
 mod shard;
 mod snapshot;
+pub mod stream;
 mod value;
 mod ziplist;
 mod zipmap;

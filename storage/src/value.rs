@@ -1,15 +1,17 @@
-//! The values a key can hold: strings, lists, hashes, sets and sorted sets;
-//! streams join this enum as their own variant.
+//! The values a key can hold: strings, lists, hashes, sets, sorted sets and
+//! streams.
 
 use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::set::SetValue;
+use crate::stream::StreamValue;
 use crate::zset::ZSetValue;
 
 /// A stored value. Three words, like a string: hashes, sets and sorted sets
 /// are two-word handles (their compact form is one buffer pointer and
 /// length, their full form a box) held inline, so a small collection costs
-/// one allocation, its buffer; a list is three words itself and is boxed.
+/// one allocation, its buffer; a list is three words itself and is boxed,
+/// and so is a stream (a tree and its metadata).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
@@ -17,6 +19,7 @@ pub enum Value {
     Set(SetValue),
     List(Box<ListValue>),
     ZSet(ZSetValue),
+    Stream(Box<StreamValue>),
 }
 
 /// The type a value reports to TYPE and SCAN TYPE.
@@ -27,6 +30,7 @@ pub enum ValueType {
     Set,
     List,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -37,6 +41,7 @@ impl ValueType {
             ValueType::Set => "set",
             ValueType::List => "list",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 }
@@ -147,6 +152,7 @@ impl Value {
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -157,6 +163,7 @@ impl Value {
             Value::Set(s) => s.encoding_name(),
             Value::List(l) => l.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -230,11 +237,27 @@ impl Value {
         }
     }
 
+    pub fn as_stream(&self) -> Option<&StreamValue> {
+        match self {
+            Value::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Option<&mut StreamValue> {
+        match self {
+            Value::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// OBJECT REFCOUNT: shared small integers report Redis's shared refcount.
     pub fn refcount(&self) -> i64 {
         match self {
             Value::String(s) => s.refcount(),
-            Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) => 1,
+            Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) | Value::Stream(_) => {
+                1
+            }
         }
     }
 
@@ -246,6 +269,7 @@ impl Value {
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
             Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<StreamValue>() + s.heap_size(),
         }
     }
 }
@@ -270,6 +294,17 @@ impl ValueKind for StringValue {
     }
     fn from_value_mut(value: &mut Value) -> Option<&mut Self> {
         value.as_string_mut()
+    }
+}
+
+/// Streams are not a [`Collection`]: Redis keeps a stream whose entries
+/// were all deleted or trimmed (its last ID and groups still matter).
+impl ValueKind for StreamValue {
+    fn from_value(value: &Value) -> Option<&Self> {
+        value.as_stream()
+    }
+    fn from_value_mut(value: &mut Value) -> Option<&mut Self> {
+        value.as_stream_mut()
     }
 }
 

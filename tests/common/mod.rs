@@ -424,3 +424,79 @@ pub fn servers_with_events() -> (Server, Redis) {
     ];
     (Server::start_with(&config), Redis::start(&config))
 }
+
+/// What a server fed its replicas (SELECT left out) and notified.
+pub struct FedAndNotified {
+    pub fed: Vec<String>,
+    pub events: Vec<String>,
+}
+
+/// Runs `writes` (the last one `SET end 1`) with `run` on a Ferrite server
+/// and a redis-server configured alike, asserting the same replies, the
+/// same replication stream and the same keyspace events; returns Ferrite's.
+pub fn writes_fed_and_notified_as_redis(
+    writes: &[&str],
+    run: fn(&mut RawConnection, &str) -> String,
+) -> FedAndNotified {
+    let (server, redis) = servers_with_events();
+    let ports = [server.port, redis.port];
+    let mut streams: Vec<RawConnection> = ports
+        .iter()
+        .map(|&port| {
+            let mut sync = raw(port);
+            sync.send(b"SYNC\r\n");
+            repl::skip_snapshot(&mut sync);
+            sync
+        })
+        .collect();
+    let mut events: Vec<RawConnection> = ports
+        .iter()
+        .map(|&port| {
+            let mut subscriber = raw(port);
+            call(&mut subscriber, &["PSUBSCRIBE", "__key*@0__:*"]);
+            subscriber
+        })
+        .collect();
+    let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
+    for line in writes {
+        assert_eq!(run(&mut ours, line), run(&mut theirs, line), "{line}");
+    }
+    let their_stream = stream_until_end(&mut streams[1]);
+    let our_stream = stream_until_end(&mut streams[0]);
+    assert_eq!(our_stream, their_stream);
+    let their_events = events_until_end(&mut events[1]);
+    let our_events = events_until_end(&mut events[0]);
+    assert_eq!(our_events, their_events);
+    FedAndNotified {
+        fed: our_stream
+            .iter()
+            .filter(|c| !c[0].eq_ignore_ascii_case("select"))
+            .map(|c| c.join(" "))
+            .collect(),
+        events: our_events,
+    }
+}
+
+/// Runs `script` with `run` on a fresh Ferrite server and a fresh
+/// redis-server, in RESP2 and then in RESP3 (after FLUSHALL), asserting that
+/// every reply is Redis's byte for byte.
+pub fn replies_as_redis(script: &[&str], run: fn(&mut RawConnection, &str) -> String) {
+    let server = Server::start();
+    let redis = Redis::start(&[]);
+    for resp3 in [false, true] {
+        let (mut ours, mut theirs) = (raw(server.port), raw(redis.port));
+        call(&mut ours, &["FLUSHALL"]);
+        call(&mut theirs, &["FLUSHALL"]);
+        if resp3 {
+            hello3(&mut ours);
+            hello3(&mut theirs);
+        }
+        for line in script {
+            assert_eq!(
+                run(&mut ours, line),
+                run(&mut theirs, line),
+                "{line} (RESP3: {resp3})"
+            );
+        }
+    }
+}

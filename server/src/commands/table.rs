@@ -29,6 +29,8 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::bitmaps::COMMANDS,
     super::migrate::COMMANDS,
+    super::streams::COMMANDS,
+    super::stream_info::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

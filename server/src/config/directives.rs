@@ -315,8 +315,8 @@ pub const DIRECTIVES: &[Directive] = &[
         &["zset-max-ziplist-value"],
     ),
     d("hll-sparse-max-bytes", mem(0, MAX), "3000", true),
-    accepted("stream-node-max-entries", int(0, MAX), "100"),
-    accepted("stream-node-max-bytes", mem(0, MAX), "4096"),
+    d("stream-node-max-entries", int(0, MAX), "100", true),
+    d("stream-node-max-bytes", mem(0, MAX), "4096", true),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {

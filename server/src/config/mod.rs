@@ -297,7 +297,7 @@ mod tests {
             .set("SLAVE-READ-ONLY", &strings(&["No"]), false)
             .unwrap();
         assert_eq!(config.get("replica-read-only"), "no");
-        assert!(config.set("port", &strings(&["7000"]), false).is_err());
+        assert!(config.set("daemonize", &strings(&["yes"]), false).is_err());
         assert!(config.set("hz", &strings(&["x"]), false).is_err());
         config.set("save", &strings(&[""]), false).unwrap();
         assert_eq!(config.get("save"), "");

@@ -13,9 +13,11 @@
 //! Redis's `server.dirty` (e.g. ZADD that re-sets an equal score).
 
 use bytes::Bytes;
+use ferrite_storage::stream::AddId;
 use ferrite_storage::KeyspaceRead;
 
 use super::reply::Reply;
+use crate::commands::TrimArgs;
 
 /// A command that ran without error.
 pub struct Ran<'a> {
@@ -150,6 +152,8 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         "geoadd" => crate::commands::GeoAdd::parse(args)
             .map(|geoadd| one(geoadd.as_zadd(args)))
             .unwrap_or_default(),
+        "xadd" if !reply.is_null() => one(xadd(ks, ran, &reply)),
+        "xtrim" if !matches!(reply, Reply::Integer(0)) => one(xtrim(ks, ran)),
         // Without STORE (the reply is then an array) they wrote nothing.
         "georadius" | "georadiusbymember" if !matches!(reply, Reply::Integer(_)) => Vec::new(),
         // Propagated as they ran when they rewrote the HLL, as Redis does.
@@ -159,6 +163,48 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
         _ if reply_says_nothing_changed(ran.name, args, &reply) => Vec::new(),
         _ => one(args.to_vec()),
     }
+}
+
+/// XADD: with the ID it generated in place of `*` or `<ms>-*`, and a `~`
+/// trim as `=` with the resulting length or first ID (Redis's
+/// `streamRewriteApproxSpecifier` and `streamRewriteTrimArgument`).
+fn xadd(ks: &KeyspaceRead<'_>, ran: &Ran<'_>, reply: &Reply<'_>) -> Command {
+    let mut command = ran.args.to_vec();
+    let Ok(parsed) = crate::commands::AddArgs::parse(ran.args, false) else {
+        return command;
+    };
+    if !matches!(parsed.id, AddId::Exact(_)) {
+        if let (Some(id), Some(arg)) = (reply.text(), command.get_mut(parsed.id_at)) {
+            *arg = Bytes::copy_from_slice(id);
+        }
+    }
+    exact_trim(ks, ran, parsed.trim, &mut command);
+    command
+}
+
+/// XTRIM: a `~` trim as `=` with the resulting length or first ID.
+fn xtrim(ks: &KeyspaceRead<'_>, ran: &Ran<'_>) -> Command {
+    let mut command = ran.args.to_vec();
+    if let Ok(trim) = crate::commands::parse_xtrim(ran.args, false) {
+        exact_trim(ks, ran, trim, &mut command);
+    }
+    command
+}
+
+/// Rewrites an approximate trim in `command` to the exact one it did.
+fn exact_trim(ks: &KeyspaceRead<'_>, ran: &Ran<'_>, trim: TrimArgs, command: &mut Command) {
+    let (true, Some(how)) = (trim.approx, trim.trim) else {
+        return;
+    };
+    let hashed = ks.key(&ran.args[1]);
+    let mut shard = ks.lock(ran.db, &hashed);
+    let Some(stream) = shard.peek(&hashed).and_then(|e| e.value.as_stream()) else {
+        return;
+    };
+    let threshold = crate::commands::exact_threshold(how, stream);
+    drop(shard);
+    command[trim.threshold_at - 1] = word("=");
+    command[trim.threshold_at] = threshold;
 }
 
 /// SET: propagated without GET, and with any expiry as `PXAT <ms>`; not at
@@ -315,6 +361,8 @@ fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> 
         "copy",
         "pfadd",
         "linsert",
+        "xdel",
+        "xtrim",
     ];
     const NULL_MEANS_NOTHING: &[&str] = &[
         "lpop",
@@ -324,6 +372,7 @@ fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> 
         "lmove",
         "rpoplpush",
         "zadd",
+        "xadd",
     ];
     match reply {
         Reply::Integer(0) => ZERO_MEANS_NOTHING.contains(&name),

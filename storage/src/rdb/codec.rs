@@ -117,8 +117,13 @@ impl<'a> Reader<'a> {
 
     /// A plain length (an element count, a database number ...).
     pub(crate) fn plain_length(&mut self) -> CodecResult<usize> {
+        usize::try_from(self.plain_u64()?).map_err(|_| "length too large")
+    }
+
+    /// A plain length read as a 64-bit number (stream IDs and counters).
+    pub(crate) fn plain_u64(&mut self) -> CodecResult<u64> {
         match self.length()? {
-            Length::Plain(n) => usize::try_from(n).map_err(|_| "length too large"),
+            Length::Plain(n) => Ok(n),
             Length::Special(_) => Err("expected a length, found a string encoding"),
         }
     }

@@ -6,8 +6,8 @@
 //! and a RESIZEDB opcode followed by its keys (each optionally preceded by an
 //! expiry and LRU/LFU hints), then the EOF opcode and a CRC-64 of everything
 //! before it. `writer` produces Redis 7.0's layout; `reader` accepts files of
-//! versions 1 to 10 and refuses what Ferrite cannot represent (streams,
-//! modules) with an error naming it and its byte offset. Function libraries
+//! versions 1 to 10 and refuses what Ferrite cannot represent (modules,
+//! stream consumer groups for now) with an error naming it and its byte offset. Function libraries
 //! (`functions`) come after the AUX fields, before the first database, and
 //! pass through as opaque code strings.
 
@@ -15,6 +15,7 @@ pub(crate) mod codec;
 pub(crate) mod functions;
 pub(crate) mod object;
 mod reader;
+mod stream;
 mod writer;
 
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};

@@ -3,13 +3,15 @@
 //! share this code.
 //!
 //! Ferrite writes the plain encodings (string 0, list 1, set 2, hash 4, sorted
-//! set 5), which every Redis since 4.0 loads. It reads those plus Redis's
+//! set 5), which every Redis since 4.0 loads, and streams as Redis 7.0 does
+//! (19, `stream`). It reads those plus Redis's
 //! compact ones: zipmap (9), ziplists (10, 12, 13), intset (11), quicklists of
-//! ziplists (14) and of listpacks (18), listpacks (16, 17) and the text-score
-//! sorted set (3). Collections are rebuilt in the encoding the current
+//! ziplists (14) and of listpacks (18), listpacks (16, 17), the text-score
+//! sorted set (3) and the older stream record (15). Collections are rebuilt in the encoding the current
 //! thresholds call for, as Redis's loader converts them.
 
 use super::codec::{write_bytes, write_length, write_string_value, CodecResult, Reader};
+use super::stream::{read_stream, write_stream};
 use crate::encoding::EncodingLimits;
 use crate::hash::HashValue;
 use crate::list::{ListEnd, ListValue};
@@ -54,7 +56,7 @@ pub(crate) fn is_value_type(byte: u8) -> bool {
 /// Appends `value` as its RDB type byte and body.
 pub(crate) fn write_object(out: &mut Vec<u8>, value: &Value) {
     out.push(object_type(value));
-    write_body(out, value);
+    write_body(out, value)
 }
 
 /// The RDB type `write_body` writes `value` as.
@@ -65,10 +67,12 @@ pub(crate) fn object_type(value: &Value) -> u8 {
         Value::Hash(_) => TYPE_HASH,
         Value::List(_) => TYPE_LIST,
         Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 
-/// Appends the body of `value` in the plain encoding of `object_type`.
+/// Appends the body of `value` in the plain encoding of `object_type`
+/// (streams in their only one, their nodes' listpacks).
 pub(crate) fn write_body(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::String(s) => write_string_value(out, s),
@@ -99,6 +103,7 @@ pub(crate) fn write_body(out: &mut Vec<u8>, value: &Value) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+        Value::Stream(stream) => write_stream(out, stream),
     }
 }
 
@@ -142,9 +147,8 @@ pub(crate) fn read_object(
         TYPE_HASH_LISTPACK => hash_from_flat(listpack::decode(&reader.string()?)?, limits)?,
         TYPE_ZSET_LISTPACK => zset_from_flat(listpack::decode(&reader.string()?)?, limits)?,
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => read_quicklist(value_type, reader, limits)?,
-        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
-            return Err("stream values are not supported by Ferrite")
-        }
+        TYPE_STREAM_LISTPACKS => read_stream(reader, false)?,
+        TYPE_STREAM_LISTPACKS_2 => read_stream(reader, true)?,
         TYPE_MODULE_PRE_GA | TYPE_MODULE_2 => {
             return Err("module values are not supported by Ferrite")
         }

@@ -8,6 +8,7 @@ use crate::keyspace::Keyspace;
 use crate::list::ListValue;
 use crate::set::SetValue;
 use crate::shard::Entry;
+use crate::stream::{StreamId, StreamValue, Trim};
 use crate::value::{StringValue, Value};
 use crate::zset::ZSetValue;
 
@@ -66,7 +67,39 @@ fn sample_keyspace() -> Keyspace {
     }
     put(&ks, 15, b"zset", Value::ZSet(small_zset), None);
     put(&ks, 15, b"bigzset", Value::ZSet(big_zset), None);
+    put(
+        &ks,
+        4,
+        b"stream",
+        Value::Stream(Box::new(sample_stream(3))),
+        None,
+    );
+    put(
+        &ks,
+        4,
+        b"bigstream",
+        Value::Stream(Box::new(sample_stream(1000))),
+        None,
+    );
     ks
+}
+
+/// A stream of `n` entries over several nodes, some sharing the master
+/// entry's fields and some not, with deleted and trimmed entries.
+fn sample_stream(n: u64) -> StreamValue {
+    let mut stream = StreamValue::default();
+    for i in 1..=n {
+        let value = i.to_string();
+        let fields: [&[u8]; 4] = if i % 3 == 0 {
+            [b"other", value.as_bytes(), b"x", b"-7"]
+        } else {
+            [b"field", value.as_bytes(), b"n", b"y"]
+        };
+        stream.append(StreamId::new(i, i % 2), &fields);
+    }
+    stream.delete(StreamId::new(2, 0));
+    stream.trim(Trim::MaxLen(n - n / 4), None);
+    stream
 }
 
 fn save(ks: &Keyspace) -> Vec<u8> {
@@ -94,7 +127,7 @@ fn every_type_round_trips_with_expiries() {
     assert_eq!(&bytes[..9], b"REDIS0010");
     let ks = Keyspace::new(16);
     let loaded = ks.load_rdb(&bytes, 16, true).unwrap();
-    assert_eq!(loaded.keys_loaded, 13);
+    assert_eq!(loaded.keys_loaded, 15);
     assert_eq!(loaded.keys_expired, 0, "expired keys are not written");
     assert!(loaded.summary.checksum_verified);
     assert_eq!(loaded.summary.libraries, vec![LIBRARY.to_vec()]);
@@ -118,6 +151,8 @@ fn every_type_round_trips_with_expiries() {
         (2, b"intset"),
         (3, b"hash"),
         (3, b"bighash"),
+        (4, b"stream"),
+        (4, b"bigstream"),
         (15, b"zset"),
         (15, b"bigzset"),
     ] {
@@ -204,11 +239,12 @@ fn huge_lengths_do_not_allocate() {
 
 #[test]
 fn refuses_what_ferrite_cannot_hold() {
-    let stream = b"REDIS0010\xfe\x00\x0f\x01s\x00\xff";
+    // An empty stream with one consumer group (not held yet).
+    let stream = b"REDIS0010\xfe\x00\x13\x01s\0\0\0\0\0\0\0\0\0\x01";
     let error = load(stream).err().unwrap();
     assert_eq!(
         error.message,
-        "Key 's' (RDB type 15): stream values are not supported by Ferrite"
+        "Key 's' (RDB type 19): stream consumer groups are not supported yet"
     );
     let truncated_function = b"REDIS0010\xf5\x09lib\xff";
     let error = load(truncated_function).err().unwrap();
@@ -287,6 +323,13 @@ fn flat(value: &Value) -> Vec<String> {
         Value::ZSet(z) => z
             .iter()
             .flat_map(|(score, m)| [text(m), format!("{score}")])
+            .collect(),
+        Value::Stream(s) => s
+            .range(StreamId::MIN, StreamId::MAX, false)
+            .flat_map(|e| {
+                let fields: Vec<String> = e.fields().map(text).collect();
+                std::iter::once(e.id.to_string()).chain(fields)
+            })
             .collect(),
     }
 }

@@ -76,7 +76,7 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
     }
     out.push(object_type(&entry.value));
     write_bytes(out, key);
-    write_body(out, &entry.value);
+    write_body(out, &entry.value)
 }
 
 /// The file around the serialised keys of each database (in database order).
