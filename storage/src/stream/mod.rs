@@ -6,24 +6,29 @@
 //! `BTreeMap` keyed by ID. Redis packs up to `stream-node-max-entries`
 //! entries into one listpack per radix-tree node; Ferrite does not yet, so
 //! `~` trimming removes exactly what is asked (bounded by LIMIT) rather than
-//! whole nodes, and consumer groups are not held yet (STREAMS-STATUS.md).
+//! whole nodes (STREAMS-STATUS.md). Consumer groups live in `groups`.
 
+mod groups;
 mod id;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+pub use groups::{
+    estimate_entries_read, Claim, Consumer, ConsumerGroup, ConsumerGroups, PendingEntry, StreamMeta,
+};
 pub use id::{AddId, InvalidId, StreamId};
 
 use crate::packed::PackedSeq;
 
-/// A stream value (Redis's `stream` struct without consumer groups yet).
+/// A stream value (Redis's `stream` struct).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamValue {
     entries: BTreeMap<StreamId, PackedSeq>,
     last_id: StreamId,
     max_deleted_id: StreamId,
     entries_added: u64,
+    groups: ConsumerGroups,
 }
 
 /// Why XADD could not choose the ID it was asked for.
@@ -68,6 +73,15 @@ pub enum Trim {
 }
 
 impl StreamValue {
+    /// The consumer groups (`groups.rs`).
+    pub fn groups(&self) -> &ConsumerGroups {
+        &self.groups
+    }
+
+    pub fn groups_mut(&mut self) -> &mut ConsumerGroups {
+        &mut self.groups
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
