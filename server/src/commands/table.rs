@@ -29,6 +29,9 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::bitmaps::COMMANDS,
     super::streams::COMMANDS,
+    super::stream_groups::COMMANDS,
+    super::stream_readgroup::COMMANDS,
+    super::stream_claim::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.
