@@ -157,7 +157,7 @@ const WRITES: &[&str] = &[
 ];
 
 /// Blanks XCLAIM's TIME (the delivery time, a clock reading).
-fn blank_times(command: &mut Vec<String>) {
+fn blank_times(command: &mut [String]) {
     if let Some(at) = command.iter().position(|a| a == "TIME") {
         if let Some(time) = command.get_mut(at + 1) {
             *time = "<ms>".into();
@@ -168,9 +168,9 @@ fn blank_times(command: &mut Vec<String>) {
 #[test]
 fn writes_replicate_and_notify_as_redis() {
     let ours = common::writes_fed_and_notified_as_redis_with(WRITES, run, blank_times);
-    assert!(ours
-        .fed
-        .contains(&"XCLAIM s g alice 0 1-0 TIME <ms> RETRYCOUNT 1 FORCE JUSTID LASTID 1-0".to_string()));
+    assert!(ours.fed.contains(
+        &"XCLAIM s g alice 0 1-0 TIME <ms> RETRYCOUNT 1 FORCE JUSTID LASTID 1-0".to_string()
+    ));
     assert!(ours
         .fed
         .contains(&"XGROUP SETID s g 2-0 ENTRIESREAD 2".to_string()));
@@ -189,7 +189,17 @@ fn blocked_reply(server: &Server, setup: &[&str], unblock: &str) -> String {
     let mut reader = server.raw();
     send(
         &mut reader,
-        &[b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"],
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g",
+            b"c",
+            b"BLOCK",
+            b"0",
+            b"STREAMS",
+            b"s",
+            b">",
+        ],
     );
     server.wait_blocked(1);
     run(&mut client, unblock);
@@ -215,7 +225,10 @@ fn blocked_xreadgroup_is_served_by_xadd_and_fed_as_xclaim() {
         }
     }
     assert_eq!(fed[2][..6], ["XCLAIM", "s", "g", "c", "0", "1-1"]);
-    assert_eq!(fed[2][8..], ["RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", "1-1"]);
+    assert_eq!(
+        fed[2][8..],
+        ["RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", "1-1"]
+    );
 }
 
 #[test]
@@ -243,5 +256,8 @@ fn blocked_xreadgroup_fails_when_its_key_or_group_goes() {
         run(&mut client, "XREADGROUP GROUP g c BLOCK 10 STREAMS s >"),
         "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
     );
-    assert_eq!(run(&mut client, "XREADGROUP GROUP g c BLOCK 10 STREAMS s >"), "*-1\r\n");
+    assert_eq!(
+        run(&mut client, "XREADGROUP GROUP g c BLOCK 10 STREAMS s >"),
+        "*-1\r\n"
+    );
 }

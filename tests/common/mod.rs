@@ -446,7 +446,7 @@ pub fn writes_fed_and_notified_as_redis(
 pub fn writes_fed_and_notified_as_redis_with(
     writes: &[&str],
     run: fn(&mut RawConnection, &str) -> String,
-    normalize: fn(&mut Vec<String>),
+    normalize: fn(&mut [String]),
 ) -> FedAndNotified {
     let (server, redis) = servers_with_events();
     let ports = [server.port, redis.port];
@@ -473,8 +473,8 @@ pub fn writes_fed_and_notified_as_redis_with(
     }
     let mut their_stream = stream_until_end(&mut streams[1]);
     let mut our_stream = stream_until_end(&mut streams[0]);
-    their_stream.iter_mut().for_each(normalize);
-    our_stream.iter_mut().for_each(normalize);
+    their_stream.iter_mut().for_each(|c| normalize(c));
+    our_stream.iter_mut().for_each(|c| normalize(c));
     assert_eq!(our_stream, their_stream);
     let their_events = events_until_end(&mut events[1]);
     let our_events = events_until_end(&mut events[0]);

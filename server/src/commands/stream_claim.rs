@@ -60,7 +60,10 @@ fn parse_claim_options(args: &[Bytes], now: i64) -> Result<ClaimOptions, CmdErro
             options.delivery_time = Some(now.saturating_sub(idle));
         } else if is(opt, "time") && more {
             j += 1;
-            options.delivery_time = Some(integer(&args[j], "Invalid TIME option argument for XCLAIM")?);
+            options.delivery_time = Some(integer(
+                &args[j],
+                "Invalid TIME option argument for XCLAIM",
+            )?);
         } else if is(opt, "retrycount") && more {
             j += 1;
             let count = integer(&args[j], "Invalid RETRYCOUNT option argument for XCLAIM")?;
@@ -152,7 +155,10 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|&id| stream.range(id, id, false).next().is_some())
         .collect();
-    let group = stream.groups_mut().get_mut(&args[2]).ok_or(CmdError::Syntax)?;
+    let group = stream
+        .groups_mut()
+        .get_mut(&args[2])
+        .ok_or(CmdError::Syntax)?;
     if options.last_id > group.last_id {
         group.last_id = options.last_id;
     }
@@ -235,10 +241,17 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .map(|g| g.pending().range(start..).map(|(&id, _)| id))
         .into_iter()
         .flatten()
-        .take(usize::try_from(attempts).unwrap_or(usize::MAX).saturating_add(1))
+        .take(
+            usize::try_from(attempts)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        )
         .map(|id| (id, stream.range(id, id, false).next().is_some()))
         .collect();
-    let group = stream.groups_mut().get_mut(&args[2]).ok_or(CmdError::Syntax)?;
+    let group = stream
+        .groups_mut()
+        .get_mut(&args[2])
+        .ok_or(CmdError::Syntax)?;
     let now = now_ms();
     let claim = Claim {
         delivery_time: now,
@@ -261,10 +274,9 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             count -= 1;
             continue;
         }
-        let idle_enough = group
-            .pending()
-            .get(&id)
-            .is_some_and(|nack| min_idle == 0 || now as i64 - nack.delivery_time as i64 >= min_idle);
+        let idle_enough = group.pending().get(&id).is_some_and(|nack| {
+            min_idle == 0 || now as i64 - nack.delivery_time as i64 >= min_idle
+        });
         if !idle_enough {
             continue;
         }

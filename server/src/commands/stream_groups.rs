@@ -27,17 +27,51 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("create", -5, xgroup).key_specs(&[KeySpec::range(2, 0, 1, RW | INSERT)]).flags(&["write", "denyoom"]).acl(&["@write", "@stream", "@slow"]).doc(G, "Create a consumer group."),
-    CommandSpec::new("setid", -5, xgroup).key_specs(&[KeySpec::range(2, 0, 1, RW | UPDATE)]).flags(&["write"]).acl(&["@write", "@stream", "@slow"]).doc(G, "Set a consumer group to an arbitrary last delivered ID value."),
-    CommandSpec::new("destroy", 4, xgroup).key_specs(&[KeySpec::range(2, 0, 1, RW | DELETE)]).flags(&["write"]).acl(&["@write", "@stream", "@slow"]).doc(G, "Destroy a consumer group."),
-    CommandSpec::new("createconsumer", 5, xgroup).key_specs(&[KeySpec::range(2, 0, 1, RW | INSERT)]).flags(&["write", "denyoom"]).acl(&["@write", "@stream", "@slow"]).doc(G, "Create a consumer in a consumer group."),
-    CommandSpec::new("delconsumer", 5, xgroup).key_specs(&[KeySpec::range(2, 0, 1, RW | DELETE)]).flags(&["write"]).acl(&["@write", "@stream", "@slow"]).doc(G, "Delete a consumer from a consumer group."),
-    CommandSpec::new("help", 2, xgroup).flags(&["loading", "stale"]).acl(&["@stream", "@slow"]).doc(G, "Show helpful text about the different subcommands"),
+    CommandSpec::new("create", -5, xgroup)
+        .key_specs(&[KeySpec::range(2, 0, 1, RW | INSERT)])
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@stream", "@slow"])
+        .doc(G, "Create a consumer group."),
+    CommandSpec::new("setid", -5, xgroup)
+        .key_specs(&[KeySpec::range(2, 0, 1, RW | UPDATE)])
+        .flags(&["write"])
+        .acl(&["@write", "@stream", "@slow"])
+        .doc(
+            G,
+            "Set a consumer group to an arbitrary last delivered ID value.",
+        ),
+    CommandSpec::new("destroy", 4, xgroup)
+        .key_specs(&[KeySpec::range(2, 0, 1, RW | DELETE)])
+        .flags(&["write"])
+        .acl(&["@write", "@stream", "@slow"])
+        .doc(G, "Destroy a consumer group."),
+    CommandSpec::new("createconsumer", 5, xgroup)
+        .key_specs(&[KeySpec::range(2, 0, 1, RW | INSERT)])
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@stream", "@slow"])
+        .doc(G, "Create a consumer in a consumer group."),
+    CommandSpec::new("delconsumer", 5, xgroup)
+        .key_specs(&[KeySpec::range(2, 0, 1, RW | DELETE)])
+        .flags(&["write"])
+        .acl(&["@write", "@stream", "@slow"])
+        .doc(G, "Delete a consumer from a consumer group."),
+    CommandSpec::new("help", 2, xgroup)
+        .flags(&["loading", "stale"])
+        .acl(&["@stream", "@slow"])
+        .doc(G, "Show helpful text about the different subcommands"),
 ];
 
 const XINFO_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("consumers", 4, xinfo_consumers).key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@stream", "@slow"]).doc(G, "List the consumers in a consumer group"),
-    CommandSpec::new("groups", 3, xinfo_groups).key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)]).flags(&["readonly"]).acl(&["@read", "@stream", "@slow"]).doc(G, "List the consumer groups of a stream"),
+    CommandSpec::new("consumers", 4, xinfo_consumers)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)])
+        .flags(&["readonly"])
+        .acl(&["@read", "@stream", "@slow"])
+        .doc(G, "List the consumers in a consumer group"),
+    CommandSpec::new("groups", 3, xinfo_groups)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)])
+        .flags(&["readonly"])
+        .acl(&["@read", "@stream", "@slow"])
+        .doc(G, "List the consumer groups of a stream"),
 ];
 
 const XGROUP_HELP: &[&str] = &[
@@ -142,13 +176,16 @@ fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         let stream = stream_at(ctx, &mut shard, &key)?.ok_or(CmdError::WrongType)?;
         if !stream.groups_mut().create(group_name, id, entries_read) {
-            return Err(CmdError::msg("BUSYGROUP Consumer Group name already exists"));
+            return Err(CmdError::msg(
+                "BUSYGROUP Consumer Group name already exists",
+            ));
         }
         ctx.out.ok();
         Some("xgroup-create")
     } else {
         // Every other subcommand found its key (and group) above.
-        let stream = stream_at(ctx, &mut shard, &key)?.ok_or_else(|| CmdError::subcommand_syntax(args))?;
+        let stream =
+            stream_at(ctx, &mut shard, &key)?.ok_or_else(|| CmdError::subcommand_syntax(args))?;
         group_subcommand(ctx, args, stream, entries_read)?
     };
     if let Some(event) = event {
@@ -330,7 +367,9 @@ fn pending_entries(ctx: &mut Ctx<'_>, group: &ConsumerGroup, range: &PendingRang
     let rows: Vec<_> = ids
         .take_while(|&id| id <= range.end)
         .filter_map(|id| pel.get(&id).map(|nack| (id, nack)))
-        .filter(|(_, nack)| range.min_idle == 0 || now - nack.delivery_time as i64 >= range.min_idle)
+        .filter(|(_, nack)| {
+            range.min_idle == 0 || now - nack.delivery_time as i64 >= range.min_idle
+        })
         .take(range.count)
         .collect();
     ctx.out.array(rows.len());
@@ -410,4 +449,3 @@ fn xinfo_consumers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
-

@@ -81,13 +81,11 @@ fn wants(
                     "NOGROUP the consumer group this client was blocked on no longer exists",
                 ))
             }
-            (Mode::Direct, _, false) => {
-                return Err(CmdError::msg(format!(
-                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-                    lossy(key.bytes),
-                    lossy(group)
-                )))
-            }
+            (Mode::Direct, _, false) => return Err(CmdError::msg(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                lossy(key.bytes),
+                lossy(group)
+            ))),
             _ => {}
         }
         wants.push(match &id[..] {
@@ -135,15 +133,29 @@ fn read_group(
         let Some(start) = start_of(stream, &group, want) else {
             continue;
         };
-        let group_state = stream.groups_mut().get_mut(&group).ok_or(CmdError::Syntax)?;
+        let group_state = stream
+            .groups_mut()
+            .get_mut(&group)
+            .ok_or(CmdError::Syntax)?;
         if group_state.touch_or_create_consumer(&consumer, now) {
             events.notify(class::STREAM, "xgroup-createconsumer", key.bytes);
             created_noack_consumer |= parsed.noack;
         }
         let mut reply = ReplyWriter::new(out.protocol());
         match want {
-            Want::New => deliver_new(stream, &group, &consumer, start, count, parsed.noack, now, &mut reply),
-            Want::HistoryAfter(_) => replay_history(stream, &group, &consumer, start, count, now, &mut reply),
+            Want::New => deliver_new(
+                stream,
+                &group,
+                &consumer,
+                start,
+                count,
+                parsed.noack,
+                now,
+                &mut reply,
+            ),
+            Want::HistoryAfter(_) => {
+                replay_history(stream, &group, &consumer, start, count, now, &mut reply)
+            }
         }
         served.push((n, reply.into_vec()));
         if mode == Mode::Blocked {
@@ -167,7 +179,9 @@ fn start_of(stream: &StreamValue, group: &[u8], want: Want) -> Option<StreamId> 
         Want::New => {
             let last_delivered = stream.groups().get(group)?.last_id;
             let top = stream.range(StreamId::MIN, StreamId::MAX, true).next()?.id;
-            (top > last_delivered).then(|| last_delivered.next()).flatten()
+            (top > last_delivered)
+                .then(|| last_delivered.next())
+                .flatten()
         }
     }
 }
@@ -185,7 +199,10 @@ fn deliver_new(
     now: u64,
     reply: &mut ReplyWriter,
 ) {
-    let entries: Vec<_> = stream.range(start, StreamId::MAX, false).take(count).collect();
+    let entries: Vec<_> = stream
+        .range(start, StreamId::MAX, false)
+        .take(count)
+        .collect();
     let ids: Vec<StreamId> = entries.iter().map(|e| e.id).collect();
     write_entries(reply, entries.into_iter());
     let meta = StreamMeta::of(stream);

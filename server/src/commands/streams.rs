@@ -527,7 +527,10 @@ pub(super) fn refuse_block_in_script(
 }
 
 /// The keys and IDs after STREAMS.
-pub(super) fn xread_streams<'a>(args: &'a [Bytes], parsed: &XreadArgs) -> (&'a [Bytes], &'a [Bytes]) {
+pub(super) fn xread_streams<'a>(
+    args: &'a [Bytes],
+    parsed: &XreadArgs,
+) -> (&'a [Bytes], &'a [Bytes]) {
     let rest = &args[parsed.streams_at..];
     rest.split_at(rest.len() / 2)
 }

@@ -40,7 +40,13 @@ struct Pending<'a> {
     count: u64,
 }
 
-fn xclaim_command(key: &Bytes, group: &Bytes, id: StreamId, pending: Pending<'_>, last: StreamId) -> Command {
+fn xclaim_command(
+    key: &Bytes,
+    group: &Bytes,
+    id: StreamId,
+    pending: Pending<'_>,
+    last: StreamId,
+) -> Command {
     vec![
         word("XCLAIM"),
         key.clone(),
@@ -60,7 +66,13 @@ fn xclaim_command(key: &Bytes, group: &Bytes, id: StreamId, pending: Pending<'_>
 }
 
 /// The XCLAIM of a pending entry as the command left it.
-fn claimed(key: &Bytes, group_name: &Bytes, group: &ConsumerGroup, id: StreamId, last: StreamId) -> Option<Command> {
+fn claimed(
+    key: &Bytes,
+    group_name: &Bytes,
+    group: &ConsumerGroup,
+    id: StreamId,
+    last: StreamId,
+) -> Option<Command> {
     let nack = group.pending().get(&id)?;
     let pending = Pending {
         consumer: &nack.consumer,
@@ -101,12 +113,21 @@ fn parse_id(text: &[u8]) -> Option<StreamId> {
 fn entry_id(entry: &Reply<'_>) -> Option<StreamId> {
     match entry {
         Reply::Text(id) => parse_id(id),
-        _ => entry.elements().first().and_then(Reply::text).and_then(parse_id),
+        _ => entry
+            .elements()
+            .first()
+            .and_then(Reply::text)
+            .and_then(parse_id),
     }
 }
 
 /// Runs `f` on the stream at `key` as the command left it.
-fn with_stream<R>(ks: &KeyspaceRead<'_>, db: usize, key: &[u8], f: impl FnOnce(&StreamValue) -> R) -> Option<R> {
+fn with_stream<R>(
+    ks: &KeyspaceRead<'_>,
+    db: usize,
+    key: &[u8],
+    f: impl FnOnce(&StreamValue) -> R,
+) -> Option<R> {
     let hashed = ks.key(key);
     let mut shard = ks.lock(db, &hashed);
     shard.peek(&hashed).and_then(|e| e.value.as_stream()).map(f)
@@ -132,7 +153,12 @@ pub fn xreadgroup(ks: &KeyspaceRead<'_>, ran: &Ran<'_>, reply: &Reply<'_>) -> Ve
     } else {
         items
             .iter()
-            .filter_map(|pair| Some((pair.elements().first()?.text()?, pair.elements().get(1)?.elements())))
+            .filter_map(|pair| {
+                Some((
+                    pair.elements().first()?.text()?,
+                    pair.elements().get(1)?.elements(),
+                ))
+            })
             .collect()
     };
     let mut effects = Vec::new();
@@ -148,7 +174,13 @@ pub fn xreadgroup(ks: &KeyspaceRead<'_>, ran: &Ran<'_>, reply: &Reply<'_>) -> Ve
                 return commands;
             };
             if parsed.noack && ran.reported_change {
-                commands.push(vec![word("XGROUP"), word("CREATECONSUMER"), key.clone(), group_name.clone(), consumer.clone()]);
+                commands.push(vec![
+                    word("XGROUP"),
+                    word("CREATECONSUMER"),
+                    key.clone(),
+                    group_name.clone(),
+                    consumer.clone(),
+                ]);
             }
             if !new_entries || entries.is_empty() {
                 return commands;
@@ -216,7 +248,13 @@ pub fn xautoclaim(ks: &KeyspaceRead<'_>, ran: &Ran<'_>, reply: &Reply<'_>) -> Ve
         .iter()
         .filter_map(entry_id)
         .map(|id| (id, true))
-        .chain(deleted_part.elements().iter().filter_map(entry_id).map(|id| (id, false)))
+        .chain(
+            deleted_part
+                .elements()
+                .iter()
+                .filter_map(entry_id)
+                .map(|id| (id, false)),
+        )
         .collect();
     ids.sort_unstable();
     with_stream(ks, ran.db, key, |stream| {

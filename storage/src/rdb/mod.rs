@@ -15,6 +15,9 @@ pub(crate) mod codec;
 pub(crate) mod functions;
 pub(crate) mod object;
 mod reader;
+// Called by the stream value encoding (branch `streams`) once merged.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod stream_groups;
 mod writer;
 
 pub use object::Unwritable;

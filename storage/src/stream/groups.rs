@@ -455,7 +455,10 @@ mod tests {
         assert_eq!(g.lag(&StreamMeta::of(&s)), Some(5));
         g.advance(&StreamMeta::of(&s), StreamId::new(1, 0));
         g.advance(&StreamMeta::of(&s), StreamId::new(2, 0));
-        assert_eq!((g.entries_read, g.lag(&StreamMeta::of(&s))), (Some(2), Some(3)));
+        assert_eq!(
+            (g.entries_read, g.lag(&StreamMeta::of(&s))),
+            (Some(2), Some(3))
+        );
         // A tombstone ahead of the group makes the lag unknown...
         s.delete(StreamId::new(4, 0));
         assert_eq!(g.lag(&StreamMeta::of(&s)), None);
@@ -463,7 +466,10 @@ mod tests {
         g.advance(&StreamMeta::of(&s), StreamId::new(3, 0));
         assert_eq!(g.entries_read, None);
         g.advance(&StreamMeta::of(&s), StreamId::new(5, 0));
-        assert_eq!((g.entries_read, g.lag(&StreamMeta::of(&s))), (Some(5), Some(0)));
+        assert_eq!(
+            (g.entries_read, g.lag(&StreamMeta::of(&s))),
+            (Some(5), Some(0))
+        );
         // A group created at an arbitrary ID has no counter.
         let mut late = ConsumerGroup::new(StreamId::new(3, 0), None);
         assert_eq!(late.lag(&StreamMeta::of(&s)), None);
