@@ -243,34 +243,21 @@ async fn wait_while_blocked(
         }
     };
     match outcome {
-        Some(Wake::Served(reply)) => {
-            out.raw(&reply);
-            // An error a blocked XREADGROUP is served (its key or group
-            // went) counts as the command's failure.
-            if let Some(error) = reply.strip_prefix(b"-") {
-                let code = error.split(|&b| b == b' ').next().unwrap_or_default();
-                count_blocked_failure(server, client, &String::from_utf8_lossy(code));
-            }
-        }
+        Some(Wake::Served(reply)) => out.raw(&reply),
         Some(Wake::UnblockedWithError) => {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-            count_blocked_failure(server, client, "UNBLOCKED");
+            // Counted as the blocked command's failure, as in Redis.
+            server.stats.record_error("UNBLOCKED");
+            let name = *client.handle.last_command.lock();
+            if let Some((id, _)) = server.commands.lookup(name.as_bytes()) {
+                ServerStats::add(&server.stats.commands[id].failed_calls, 1);
+            }
         }
         Some(Wake::UnblockedAsTimeout) | None => blocked.timeout_reply.write(out),
     }
     stream.write_all(out.as_bytes()).await?;
     out.clear();
     Ok(true)
-}
-
-/// Counts a blocked command's error reply as its failure, as Redis does
-/// (errorstats, the command's failed calls).
-fn count_blocked_failure(server: &Server, client: &ClientState, code: &str) {
-    server.stats.record_error(code);
-    let name = *client.handle.last_command.lock();
-    if let Some((id, _)) = server.commands.lookup(name.as_bytes()) {
-        ServerStats::add(&server.stats.commands[id].failed_calls, 1);
-    }
 }
 
 /// Records the unprocessed bytes of a client (CLIENT LIST `qbuf`); true
