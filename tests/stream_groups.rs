@@ -261,3 +261,54 @@ fn blocked_xreadgroup_fails_when_its_key_or_group_goes() {
         "*-1\r\n"
     );
 }
+
+/// What a replica holds after group reads and claims on its master.
+fn replica_group_state(master: u16, replica: u16) -> Vec<String> {
+    use common::repl::{cmd, wait_in_sync};
+    cmd(replica, &["REPLICAOF", "127.0.0.1", &master.to_string()]);
+    wait_in_sync(master, replica);
+    let mut client = common::raw(master);
+    for line in [
+        "XGROUP CREATE s g 0 MKSTREAM",
+        "XGROUP CREATE s quiet 0",
+        "XADD s 1-0 a 1",
+        "XADD s 2-0 b 2",
+        "XADD s 3-0 c 3",
+        "XADD s 4-0 d 4",
+        "XREADGROUP GROUP g alice COUNT 2 STREAMS s >",
+        "XREADGROUP GROUP quiet nobody NOACK COUNT 3 STREAMS s >",
+        "XREADGROUP GROUP g bob STREAMS s >",
+        "XACK s g 3-0",
+        "XDEL s 2-0",
+        "XCLAIM s g carol 0 1-0 2-0",
+        "XAUTOCLAIM s g dave 0 3-0 COUNT 1",
+    ] {
+        run(&mut client, line);
+    }
+    wait_in_sync(master, replica);
+    let mut conn = common::raw(replica);
+    [
+        "XINFO GROUPS s",
+        "XPENDING s g",
+        "XPENDING s g - + 10",
+        "XINFO CONSUMERS s g",
+        "XINFO CONSUMERS s quiet",
+    ]
+    .iter()
+    .map(|line| run(&mut conn, line))
+    .collect()
+}
+
+/// Group reads and claims on a master leave a Ferrite replica with the
+/// groups, pending entries and consumers a Redis replica of Redis has
+/// (Redis's "Consumer group last ID propagation to slave" and
+/// "Replication tests of XCLAIM with deleted entries" need a replica the
+/// external test mode lacks).
+#[test]
+fn a_replica_holds_the_group_state_a_redis_replica_holds() {
+    let (master, replica) = (Server::start(), Server::start());
+    let ours = replica_group_state(master.port, replica.port);
+    let (redis_master, redis_replica) = (common::Redis::start(&[]), common::Redis::start(&[]));
+    let theirs = replica_group_state(redis_master.port, redis_replica.port);
+    assert_eq!(ours, theirs);
+}

@@ -81,11 +81,13 @@ fn wants(
                     "NOGROUP the consumer group this client was blocked on no longer exists",
                 ))
             }
-            (Mode::Direct, _, false) => return Err(CmdError::msg(format!(
+            (Mode::Direct, _, false) => {
+                return Err(CmdError::msg(format!(
                 "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
                 lossy(key.bytes),
                 lossy(group)
-            ))),
+            )))
+            }
             _ => {}
         }
         wants.push(match &id[..] {
