@@ -341,4 +341,42 @@ mod tests {
         let huge = [vec![0x81], u64::MAX.to_be_bytes().to_vec()].concat();
         assert!(read(&mut Reader::new(&huge), &meta, true).is_err());
     }
+
+    /// The groups section of a real Redis 5 DUMP payload (type 15, no read
+    /// counters), from unit/type/stream-cgroups's "Loading from legacy"
+    /// test: a stream of 5-0 and 6-0 (entries added 2, as Redis's loader
+    /// sets it for type 15), g1 at 5-0 with four entries pending for c11,
+    /// g2 at 0-0.
+    #[test]
+    fn reads_a_redis_5_groups_section() {
+        const SECTION: &[u8] = b"\x02\x02\x67\x31\x05\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x3e\xf7\x83\x43\x7a\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x3e\xf7\x83\x43\x7a\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x3e\xf7\x83\x43\x7a\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x3e\xf7\x83\x43\x7a\x01\x00\x00\x01\x01\x03\x63\x31\x31\x3e\xf7\x83\x43\x7a\x01\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x02\x67\x32\x00\x00\x00\x00";
+        let mut stream = StreamValue::default();
+        for ms in [5, 6] {
+            let id = stream
+                .next_id(AddId::Exact(StreamId::new(ms, 0)), 0)
+                .unwrap();
+            stream.append(id, &[b"data", b"e"]);
+        }
+        let mut reader = Reader::new(SECTION);
+        let groups = read(&mut reader, &StreamMeta::of(&stream), false).unwrap();
+        assert_eq!(reader.remaining(), 0);
+        let g1 = groups.get(b"g1").unwrap();
+        assert_eq!(
+            (g1.last_id, g1.entries_read),
+            (StreamId::new(5, 0), Some(1))
+        );
+        let pending: Vec<u64> = g1.pending().keys().map(|id| id.ms).collect();
+        assert_eq!(pending, [1, 2, 4, 5]);
+        let nack = &g1.pending()[&StreamId::new(4, 0)];
+        assert_eq!(
+            (&*nack.consumer, nack.delivery_time, nack.delivery_count),
+            (&b"c11"[..], 0x017a_4383_f73e, 1)
+        );
+        assert_eq!(g1.consumer(b"c11").unwrap().pending().len(), 4);
+        let g2 = groups.get(b"g2").unwrap();
+        assert_eq!((g2.last_id, g2.entries_read), (StreamId::MIN, Some(0)));
+        // The lags XINFO STREAM FULL shows for it in Redis.
+        let meta = StreamMeta::of(&stream);
+        assert_eq!((g1.lag(&meta), g2.lag(&meta)), (Some(1), Some(2)));
+    }
 }
