@@ -332,7 +332,7 @@ fn a_redis_replica_of_ferrite_gets_its_streams() {
 }
 
 #[test]
-fn a_stream_with_consumer_groups_is_refused_by_restore() {
+fn a_stream_with_consumer_groups_restores_from_redis() {
     let server = Server::start();
     let redis = common::Redis::start(&[]);
     let mut theirs = common::raw(redis.port);
@@ -341,8 +341,12 @@ fn a_stream_with_consumer_groups_is_refused_by_restore() {
     let reply = dump(&mut theirs, "s");
     let mut ours = server.raw();
     common::send(&mut ours, &[b"RESTORE", b"s", b"0", payload_of(&reply)]);
+    assert_eq!(common::read_reply(&mut ours), b"+OK\r\n");
+    for conn in [&mut ours, &mut theirs] {
+        common::send(conn, &[b"XINFO", b"GROUPS", b"s"]);
+    }
     assert_eq!(
         String::from_utf8_lossy(&common::read_reply(&mut ours)),
-        "-ERR Bad data format (stream consumer groups are not supported yet)\r\n"
+        String::from_utf8_lossy(&common::read_reply(&mut theirs))
     );
 }

@@ -225,6 +225,7 @@ impl BlockingRegistry {
                     break;
                 }
                 if let Some(waiter) = remove(&mut registry, client_id) {
+                    count_failure(server, &waiter.args, out.as_bytes());
                     crate::repl::propagate::served(server, waiter.db, &waiter.args, out.as_bytes());
                     let ks = server.keyspace.read();
                     server.watches.touch(&ks, waiter.db, &waiter.keys);
@@ -287,6 +288,20 @@ impl BlockingRegistry {
         };
         let _ = waiter.wake.send(wake);
         true
+    }
+}
+
+/// A blocked client served an error (a blocked XREADGROUP whose key or
+/// group went): counted as its command's failure, as Redis's
+/// `updateStatsOnUnblock` does (errorstats, failed_calls).
+fn count_failure(server: &Server, args: &[Bytes], reply: &[u8]) {
+    let Some(error) = reply.strip_prefix(b"-") else {
+        return;
+    };
+    let code = error.split(|&b| b == b' ').next().unwrap_or_default();
+    server.stats.record_error(&String::from_utf8_lossy(code));
+    if let Some((id, _)) = args.first().and_then(|name| server.commands.lookup(name)) {
+        crate::stats::ServerStats::add(&server.stats.commands[id].failed_calls, 1);
     }
 }
 

@@ -269,7 +269,9 @@ impl Value {
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
             Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSetValue>() + z.heap_size(),
-            Value::Stream(s) => std::mem::size_of::<StreamValue>() + s.heap_size(),
+            Value::Stream(s) => {
+                std::mem::size_of::<StreamValue>() + s.heap_size() + s.groups().heap_size()
+            }
         }
     }
 }

@@ -438,6 +438,16 @@ pub fn writes_fed_and_notified_as_redis(
     writes: &[&str],
     run: fn(&mut RawConnection, &str) -> String,
 ) -> FedAndNotified {
+    writes_fed_and_notified_as_redis_with(writes, run, |_| {})
+}
+
+/// As [`writes_fed_and_notified_as_redis`], comparing each fed command after
+/// `normalize` (which blanks what differs between runs, such as times).
+pub fn writes_fed_and_notified_as_redis_with(
+    writes: &[&str],
+    run: fn(&mut RawConnection, &str) -> String,
+    normalize: fn(&mut [String]),
+) -> FedAndNotified {
     let (server, redis) = servers_with_events();
     let ports = [server.port, redis.port];
     let mut streams: Vec<RawConnection> = ports
@@ -461,8 +471,10 @@ pub fn writes_fed_and_notified_as_redis(
     for line in writes {
         assert_eq!(run(&mut ours, line), run(&mut theirs, line), "{line}");
     }
-    let their_stream = stream_until_end(&mut streams[1]);
-    let our_stream = stream_until_end(&mut streams[0]);
+    let mut their_stream = stream_until_end(&mut streams[1]);
+    let mut our_stream = stream_until_end(&mut streams[0]);
+    their_stream.iter_mut().for_each(|c| normalize(c));
+    our_stream.iter_mut().for_each(|c| normalize(c));
     assert_eq!(our_stream, their_stream);
     let their_events = events_until_end(&mut events[1]);
     let our_events = events_until_end(&mut events[0]);

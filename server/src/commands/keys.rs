@@ -601,6 +601,9 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         shard.clear();
     });
     drop(ks);
+    // Clients blocked in XREADGROUP on a flushed stream fail (Redis's
+    // scanDatabaseForDeletedStreams); other blocked clients keep waiting.
+    ctx.database_ready(ctx.client.db);
     ctx.out.ok();
     Ok(())
 }
@@ -613,12 +616,15 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.server.tracking.invalidate_all();
     // Before the shards: a key given an expiry meanwhile stays remembered.
     ctx.server.keyspace.stats().replica_expires.clear();
-    for db in all {
+    for &db in &all {
         ks.for_each_shard(db, |shard| {
             shard.clear();
         });
     }
     drop(ks);
+    for db in all {
+        ctx.database_ready(db);
+    }
     ctx.out.ok();
     Ok(())
 }

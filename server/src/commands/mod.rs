@@ -25,7 +25,10 @@ mod scripting;
 mod server_admin;
 mod sets;
 mod sort;
+mod stream_claim;
+mod stream_groups;
 mod stream_info;
+mod stream_readgroup;
 mod streams;
 mod strings;
 mod table;
@@ -37,7 +40,7 @@ mod zsets;
 
 pub(crate) use geo::GeoAdd;
 pub use info::resident_memory;
-pub(crate) use streams::{exact_threshold, parse_xtrim, AddArgs, TrimArgs};
+pub(crate) use streams::{exact_threshold, parse_xread, parse_xtrim, AddArgs, TrimArgs};
 pub use table::CommandTable;
 pub use tracking::{
     disable as disable_tracking, end_of_command as end_tracked_command, remember_keys,

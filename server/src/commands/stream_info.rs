@@ -1,10 +1,9 @@
-//! XINFO (Redis 7.0's `xinfoCommand`): STREAM, with FULL, and HELP. The
-//! consumer-group subcommands (GROUPS, CONSUMERS) come with consumer groups
-//! (STREAMS-STATUS.md); until then a stream has no groups, so STREAM says
-//! `groups` 0 and FULL an empty `groups` array.
+//! XINFO (Redis 7.0's `xinfoCommand`): STREAM, with FULL, and HELP here;
+//! GROUPS and CONSUMERS in `stream_groups.rs`, under the same container.
 
 use bytes::Bytes;
-use ferrite_storage::stream::{StreamId, StreamValue};
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::stream::{ConsumerGroup, StreamId, StreamMeta, StreamValue};
 
 use super::streams::{stream_to_read, write_entries, write_entry};
 use crate::command::{is, parse_i64, CmdError, CmdResult, CommandSpec, Ctx};
@@ -16,6 +15,16 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container("xinfo", SUBCOMMAN
     .doc(G, "A container for stream introspection commands")];
 
 const SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("consumers", 4, super::stream_groups::xinfo_consumers)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)])
+        .flags(&["readonly"])
+        .acl(&["@read", "@stream", "@slow"])
+        .doc(G, "List the consumers in a consumer group"),
+    CommandSpec::new("groups", 3, super::stream_groups::xinfo_groups)
+        .key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)])
+        .flags(&["readonly"])
+        .acl(&["@read", "@stream", "@slow"])
+        .doc(G, "List the consumer groups of a stream"),
     CommandSpec::new("stream", -3, xinfo_stream)
         .key_specs(&[KeySpec::range(2, 0, 1, RO | ACCESS)])
         .flags(&["readonly"])
@@ -69,7 +78,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match full {
         None => {
             out.bulk(b"groups");
-            out.integer(0);
+            out.integer(stream.groups().len() as i64);
             for (name, rev) in [(&b"first-entry"[..], false), (b"last-entry", true)] {
                 out.bulk(name);
                 match stream.range(StreamId::MIN, StreamId::MAX, rev).next() {
@@ -83,12 +92,74 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let entries = stream.range(StreamId::MIN, StreamId::MAX, false);
             let limit = if count == 0 { usize::MAX } else { count };
             write_entries(out, entries.take(limit));
-            // Consumer groups are not held yet: none to show.
             out.bulk(b"groups");
-            out.array(0);
+            let meta = StreamMeta::of(stream);
+            out.array(stream.groups().len());
+            for (name, group) in stream.groups().iter() {
+                write_full_group(out, &meta, name, group, limit);
+            }
         }
     }
     Ok(())
+}
+
+/// One group as XINFO STREAM FULL shows it: at most `limit` pending
+/// entries, for the group and for each consumer.
+fn write_full_group(
+    out: &mut ReplyWriter,
+    meta: &StreamMeta,
+    name: &[u8],
+    group: &ConsumerGroup,
+    limit: usize,
+) {
+    out.map(7);
+    out.bulk(b"name");
+    out.bulk(name);
+    out.bulk(b"last-delivered-id");
+    out.bulk(group.last_id.to_string().as_bytes());
+    out.bulk(b"entries-read");
+    match group.entries_read {
+        Some(read) => out.integer(read as i64),
+        None => out.null(),
+    }
+    out.bulk(b"lag");
+    match group.lag(meta) {
+        Some(lag) => out.integer(lag),
+        None => out.null(),
+    }
+    out.bulk(b"pel-count");
+    out.integer(group.pending().len() as i64);
+    out.bulk(b"pending");
+    let pending: Vec<_> = group.pending().iter().take(limit).collect();
+    out.array(pending.len());
+    for (id, nack) in pending {
+        out.array(4);
+        out.bulk(id.to_string().as_bytes());
+        out.bulk(&nack.consumer);
+        out.integer(nack.delivery_time as i64);
+        out.integer(nack.delivery_count as i64);
+    }
+    out.bulk(b"consumers");
+    out.array(group.consumers().len());
+    for (consumer_name, consumer) in group.consumers() {
+        out.map(4);
+        out.bulk(b"name");
+        out.bulk(consumer_name);
+        out.bulk(b"seen-time");
+        out.integer(consumer.seen_time as i64);
+        out.bulk(b"pel-count");
+        out.integer(consumer.pending().len() as i64);
+        out.bulk(b"pending");
+        let ids: Vec<_> = consumer.pending().iter().take(limit).collect();
+        out.array(ids.len());
+        for id in ids {
+            out.array(3);
+            out.bulk(id.to_string().as_bytes());
+            let nack = group.pending().get(id);
+            out.integer(nack.map_or(0, |n| n.delivery_time as i64));
+            out.integer(nack.map_or(0, |n| n.delivery_count as i64));
+        }
+    }
 }
 
 /// The fields both forms start with.

@@ -31,17 +31,17 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("xsetid", -3, xsetid).key_specs(&[KeySpec::range(1, 0, 1, RW | UPDATE)]).flags(&["write", "denyoom", "fast"]).acl(&["@write", "@stream", "@fast"]).doc(G, "An internal command for replicating stream values"),
 ];
 
-fn invalid_id() -> CmdError {
+pub(super) fn invalid_id() -> CmdError {
     CmdError::msg("ERR Invalid stream ID specified as stream command argument")
 }
 
-fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
     StreamId::parse(arg, missing_seq, strict).map_err(|_| invalid_id())
 }
 
 /// The stream at `key` (`None` if absent), WRONGTYPE for other types, as
 /// a write looks it up (Redis's `lookupKeyWrite`: no hit or miss counted).
-fn stream_at<'g>(
+pub(super) fn stream_at<'g>(
     ctx: &Ctx<'_>,
     shard: &'g mut ShardGuard<'_>,
     key: &KeyHash,
@@ -327,7 +327,7 @@ fn xrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// An interval bound: `(` makes it exclusive (Redis's
 /// `streamParseIntervalIDOrReply`), `missing_seq` completes a bare `<ms>`.
-fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
+pub(super) fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
     match arg.strip_prefix(b"(") {
         Some(rest) if arg.len() > 1 => Ok((parse_id(rest, missing_seq, true)?, true)),
         _ => Ok((parse_id(arg, missing_seq, false)?, false)),
@@ -475,21 +475,28 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// XREAD's options (Redis's `xreadCommand` parsing).
-struct XreadArgs {
+/// XREAD's and XREADGROUP's options (Redis's `xreadCommand` parsing).
+pub struct XreadArgs {
     /// COUNT (0: none).
-    count: usize,
+    pub count: usize,
     /// BLOCK: `Some(None)` waits forever.
-    block: Option<Option<Duration>>,
+    pub block: Option<Option<Duration>>,
     /// Position of the first key.
-    streams_at: usize,
+    pub streams_at: usize,
+    /// XREADGROUP's GROUP: the group and consumer names.
+    pub group: Option<(Bytes, Bytes)>,
+    /// XREADGROUP's NOACK.
+    pub noack: bool,
 }
 
-fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
+/// Parses XREAD (`readgroup` false) or XREADGROUP arguments.
+pub fn parse_xread(args: &[Bytes], readgroup: bool) -> Result<XreadArgs, CmdError> {
     let mut parsed = XreadArgs {
         count: 0,
         block: None,
         streams_at: 0,
+        group: None,
+        noack: false,
     };
     let mut i = 1;
     while i < args.len() {
@@ -511,15 +518,26 @@ fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
             if !(args.len() - parsed.streams_at).is_multiple_of(2) {
                 return Err(CmdError::msg("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
+            if readgroup && parsed.group.is_none() {
+                return Err(CmdError::msg("ERR Missing GROUP option for XREADGROUP"));
+            }
             return Ok(parsed);
         } else if is(opt, "group") && more >= 2 {
-            return Err(CmdError::msg(
-                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !readgroup {
+                return Err(CmdError::msg(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
         } else if is(opt, "noack") {
-            return Err(CmdError::msg(
-                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !readgroup {
+                return Err(CmdError::msg(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.noack = true;
+            i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
@@ -527,8 +545,26 @@ fn parse_xread(args: &[Bytes]) -> Result<XreadArgs, CmdError> {
     Err(CmdError::Syntax)
 }
 
+/// Redis refuses BLOCK from scripts (not only when it would block).
+pub(super) fn refuse_block_in_script(
+    ctx: &Ctx<'_>,
+    parsed: &XreadArgs,
+    args: &[Bytes],
+) -> CmdResult {
+    if parsed.block.is_some() && ctx.client.in_script {
+        return Err(CmdError::msg(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&args[0])
+        )));
+    }
+    Ok(())
+}
+
 /// The keys and IDs after STREAMS.
-fn xread_streams<'a>(args: &'a [Bytes], parsed: &XreadArgs) -> (&'a [Bytes], &'a [Bytes]) {
+pub(super) fn xread_streams<'a>(
+    args: &'a [Bytes],
+    parsed: &XreadArgs,
+) -> (&'a [Bytes], &'a [Bytes]) {
     let rest = &args[parsed.streams_at..];
     rest.split_at(rest.len() / 2)
 }
@@ -545,6 +581,7 @@ fn xread_after(
         let last = value_at::<StreamValue>(&mut guards[*position], key, true)?.map(|s| s.last_id());
         after.push(match &id[..] {
             b"$" => last.unwrap_or_default(),
+            b">" => return Err(CmdError::msg("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")),
             text => parse_id(text, 0, true)?,
         });
     }
@@ -561,7 +598,7 @@ fn attempt_xread(
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<bool, CmdError> {
-    let parsed = parse_xread(args)?;
+    let parsed = parse_xread(args, false)?;
     let (keys, ids) = xread_streams(args, &parsed);
     let count = if parsed.count == 0 {
         usize::MAX
@@ -592,8 +629,19 @@ fn attempt_xread(
         served.push((n, reply.into_vec()));
     }
     drop(guards);
+    Ok(write_served(out, keys, served))
+}
+
+/// XREAD's and XREADGROUP's reply: for each stream served (its position
+/// in `keys` and its entries' reply), the key and the entries, as an array
+/// of pairs in RESP2 and a map in RESP3; false (nothing written) if none.
+pub(super) fn write_served(
+    out: &mut ReplyWriter,
+    keys: &[Bytes],
+    served: Vec<(usize, Vec<u8>)>,
+) -> bool {
     if served.is_empty() {
-        return Ok(false);
+        return false;
     }
     let resp2 = out.protocol() == Protocol::Resp2;
     if resp2 {
@@ -608,25 +656,35 @@ fn attempt_xread(
         out.bulk(&keys[n]);
         out.raw(&entries);
     }
-    Ok(true)
+    true
 }
 
 /// COUNT of a blocked XREAD that gave none (Redis's
 /// `XREAD_BLOCKED_DEFAULT_COUNT`).
 const BLOCKED_DEFAULT_COUNT: &[u8] = b"1000";
 
+/// The start of a blocked XREAD's or XREADGROUP's command: the options as
+/// given, then COUNT 1000 if they set none (or 0), then STREAMS; the caller
+/// appends the keys and IDs.
+pub(super) fn blocked_args(args: &[Bytes], parsed: &XreadArgs) -> Vec<Bytes> {
+    let mut waiting: Vec<Bytes> = args[..parsed.streams_at - 1].to_vec();
+    if parsed.count == 0 {
+        waiting.extend([
+            Bytes::from_static(b"COUNT"),
+            Bytes::from_static(BLOCKED_DEFAULT_COUNT),
+        ]);
+    }
+    waiting.push(args[parsed.streams_at - 1].clone());
+    waiting
+}
+
 /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the entries after each
 /// ID; with BLOCK and nothing to read, waits for an XADD to one of the keys.
 /// A blocked client re-runs the command with `$` replaced by the IDs it
 /// stood for when it blocked (and COUNT 1000 when none was given).
 fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let parsed = parse_xread(args)?;
-    if parsed.block.is_some() && ctx.client.in_script {
-        return Err(CmdError::msg(format!(
-            "ERR {} command is not allowed with BLOCK option from scripts",
-            String::from_utf8_lossy(&args[0])
-        )));
-    }
+    let parsed = parse_xread(args, false)?;
+    refuse_block_in_script(ctx, &parsed, args)?;
     if attempt_xread(&ctx.keyspace(), ctx.events(), args, ctx.out)? {
         return Ok(());
     }
@@ -640,16 +698,7 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let after = xread_after(&mut guards, &hashed, ids)?;
     drop(guards);
     drop(ks);
-    // The options as given, then COUNT 1000 if they set none (or 0), then
-    // STREAMS and the keys.
-    let mut waiting: Vec<Bytes> = args[..parsed.streams_at - 1].to_vec();
-    if parsed.count == 0 {
-        waiting.extend([
-            Bytes::from_static(b"COUNT"),
-            Bytes::from_static(BLOCKED_DEFAULT_COUNT),
-        ]);
-    }
-    waiting.push(args[parsed.streams_at - 1].clone());
+    let mut waiting = blocked_args(args, &parsed);
     waiting.extend_from_slice(keys);
     waiting.extend(after.iter().map(|id| Bytes::from(id.to_string())));
     ctx.serve_or_block(

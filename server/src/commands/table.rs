@@ -31,6 +31,9 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::migrate::COMMANDS,
     super::streams::COMMANDS,
     super::stream_info::COMMANDS,
+    super::stream_groups::COMMANDS,
+    super::stream_readgroup::COMMANDS,
+    super::stream_claim::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

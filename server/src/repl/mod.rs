@@ -10,6 +10,7 @@ pub mod consistency;
 pub mod expiry;
 pub mod failover;
 pub mod gate;
+mod group_effects;
 pub mod info;
 pub mod master;
 pub mod order;

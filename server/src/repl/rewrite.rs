@@ -154,6 +154,9 @@ pub fn effects(ks: &KeyspaceRead<'_>, lazy: Lazyfree, ran: &Ran<'_>) -> Vec<Comm
             .unwrap_or_default(),
         "xadd" if !reply.is_null() => one(xadd(ks, ran, &reply)),
         "xtrim" if !matches!(reply, Reply::Integer(0)) => one(xtrim(ks, ran)),
+        "xreadgroup" => super::group_effects::xreadgroup(ks, ran, &reply),
+        "xclaim" => super::group_effects::xclaim(ks, ran, &reply),
+        "xautoclaim" => super::group_effects::xautoclaim(ks, ran, &reply),
         // Without STORE (the reply is then an array) they wrote nothing.
         "georadius" | "georadiusbymember" if !matches!(reply, Reply::Integer(_)) => Vec::new(),
         // Propagated as they ran when they rewrote the HLL, as Redis does.
@@ -363,6 +366,9 @@ fn reply_says_nothing_changed(name: &str, args: &[Bytes], reply: &Reply<'_>) -> 
         "linsert",
         "xdel",
         "xtrim",
+        "xack",
+        "xgroup|destroy",
+        "xgroup|createconsumer",
     ];
     const NULL_MEANS_NOTHING: &[&str] = &[
         "lpop",

@@ -16,6 +16,7 @@ pub(crate) mod functions;
 pub(crate) mod object;
 mod reader;
 mod stream;
+pub(crate) mod stream_groups;
 mod writer;
 
 pub use reader::{parse, ParsedKey, RdbError, RdbSummary};

@@ -8,7 +8,7 @@
 //! one, and a record with groups is refused rather than loaded without them.
 
 use super::codec::{write_bytes, write_length, CodecResult, Reader};
-use crate::stream::{StreamId, StreamMeta, StreamValue};
+use crate::stream::{RecordMeta, StreamId, StreamMeta, StreamValue};
 use crate::value::Value;
 
 /// Appends the body of `stream`'s type-19 record.
@@ -24,23 +24,7 @@ pub(crate) fn write_stream(out: &mut Vec<u8>, stream: &StreamValue) {
     write_id(out, stream.first_id());
     write_id(out, meta.max_deleted_id);
     write_length(out, meta.entries_added);
-    write_groups(out);
-}
-
-/// Writes the groups section (Redis's consumer-group count and everything
-/// after it): groups section: stream-groups branch fills this in. Until
-/// then a stream has no groups.
-fn write_groups(out: &mut Vec<u8>) {
-    write_length(out, 0);
-}
-
-/// Reads the groups section: stream-groups branch fills this in. Until
-/// then a record with groups is refused rather than loaded without them.
-fn read_groups(reader: &mut Reader<'_>) -> CodecResult<()> {
-    if reader.plain_u64()? > 0 {
-        return Err("stream consumer groups are not supported yet");
-    }
-    Ok(())
+    super::stream_groups::write(out, stream.groups());
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
@@ -72,13 +56,14 @@ pub(crate) fn read_stream(reader: &mut Reader<'_>, v2: bool) -> CodecResult<Valu
     } else {
         (StreamId::MIN, length)
     };
-    let meta = StreamMeta {
+    let meta = RecordMeta {
         length,
         last_id,
         max_deleted_id,
         entries_added,
     };
-    let stream = StreamValue::from_nodes(nodes, meta)?;
-    read_groups(reader)?;
+    let mut stream = StreamValue::from_nodes(nodes, meta)?;
+    let groups = super::stream_groups::read(reader, &StreamMeta::of(&stream), v2)?;
+    *stream.groups_mut() = groups;
     Ok(Value::Stream(Box::new(stream)))
 }

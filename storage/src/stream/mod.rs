@@ -6,9 +6,10 @@
 //! holding up to `stream-node-max-entries` entries / `stream-node-max-bytes`
 //! bytes, in a `BTreeMap` keyed by the node's master ID where Redis has a
 //! radix tree. So `~` trims remove whole nodes as Redis's do, and RDB files
-//! and DUMP payloads carry the node bytes unchanged. Consumer groups are not
-//! held yet (STREAMS-STATUS.md).
+//! and DUMP payloads carry the node bytes unchanged. Consumer groups live in
+//! `groups`.
 
+mod groups;
 mod id;
 mod node;
 mod rax;
@@ -16,11 +17,14 @@ mod rax;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+pub use groups::{
+    estimate_entries_read, Claim, Consumer, ConsumerGroup, ConsumerGroups, PendingEntry, StreamMeta,
+};
 pub use id::{AddId, InvalidId, StreamId};
 pub use node::NodeLimits;
 use node::{Node, Slot, MAX_NODE_BYTES};
 
-/// A stream value (Redis's `stream` struct without consumer groups yet).
+/// A stream value (Redis's `stream` struct).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamValue {
     nodes: BTreeMap<StreamId, Node>,
@@ -28,6 +32,7 @@ pub struct StreamValue {
     last_id: StreamId,
     max_deleted_id: StreamId,
     entries_added: u64,
+    groups: ConsumerGroups,
 }
 
 /// Why XADD could not choose the ID it was asked for.
@@ -73,7 +78,7 @@ pub enum Trim {
 
 /// The metadata an RDB stream record carries besides its nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamMeta {
+pub struct RecordMeta {
     pub length: u64,
     pub last_id: StreamId,
     pub max_deleted_id: StreamId,
@@ -106,6 +111,15 @@ fn node_entries(master: StreamId, node: &Node, start: StreamId) -> impl Iterator
 }
 
 impl StreamValue {
+    /// The consumer groups (`groups.rs`).
+    pub fn groups(&self) -> &ConsumerGroups {
+        &self.groups
+    }
+
+    pub fn groups_mut(&mut self) -> &mut ConsumerGroups {
+        &mut self.groups
+    }
+
     pub fn len(&self) -> usize {
         self.length as usize
     }
@@ -379,8 +393,8 @@ impl StreamValue {
     }
 
     /// The metadata an RDB record writes after the nodes.
-    pub fn meta(&self) -> StreamMeta {
-        StreamMeta {
+    pub fn meta(&self) -> RecordMeta {
+        RecordMeta {
             length: self.length,
             last_id: self.last_id,
             max_deleted_id: self.max_deleted_id,
@@ -393,7 +407,7 @@ impl StreamValue {
     /// hold `meta.length` live entries and end at or below the last ID.
     pub fn from_nodes(
         nodes: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
-        meta: StreamMeta,
+        meta: RecordMeta,
     ) -> Result<StreamValue, &'static str> {
         let mut stream = StreamValue {
             last_id: meta.last_id,
