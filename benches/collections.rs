@@ -41,6 +41,19 @@ fn sorted_sets(c: &mut Criterion) {
                 })
             },
         );
+        // redis-benchmark's ZADD: a new score for a member already there.
+        group.bench_with_input(
+            BenchmarkId::new(format!("update_score_{}", z.encoding_name()), n),
+            &n,
+            |b, &n| {
+                let mut z = z.clone();
+                let mut i = 0;
+                b.iter(|| {
+                    i += 1;
+                    z.insert(&member((i * 31) % n), score(i * 13), &limits);
+                })
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new(format!("rank_{}", z.encoding_name()), n),
             &n,

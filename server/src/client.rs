@@ -65,7 +65,7 @@ pub struct ClientHandle {
     pub last_command: Mutex<&'static str>,
     pub db: AtomicUsize,
     pub resp: AtomicUsize,
-    /// Milliseconds since `created` of the last command (idle time).
+    /// When the last command ran, in Unix milliseconds (idle time).
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
     pub monitor: AtomicBool,
@@ -110,7 +110,7 @@ impl ClientHandle {
             last_command: Mutex::new("NULL"),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
-            last_interaction_ms: AtomicU64::new(0),
+            last_interaction_ms: AtomicU64::new(ferrite_storage::now_ms()),
             query_buffer_len: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
@@ -151,12 +151,16 @@ impl ClientHandle {
     }
 
     pub fn touch(&self) {
-        self.last_interaction_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.touch_at(ferrite_storage::now_ms());
+    }
+
+    /// Records an interaction at `unix_ms`, a time the caller just read.
+    pub fn touch_at(&self, unix_ms: u64) {
+        self.last_interaction_ms.store(unix_ms, Ordering::Relaxed);
     }
 
     pub fn idle_seconds(&self) -> u64 {
-        let now = self.created.elapsed().as_millis() as u64;
+        let now = ferrite_storage::now_ms();
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -390,13 +390,18 @@ pub fn execute(
             client.pending_stats.flush(&server.stats);
         }
     }
-    let started = Instant::now();
+    // Two clock reads a command, as Redis's `call`: its start is also the
+    // time its keys expire by (frozen for it, and for the commands an EXEC
+    // or a script runs inside it), its end the client's last interaction.
+    let started = SystemTime::now();
+    let _clock = ferrite_storage::freeze_clock_at(ferrite_storage::unix_ms(started));
     let outcome = dispatch(server, client, out, request, scope);
-    let elapsed = started.elapsed();
+    let finished = SystemTime::now();
+    let elapsed = finished.duration_since(started).unwrap_or_default();
     if let Some(blocked) = client.blocked.as_mut() {
         blocked.ran_for = elapsed;
     }
-    client.handle.touch();
+    client.handle.touch_at(ferrite_storage::unix_ms(finished));
     match outcome {
         Outcome::Postponed => return Executed::Postponed,
         Outcome::Rejected(command_id) => {

@@ -7,6 +7,8 @@
 //! and is returned once the cursor passes it, whatever resizes happen between
 //! calls.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::shard::{Entry, Shard, ShardAccess, ShardGuard};
@@ -46,6 +48,9 @@ pub struct ScanBatch {
 #[derive(Debug)]
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
+    /// Keys with an expiry in all shards (kept with each shard's own count),
+    /// so the active expire cycle skips a database without any unlocked.
+    volatile_keys: AtomicUsize,
 }
 
 impl Default for Db {
@@ -54,6 +59,7 @@ impl Default for Db {
             shards: (0..SHARD_COUNT)
                 .map(|_| Mutex::new(Shard::default()))
                 .collect(),
+            volatile_keys: AtomicUsize::new(0),
         }
     }
 }
@@ -67,6 +73,7 @@ impl Db {
     ) -> ShardGuard<'a> {
         ShardGuard {
             shard: self.shards[index].lock(),
+            volatile_keys: &self.volatile_keys,
             db,
             stats: access.stats,
             hasher: access.hasher,
@@ -77,12 +84,20 @@ impl Db {
         }
     }
 
+    /// Whether any key of this database has an expiry.
+    pub(crate) fn has_volatile_keys(&self) -> bool {
+        self.volatile_keys.load(Ordering::Relaxed) > 0
+    }
+
     /// Exchanges every shard's contents with `other`'s (SWAPDB). The caller
     /// holds the keyspace exclusively, so nobody sees a half-swapped state.
     pub(crate) fn swap_contents(&self, other: &Db) {
         for (mine, theirs) in self.shards.iter().zip(other.shards.iter()) {
             std::mem::swap(&mut *mine.lock(), &mut *theirs.lock());
         }
+        let theirs = other.volatile_keys.load(Ordering::Relaxed);
+        let mine = self.volatile_keys.swap(theirs, Ordering::Relaxed);
+        other.volatile_keys.store(mine, Ordering::Relaxed);
     }
 
     /// Calls `f` on every shard, one lock at a time.

@@ -327,8 +327,17 @@ impl Keyspace {
         let total = dbs.len() * SHARD_COUNT;
         let now = now_ms();
         let mut position = self.expire_cursor.load(Ordering::Relaxed) % total;
-        for _ in 0..total {
+        let mut passed = 0;
+        while passed < total {
             let db = position / SHARD_COUNT;
+            if !dbs[db].has_volatile_keys() {
+                // Redis's cycle skips a database with no expires, too.
+                let rest = SHARD_COUNT - position % SHARD_COUNT;
+                passed += rest;
+                position = (position + rest) % total;
+                continue;
+            }
+            passed += 1;
             let access = self.access(now, Some(db), ExpiryPolicy::Delete);
             let mut shard = dbs[db].lock_shard(db, position % SHARD_COUNT, access);
             self.snapshots.before_access(db, &mut shard.shard);
@@ -931,5 +940,26 @@ mod tests {
         let report = ks.active_expire_cycle(Duration::from_secs(1));
         assert_eq!(report.keys_expired, 1);
         assert_eq!(ks.read().counts(0), (1, 0));
+    }
+
+    #[test]
+    fn the_active_cycle_visits_only_databases_with_expiring_keys() {
+        let ks = Keyspace::new(3);
+        set(&ks, "kept", None);
+        let cycle = || ks.active_expire_cycle(Duration::from_secs(1));
+        assert_eq!(cycle().shards_visited, 0);
+        set(&ks, "later", Some(u64::MAX));
+        assert_eq!(cycle().shards_visited, SHARD_COUNT);
+        // The count moves with the keys: database 2 now has them.
+        ks.exclusive().swap_databases(0, 2);
+        assert_eq!(cycle().shards_visited, SHARD_COUNT);
+        assert!(!ks.read().dbs[0].has_volatile_keys());
+        assert!(ks.read().dbs[2].has_volatile_keys());
+        ks.exclusive().swap_databases(0, 2);
+        let read = ks.read();
+        let k = read.key(b"later");
+        assert!(read.lock(0, &k).set_expiry(&k, None));
+        drop(read);
+        assert_eq!(cycle().shards_visited, 0);
     }
 }

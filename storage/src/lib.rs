@@ -66,8 +66,12 @@ pub fn now_ms() -> u64 {
 }
 
 fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    unix_ms(std::time::SystemTime::now())
+}
+
+/// `time` in milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
@@ -87,9 +91,16 @@ pub struct FrozenClock {
 /// Freezes [`now_ms`] on this thread at the current time (an enclosing
 /// freeze's time, if any).
 pub fn freeze_clock() -> FrozenClock {
-    let now = now_ms();
+    freeze_clock_at(now_ms())
+}
+
+/// Freezes [`now_ms`] on this thread at `now_ms`, a time the caller just
+/// read (an enclosing freeze's time, if any, stays). A command runs with
+/// the clock frozen at its start, as Redis's `call` caches the time for
+/// its `fixed_time_expire`.
+pub fn freeze_clock_at(now_ms: u64) -> FrozenClock {
     FrozenClock {
-        before: FROZEN_NOW_MS.with(|frozen| frozen.replace(Some(now))),
+        before: FROZEN_NOW_MS.with(|frozen| frozen.replace(Some(frozen.get().unwrap_or(now_ms)))),
     }
 }
 
@@ -113,6 +124,8 @@ mod clock_tests {
         assert!(other_thread >= at + 5);
         {
             let _nested = freeze_clock();
+            assert_eq!(now_ms(), at);
+            let _command = freeze_clock_at(at + 1000);
             assert_eq!(now_ms(), at);
         }
         assert_eq!(now_ms(), at);

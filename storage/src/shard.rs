@@ -1,6 +1,8 @@
 //! One shard of a database: a small hash table of keys to entries behind its own
 //! lock. Small shards keep every lock hold and every table resize short.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use hashbrown::HashTable;
 use parking_lot::MutexGuard;
 
@@ -129,6 +131,8 @@ pub(crate) struct ShardAccess<'a> {
 /// or a running snapshot would see its effect.
 pub struct ShardGuard<'a> {
     pub(crate) shard: MutexGuard<'a, Shard>,
+    /// The database's count of keys with an expiry, kept with the shard's.
+    pub(crate) volatile_keys: &'a AtomicUsize,
     /// The database this shard belongs to (expired keys are logged with it).
     pub(crate) db: usize,
     pub(crate) stats: &'a KeyspaceStats,
@@ -277,7 +281,7 @@ impl ShardGuard<'_> {
         {
             let delta = volatile_delta(&slot.entry, &entry);
             let old = std::mem::replace(&mut slot.entry, entry);
-            shard.volatile = shard.volatile.wrapping_add_signed(delta);
+            self.count_volatile(delta);
             if hides && old.is_expired(now) {
                 self.expired(key.bytes);
                 self.report_created(key.bytes);
@@ -287,8 +291,9 @@ impl ShardGuard<'_> {
         }
         let hasher = self.hasher;
         if entry.expire_at_ms != 0 {
-            shard.volatile += 1;
+            self.count_volatile(1);
         }
+        let shard = &mut *self.shard;
         shard.table.insert_unique(
             key.hash,
             Box::new(Slot {
@@ -340,7 +345,7 @@ impl ShardGuard<'_> {
             .ok()?;
         let (slot, _) = found.remove();
         if slot.entry.expire_at_ms != 0 {
-            shard.volatile -= 1;
+            self.count_volatile(-1);
         }
         Some(slot.entry)
     }
@@ -355,12 +360,7 @@ impl ShardGuard<'_> {
         if new != 0 {
             self.track_expiry(key.bytes);
         }
-        let shard = &mut *self.shard;
-        match (old != 0, new != 0) {
-            (false, true) => shard.volatile += 1,
-            (true, false) => shard.volatile -= 1,
-            _ => {}
-        }
+        self.count_volatile((new != 0) as isize - (old != 0) as isize);
         true
     }
 
@@ -422,6 +422,20 @@ impl ShardGuard<'_> {
         })
     }
 
+    /// Adds `delta` to the keys with an expiry, the shard's and its database's.
+    fn count_volatile(&mut self, delta: isize) {
+        if delta != 0 {
+            self.shard.volatile = self.shard.volatile.wrapping_add_signed(delta);
+            if delta > 0 {
+                self.volatile_keys
+                    .fetch_add(delta as usize, Ordering::Relaxed);
+            } else {
+                self.volatile_keys
+                    .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Removes every expired entry; returns how many.
     pub fn remove_expired(&mut self) -> usize {
         if self.shard.volatile == 0 {
@@ -444,7 +458,7 @@ impl ShardGuard<'_> {
             !expired
         });
         let removed = before - shard.table.len();
-        shard.volatile -= removed;
+        self.count_volatile(-(removed as isize));
         self.stats.record_expired(removed as u64);
         removed
     }
@@ -454,7 +468,7 @@ impl ShardGuard<'_> {
         self.shard.complete_capture();
         let n = self.shard.table.len();
         self.shard.table = HashTable::new();
-        self.shard.volatile = 0;
+        self.count_volatile(-(self.shard.volatile as isize));
         n
     }
 

@@ -566,43 +566,68 @@ impl OrderTree {
         }
     }
 
-    /// Links an allocated, unlinked node into the tree.
+    /// Whether node `a` orders before node `b`.
+    fn before(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (&self.nodes[a as usize], &self.nodes[b as usize]);
+        cmp_elements(a.score, &a.member, b.score, &b.member) == Ordering::Less
+    }
+
+    /// Makes `child` the child of `parent` on the side given (the root when
+    /// `parent` is NIL).
+    fn link(&mut self, parent: u32, left: bool, child: u32) {
+        match parent {
+            NIL => self.root = child,
+            p if left => self.nodes[p as usize].left = child,
+            p => self.nodes[p as usize].right = child,
+        }
+    }
+
+    /// Links an allocated, unlinked node into the tree: one descent to
+    /// where its priority puts it (counting it into the subtrees it passes),
+    /// then the subtree found there is split around it. That subtree is
+    /// small in expectation (a treap insertion does fewer than two
+    /// rotations on average), so the cost is the descent alone.
     fn attach(&mut self, node: u32) {
+        let priority = self.nodes[node as usize].priority;
+        let (mut parent, mut left) = (NIL, false);
+        let mut t = self.root;
+        while t != NIL && self.nodes[t as usize].priority >= priority {
+            self.nodes[t as usize].size += 1;
+            left = self.before(node, t);
+            parent = t;
+            let n = &self.nodes[t as usize];
+            t = if left { n.left } else { n.right };
+        }
+        let (a, b) = self.split(t, node);
+        let n = &mut self.nodes[node as usize];
+        n.left = a;
+        n.right = b;
+        self.update(node);
+        self.link(parent, left, node);
+    }
+
+    /// Unlinks a node (which must be in the tree); its index stays valid.
+    /// One descent to it (uncounting it from the subtrees above), then its
+    /// two subtrees are merged in its place (short in expectation, as for
+    /// `attach`).
+    fn detach(&mut self, node: u32) {
+        let (mut parent, mut left) = (NIL, false);
+        let mut t = self.root;
+        while t != node {
+            debug_assert_ne!(t, NIL, "detached node not in the tree");
+            self.nodes[t as usize].size -= 1;
+            left = self.before(node, t);
+            parent = t;
+            let n = &self.nodes[t as usize];
+            t = if left { n.left } else { n.right };
+        }
+        let n = &self.nodes[node as usize];
+        let merged = self.merge(n.left, n.right);
+        self.link(parent, left, merged);
         let n = &mut self.nodes[node as usize];
         n.left = NIL;
         n.right = NIL;
         n.size = 1;
-        let (a, b) = self.split(self.root, node);
-        let left = self.merge(a, node);
-        self.root = self.merge(left, b);
-    }
-
-    /// Unlinks a node (which must be in the tree); its index stays valid.
-    fn detach(&mut self, node: u32) {
-        let (a, rest) = self.split(self.root, node);
-        // `rest` starts with `node`; cut it off.
-        let (first, b) = self.split_first(rest);
-        debug_assert_eq!(first, node);
-        self.root = self.merge(a, b);
-    }
-
-    /// Splits off the first node of `t` (returned alone) from the rest.
-    fn split_first(&mut self, t: u32) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        let left = self.nodes[t as usize].left;
-        if left == NIL {
-            let right = self.nodes[t as usize].right;
-            let n = &mut self.nodes[t as usize];
-            n.right = NIL;
-            n.size = 1;
-            return (t, right);
-        }
-        let (first, rest) = self.split_first(left);
-        self.nodes[t as usize].left = rest;
-        self.update(t);
-        (first, t)
     }
 
     fn count_less(&self, score: f64, member: &[u8]) -> usize {
@@ -769,6 +794,48 @@ mod tests {
             assert_eq!(small.score_lower_rank(b), big.score_lower_rank(b));
             assert_eq!(small.score_upper_rank(b), big.score_upper_rank(b));
         }
+    }
+
+    /// Checks every node of `tree`'s subtree `t`: subtree sizes, heap order
+    /// of priorities, and (score, member) order; returns its size.
+    fn check_subtree(tree: &OrderTree, t: u32) -> usize {
+        if t == NIL {
+            return 0;
+        }
+        let n = &tree.nodes[t as usize];
+        for child in [n.left, n.right].into_iter().filter(|&c| c != NIL) {
+            assert!(tree.nodes[child as usize].priority <= n.priority);
+        }
+        if n.left != NIL {
+            assert!(tree.before(n.left, t));
+        }
+        if n.right != NIL {
+            assert!(tree.before(t, n.right));
+        }
+        let size = 1 + check_subtree(tree, n.left) + check_subtree(tree, n.right);
+        assert_eq!(n.size as usize, size);
+        size
+    }
+
+    #[test]
+    fn tree_stays_a_counted_treap() {
+        let mut index = ZSetIndex::default();
+        let mut rng = 99u64;
+        for _ in 0..20_000 {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let member = format!("m{}", (rng >> 33) % 500).into_bytes();
+            let score = ((rng >> 20) % 40) as f64;
+            if (rng >> 41).is_multiple_of(4) {
+                index.remove(&member);
+            } else {
+                index.insert(&member, score);
+            }
+        }
+        assert_eq!(check_subtree(&index.tree, index.tree.root), index.len());
+        let all: Vec<_> = index.tree.iter_from(0, false).collect();
+        assert!(all
+            .windows(2)
+            .all(|w| cmp_elements(w[0].0, w[0].1, w[1].0, w[1].1).is_lt()));
     }
 
     #[test]
