@@ -45,8 +45,8 @@ pub async fn handle(
         server.clients.unregister(id);
         return;
     }
-    let authenticated = !server.hot.requirepass_set.load(Ordering::Relaxed);
-    let mut client = ClientState::new(handle.clone(), authenticated);
+    let mut client = ClientState::new(handle.clone(), !server.acl.auth_required());
+    crate::acl::set_client_user(&server.acl, &mut client, server.acl.default_user());
     if let Err(e) = serve_client(&server, stream, &mut client).await {
         debug!("Client id={id} addr={peer} closed: {e}");
     }
@@ -605,8 +605,17 @@ fn dispatch<'s>(
             &format!("ERR wrong number of arguments for '{full_name}' command"),
         );
     }
-    if !client.authenticated && !spec.has_flag("no_auth") {
+    if !client.authenticated && !spec.has_flag("no_auth") && server.acl.auth_required() {
         return rejected(out, "NOAUTH Authentication required.");
+    }
+    // A script's calls are checked where it calls them (`scripting::invoke`).
+    if !(scope.is_some() && client.in_script) {
+        let in_exec = scope.is_some();
+        if let Err(refusal) =
+            crate::acl::check_command(server, client, command_id, spec, request, in_exec)
+        {
+            return rejected(out, &refusal);
+        }
     }
     if let Some(refusal) =
         crate::pubsub::refusal_while_subscribed(client, out.protocol(), full_name)

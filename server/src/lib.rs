@@ -6,6 +6,7 @@ mod client;
 mod command;
 mod command_flags;
 mod commands;
+pub mod acl;
 pub mod config;
 mod connection;
 mod debug_protocol;
@@ -105,6 +106,9 @@ pub fn run(args: Vec<String>) -> i32 {
         };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
+        if acl::file::load_at_startup(&server).is_err() {
+            return 1;
+        }
         if persistence::load_at_startup(&server).is_err() {
             return 1;
         }

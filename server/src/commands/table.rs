@@ -28,6 +28,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::geo::COMMANDS,
     super::hyperloglog::COMMANDS,
     super::bitmaps::COMMANDS,
+    super::acl::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

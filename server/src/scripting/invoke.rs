@@ -83,6 +83,8 @@ pub fn run(
     let _frozen = ferrite_storage::freeze_clock();
     let mut client = ClientState::new(invocation.caller.handle.clone(), true);
     client.db = invocation.caller.db;
+    // Its calls are checked against the caller's user.
+    client.acl = invocation.caller.acl.clone();
     client.in_script = true;
     // Read commands of the script remember the declared keys for a
     // tracking caller (the client shares the caller's handle and mode).
@@ -354,6 +356,9 @@ fn call_command(
             Some(id),
             "This Redis command is not allowed from script",
         );
+    }
+    if let Err(refusal) = crate::acl::check_script_call(server, client, id, spec, &request) {
+        return reject_with(lua, server, Some(id), "ERR", &refusal);
     }
     let writes = spec.has_flag("write") || spec.has_flag("may_replicate");
     if invocation.read_only && writes {
