@@ -336,6 +336,26 @@ pub fn check_script_call(
     ))
 }
 
+/// Whether the running command's user may run it and access every key with
+/// the access `spec_flags` describe (Redis's
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess`): SORT's BY and GET.
+pub fn full_key_access(ctx: &crate::command::Ctx<'_>, args: &[Bytes], spec_flags: u16) -> bool {
+    if ctx.client.acl.unrestricted {
+        return true;
+    }
+    let Some(user) = ctx.client.acl.user() else {
+        return true;
+    };
+    let Some((id, spec)) = ctx.server.commands.lookup(ctx.command_name.as_bytes()) else {
+        return true;
+    };
+    let mut keys = None;
+    user.selectors.iter().any(|s| {
+        s.check(&ctx.server.acl.index, id, spec, args, &mut keys).is_ok()
+            && s.unrestricted_keys(spec_flags)
+    })
+}
+
 /// Redis's `getAclErrorMessage`.
 pub fn script_denial_message(denied: Denied) -> &'static str {
     match denied {
@@ -364,6 +384,11 @@ fn log_denied(
         Denied::Key(pos) => (Reason::Key, &request[pos]),
         Denied::Channel(pos) => (Reason::Channel, &request[pos]),
     };
+    // The entry's client info names the refused command (Redis sets
+    // `lastcmd` at lookup); a script's shows its caller's EVAL.
+    if !client.in_script {
+        *client.handle.last_command.lock() = server.acl.index.full_name(id);
+    }
     server
         .acl
         .log_denial(reason, context, object, &user.name, &client.handle);
