@@ -1,12 +1,12 @@
 //! The Ferrite server process: configuration, the listener and connections,
 //! client state, the command table and the command implementations.
 
+pub mod acl;
 mod blocking;
 mod client;
 mod command;
 mod command_flags;
 mod commands;
-pub mod acl;
 pub mod config;
 mod connection;
 mod debug_protocol;

@@ -151,8 +151,12 @@ pub fn reload(server: &Server, client: &mut ClientState, path: &str) -> Result<(
 }
 
 fn parse_file(server: &Server, path: &str) -> Result<BTreeMap<Bytes, Arc<User>>, String> {
-    let text = std::fs::read(path)
-        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {}", os_error(&e)))?;
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{path}': {}",
+            os_error(&e)
+        )
+    })?;
     let acl = &server.acl;
     let ctx = acl.context(&server.commands);
     let mut users: BTreeMap<Bytes, Arc<User>> = BTreeMap::new();
@@ -185,7 +189,10 @@ fn parse_file(server: &Server, path: &str) -> Result<BTreeMap<Bytes, Arc<User>>,
             ));
             continue;
         }
-        let rules: Vec<Bytes> = argv[2..].iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let rules: Vec<Bytes> = argv[2..]
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect();
         let Ok(merged) = merge_selector_args(&rules) else {
             errors.push_str(&format!(
                 "{path}:{linenum}: Unmatched parenthesis in selector definition."
@@ -269,7 +276,13 @@ fn os_error(error: &std::io::Error) -> String {
 }
 
 fn trim<'a>(bytes: &'a [u8], set: &[u8]) -> &'a [u8] {
-    let start = bytes.iter().position(|b| !set.contains(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !set.contains(b)).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !set.contains(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !set.contains(b))
+        .map_or(start, |e| e + 1);
     &bytes[start..end.max(start)]
 }

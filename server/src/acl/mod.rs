@@ -110,8 +110,10 @@ impl Acl {
             config.get("acl-pubsub-default") == "allchannels",
             Ordering::Relaxed,
         );
-        self.log_max_len
-            .store(config.get_i64("acllog-max-len").max(0) as usize, Ordering::Relaxed);
+        self.log_max_len.store(
+            config.get_i64("acllog-max-len").max(0) as usize,
+            Ordering::Relaxed,
+        );
     }
 
     pub fn user(&self, name: &[u8]) -> Option<Arc<User>> {
@@ -351,7 +353,8 @@ pub fn full_key_access(ctx: &crate::command::Ctx<'_>, args: &[Bytes], spec_flags
     };
     let mut keys = None;
     user.selectors.iter().any(|s| {
-        s.check(&ctx.server.acl.index, id, spec, args, &mut keys).is_ok()
+        s.check(&ctx.server.acl.index, id, spec, args, &mut keys)
+            .is_ok()
             && s.unrestricted_keys(spec_flags)
     })
 }
@@ -377,10 +380,7 @@ fn log_denied(
     context: Context,
 ) {
     let (reason, object): (Reason, &[u8]) = match denied {
-        Denied::Command => (
-            Reason::Command,
-            server.acl.index.full_name(id).as_bytes(),
-        ),
+        Denied::Command => (Reason::Command, server.acl.index.full_name(id).as_bytes()),
         Denied::Key(pos) => (Reason::Key, &request[pos]),
         Denied::Channel(pos) => (Reason::Channel, &request[pos]),
     };
@@ -396,14 +396,15 @@ fn log_denied(
 
 /// AUTH and HELLO's AUTH (Redis's `ACLAuthenticateUser`): on success the
 /// client runs as the user; a failure is logged (`object` is the command
-/// name as sent).
+/// name as sent; `in_multi`: run by EXEC).
 pub fn authenticate(
     server: &Server,
     client: &mut ClientState,
-    username: &[u8],
-    password: &[u8],
+    credentials: (&[u8], &[u8]),
     object: &[u8],
+    in_multi: bool,
 ) -> bool {
+    let (username, password) = credentials;
     let user = server
         .acl
         .user(username)
@@ -415,7 +416,7 @@ pub fn authenticate(
             true
         }
         None => {
-            let context = if client.multi.is_some() {
+            let context = if in_multi {
                 Context::Multi
             } else {
                 Context::Toplevel

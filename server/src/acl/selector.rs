@@ -294,9 +294,11 @@ impl Selector {
         if !self.all_commands && !index.no_auth(id) && !self.allowed.get(id) {
             let at = if index.parent(id).is_some() { 2 } else { 1 };
             let first = args.get(at).filter(|_| args.len() >= 2);
-            let allowed = self.first_args.get(&id).zip(first).is_some_and(|(list, arg)| {
-                list.iter().any(|a| a.eq_ignore_ascii_case(arg))
-            });
+            let allowed = self
+                .first_args
+                .get(&id)
+                .zip(first)
+                .is_some_and(|(list, arg)| list.iter().any(|a| a.eq_ignore_ascii_case(arg)));
             if !allowed {
                 return Err(Denied::Command);
             }
@@ -334,9 +336,9 @@ impl Selector {
             return true;
         }
         let needed = needed_permissions(spec_flags);
-        self.patterns.iter().any(|p| {
-            p.permissions & needed == needed && glob_match(&p.pattern, key, false)
-        })
+        self.patterns
+            .iter()
+            .any(|p| p.permissions & needed == needed && glob_match(&p.pattern, key, false))
     }
 
     /// Redis's `ACLSelectorHasUnrestrictedKeyAccess`: a `*` pattern with
@@ -377,5 +379,6 @@ pub fn channel_allowed(list: &[Vec<u8>], channel: &[u8], is_pattern: bool) -> bo
 
 /// Redis's `ACLStringHasSpaces`: whitespace or NUL.
 pub fn has_spaces(text: &[u8]) -> bool {
-    text.iter().any(|&b| b.is_ascii_whitespace() || b == 0 || b == 0x0b)
+    text.iter()
+        .any(|&b| b.is_ascii_whitespace() || b == 0 || b == 0x0b)
 }

@@ -168,7 +168,9 @@ impl User {
     /// Whether a selector lets the user access `key` with the access of
     /// `spec_flags` (Redis's `ACLUserCheckKeyPerm`).
     pub fn key_allowed(&self, key: &[u8], spec_flags: u16) -> bool {
-        self.selectors.iter().any(|s| s.key_allowed(key, spec_flags))
+        self.selectors
+            .iter()
+            .any(|s| s.key_allowed(key, spec_flags))
     }
 
     /// Flags, passwords and selectors as ACL LIST shows them, without the

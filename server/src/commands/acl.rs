@@ -16,45 +16,58 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container("acl", SUBCOMMANDS
     .doc("server", "A container for Access List Control commands ")];
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("cat", -2, cat)
-        .flags(PLAIN)
-        .doc("server", "List the ACL categories or the commands inside a category"),
-    CommandSpec::new("deluser", -3, deluser)
-        .flags(ADMIN)
-        .doc("server", "Remove the specified ACL users and the associated rules"),
-    CommandSpec::new("dryrun", -4, dryrun)
-        .flags(ADMIN)
-        .doc("server", "Returns whether the user can execute the given command without executing the command."),
-    CommandSpec::new("genpass", -2, genpass)
-        .flags(PLAIN)
-        .doc("server", "Generate a pseudorandom secure password to use for ACL users"),
+    CommandSpec::new("cat", -2, cat).flags(PLAIN).doc(
+        "server",
+        "List the ACL categories or the commands inside a category",
+    ),
+    CommandSpec::new("deluser", -3, deluser).flags(ADMIN).doc(
+        "server",
+        "Remove the specified ACL users and the associated rules",
+    ),
+    CommandSpec::new("dryrun", -4, dryrun).flags(ADMIN).doc(
+        "server",
+        "Returns whether the user can execute the given command without executing the command.",
+    ),
+    CommandSpec::new("genpass", -2, genpass).flags(PLAIN).doc(
+        "server",
+        "Generate a pseudorandom secure password to use for ACL users",
+    ),
     CommandSpec::new("getuser", 3, getuser)
         .flags(ADMIN)
         .doc("server", "Get the rules for a specific ACL user"),
     CommandSpec::new("help", 2, help)
         .flags(&["loading", "stale", "sentinel"])
-        .doc("server", "Show helpful text about the different subcommands"),
-    CommandSpec::new("list", 2, list)
-        .flags(ADMIN)
-        .doc("server", "List the current ACL rules in ACL config file format"),
+        .doc(
+            "server",
+            "Show helpful text about the different subcommands",
+        ),
+    CommandSpec::new("list", 2, list).flags(ADMIN).doc(
+        "server",
+        "List the current ACL rules in ACL config file format",
+    ),
     CommandSpec::new("load", 2, load)
         .flags(ADMIN)
         .doc("server", "Reload the ACLs from the configured ACL file"),
-    CommandSpec::new("log", -2, log)
-        .flags(ADMIN)
-        .doc("server", "List latest events denied because of ACLs in place"),
-    CommandSpec::new("save", 2, save)
-        .flags(ADMIN)
-        .doc("server", "Save the current ACL rules in the configured ACL file"),
-    CommandSpec::new("setuser", -3, setuser)
-        .flags(ADMIN)
-        .doc("server", "Modify or create the rules for a specific ACL user"),
-    CommandSpec::new("users", 2, users)
-        .flags(ADMIN)
-        .doc("server", "List the username of all the configured ACL rules"),
-    CommandSpec::new("whoami", 2, whoami)
-        .flags(PLAIN)
-        .doc("server", "Return the name of the user associated to the current connection"),
+    CommandSpec::new("log", -2, log).flags(ADMIN).doc(
+        "server",
+        "List latest events denied because of ACLs in place",
+    ),
+    CommandSpec::new("save", 2, save).flags(ADMIN).doc(
+        "server",
+        "Save the current ACL rules in the configured ACL file",
+    ),
+    CommandSpec::new("setuser", -3, setuser).flags(ADMIN).doc(
+        "server",
+        "Modify or create the rules for a specific ACL user",
+    ),
+    CommandSpec::new("users", 2, users).flags(ADMIN).doc(
+        "server",
+        "List the username of all the configured ACL rules",
+    ),
+    CommandSpec::new("whoami", 2, whoami).flags(PLAIN).doc(
+        "server",
+        "Return the name of the user associated to the current connection",
+    ),
 ];
 
 fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -274,9 +287,10 @@ fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let server = ctx.server;
-    let user = server.acl.user(&args[2]).ok_or_else(|| {
-        CmdError::msg(format!("ERR User '{}' not found", text(&args[2])))
-    })?;
+    let user = server
+        .acl
+        .user(&args[2])
+        .ok_or_else(|| CmdError::msg(format!("ERR User '{}' not found", text(&args[2]))))?;
     let request = &args[3..];
     let not_found = || CmdError::msg(format!("ERR Command '{}' not found", text(&request[0])));
     let (mut id, mut spec) = server.commands.lookup(&request[0]).ok_or_else(not_found)?;

@@ -16,11 +16,17 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("readonly", 1, disabled)
         .flags(&["fast", "loading", "stale"])
         .acl(&["@fast", "@connection"])
-        .doc("cluster", "Enables read queries for a connection to a cluster replica node"),
+        .doc(
+            "cluster",
+            "Enables read queries for a connection to a cluster replica node",
+        ),
     CommandSpec::new("readwrite", 1, disabled)
         .flags(&["fast", "loading", "stale"])
         .acl(&["@fast", "@connection"])
-        .doc("cluster", "Disables read queries for a connection to a cluster replica node"),
+        .doc(
+            "cluster",
+            "Disables read queries for a connection to a cluster replica node",
+        ),
 ];
 
 /// Redis's flags for the subcommands that change the cluster.

@@ -143,7 +143,8 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         [_, user, password] => (user, password),
         _ => return Err(CmdError::Syntax),
     };
-    if !crate::acl::authenticate(ctx.server, ctx.client, user, password, &args[0]) {
+    let in_multi = ctx.scope.is_some();
+    if !crate::acl::authenticate(ctx.server, ctx.client, (user, password), &args[0], in_multi) {
         return Err(CmdError::msg(WRONGPASS));
     }
     ctx.out.ok();
@@ -167,7 +168,9 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     while let Some((option, tail)) = rest.split_first() {
         if is(option, "auth") && tail.len() >= 2 {
             // Authenticated as the option is read, as Redis does.
-            if !crate::acl::authenticate(ctx.server, ctx.client, &tail[0], &tail[1], &args[0]) {
+            let credentials = (&tail[0][..], &tail[1][..]);
+            let in_multi = ctx.scope.is_some();
+            if !crate::acl::authenticate(ctx.server, ctx.client, credentials, &args[0], in_multi) {
                 return Err(CmdError::msg(WRONGPASS));
             }
             rest = &tail[2..];

@@ -207,8 +207,7 @@ fn sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
-    let full_key_access =
-        crate::acl::full_key_access(ctx, args, crate::key_spec::flags::ACCESS);
+    let full_key_access = crate::acl::full_key_access(ctx, args, crate::key_spec::flags::ACCESS);
     let options = parse_options(args, read_only, full_key_access)?;
     let db = ctx.client.db;
     let ks = ctx.keyspace();

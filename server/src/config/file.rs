@@ -178,7 +178,10 @@ pub fn rewrite(config: &Config, users: &[String]) -> Result<(), String> {
     let mut users_written = false;
     for line in original.lines() {
         let args = split_args(line.trim().as_bytes()).unwrap_or_default();
-        if args.first().is_some_and(|name| name.eq_ignore_ascii_case(b"user")) {
+        if args
+            .first()
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"user"))
+        {
             if !users_written {
                 users_written = true;
                 for user in users {
