@@ -106,7 +106,10 @@ pub fn run(args: Vec<String>) -> i32 {
         };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
-        if acl::file::load_at_startup(&server).is_err() {
+        if let Err(lines) = acl::file::load_at_startup(&server) {
+            for line in lines {
+                tracing::warn!("{line}");
+            }
             return 1;
         }
         if persistence::load_at_startup(&server).is_err() {

@@ -164,5 +164,5 @@ impl CommandIndex {
 pub fn category_index(name: &[u8]) -> Option<usize> {
     ACL_CATEGORY_ORDER
         .iter()
-        .position(|category| category[1..].as_bytes().eq_ignore_ascii_case(name))
+        .position(|category| category.as_bytes()[1..].eq_ignore_ascii_case(name))
 }

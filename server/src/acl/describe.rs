@@ -48,10 +48,7 @@ pub fn command_rules(index: &CommandIndex, selector: &Selector) -> String {
     loop {
         let mut best = None;
         let (mut min_diff, mut max_same) = (usize::MAX, 0);
-        for category in 0..ACL_CATEGORY_ORDER.len() {
-            if applied[category] {
-                continue;
-            }
+        for (category, _) in applied.iter().enumerate().filter(|(_, done)| !**done) {
             let (on, off) = count_category(index, &temp.allowed, category);
             let (diff, same) = if additive { (off, on) } else { (on, off) };
             if same > diff && (diff < min_diff || (diff == min_diff && same > max_same)) {

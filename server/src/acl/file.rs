@@ -62,25 +62,27 @@ pub fn check_config_user(args: &[String], earlier: &[Vec<String>]) -> Result<(),
 }
 
 /// Installs the config file's users, then the aclfile's (Redis's
-/// `ACLLoadUsersAtStartup`); errors are logged and stop the server.
-pub fn load_at_startup(server: &Server) -> Result<(), ()> {
+/// `ACLLoadUsersAtStartup`). `Err` holds the lines to log before the
+/// server exits.
+pub fn load_at_startup(server: &Server) -> Result<(), Vec<String>> {
     let (users, aclfile) = {
         let config = server.config.read();
         (config.users.clone(), config.get("aclfile").to_string())
     };
     if !aclfile.is_empty() && !users.is_empty() {
-        tracing::warn!("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.");
-        return Err(());
+        return Err(vec!["Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".to_string()]);
     }
     if let Err(message) = load_config_users(server, &users) {
-        tracing::warn!("{message}");
-        tracing::warn!("Critical error while loading ACLs. Exiting.");
-        return Err(());
+        return Err(vec![
+            message,
+            "Critical error while loading ACLs. Exiting.".to_string(),
+        ]);
     }
     if !aclfile.is_empty() {
         if let Err(errors) = load_file(server, &aclfile) {
-            tracing::warn!("Aborting Redis startup because of ACL errors: {errors}");
-            return Err(());
+            return Err(vec![format!(
+                "Aborting Redis startup because of ACL errors: {errors}"
+            )]);
         }
     }
     Ok(())
@@ -108,15 +110,12 @@ fn load_config_users(server: &Server, users: &[Vec<String>]) -> Result<(), Strin
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
         let merged = merge_selector_args(&rules).unwrap_or_default();
-        for rule in &merged {
-            user.apply(&ctx, rule).map_err(|error| {
-                format!(
-                    "Error loading ACL rule '{}' for the user named '{name}': {}",
-                    String::from_utf8_lossy(rule),
-                    error.message()
-                )
-            })?;
-        }
+        user.apply_all(&ctx, &merged, |rule, error| {
+            format!(
+                "Error loading ACL rule '{rule}' for the user named '{name}': {}",
+                error.message()
+            )
+        })?;
         if user.has(OFF) {
             tracing::info!("The user '{name}' is disabled (there is no 'on' modifier in the user description). Make sure this is not a configuration error.");
         }
@@ -246,24 +245,29 @@ pub fn user_lines(acl: &Acl) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// ACL SAVE: every user to a temporary file renamed over `path`.
-pub fn save_file(acl: &Acl, path: &str) -> Result<(), ()> {
+/// ACL SAVE: every user to a temporary file renamed over `path`; a
+/// failure is logged with what failed, as Redis's `ACLSaveToFile`.
+pub fn save_file(acl: &Acl, path: &str) -> bool {
     let mut text = Vec::new();
     for line in user_lines(acl) {
         text.extend_from_slice(&line);
         text.push(b'\n');
     }
     let temp = format!("{path}.tmp-{}-{}", std::process::id(), super::now_ms());
-    let written = std::fs::write(&temp, &text)
-        .map_err(|e| tracing::warn!("Writing ACL file for ACL SAVE: {}", os_error(&e)))
-        .and_then(|()| {
-            std::fs::rename(&temp, path)
-                .map_err(|e| tracing::warn!("Renaming ACL file for ACL SAVE: {}", os_error(&e)))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let failure = match std::fs::write(&temp, &text) {
+        Err(e) => Some(format!("Writing ACL file for ACL SAVE: {}", os_error(&e))),
+        Ok(()) => std::fs::rename(&temp, path)
+            .err()
+            .map(|e| format!("Renaming ACL file for ACL SAVE: {}", os_error(&e))),
+    };
+    match failure {
+        None => true,
+        Some(message) => {
+            tracing::warn!("{message}");
+            let _ = std::fs::remove_file(&temp);
+            false
+        }
     }
-    written
 }
 
 /// An I/O error as `strerror` words it ("No such file or directory").

@@ -263,6 +263,24 @@ pub fn set_client_user(acl: &Acl, client: &mut ClientState, user: Arc<User>) {
     client.acl = ClientAcl::new(acl, user);
 }
 
+/// The user's refusal of a command, if any, after bringing the client's
+/// user up to date (nothing to check for an unrestricted user).
+fn denial(
+    server: &Server,
+    client: &mut ClientState,
+    id: usize,
+    spec: &CommandSpec,
+    request: &[Bytes],
+) -> Option<(Arc<User>, Denied)> {
+    refresh(&server.acl, client);
+    if client.acl.unrestricted {
+        return None;
+    }
+    let user = client.acl.user.clone()?;
+    let denied = user.check(&server.acl.index, id, spec, request).err()?;
+    Some((user, denied))
+}
+
 /// The ACL check of a command about to run (Redis's `ACLCheckAllPerm` in
 /// `processCommand`, and again in EXEC for queued commands): `Err` is the
 /// reply. Commands a script calls are checked by [`check_script_call`].
@@ -274,14 +292,7 @@ pub fn check_command(
     request: &[Bytes],
     in_exec: bool,
 ) -> Result<(), String> {
-    refresh(&server.acl, client);
-    if client.acl.unrestricted {
-        return Ok(());
-    }
-    let Some(user) = client.acl.user.clone() else {
-        return Ok(());
-    };
-    let Err(denied) = user.check(&server.acl.index, id, spec, request) else {
+    let Some((user, denied)) = denial(server, client, id, spec, request) else {
         return Ok(());
     };
     let context = if in_exec || client.multi.is_some() {
@@ -321,14 +332,7 @@ pub fn check_script_call(
     spec: &CommandSpec,
     request: &[Bytes],
 ) -> Result<(), String> {
-    refresh(&server.acl, client);
-    if client.acl.unrestricted {
-        return Ok(());
-    }
-    let Some(user) = client.acl.user.clone() else {
-        return Ok(());
-    };
-    let Err(denied) = user.check(&server.acl.index, id, spec, request) else {
+    let Some((user, denied)) = denial(server, client, id, spec, request) else {
         return Ok(());
     };
     log_denied(server, client, &user, denied, id, request, Context::Lua);
@@ -336,6 +340,27 @@ pub fn check_script_call(
         "ERR The user executing the script {}",
         script_denial_message(denied)
     ))
+}
+
+/// The command a request names, as Redis's `lookupCommand` finds it for
+/// ACL DRYRUN and redis.acl_check_cmd: a container's subcommand when there
+/// is a second argument (none if that names no subcommand).
+pub fn lookup_command(server: &Server, request: &[Bytes]) -> Option<(usize, &'static CommandSpec)> {
+    let (id, spec) = server.commands.lookup(request.first()?)?;
+    if !spec.subcommands.is_empty() && request.len() >= 2 {
+        return server.commands.lookup_subcommand(id, &request[1]);
+    }
+    Some((id, spec))
+}
+
+/// Whether `acl`'s user may run `request` (redis.acl_check_cmd); `None`
+/// when it names no command.
+pub fn command_allowed(server: &Server, acl: &ClientAcl, request: &[Bytes]) -> Option<bool> {
+    let (id, spec) = lookup_command(server, request)?;
+    Some(match acl.user() {
+        Some(user) => user.check(&server.acl.index, id, spec, request).is_ok(),
+        None => true,
+    })
 }
 
 /// Whether the running command's user may run it and access every key with
@@ -450,15 +475,12 @@ pub fn set_user(
         Some(existing) => (**existing).clone(),
         None => User::new(&ctx, Bytes::copy_from_slice(name)),
     };
-    for rule in &rules {
-        user.apply(&ctx, rule).map_err(|error| {
-            format!(
-                "ERR Error in ACL SETUSER modifier '{}': {}",
-                String::from_utf8_lossy(rule),
-                error.message()
-            )
-        })?;
-    }
+    user.apply_all(&ctx, &rules, |rule, error| {
+        format!(
+            "ERR Error in ACL SETUSER modifier '{rule}': {}",
+            error.message()
+        )
+    })?;
     if let Some(existing) = &existing {
         kill_subscribers_losing_channels(server, client, &user, existing);
     }

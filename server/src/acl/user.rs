@@ -126,6 +126,21 @@ impl User {
         Ok(())
     }
 
+    /// Applies `rules` in order, stopping at the first invalid one, whose
+    /// error `explain` words.
+    pub fn apply_all(
+        &mut self,
+        ctx: &RuleContext<'_>,
+        rules: &[Vec<u8>],
+        explain: impl Fn(&str, RuleError) -> String,
+    ) -> Result<(), String> {
+        for rule in rules {
+            self.apply(ctx, rule)
+                .map_err(|error| explain(&String::from_utf8_lossy(rule), error))?;
+        }
+        Ok(())
+    }
+
     /// Whether `password` is one of the user's (any password with nopass).
     pub fn password_matches(&self, password: &[u8]) -> bool {
         if self.has(NOPASS) {

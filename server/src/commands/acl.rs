@@ -138,29 +138,29 @@ fn write_selector(ctx: &mut Ctx<'_>, selector: &Selector) {
     if selector.all_keys {
         out.bulk(b"~*");
     } else {
-        let mut keys = Vec::new();
-        for (i, pattern) in selector.patterns.iter().enumerate() {
-            if i > 0 {
-                keys.push(b' ');
-            }
-            pattern.describe(&mut keys);
-        }
-        out.bulk(&keys);
+        out.bulk(&joined(&selector.patterns, |p, into| p.describe(into)));
     }
     out.bulk(b"channels");
     if selector.all_channels {
         out.bulk(b"&*");
     } else {
-        let mut channels = Vec::new();
-        for (i, channel) in selector.channels.iter().enumerate() {
-            if i > 0 {
-                channels.push(b' ');
-            }
-            channels.push(b'&');
-            channels.extend_from_slice(channel);
-        }
-        out.bulk(&channels);
+        out.bulk(&joined(&selector.channels, |channel, into| {
+            into.push(b'&');
+            into.extend_from_slice(channel);
+        }));
     }
+}
+
+/// Items described one after another, separated by spaces.
+fn joined<T>(items: &[T], describe: impl Fn(&T, &mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        describe(item, &mut out);
+    }
+    out
 }
 
 fn list(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
@@ -208,9 +208,9 @@ fn load(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let path = aclfile(ctx)?;
-    acl::file::save_file(&ctx.server.acl, &path).map_err(|()| {
-        CmdError::msg("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
-    })?;
+    if !acl::file::save_file(&ctx.server.acl, &path) {
+        return Err(CmdError::msg("ERR There was an error trying to save the ACLs. Please check the server logs for more information"));
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -221,7 +221,7 @@ fn cat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         [_, _] => {
             ctx.out.array(ACL_CATEGORY_ORDER.len());
             for category in ACL_CATEGORY_ORDER {
-                ctx.out.bulk(category[1..].as_bytes());
+                ctx.out.bulk(&category.as_bytes()[1..]);
             }
         }
         [_, _, name] => {
@@ -292,14 +292,8 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .user(&args[2])
         .ok_or_else(|| CmdError::msg(format!("ERR User '{}' not found", text(&args[2]))))?;
     let request = &args[3..];
-    let not_found = || CmdError::msg(format!("ERR Command '{}' not found", text(&request[0])));
-    let (mut id, mut spec) = server.commands.lookup(&request[0]).ok_or_else(not_found)?;
-    if !spec.subcommands.is_empty() && request.len() >= 2 {
-        (id, spec) = server
-            .commands
-            .lookup_subcommand(id, &request[1])
-            .ok_or_else(not_found)?;
-    }
+    let (id, spec) = acl::lookup_command(server, request)
+        .ok_or_else(|| CmdError::msg(format!("ERR Command '{}' not found", text(&request[0]))))?;
     if !spec.arity_ok(request.len()) {
         return Err(CmdError::msg(format!(
             "ERR wrong number of arguments for '{}' command",

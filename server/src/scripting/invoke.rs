@@ -167,6 +167,26 @@ fn run_protected(
                     };
                     call_command(lua, invocation, run_state, client, protocol.get(), call)
                 }
+                "acl_check_cmd" => {
+                    let (Some(Value::Table(args)), Some(Value::Integer(count))) =
+                        (call.pop_front(), call.pop_front())
+                    else {
+                        return Err(mlua::Error::runtime("redis.acl_check_cmd: bad dispatch"));
+                    };
+                    let call = CallArgs {
+                        table: args,
+                        count: count as usize,
+                    };
+                    let text = |text: &str| lua.create_string(text).map(Value::String);
+                    let request = match call.request()? {
+                        Ok(request) => request,
+                        Err(message) => return text(message),
+                    };
+                    match crate::acl::command_allowed(invocation.server, &client.acl, &request) {
+                        Some(allowed) => Ok(Value::Boolean(allowed)),
+                        None => text("Invalid command passed to redis.acl_check_cmd()"),
+                    }
+                }
                 "setresp" => {
                     let version = match call.front() {
                         Some(Value::Number(n)) => *n as i64,
@@ -291,6 +311,33 @@ struct CallArgs {
     count: usize,
 }
 
+impl CallArgs {
+    /// The arguments as a request (numbers formatted as Redis formats
+    /// them); `Ok(Err)` is the script error for a bad argument.
+    fn request(&self) -> mlua::Result<Result<Vec<Bytes>, &'static str>> {
+        if self.count == 0 {
+            return Ok(Err(
+                "Please specify at least one argument for this redis lib call",
+            ));
+        }
+        let mut request = Vec::with_capacity(self.count);
+        for i in 1..=self.count {
+            let bytes = match self.table.raw_get::<Value>(i)? {
+                Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+                Value::Number(n) => Bytes::from(format_double(n)),
+                Value::Integer(i) => Bytes::from(i.to_string()),
+                _ => {
+                    return Ok(Err(
+                        "Lua redis lib command arguments must be strings or integers",
+                    ))
+                }
+            };
+            request.push(bytes);
+        }
+        Ok(Ok(request))
+    }
+}
+
 /// redis.call/pcall: the arguments become a request, checked as Redis checks
 /// commands from scripts, then executed in the script's scope.
 fn call_command(
@@ -302,27 +349,10 @@ fn call_command(
     args: CallArgs,
 ) -> mlua::Result<Value> {
     let server = invocation.server;
-    if args.count == 0 {
-        return script_error_table(
-            lua,
-            "Please specify at least one argument for this redis lib call",
-        );
-    }
-    let mut request = Vec::with_capacity(args.count);
-    for i in 1..=args.count {
-        let bytes = match args.table.raw_get::<Value>(i)? {
-            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Number(n) => Bytes::from(format_double(n)),
-            Value::Integer(i) => Bytes::from(i.to_string()),
-            _ => {
-                return script_error_table(
-                    lua,
-                    "Lua redis lib command arguments must be strings or integers",
-                )
-            }
-        };
-        request.push(bytes);
-    }
+    let request = match args.request()? {
+        Ok(request) => request,
+        Err(message) => return script_error_table(lua, message),
+    };
     let Some((mut id, mut spec)) = server.commands.lookup(&request[0]) else {
         return reject(
             lua,
