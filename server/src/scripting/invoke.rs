@@ -156,27 +156,11 @@ fn run_protected(
             };
             match op.as_str() {
                 "call" => {
-                    let (Some(Value::Table(args)), Some(Value::Integer(count))) =
-                        (call.pop_front(), call.pop_front())
-                    else {
-                        return Err(mlua::Error::runtime("redis.call: bad dispatch"));
-                    };
-                    let call = CallArgs {
-                        table: args,
-                        count: count as usize,
-                    };
+                    let call = CallArgs::take(&mut call)?;
                     call_command(lua, invocation, run_state, client, protocol.get(), call)
                 }
                 "acl_check_cmd" => {
-                    let (Some(Value::Table(args)), Some(Value::Integer(count))) =
-                        (call.pop_front(), call.pop_front())
-                    else {
-                        return Err(mlua::Error::runtime("redis.acl_check_cmd: bad dispatch"));
-                    };
-                    let call = CallArgs {
-                        table: args,
-                        count: count as usize,
-                    };
+                    let call = CallArgs::take(&mut call)?;
                     let text = |text: &str| lua.create_string(text).map(Value::String);
                     let request = match call.request()? {
                         Ok(request) => request,
@@ -312,6 +296,17 @@ struct CallArgs {
 }
 
 impl CallArgs {
+    /// The table and count the Lua side passes after the operation's name.
+    fn take(call: &mut MultiValue) -> mlua::Result<CallArgs> {
+        match (call.pop_front(), call.pop_front()) {
+            (Some(Value::Table(table)), Some(Value::Integer(count))) => Ok(CallArgs {
+                table,
+                count: count as usize,
+            }),
+            _ => Err(mlua::Error::runtime("redis.call: bad dispatch")),
+        }
+    }
+
     /// The arguments as a request (numbers formatted as Redis formats
     /// them); `Ok(Err)` is the script error for a bad argument.
     fn request(&self) -> mlua::Result<Result<Vec<Bytes>, &'static str>> {
