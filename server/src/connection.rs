@@ -98,13 +98,17 @@ async fn serve_client(
             return Ok(());
         }
         ServerStats::add(&server.stats.net_input_bytes, read as u64);
-        let limits = ParseLimits {
+        let mut limits = ParseLimits {
             max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+            unauthenticated: false,
         };
         loop {
             if handle.is_killed() {
                 return Ok(());
             }
+            // Until it authenticates a client may only send small requests
+            // (Redis's `authRequired` limits in the parser).
+            limits.unauthenticated = !client.authenticated && server.acl.auth_required();
             let request = match parser.next_request(&mut buf, &limits) {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
