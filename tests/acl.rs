@@ -308,10 +308,20 @@ fn user_changes_disconnect_clients() {
         1
     );
     assert_eq!(
-        call(&mut admin, &["ACL", "DELUSER", "carol", "nobody"]),
+        call(&mut admin, &["CLIENT", "KILL", "USER", "nobody"]),
+        "-ERR No such user 'nobody'\r\n"
+    );
+    assert_eq!(
+        call(&mut admin, &["CLIENT", "KILL", "USER", "carol"]),
         ":1\r\n"
     );
     assert!(other.is_closed());
+    let mut third = login(server.port, "carol", "x");
+    assert_eq!(
+        call(&mut admin, &["ACL", "DELUSER", "carol", "nobody"]),
+        ":1\r\n"
+    );
+    assert!(third.is_closed());
     // A client deleting its own user gets the reply, then is disconnected.
     let setup = ["ACL", "SETUSER", "dave", "on", "nopass", "+@all", "~*"];
     assert_eq!(call(&mut admin, &setup), "+OK\r\n");
