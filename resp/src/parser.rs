@@ -22,17 +22,25 @@ pub const MAX_INLINE_SIZE: usize = 64 * 1024;
 /// Largest multibulk element count Redis accepts (`INT_MAX`).
 const MAX_MULTIBULK_COUNT: i64 = i32::MAX as i64;
 
-/// Limits that come from configuration.
+/// Largest multibulk count and bulk length a client that must still
+/// authenticate may send (Redis's limits before AUTH).
+const UNAUTHENTICATED_MAX_COUNT: i64 = 10;
+const UNAUTHENTICATED_MAX_BULK_LEN: u64 = 16384;
+
+/// Limits that come from configuration and the connection's state.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseLimits {
     /// `proto-max-bulk-len`: the largest bulk argument accepted.
     pub max_bulk_len: u64,
+    /// The client must authenticate first: requests are kept small.
+    pub unauthenticated: bool,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
         ParseLimits {
             max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -47,6 +55,8 @@ pub enum ProtocolError {
     ExpectedDollar(u8),
     TooBigBulkCount,
     InvalidBulkLength,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -62,6 +72,10 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
         }
     }
 }
@@ -107,7 +121,7 @@ impl RequestParser {
                 match buf.first() {
                     None => return Ok(None),
                     Some(b'*') => {
-                        if !self.start_multibulk(buf)? {
+                        if !self.start_multibulk(buf, limits)? {
                             return Ok(None);
                         }
                     }
@@ -136,7 +150,11 @@ impl RequestParser {
     }
 
     /// Reads the `*<count>` line. Returns false when it has not fully arrived.
-    fn start_multibulk(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
+    fn start_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &ParseLimits,
+    ) -> Result<bool, ProtocolError> {
         let Some(line_end) = find_line_end(buf, 0) else {
             if buf.len() > MAX_INLINE_SIZE {
                 return Err(ProtocolError::TooBigMultibulkCount);
@@ -146,6 +164,9 @@ impl RequestParser {
         let count = parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
         if count > MAX_MULTIBULK_COUNT {
             return Err(ProtocolError::InvalidMultibulkLength);
+        }
+        if count > UNAUTHENTICATED_MAX_COUNT && limits.unauthenticated {
+            return Err(ProtocolError::UnauthenticatedMultibulkLength);
         }
         let position = line_end + 2;
         if count <= 0 {
@@ -190,6 +211,9 @@ fn continue_multibulk(
                 let len = parse_i64(&buf[start + 1..line_end])
                     .filter(|&len| len >= 0 && len as u64 <= limits.max_bulk_len)
                     .ok_or(ProtocolError::InvalidBulkLength)? as usize;
+                if len as u64 > UNAUTHENTICATED_MAX_BULK_LEN && limits.unauthenticated {
+                    return Err(ProtocolError::UnauthenticatedBulkLength);
+                }
                 partial.position = line_end + 2;
                 partial.pending_bulk_len = Some(len);
                 len
@@ -364,5 +388,24 @@ mod tests {
         assert_eq!(parse_i64(b"05"), None);
         assert_eq!(parse_i64(b"-0"), None);
         assert_eq!(parse_i64(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn unauthenticated_requests_stay_small() {
+        let limits = ParseLimits {
+            unauthenticated: true,
+            ..ParseLimits::default()
+        };
+        let parse =
+            |input: &[u8]| RequestParser::new().next_request(&mut BytesMut::from(input), &limits);
+        assert_eq!(
+            parse(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            parse(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert!(parse(b"*2\r\n$4\r\nAUTH\r\n$3\r\npwd\r\n").is_ok());
     }
 }

@@ -61,6 +61,9 @@ pub struct ClientHandle {
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_version: Mutex<String>,
+    /// The ACL user the client is authenticated as (CLIENT LIST `user=`;
+    /// ACL DELUSER disconnects its clients by it).
+    pub user: Mutex<Bytes>,
     /// Full name of the last command run (CLIENT LIST `cmd=`).
     pub last_command: Mutex<&'static str>,
     pub db: AtomicUsize,
@@ -107,6 +110,7 @@ impl ClientHandle {
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_version: Mutex::new(String::new()),
+            user: Mutex::new(Bytes::from_static(b"default")),
             last_command: Mutex::new("NULL"),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
@@ -214,7 +218,7 @@ impl ClientHandle {
         }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -226,6 +230,7 @@ impl ClientHandle {
             self.subscriptions.get(Kind::Pattern),
             self.subscriptions.get(Kind::Shard),
             self.last_command.lock(),
+            String::from_utf8_lossy(&self.user.lock()),
             self.tracking.shown_redirect(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -240,6 +245,9 @@ pub struct ClientState {
     pub handle: Arc<ClientHandle>,
     pub db: usize,
     pub authenticated: bool,
+    /// The ACL user commands are checked against (none for internal
+    /// clients, which may run anything).
+    pub acl: crate::acl::ClientAcl,
     pub reply_mode: ReplyMode,
     /// CLIENT NO-TOUCH: reads do not update keys' access time.
     pub no_touch: bool,
@@ -288,6 +296,7 @@ impl ClientState {
             handle,
             db: 0,
             authenticated,
+            acl: Default::default(),
             reply_mode: ReplyMode::On,
             no_touch: false,
             no_evict: false,

@@ -45,8 +45,8 @@ pub async fn handle(
         server.clients.unregister(id);
         return;
     }
-    let authenticated = !server.hot.requirepass_set.load(Ordering::Relaxed);
-    let mut client = ClientState::new(handle.clone(), authenticated);
+    let mut client = ClientState::new(handle.clone(), !server.acl.auth_required());
+    crate::acl::set_client_user(&server.acl, &mut client, server.acl.default_user());
     if let Err(e) = serve_client(&server, stream, &mut client).await {
         debug!("Client id={id} addr={peer} closed: {e}");
     }
@@ -101,13 +101,17 @@ async fn serve_client(
         // While the batch runs, CLIENT LIST's `qbuf` counts all of it, as
         // Redis trims the commands it ran from its query buffer only after.
         handle.query_buffer_len.store(buf.len(), Ordering::Relaxed);
-        let limits = ParseLimits {
+        let mut limits = ParseLimits {
             max_bulk_len: server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+            unauthenticated: false,
         };
         loop {
             if handle.is_killed() {
                 return Ok(());
             }
+            // Until it authenticates a client may only send small requests
+            // (Redis's `authRequired` limits in the parser).
+            limits.unauthenticated = !client.authenticated && server.acl.auth_required();
             let request = match parser.next_request(&mut buf, &limits) {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
@@ -394,8 +398,10 @@ pub fn execute(
     // time its keys expire by (frozen for it, and for the commands an EXEC
     // or a script runs inside it), its end the client's last interaction.
     let started = SystemTime::now();
-    let _clock = ferrite_storage::freeze_clock_at(ferrite_storage::unix_ms(started));
+    let clock = ferrite_storage::freeze_clock_at(ferrite_storage::unix_ms(started));
     let outcome = dispatch(server, client, out, request, scope);
+    // Blocked clients its writes made ready are served as of the real time.
+    drop(clock);
     let finished = SystemTime::now();
     let elapsed = finished.duration_since(started).unwrap_or_default();
     if let Some(blocked) = client.blocked.as_mut() {
@@ -632,8 +638,17 @@ fn dispatch<'s>(
             &format!("ERR wrong number of arguments for '{full_name}' command"),
         );
     }
-    if !client.authenticated && !spec.has_flag("no_auth") {
+    if !client.authenticated && !spec.has_flag("no_auth") && server.acl.auth_required() {
         return rejected(out, "NOAUTH Authentication required.");
+    }
+    // A script's calls are checked where it calls them (`scripting::invoke`).
+    if !(scope.is_some() && client.in_script) {
+        let in_exec = scope.is_some();
+        if let Err(refusal) =
+            crate::acl::check_command(server, client, command_id, spec, request, in_exec)
+        {
+            return rejected(out, &refusal);
+        }
     }
     if let Some(refusal) =
         crate::pubsub::refusal_while_subscribed(client, out.protocol(), full_name)

@@ -1,6 +1,7 @@
 //! The Ferrite server process: configuration, the listener and connections,
 //! client state, the command table and the command implementations.
 
+pub mod acl;
 mod background;
 mod blocking;
 mod client;
@@ -109,6 +110,12 @@ pub fn run(args: Vec<String>) -> i32 {
         };
         let server = Arc::new(server::Server::new(config, port));
         tracing::info!("Server initialized");
+        if let Err(lines) = acl::file::load_at_startup(&server) {
+            for line in lines {
+                tracing::warn!("{line}");
+            }
+            return 1;
+        }
         if persistence::load_at_startup(&server).is_err() {
             return 1;
         }

@@ -416,6 +416,21 @@ impl PubSub {
         true
     }
 
+    /// Every channel, pattern and shard channel another client is
+    /// subscribed to (ACL changes judge its subscriptions by them).
+    pub fn subscriptions_of(&self, client_id: u64) -> Vec<(Kind, Bytes)> {
+        let mut found = Vec::new();
+        for kind in Kind::ALL {
+            let registry = self.registries[kind.index()].read();
+            for (name, subscribers) in registry.iter() {
+                if subscribers.iter().any(|s| s.id == client_id) {
+                    found.push((kind, name.clone()));
+                }
+            }
+        }
+        found
+    }
+
     /// Drops every subscription of the client, silently (RESET, disconnect).
     pub fn unsubscribe_all(&self, client: &mut ClientState) {
         for kind in Kind::ALL {

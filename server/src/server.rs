@@ -30,7 +30,6 @@ pub struct HotConfig {
     pub slowlog_slower_than_us: AtomicI64,
     pub slowlog_max_len: AtomicU64,
     pub latency_threshold_ms: AtomicU64,
-    pub requirepass_set: AtomicBool,
     pub latency_tracking: AtomicBool,
     /// `maxmemory` in bytes (0: no limit).
     pub maxmemory: AtomicU64,
@@ -54,8 +53,6 @@ impl HotConfig {
             .store(get("slowlog-max-len") as u64, Ordering::Relaxed);
         self.latency_threshold_ms
             .store(get("latency-monitor-threshold") as u64, Ordering::Relaxed);
-        self.requirepass_set
-            .store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
         self.latency_tracking
             .store(config.get_bool("latency-tracking"), Ordering::Relaxed);
         self.maxmemory
@@ -74,6 +71,8 @@ pub struct Server {
     pub hot: HotConfig,
     pub keyspace: Keyspace,
     pub commands: CommandTable,
+    /// Users, their permissions and the ACL log.
+    pub acl: crate::acl::Acl,
     pub clients: Arc<ClientRegistry>,
     pub stats: ServerStats,
     pub slowlog: Mutex<Slowlog>,
@@ -117,6 +116,7 @@ impl Server {
         let databases = config.get_i64("databases") as usize;
         let commands = CommandTable::new();
         let stats = ServerStats::new(commands.len());
+        let acl = crate::acl::Acl::new(&commands);
         let pubsub = Arc::new(crate::pubsub::PubSub::default());
         let notifier = Arc::new(crate::notify::Notifier::new(pubsub.clone()));
         let clients = Arc::new(ClientRegistry::default());
@@ -134,6 +134,7 @@ impl Server {
             hot: HotConfig::default(),
             keyspace,
             commands,
+            acl,
             clients,
             stats,
             slowlog: Mutex::new(Slowlog::default()),
@@ -168,6 +169,13 @@ impl Server {
     /// Makes a new configuration take effect (at startup and after CONFIG SET).
     pub fn apply_config(&self, config: Config) {
         self.hot.refresh(&config);
+        self.acl.configure(&config);
+        // `requirepass` is the default user's password (as Redis's
+        // `updateRequirePass`), set only when it changes.
+        let requirepass = config.get("requirepass");
+        if requirepass != self.config.read().get("requirepass") {
+            self.acl.set_default_password(&self.commands, requirepass);
+        }
         self.replication.configure(&config);
         self.pubsub
             .configure_limits(config.get("client-output-buffer-limit"));

@@ -160,10 +160,12 @@ impl<'a> ExclusiveScope<'a> {
     }
 
     /// Releases the keyspace, then serves the blocked clients whose keys the
-    /// transaction made ready.
+    /// transaction made ready, as of the real time (a key that expired while
+    /// it ran serves no one).
     pub fn finish(self, server: &Server) {
         let ready = self.ready.into_inner();
         drop(self.keyspace);
+        let _real_time = ferrite_storage::thaw_clock();
         for ready in ready {
             match ready {
                 Ready::Key(db, key) => server.blocking.serve_keys(server, db, &[&key[..]]),

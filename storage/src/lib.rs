@@ -104,6 +104,16 @@ pub fn freeze_clock_at(now_ms: u64) -> FrozenClock {
     }
 }
 
+/// Lets [`now_ms`] run again on this thread until dropped, inside a frozen
+/// command: clients blocked on keys a transaction or script made ready are
+/// served as of the real time (Redis serves them after `call`, outside its
+/// `fixed_time_expire`), so a key that expired meanwhile does not serve them.
+pub fn thaw_clock() -> FrozenClock {
+    FrozenClock {
+        before: FROZEN_NOW_MS.with(|frozen| frozen.replace(None)),
+    }
+}
+
 impl Drop for FrozenClock {
     fn drop(&mut self) {
         FROZEN_NOW_MS.with(|frozen| frozen.set(self.before));
@@ -127,6 +137,11 @@ mod clock_tests {
             assert_eq!(now_ms(), at);
             let _command = freeze_clock_at(at + 1000);
             assert_eq!(now_ms(), at);
+        }
+        assert_eq!(now_ms(), at);
+        {
+            let _thawed = thaw_clock();
+            assert!(now_ms() >= at + 5);
         }
         assert_eq!(now_ms(), at);
         drop(frozen);

@@ -1,4 +1,5 @@
-//! CLUSTER as a Redis 7.0 server started without `cluster-enabled` has it:
+//! CLUSTER (and READONLY, READWRITE) as a Redis 7.0 server started without
+//! `cluster-enabled` has them:
 //! Ferrite has no cluster mode, so every subcommand (HELP too) replies that
 //! cluster support is disabled, after the usual subcommand and arity
 //! checks. The subcommands are declared with Redis's arity and flags so
@@ -8,8 +9,25 @@ use bytes::Bytes;
 
 use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container("cluster", SUBCOMMANDS)
-    .doc("cluster", "A container for cluster commands")];
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::container("cluster", SUBCOMMANDS)
+        .doc("cluster", "A container for cluster commands"),
+    // READONLY and READWRITE also reply that cluster support is disabled.
+    CommandSpec::new("readonly", 1, disabled)
+        .flags(&["fast", "loading", "stale"])
+        .acl(&["@fast", "@connection"])
+        .doc(
+            "cluster",
+            "Enables read queries for a connection to a cluster replica node",
+        ),
+    CommandSpec::new("readwrite", 1, disabled)
+        .flags(&["fast", "loading", "stale"])
+        .acl(&["@fast", "@connection"])
+        .doc(
+            "cluster",
+            "Disables read queries for a connection to a cluster replica node",
+        ),
+];
 
 /// Redis's flags for the subcommands that change the cluster.
 const ADMIN: &[&str] = &["admin", "stale", "no_async_loading"];

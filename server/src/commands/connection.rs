@@ -107,7 +107,9 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.reply_mode = crate::client::ReplyMode::On;
     client.no_touch = false;
     client.no_evict = false;
-    client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
+    // Redis's clientSetDefaultAuth.
+    client.authenticated = !ctx.server.acl.auth_required();
+    crate::acl::set_client_user(&ctx.server.acl, client, ctx.server.acl.default_user());
     client.handle.name.lock().clear();
     ctx.server.pubsub.unsubscribe_all(ctx.client);
     super::tracking::disable(ctx.server, ctx.client);
@@ -127,22 +129,13 @@ fn set_protocol(ctx: &mut Ctx<'_>, protocol: Protocol) {
         .store(protocol.version() as usize, Ordering::Relaxed);
 }
 
-/// Checks a password for the `default` user (the only user until ACLs exist).
-fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CmdError> {
-    let requirepass = ctx.server.config.read().get("requirepass").to_string();
-    if user == b"default" && (requirepass.is_empty() || requirepass.as_bytes() == password) {
-        Ok(())
-    } else {
-        Err(CmdError::msg(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
-}
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (user, password): (&[u8], &[u8]) = match args {
         [_, password] => {
-            if ctx.server.config.read().get("requirepass").is_empty() {
+            let default = ctx.server.acl.default_user();
+            if default.has(crate::acl::user::NOPASS) {
                 return Err(CmdError::msg("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
             }
             (b"default", password)
@@ -150,8 +143,10 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         [_, user, password] => (user, password),
         _ => return Err(CmdError::Syntax),
     };
-    check_password(ctx, user, password)?;
-    ctx.client.authenticated = true;
+    let in_multi = ctx.scope.is_some();
+    if !crate::acl::authenticate(ctx.server, ctx.client, (user, password), &args[0], in_multi) {
+        return Err(CmdError::msg(WRONGPASS));
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -170,10 +165,14 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         rest = tail;
     }
     let mut name = None;
-    let mut credentials = None;
     while let Some((option, tail)) = rest.split_first() {
         if is(option, "auth") && tail.len() >= 2 {
-            credentials = Some((tail[0].clone(), tail[1].clone()));
+            // Authenticated as the option is read, as Redis does.
+            let credentials = (&tail[0][..], &tail[1][..]);
+            let in_multi = ctx.scope.is_some();
+            if !crate::acl::authenticate(ctx.server, ctx.client, credentials, &args[0], in_multi) {
+                return Err(CmdError::msg(WRONGPASS));
+            }
             rest = &tail[2..];
         } else if is(option, "setname") && !tail.is_empty() {
             name = Some(tail[0].clone());
@@ -185,12 +184,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )));
         }
     }
-    if let Some((user, password)) = credentials {
-        check_password(ctx, &user, &password)?;
-        ctx.client.authenticated = true;
-    }
     if !ctx.client.authenticated {
-        return Err(CmdError::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(CmdError::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(name) = name {
         super::introspection::validate_client_name(&name)?;

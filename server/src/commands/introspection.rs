@@ -352,7 +352,12 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     _ => return Err(CmdError::Syntax),
                 };
             }
-            "addr" | "laddr" | "user" | "maxage" => {}
+            "user" => {
+                if ctx.server.acl.user(value.as_bytes()).is_none() {
+                    return Err(CmdError::msg(format!("ERR No such user '{value}'")));
+                }
+            }
+            "addr" | "laddr" | "maxage" => {}
             _ => return Err(CmdError::Syntax),
         }
         filters.push((option, value));
@@ -369,7 +374,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "addr" => handle.peer.to_string() == *value,
             "laddr" => handle.local.to_string() == *value,
             "type" => crate::client::type_name(&value.to_ascii_lowercase()) == handle.client_type(),
-            "user" => value == "default",
+            "user" => handle.user.lock()[..] == *value.as_bytes(),
             "maxage" => value
                 .parse::<u64>()
                 .is_ok_and(|age| handle.created.elapsed().as_secs() >= age),

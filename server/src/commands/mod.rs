@@ -1,6 +1,7 @@
 //! The command table and the command families. Each family file is where RESP
 //! arguments meet typed storage operations.
 
+mod acl;
 mod bitmaps;
 mod cluster;
 mod command_info;

@@ -283,7 +283,15 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let config = ctx.server.config.read().clone();
-    config::rewrite(&config).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let users: Vec<String> = if config.get("aclfile").is_empty() {
+        crate::acl::file::user_lines(&ctx.server.acl)
+            .iter()
+            .map(|line| String::from_utf8_lossy(line).into_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    config::rewrite(&config, &users).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }

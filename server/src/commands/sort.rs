@@ -92,7 +92,13 @@ struct SortOptions {
     store: Option<Bytes>,
 }
 
-fn parse_options(args: &[Bytes], read_only: bool) -> Result<SortOptions, CmdError> {
+/// `full_key_access`: the user may read any key, which BY with a pattern
+/// and GET need (Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`).
+fn parse_options(
+    args: &[Bytes],
+    read_only: bool,
+    full_key_access: bool,
+) -> Result<SortOptions, CmdError> {
     let mut options = SortOptions::default();
     let mut i = 2;
     while i < args.len() {
@@ -111,9 +117,19 @@ fn parse_options(args: &[Bytes], read_only: bool) -> Result<SortOptions, CmdErro
             options.store = Some(args[i + 1].clone());
             i += 1;
         } else if is(arg, "by") && remaining >= 1 {
+            if args[i + 1].contains(&b'*') && !full_key_access {
+                return Err(CmdError::msg(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             options.by = Some(args[i + 1].clone());
             i += 1;
         } else if is(arg, "get") && remaining >= 1 {
+            if !full_key_access {
+                return Err(CmdError::msg(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             options.gets.push(args[i + 1].clone());
             i += 1;
         } else {
@@ -191,7 +207,8 @@ fn sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
-    let options = parse_options(args, read_only)?;
+    let full_key_access = crate::acl::full_key_access(ctx, args, crate::key_spec::flags::ACCESS);
+    let options = parse_options(args, read_only, full_key_access)?;
     let db = ctx.client.db;
     let ks = ctx.keyspace();
     let (mut elements, source) = source_elements(&ks, db, &args[1])?;

@@ -34,6 +34,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     super::stream_groups::COMMANDS,
     super::stream_readgroup::COMMANDS,
     super::stream_claim::COMMANDS,
+    super::acl::COMMANDS,
 ];
 
 /// Longer than any command name; longer input cannot name a command.

@@ -136,6 +136,12 @@ fn apply_text(config: &mut Config, text: &str) -> Result<(), ConfigFileError> {
         let Some((name, values)) = args.split_first() else {
             continue;
         };
+        if name.eq_ignore_ascii_case("user") && !values.is_empty() {
+            crate::acl::file::check_config_user(values, &config.users)
+                .map_err(|reason| error(&reason))?;
+            config.users.push(values.to_vec());
+            continue;
+        }
         let directive =
             find(name).ok_or_else(|| error("Bad directive or wrong number of arguments"))?;
         let mut values = values.to_vec();
@@ -159,7 +165,9 @@ fn apply_text(config: &mut Config, text: &str) -> Result<(), ConfigFileError> {
 /// CONFIG REWRITE: rewrites the config file in place, keeping comments and
 /// unknown lines, replacing each directive's first line with its current value,
 /// dropping its later lines, and appending changed directives not yet present.
-pub fn rewrite(config: &Config) -> Result<(), String> {
+/// `users` (the `user` lines, none when an aclfile holds the users) replace
+/// the file's `user` lines, as Redis's `rewriteConfigUserOption`.
+pub fn rewrite(config: &Config, users: &[String]) -> Result<(), String> {
     let path = config
         .file
         .as_ref()
@@ -167,8 +175,22 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
     let original = std::fs::read_to_string(path).unwrap_or_default();
     let mut written: Vec<&'static str> = Vec::new();
     let mut out = String::new();
+    let mut users_written = false;
     for line in original.lines() {
         let args = split_args(line.trim().as_bytes()).unwrap_or_default();
+        if args
+            .first()
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"user"))
+        {
+            if !users_written {
+                users_written = true;
+                for user in users {
+                    out.push_str(user);
+                    out.push('\n');
+                }
+            }
+            continue;
+        }
         let directive = args
             .first()
             .and_then(|name| find(&String::from_utf8_lossy(name)));
@@ -187,6 +209,12 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
                 out.push_str(line);
                 out.push('\n');
             }
+        }
+    }
+    if !users_written {
+        for user in users {
+            out.push_str(user);
+            out.push('\n');
         }
     }
     for directive in DIRECTIVES {

@@ -19,6 +19,8 @@ pub struct Config {
     values: HashMap<&'static str, String>,
     /// The config file the server started from (CONFIG REWRITE writes it).
     pub file: Option<std::path::PathBuf>,
+    /// The `user` lines' arguments (name, rules...), installed at startup.
+    pub users: Vec<Vec<String>>,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
                 .map(|d| (d.name, d.default.to_string()))
                 .collect(),
             file: None,
+            users: Vec::new(),
         }
     }
 }

@@ -287,6 +287,7 @@ async fn stream_to_replica(
     let mut parser = RequestParser::new();
     let limits = ParseLimits {
         max_bulk_len: 1 << 20,
+        unauthenticated: false,
     };
     loop {
         if !held {

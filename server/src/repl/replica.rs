@@ -570,6 +570,7 @@ async fn apply_loop(
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let limits = ParseLimits {
         max_bulk_len: u64::MAX,
+        unauthenticated: false,
     };
     // Bytes received and not yet processed, kept to forward to our replicas.
     let mut raw = BytesMut::from(&buf[..]);

@@ -83,6 +83,8 @@ pub fn run(
     let _frozen = ferrite_storage::freeze_clock();
     let mut client = ClientState::new(invocation.caller.handle.clone(), true);
     client.db = invocation.caller.db;
+    // Its calls are checked against the caller's user.
+    client.acl = invocation.caller.acl.clone();
     client.in_script = true;
     // Read commands of the script remember the declared keys for a
     // tracking caller (the client shares the caller's handle and mode).
@@ -154,16 +156,20 @@ fn run_protected(
             };
             match op.as_str() {
                 "call" => {
-                    let (Some(Value::Table(args)), Some(Value::Integer(count))) =
-                        (call.pop_front(), call.pop_front())
-                    else {
-                        return Err(mlua::Error::runtime("redis.call: bad dispatch"));
-                    };
-                    let call = CallArgs {
-                        table: args,
-                        count: count as usize,
-                    };
+                    let call = CallArgs::take(&mut call)?;
                     call_command(lua, invocation, run_state, client, protocol.get(), call)
+                }
+                "acl_check_cmd" => {
+                    let call = CallArgs::take(&mut call)?;
+                    let text = |text: &str| lua.create_string(text).map(Value::String);
+                    let request = match call.request()? {
+                        Ok(request) => request,
+                        Err(message) => return text(message),
+                    };
+                    match crate::acl::command_allowed(invocation.server, &client.acl, &request) {
+                        Some(allowed) => Ok(Value::Boolean(allowed)),
+                        None => text("Invalid command passed to redis.acl_check_cmd()"),
+                    }
                 }
                 "setresp" => {
                     let version = match call.front() {
@@ -289,6 +295,44 @@ struct CallArgs {
     count: usize,
 }
 
+impl CallArgs {
+    /// The table and count the Lua side passes after the operation's name.
+    fn take(call: &mut MultiValue) -> mlua::Result<CallArgs> {
+        match (call.pop_front(), call.pop_front()) {
+            (Some(Value::Table(table)), Some(Value::Integer(count))) => Ok(CallArgs {
+                table,
+                count: count as usize,
+            }),
+            _ => Err(mlua::Error::runtime("redis.call: bad dispatch")),
+        }
+    }
+
+    /// The arguments as a request (numbers formatted as Redis formats
+    /// them); `Ok(Err)` is the script error for a bad argument.
+    fn request(&self) -> mlua::Result<Result<Vec<Bytes>, &'static str>> {
+        if self.count == 0 {
+            return Ok(Err(
+                "Please specify at least one argument for this redis lib call",
+            ));
+        }
+        let mut request = Vec::with_capacity(self.count);
+        for i in 1..=self.count {
+            let bytes = match self.table.raw_get::<Value>(i)? {
+                Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+                Value::Number(n) => Bytes::from(format_double(n)),
+                Value::Integer(i) => Bytes::from(i.to_string()),
+                _ => {
+                    return Ok(Err(
+                        "Lua redis lib command arguments must be strings or integers",
+                    ))
+                }
+            };
+            request.push(bytes);
+        }
+        Ok(Ok(request))
+    }
+}
+
 /// redis.call/pcall: the arguments become a request, checked as Redis checks
 /// commands from scripts, then executed in the script's scope.
 fn call_command(
@@ -300,27 +344,10 @@ fn call_command(
     args: CallArgs,
 ) -> mlua::Result<Value> {
     let server = invocation.server;
-    if args.count == 0 {
-        return script_error_table(
-            lua,
-            "Please specify at least one argument for this redis lib call",
-        );
-    }
-    let mut request = Vec::with_capacity(args.count);
-    for i in 1..=args.count {
-        let bytes = match args.table.raw_get::<Value>(i)? {
-            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Number(n) => Bytes::from(format_double(n)),
-            Value::Integer(i) => Bytes::from(i.to_string()),
-            _ => {
-                return script_error_table(
-                    lua,
-                    "Lua redis lib command arguments must be strings or integers",
-                )
-            }
-        };
-        request.push(bytes);
-    }
+    let request = match args.request()? {
+        Ok(request) => request,
+        Err(message) => return script_error_table(lua, message),
+    };
     let Some((mut id, mut spec)) = server.commands.lookup(&request[0]) else {
         return reject(
             lua,
@@ -354,6 +381,9 @@ fn call_command(
             Some(id),
             "This Redis command is not allowed from script",
         );
+    }
+    if let Err(refusal) = crate::acl::check_script_call(server, client, id, spec, &request) {
+        return reject_with(lua, server, Some(id), "ERR", &refusal);
     }
     let writes = spec.has_flag("write") || spec.has_flag("may_replicate");
     if invocation.read_only && writes {

@@ -104,6 +104,14 @@ function redis.set_repl(...)
   end
   run('set_repl', flags)
 end
+-- Whether the script's caller may run a command (Redis's
+-- luaRedisAclCheckCmdPermissionsCommand); arguments as redis.call's.
+function redis.acl_check_cmd(...)
+  local run = current('redis.acl_check_cmd')
+  local allowed = run('acl_check_cmd', {...}, select('#', ...))
+  if type(allowed) == 'string' then fail(allowed) end
+  return allowed
+end
 function redis.replicate_commands() return true end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
