@@ -11,6 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use ferrite_replication::multibulk;
 use parking_lot::Mutex;
 
 /// Redis's MIGRATE_SOCKET_CACHE_ITEMS and MIGRATE_SOCKET_CACHE_TTL.
@@ -76,7 +77,7 @@ impl SocketCache {
     /// after AUTH and SELECT when needed, and reads the replies. A failure
     /// before any reply was read is retried once on a new connection,
     /// unless it was a timeout.
-    pub fn transfer(&self, target: &Target<'_>, restores: &[Vec<u8>]) -> Transfer {
+    pub fn transfer(&self, target: &Target<'_>, restores: &[&[u8]]) -> Transfer {
         let name = format!("{}:{}", target.host, target.port);
         let mut sockets = self.sockets.lock();
         sockets.retain(|_, cached| cached.last_use.elapsed() <= CACHE_TTL);
@@ -154,7 +155,7 @@ fn connect(target: &Target<'_>) -> Option<TcpStream> {
 fn exchange(
     cached: &mut Cached,
     target: &Target<'_>,
-    restores: &[Vec<u8>],
+    restores: &[&[u8]],
     may_retry: bool,
 ) -> Exchange {
     let select = cached.selected_db != Some(target.db);
@@ -163,10 +164,13 @@ fn exchange(
         let mut args: Vec<&[u8]> = vec![b"AUTH"];
         args.extend(user);
         args.push(password);
-        encode_command(&mut request, &args);
+        multibulk(&mut request, &args);
     }
     if select {
-        encode_command(&mut request, &[b"SELECT", target.db.to_string().as_bytes()]);
+        multibulk(
+            &mut request,
+            &[&b"SELECT"[..], target.db.to_string().as_bytes()],
+        );
     }
     for restore in restores {
         request.extend_from_slice(restore);
@@ -271,14 +275,4 @@ fn read_line(stream: &mut TcpStream) -> Result<String, SocketError> {
         }
     }
     Ok(String::from_utf8_lossy(&line).into_owned())
-}
-
-/// A command as a RESP multibulk.
-pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
 }

@@ -14,7 +14,7 @@ use ferrite_storage::encode_dump_payload;
 
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
-use crate::migrate::{encode_command, Target};
+use crate::migrate::Target;
 use crate::notify::class;
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, migrate)
@@ -115,7 +115,7 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         auth: options.auth,
         db,
     };
-    let restores: Vec<Vec<u8>> = outgoing.iter().map(|o| o.restore.clone()).collect();
+    let restores: Vec<&[u8]> = outgoing.iter().map(|o| o.restore.as_slice()).collect();
     let sockets = &ctx.server.migrate_sockets;
     let transfer = crate::scripting::run::off_worker(|| sockets.transfer(&target, &restores));
     if options.copy {
@@ -161,7 +161,7 @@ fn dump_keys<'a>(ctx: &Ctx<'_>, options: &Options<'a>) -> Vec<Outgoing<'a>> {
             restore_args.push(b"REPLACE");
         }
         let mut restore = Vec::new();
-        encode_command(&mut restore, &restore_args);
+        ferrite_replication::multibulk(&mut restore, &restore_args);
         outgoing.push(Outgoing {
             key: name,
             payload,
