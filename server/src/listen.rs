@@ -30,6 +30,11 @@ impl Listeners {
     /// startup).
     pub fn start(&self, server: &Arc<Server>, listeners: Vec<TcpListener>) {
         let _ = self.server.set(Arc::downgrade(server));
+        self.accept_on(server, listeners);
+    }
+
+    /// Spawns an accept loop for each of `listeners`.
+    fn accept_on(&self, server: &Arc<Server>, listeners: Vec<TcpListener>) {
         let mut accepting = self.accepting.lock();
         for listener in listeners {
             accepting.push(tokio::spawn(accept_loop(server.clone(), listener)).abort_handle());
@@ -48,13 +53,10 @@ impl Listeners {
             failed
         })?;
         let server = self.server.get().and_then(Weak::upgrade).ok_or(failed)?;
-        let mut accepting = self.accepting.lock();
-        for task in accepting.drain(..) {
+        for task in self.accepting.lock().drain(..) {
             task.abort();
         }
-        for listener in listeners {
-            accepting.push(tokio::spawn(accept_loop(server.clone(), listener)).abort_handle());
-        }
+        self.accept_on(&server, listeners);
         Ok(())
     }
 }
