@@ -174,6 +174,35 @@ fn dump_payload_round_trips_and_matches_redis_format() {
     );
 }
 
+/// A ziplist whose entries disagree with each other is refused with
+/// Redis's reply, and the same ziplist mended is read (Redis 6.2 wrote
+/// quicklists of ziplists).
+#[test]
+fn restore_checks_every_ziplist_entry() {
+    let server = Server::start();
+    let mut c = server.client();
+    // Redis's corrupt-dump test "quicklist big ziplist prev len" (valid CRC):
+    // a quicklist of one ziplist, "a\0" then "b\0", whose second entry
+    // claims the entry before it is 14 bytes long; it is 4.
+    let corrupt = b"\x0E\x01\x13\x13\x00\x00\x00\x0E\x00\x00\x00\x02\x00\x00\x02\x61\x00\x0E\x02\x62\x00\xFF\x09\x00\x49\x97\x30\xB2\x0D\xA1\xED\xAA";
+    let restore = |c: &mut Connection, key: &str, payload: &[u8]| {
+        cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(payload)
+            .query::<String>(c)
+    };
+    let error = restore(&mut c, "k", corrupt).unwrap_err();
+    assert_eq!(error.detail(), Some("Bad data format"));
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", "k"]).unwrap(), 0);
+    run::<()>(&mut c, &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"]).unwrap();
+    let mut mended = corrupt.to_vec();
+    mended[17] = 0x04;
+    assert_eq!(restore(&mut c, "k", &mended).unwrap(), "OK");
+    let items: Vec<Vec<u8>> = run(&mut c, &["LRANGE", "k", "0", "-1"]).unwrap();
+    assert_eq!(items, vec![b"a\0".to_vec(), b"b\0".to_vec()]);
+}
+
 #[test]
 fn config_get_set_and_info() {
     let server = Server::start();

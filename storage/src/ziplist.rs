@@ -8,15 +8,22 @@ const END: u8 = 0xff;
 const HEADER: usize = 10;
 
 /// The entries of the ziplist in `bytes`, integers formatted as decimal text.
+/// The whole structure is checked as Redis's deep `ziplistValidateIntegrity`:
+/// total size, every entry's encoding and its "prevlen" (the size of the entry
+/// before it), the tail offset (where the last entry starts), the count and
+/// the end byte.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
     let header = bytes.get(..HEADER).ok_or(CORRUPT)?;
     let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let tail = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
     let declared = u16::from_le_bytes([header[8], header[9]]);
     if total != bytes.len() {
         return Err(CORRUPT);
     }
     let mut items = Vec::new();
     let mut pos = HEADER;
+    let mut last_start = HEADER;
+    let mut previous_size = 0usize;
     loop {
         let first = *bytes.get(pos).ok_or(CORRUPT)?;
         if first == END {
@@ -25,11 +32,27 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
             }
             break;
         }
-        // The previous entry's length: one byte, or 0xfe and four bytes.
-        pos += if first < 0xfe { 1 } else { 5 };
-        let (item, len) = read_entry(bytes.get(pos..).ok_or(CORRUPT)?)?;
-        pos += len;
+        // The previous entry's size: one byte, or 0xfe and four bytes.
+        let (prevlen, prevlen_size) = if first < 0xfe {
+            (first as usize, 1)
+        } else {
+            let raw = slice(bytes, pos + 1, 4)?;
+            (
+                u32::from_le_bytes(raw.try_into().map_err(|_| CORRUPT)?) as usize,
+                5,
+            )
+        };
+        if prevlen != previous_size {
+            return Err(CORRUPT);
+        }
+        let (item, len) = read_entry(bytes.get(pos + prevlen_size..).ok_or(CORRUPT)?)?;
+        last_start = pos;
+        previous_size = prevlen_size + len;
+        pos += previous_size;
         items.push(item);
+    }
+    if tail != last_start {
+        return Err(CORRUPT);
     }
     if declared != u16::MAX && declared as usize != items.len() {
         return Err(CORRUPT);
@@ -92,7 +115,9 @@ mod tests {
     fn build(entries: &[&[u8]]) -> Vec<u8> {
         let mut body = Vec::new();
         let mut previous = 0usize;
+        let mut tail = HEADER;
         for entry in entries {
+            tail = HEADER + body.len();
             if previous < 0xfe {
                 body.push(previous as u8);
             } else {
@@ -104,7 +129,7 @@ mod tests {
         }
         let mut zl = Vec::new();
         zl.extend_from_slice(&((HEADER + body.len() + 1) as u32).to_le_bytes());
-        zl.extend_from_slice(&0u32.to_le_bytes());
+        zl.extend_from_slice(&(tail as u32).to_le_bytes());
         zl.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         zl.extend_from_slice(&body);
         zl.push(END);
@@ -142,5 +167,11 @@ mod tests {
         let mut wrong_count = zl.clone();
         wrong_count[8] = 3;
         assert!(decode(&wrong_count).is_err());
+        let mut wrong_tail = zl.clone();
+        wrong_tail[4] -= 1;
+        assert!(decode(&wrong_tail).is_err());
+        let mut wrong_prevlen = zl.clone();
+        wrong_prevlen[HEADER + 5] += 1; // the second entry's prevlen
+        assert!(decode(&wrong_prevlen).is_err());
     }
 }

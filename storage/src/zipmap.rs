@@ -9,13 +9,17 @@ const BIG_LEN: u8 = 254;
 /// Field/value pairs.
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// The field/value pairs of the zipmap in `bytes`.
+/// The field/value pairs of the zipmap in `bytes`, checked as Redis's deep
+/// `zipmapValidateIntegrity`: the end byte last, at least one pair, and the
+/// count byte right unless it is 254 ("count them").
 pub(crate) fn decode(bytes: &[u8]) -> Result<Pairs, &'static str> {
-    let mut pos = 1; // the first byte is a count Redis stops trusting past 253
+    let declared = *bytes.first().ok_or(CORRUPT)?;
+    let mut pos = 1;
     let mut pairs = Vec::new();
     loop {
         if *bytes.get(pos).ok_or(CORRUPT)? == END {
-            if pos + 1 != bytes.len() {
+            let count_wrong = declared != BIG_LEN && declared as usize != pairs.len();
+            if pos + 1 != bytes.len() || pairs.is_empty() || count_wrong {
                 return Err(CORRUPT);
             }
             return Ok(pairs);
@@ -67,5 +71,12 @@ mod tests {
             vec![(b"f".to_vec(), b"v".to_vec()), (b"ab".to_vec(), Vec::new())]
         );
         assert!(super::decode(&zm[..zm.len() - 1]).is_err());
+        let mut uncounted = zm;
+        uncounted[0] = 254;
+        assert_eq!(super::decode(&uncounted).unwrap().len(), 2);
+        let mut miscounted = zm;
+        miscounted[0] = 3;
+        assert!(super::decode(&miscounted).is_err());
+        assert!(super::decode(&[0, 0xff]).is_err(), "no pairs");
     }
 }

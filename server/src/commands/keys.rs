@@ -2,7 +2,9 @@
 //! iteration, DUMP/RESTORE, and database-wide commands.
 
 use bytes::Bytes;
-use ferrite_storage::{decode_dump_payload, encode_dump_payload, glob_match, Entry, KeyHash};
+use ferrite_storage::{
+    decode_dump_payload, encode_dump_payload, glob_match, DumpError, Entry, KeyHash,
+};
 
 use crate::command::{is, parse_i64, parse_scan_args, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::key_spec::{flags::*, KeySpec};
@@ -549,8 +551,13 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .debug_skip_checksum
         .load(std::sync::atomic::Ordering::Relaxed);
     let limits = ctx.server.keyspace.encoding_limits.get();
-    let value = decode_dump_payload(&args[3], verify, &limits)
-        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let value = decode_dump_payload(&args[3], verify, &limits).map_err(|e| {
+        if let DumpError::BadFormat(reason) = e {
+            // Redis logs a refused payload's reason at verbose level.
+            tracing::debug!("Internal error in RDB reading of a RESTORE payload -> {reason}");
+        }
+        CmdError::msg(format!("ERR {e}"))
+    })?;
     let expire_at = match (ttl, absolute) {
         (0, _) => None,
         (ttl, true) => Some(ttl as u64),

@@ -139,13 +139,27 @@ pub(crate) fn read_object(
             }
             build_hash(pairs, limits)?
         }
-        TYPE_HASH_ZIPMAP => build_hash(zipmap::decode(&reader.string()?)?, limits)?,
-        TYPE_LIST_ZIPLIST => build_list(ziplist::decode(&reader.string()?)?, limits)?,
-        TYPE_SET_INTSET => build_set(read_intset(&reader.string()?)?, limits)?,
-        TYPE_ZSET_ZIPLIST => zset_from_flat(ziplist::decode(&reader.string()?)?, limits)?,
-        TYPE_HASH_ZIPLIST => hash_from_flat(ziplist::decode(&reader.string()?)?, limits)?,
-        TYPE_HASH_LISTPACK => hash_from_flat(listpack::decode(&reader.string()?)?, limits)?,
-        TYPE_ZSET_LISTPACK => zset_from_flat(listpack::decode(&reader.string()?)?, limits)?,
+        TYPE_HASH_ZIPMAP => compact(reader, "Zipmap integrity check failed.", |blob| {
+            build_hash(zipmap::decode(blob)?, limits)
+        })?,
+        TYPE_LIST_ZIPLIST => compact(reader, "List ziplist integrity check failed.", |blob| {
+            build_list(ziplist::decode(blob)?, limits)
+        })?,
+        TYPE_SET_INTSET => compact(reader, "Intset integrity check failed.", |blob| {
+            build_set(read_intset(blob)?, limits)
+        })?,
+        TYPE_ZSET_ZIPLIST => compact(reader, "Zset ziplist integrity check failed.", |blob| {
+            zset_from_flat(ziplist::decode(blob)?, limits)
+        })?,
+        TYPE_HASH_ZIPLIST => compact(reader, "Hash ziplist integrity check failed.", |blob| {
+            hash_from_flat(ziplist::decode(blob)?, limits)
+        })?,
+        TYPE_HASH_LISTPACK => compact(reader, "Hash listpack integrity check failed.", |blob| {
+            hash_from_flat(listpack::decode(blob)?, limits)
+        })?,
+        TYPE_ZSET_LISTPACK => compact(reader, "Zset listpack integrity check failed.", |blob| {
+            zset_from_flat(listpack::decode(blob)?, limits)
+        })?,
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => read_quicklist(value_type, reader, limits)?,
         TYPE_STREAM_LISTPACKS => read_stream(reader, false)?,
         TYPE_STREAM_LISTPACKS_2 => read_stream(reader, true)?,
@@ -153,6 +167,26 @@ pub(crate) fn read_object(
             return Err("module values are not supported by Ferrite")
         }
         _ => return Err("unknown value type"),
+    })
+}
+
+/// A value stored as one blob in a compact encoding (ziplist, listpack,
+/// intset, zipmap), built by `build`. Whatever is wrong with the blob, its
+/// structure, duplicates or an odd number of map entries, is reported as
+/// Redis reports a failed integrity check of that encoding; an empty
+/// collection is told apart, as Redis's loader skips those.
+fn compact(
+    reader: &mut Reader<'_>,
+    integrity_failed: &'static str,
+    build: impl FnOnce(&[u8]) -> CodecResult<Value>,
+) -> CodecResult<Value> {
+    let blob = reader.string()?;
+    build(&blob).map_err(|e| {
+        if e == EMPTY_VALUE {
+            e
+        } else {
+            integrity_failed
+        }
     })
 }
 
@@ -181,7 +215,7 @@ fn build_set(members: Vec<Vec<u8>>, limits: &EncodingLimits) -> CodecResult<Valu
     let mut set = SetValue::new();
     for member in &members {
         if !set.add(member, limits) {
-            return Err("duplicate set member");
+            return Err("Duplicate set members detected");
         }
     }
     Ok(Value::Set(set))
@@ -195,7 +229,7 @@ fn build_hash(pairs: Vec<(Vec<u8>, Vec<u8>)>, limits: &EncodingLimits) -> CodecR
     let mut hash = HashValue::new();
     for (field, value) in &pairs {
         if !hash.set(field, value, limits) {
-            return Err("duplicate hash field");
+            return Err("Duplicate hash fields detected");
         }
     }
     Ok(Value::Hash(hash))
@@ -210,10 +244,10 @@ fn build_zset(pairs: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> CodecResul
     let mut zset = ZSetValue::Skiplist(Box::default());
     for (member, score) in &pairs {
         if score.is_nan() {
-            return Err("NaN score");
+            return Err("Zset with NAN score detected");
         }
         if zset.insert(member, *score, limits).is_some() {
-            return Err("duplicate sorted set member");
+            return Err("Duplicate zset fields detected");
         }
     }
     zset.shrink_if_fits(limits);
@@ -307,9 +341,13 @@ fn read_quicklist(
                 list.push(ListEnd::Right, &data, limits);
                 continue;
             }
-            QUICKLIST_NODE_PACKED if value_type == TYPE_LIST_QUICKLIST => ziplist::decode(&data)?,
-            QUICKLIST_NODE_PACKED => listpack::decode(&data)?,
-            _ => return Err("quicklist integrity check failed"),
+            QUICKLIST_NODE_PACKED if value_type == TYPE_LIST_QUICKLIST => {
+                ziplist::decode(&data).map_err(|_| "Ziplist integrity check failed.")?
+            }
+            QUICKLIST_NODE_PACKED => {
+                listpack::decode(&data).map_err(|_| "Listpack integrity check failed.")?
+            }
+            _ => return Err("Quicklist integrity check failed."),
         };
         for item in items {
             list.push(ListEnd::Right, &item, limits);

@@ -419,7 +419,12 @@ fn redis_corrupt_assets() {
         env!("CARGO_MANIFEST_DIR")
     );
     let error = load(&std::fs::read(path).unwrap()).err().unwrap();
-    assert!(error.message.contains("corrupt ziplist"), "{error}");
+    assert!(
+        error
+            .message
+            .contains("Hash ziplist integrity check failed."),
+        "{error}"
+    );
 }
 
 #[test]

@@ -97,7 +97,7 @@ impl Node {
         lp: Vec<u8>,
         master: StreamId,
     ) -> Result<(Node, StreamId), &'static str> {
-        const BAD: &str = "Stream listpack integrity check failed";
+        const BAD: &str = "Stream listpack integrity check failed.";
         listpack::check(&lp).map_err(|_| BAD)?;
         let node = Node { lp };
         let (count, deleted) = node.counts().ok_or(BAD)?;
