@@ -112,6 +112,63 @@ fn hello_switches_to_resp3() {
     conn.expect(b"_\r\n,3.141\r\n%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n-NOPROTO unsupported protocol version\r\n");
 }
 
+/// A connection that fails (instead of hanging) when the server stops
+/// reading or writing for a minute, and `count` ECHO requests of a
+/// 1000-byte value with the reply each gets.
+fn echo_pipeline(server: &Server, count: usize) -> (std::net::TcpStream, String, String) {
+    let conn = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let guard = Some(std::time::Duration::from_secs(60));
+    conn.set_write_timeout(guard).unwrap();
+    conn.set_read_timeout(guard).unwrap();
+    let value = "x".repeat(1000);
+    let request = format!("*2\r\n$4\r\nECHO\r\n$1000\r\n{value}\r\n");
+    let reply = format!("$1000\r\n{value}\r\n");
+    (conn, request.repeat(count), reply)
+}
+
+/// A client that sends its whole pipeline before reading any reply (as
+/// redis-py's and Jedis's pipelines do) gets every reply, even when requests
+/// and replies are each far larger than the sockets' buffers: the server
+/// keeps reading while replies wait for the client.
+#[test]
+fn pipeline_sent_whole_before_reading_is_answered() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let count = 50_000; // 50 MB each way
+    let (mut conn, pipeline, reply) = echo_pipeline(&server, count);
+    conn.write_all(pipeline.as_bytes())
+        .expect("the whole pipeline is taken before any reply is read");
+    let mut replies = vec![0u8; reply.len() * count];
+    conn.read_exact(&mut replies).expect("every reply");
+    assert!(replies.chunks(reply.len()).all(|r| r == reply.as_bytes()));
+    assert_eq!(common::call(&mut server.raw(), &["PING"]), "+PONG\r\n");
+}
+
+/// Replies waiting for a client past `client-output-buffer-limit normal`
+/// close its connection, as Redis does.
+#[test]
+fn normal_output_limit_closes_a_client_that_does_not_read() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let mut admin = server.raw();
+    let limit = "normal 1mb 0 0";
+    let set = ["CONFIG", "SET", "client-output-buffer-limit", limit];
+    assert_eq!(common::call(&mut admin, &set), "+OK\r\n");
+    let count = 20_000; // 20 MB of replies
+    let (mut conn, pipeline, reply) = echo_pipeline(&server, count);
+    // The server may close the connection while the pipeline is still
+    // being written.
+    let _ = conn.write_all(pipeline.as_bytes());
+    let mut received = Vec::new();
+    let _ = conn.read_to_end(&mut received);
+    assert!(
+        received.len() < reply.len() * count,
+        "{} bytes",
+        received.len()
+    );
+    assert_eq!(common::call(&mut admin, &["PING"]), "+PONG\r\n");
+}
+
 #[test]
 fn quit_stops_the_pipeline() {
     let server = Server::start();

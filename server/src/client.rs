@@ -71,6 +71,11 @@ pub struct ClientHandle {
     /// When the last command ran, in Unix milliseconds (idle time).
     pub last_interaction_ms: AtomicU64,
     pub query_buffer_len: AtomicUsize,
+    /// Reply bytes waiting for the socket (CLIENT LIST `omem`).
+    pub output_len: AtomicUsize,
+    /// When the waiting replies went over the soft output limit (ms), 0
+    /// while under it.
+    pub output_soft_limit_since_ms: AtomicU64,
     pub monitor: AtomicBool,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
@@ -116,6 +121,8 @@ impl ClientHandle {
             resp: AtomicUsize::new(2),
             last_interaction_ms: AtomicU64::new(ferrite_storage::now_ms()),
             query_buffer_len: AtomicUsize::new(0),
+            output_len: AtomicUsize::new(0),
+            output_soft_limit_since_ms: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             multi_queued: AtomicI64::new(-1),
@@ -217,8 +224,10 @@ impl ClientHandle {
             flags.push('N');
         }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
+        let omem = self.output_len.load(Ordering::Relaxed);
+        let tot_mem = qbuf + omem;
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,

@@ -1,5 +1,7 @@
 //! One client connection: read what is available, parse every complete
-//! request, execute them in order, write all replies at once.
+//! request, execute them in order, hand all replies to the socket at once
+//! (what it does not take waits in `output::PendingOutput` while reading
+//! goes on).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use crate::blocking::{Blocked, Wake};
 use crate::client::{ClientAddr, ClientState, ReplyMode};
 use crate::command::{CmdError, CommandSpec, Ctx};
+use crate::output::{PendingOutput, SocketEvent};
 use crate::repl::consistency::HeldReplies;
 use crate::repl::rewrite::{self, Ran};
 use crate::repl::{propagate, Deferred};
@@ -70,20 +73,29 @@ async fn serve_client(
     let handle = client.handle.clone();
     let mut monitor_feed: Option<tokio::sync::broadcast::Receiver<Bytes>> = None;
     let mut held = HeldReplies::default();
+    let mut pending = PendingOutput::default();
     loop {
         buf.reserve(READ_CHUNK);
+        // While replies wait for the socket, requests are still read and
+        // run (their replies queue behind); MONITOR lines and pushes wait.
         let read = tokio::select! {
             biased;
             _ = handle.killed() => return Ok(()),
-            read = stream.read_buf(&mut buf) => read?,
-            line = next_monitor_line(&mut monitor_feed) => {
+            event = pending.read_or_write(&mut stream, &mut buf) => match event? {
+                SocketEvent::Read(read) => read,
+                SocketEvent::Wrote => {
+                    handle.output_len.store(pending.len(), Ordering::Relaxed);
+                    continue;
+                }
+            },
+            line = next_monitor_line(&mut monitor_feed), if pending.is_empty() => {
                 match line {
                     Some(line) => stream.write_all(&line).await?,
                     None => return Ok(()),
                 }
                 continue;
             }
-            messages = client.pubsub.next_batch() => {
+            messages = client.pubsub.next_batch(), if pending.is_empty() => {
                 // A subscriber that stops reading must still be closable.
                 tokio::select! {
                     biased;
@@ -120,7 +132,7 @@ async fn serve_client(
                     server.stats.record_error("ERR");
                     debug!("Protocol error from client {}: {error}", handle.peer);
                     held.settle(server, &mut out).await;
-                    stream.write_all(out.as_bytes()).await?;
+                    pending.write_all(&mut stream, out.as_bytes()).await?;
                     return Ok(());
                 }
             };
@@ -136,7 +148,7 @@ async fn serve_client(
             while execute(server, client, &mut out, &request, None) == Executed::Postponed {
                 // The replies so far go out before the client waits.
                 held.settle(server, &mut out).await;
-                stream.write_all(out.as_bytes()).await?;
+                pending.write_all(&mut stream, out.as_bytes()).await?;
                 out.clear();
                 if !wait_while_postponed(server, &mut stream, &mut buf, client).await? {
                     return Ok(());
@@ -151,7 +163,7 @@ async fn serve_client(
             }
             match deferred {
                 Some(Deferred::Sync(request)) => {
-                    stream.write_all(out.as_bytes()).await?;
+                    pending.write_all(&mut stream, out.as_bytes()).await?;
                     let server = server.clone();
                     return crate::repl::master::serve_replica(server, stream, client, request)
                         .await;
@@ -161,7 +173,7 @@ async fn serve_client(
                     offset,
                     timeout_ms,
                 }) => {
-                    stream.write_all(out.as_bytes()).await?;
+                    pending.write_all(&mut stream, out.as_bytes()).await?;
                     out.clear();
                     let acked = crate::repl::wait::wait(server, replicas, offset, timeout_ms).await;
                     out.integer(acked);
@@ -170,7 +182,7 @@ async fn serve_client(
             }
             if let Some(blocked) = client.blocked.take() {
                 client.pending_stats.flush(&server.stats);
-                stream.write_all(out.as_bytes()).await?;
+                pending.write_all(&mut stream, out.as_bytes()).await?;
                 out.clear();
                 handle.blocked.store(true, Ordering::Relaxed);
                 let served = wait_while_blocked(
@@ -204,11 +216,18 @@ async fn serve_client(
         held.settle(server, &mut out).await;
         if !out.is_empty() {
             ServerStats::add(&server.stats.net_output_bytes, out.len() as u64);
-            stream.write_all(out.as_bytes()).await?;
+            pending.send(&mut stream, out.as_bytes())?;
             out.clear();
+            handle.output_len.store(pending.len(), Ordering::Relaxed);
+            if over_output_limit(server, client, &pending) {
+                return Ok(());
+            }
         }
-        if client.close_after_reply || handle.is_killed() {
+        if handle.is_killed() {
             return Ok(());
+        }
+        if client.close_after_reply {
+            return pending.flush(&mut stream).await;
         }
     }
 }
@@ -281,6 +300,22 @@ async fn wait_while_blocked(
     stream.write_all(out.as_bytes()).await?;
     out.clear();
     Ok(true)
+}
+
+/// True (logged) when the replies waiting for a normal client's socket
+/// exceed `client-output-buffer-limit normal`, which closes it.
+fn over_output_limit(server: &Server, client: &ClientState, pending: &PendingOutput) -> bool {
+    let handle = &client.handle;
+    let over = server
+        .normal_output_limits
+        .exceeded(pending.len(), &handle.output_soft_limit_since_ms);
+    if over {
+        warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            handle.info_line()
+        );
+    }
+    over
 }
 
 /// Records the unprocessed bytes of a client (CLIENT LIST `qbuf`); true

@@ -22,6 +22,7 @@ mod log;
 mod memory;
 mod migrate;
 mod notify;
+mod output;
 mod pause;
 mod persistence;
 mod pubsub;

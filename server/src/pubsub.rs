@@ -22,6 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tracing::warn;
 
 use crate::client::{ClientHandle, ClientState};
+use crate::output::OutputLimits;
 
 /// What a client subscribes to: Redis keeps the three apart (a shard channel
 /// and a channel of the same name are different things).
@@ -103,57 +104,6 @@ impl SubscriptionCounts {
 
     pub fn is_subscribed(&self) -> bool {
         Kind::ALL.iter().any(|&kind| self.get(kind) > 0)
-    }
-}
-
-/// `client-output-buffer-limit` for the pubsub class, as atomics the
-/// publishing path reads.
-#[derive(Debug, Default)]
-struct OutputLimits {
-    hard_bytes: AtomicU64,
-    soft_bytes: AtomicU64,
-    soft_seconds: AtomicU64,
-}
-
-impl OutputLimits {
-    /// Reads the pubsub class from the canonical directive value
-    /// (`normal 0 0 0 slave … pubsub 33554432 8388608 60`).
-    fn configure(&self, directive: &str) {
-        let words: Vec<&str> = directive.split_whitespace().collect();
-        let Some(class) = words.chunks(4).find(|c| c.len() == 4 && c[0] == "pubsub") else {
-            return;
-        };
-        let number = |text: &str| text.parse::<u64>().unwrap_or(0);
-        self.hard_bytes.store(number(class[1]), Ordering::Relaxed);
-        self.soft_bytes.store(number(class[2]), Ordering::Relaxed);
-        self.soft_seconds.store(number(class[3]), Ordering::Relaxed);
-    }
-
-    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the
-    /// soft limit once it has been exceeded continuously for longer than its
-    /// seconds (`soft_since_ms` remembers when that started, 0 = not now).
-    fn exceeded(&self, queued: usize, soft_since_ms: &AtomicU64) -> bool {
-        let queued = queued as u64;
-        let hard = self.hard_bytes.load(Ordering::Relaxed);
-        if hard != 0 && queued >= hard {
-            return true;
-        }
-        let soft = self.soft_bytes.load(Ordering::Relaxed);
-        if soft == 0 || queued < soft {
-            // Loaded first: the common case writes nothing to a shared line.
-            if soft_since_ms.load(Ordering::Relaxed) != 0 {
-                soft_since_ms.store(0, Ordering::Relaxed);
-            }
-            return false;
-        }
-        let now = ferrite_storage::now_ms().max(1);
-        match soft_since_ms.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => false,
-            Err(since) => {
-                let seconds = self.soft_seconds.load(Ordering::Relaxed);
-                now.saturating_sub(since) / 1000 > seconds
-            }
-        }
     }
 }
 
@@ -381,7 +331,7 @@ pub struct PubSub {
 impl PubSub {
     /// Takes `client-output-buffer-limit` (its canonical value) into account.
     pub fn configure_limits(&self, directive: &str) {
-        self.limits.configure(directive);
+        self.limits.configure(directive, "pubsub");
     }
 
     /// Subscribes the client; false if it already was.
@@ -553,21 +503,6 @@ impl<'a> Encoded<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn soft_limit_needs_its_seconds() {
-        let limits = OutputLimits::default();
-        limits.configure("normal 0 0 0 pubsub 100 10 0");
-        let since = AtomicU64::new(0);
-        assert!(!limits.exceeded(5, &since));
-        assert!(!limits.exceeded(10, &since), "first time over soft");
-        assert_ne!(since.load(Ordering::Relaxed), 0);
-        assert!(!limits.exceeded(9, &since));
-        assert_eq!(since.load(Ordering::Relaxed), 0);
-        assert!(limits.exceeded(100, &since), "hard limit");
-        let since = AtomicU64::new(ferrite_storage::now_ms() - 2_000);
-        assert!(limits.exceeded(10, &since), "soft limit for over 0 s");
-    }
 
     #[test]
     fn messages_are_encoded_per_protocol() {

@@ -82,6 +82,9 @@ pub struct Server {
     pub blocking: crate::blocking::BlockingRegistry,
     pub watches: crate::watch::WatchRegistry,
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// `client-output-buffer-limit normal`: replies waiting for a client's
+    /// socket past it close the connection.
+    pub normal_output_limits: crate::output::OutputLimits,
     /// Keyspace notifications (`notify-keyspace-events`); the keyspace
     /// reports new and expired keys to it too.
     pub notifier: Arc<crate::notify::Notifier>,
@@ -144,6 +147,7 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub,
+            normal_output_limits: Default::default(),
             notifier,
             tracking,
             scripting: crate::scripting::Scripting::new()
@@ -177,8 +181,9 @@ impl Server {
             self.acl.set_default_password(&self.commands, requirepass);
         }
         self.replication.configure(&config);
-        self.pubsub
-            .configure_limits(config.get("client-output-buffer-limit"));
+        let output_limits = config.get("client-output-buffer-limit");
+        self.pubsub.configure_limits(output_limits);
+        self.normal_output_limits.configure(output_limits, "normal");
         let events = crate::notify::parse_flags(config.get("notify-keyspace-events")).unwrap_or(0);
         self.notifier.set_flags(events);
         self.tracking
