@@ -126,6 +126,24 @@ fn echo_pipeline(server: &Server, count: usize) -> (std::net::TcpStream, String,
     (conn, request.repeat(count), reply)
 }
 
+/// Sends the requests of 20 MB of ECHO replies without reading, then reads
+/// until the server closes the connection, before all the replies came.
+fn assert_closed_before_all_replies(server: &Server) {
+    use std::io::{Read, Write};
+    let count = 20_000;
+    let (mut conn, pipeline, reply) = echo_pipeline(server, count);
+    // The server may close the connection while the pipeline is still
+    // being written.
+    let _ = conn.write_all(pipeline.as_bytes());
+    let mut received = Vec::new();
+    let _ = conn.read_to_end(&mut received);
+    assert!(
+        received.len() < reply.len() * count,
+        "{} bytes",
+        received.len()
+    );
+}
+
 /// A client that sends its whole pipeline before reading any reply (as
 /// redis-py's and Jedis's pipelines do) gets every reply, even when requests
 /// and replies are each far larger than the sockets' buffers: the server
@@ -148,25 +166,33 @@ fn pipeline_sent_whole_before_reading_is_answered() {
 /// close its connection, as Redis does.
 #[test]
 fn normal_output_limit_closes_a_client_that_does_not_read() {
-    use std::io::{Read, Write};
     let server = Server::start();
     let mut admin = server.raw();
     let limit = "normal 1mb 0 0";
     let set = ["CONFIG", "SET", "client-output-buffer-limit", limit];
     assert_eq!(common::call(&mut admin, &set), "+OK\r\n");
-    let count = 20_000; // 20 MB of replies
-    let (mut conn, pipeline, reply) = echo_pipeline(&server, count);
-    // The server may close the connection while the pipeline is still
-    // being written.
-    let _ = conn.write_all(pipeline.as_bytes());
-    let mut received = Vec::new();
-    let _ = conn.read_to_end(&mut received);
-    assert!(
-        received.len() < reply.len() * count,
-        "{} bytes",
-        received.len()
-    );
+    assert_closed_before_all_replies(&server);
     assert_eq!(common::call(&mut admin, &["PING"]), "+PONG\r\n");
+}
+
+/// Past `maxmemory-clients`, the client using the most memory (here its
+/// unread replies) is disconnected and counted in INFO, as Redis 7.0 does;
+/// a CLIENT NO-EVICT client is spared.
+#[test]
+fn maxmemory_clients_evicts_the_biggest_client() {
+    let server = Server::start();
+    let mut admin = server.raw();
+    let set = ["CONFIG", "SET", "maxmemory-clients", "1mb"];
+    assert_eq!(common::call(&mut admin, &set), "+OK\r\n");
+    assert_eq!(
+        common::call(&mut admin, &["CLIENT", "NO-EVICT", "on"]),
+        "+OK\r\n"
+    );
+    assert_closed_before_all_replies(&server);
+    let info = common::call(&mut admin, &["INFO", "stats"]);
+    assert!(info.contains("\r\nevicted_clients:1\r\n"), "{info}");
+    let me = common::call(&mut admin, &["CLIENT", "INFO"]);
+    assert!(me.contains(" flags=e "), "{me}");
 }
 
 #[test]

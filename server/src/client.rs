@@ -73,6 +73,11 @@ pub struct ClientHandle {
     pub query_buffer_len: AtomicUsize,
     /// Reply bytes waiting for the socket (CLIENT LIST `omem`).
     pub output_len: AtomicUsize,
+    /// The query buffer and waiting replies, as last counted towards
+    /// `maxmemory-clients` (CLIENT LIST `tot-mem`).
+    pub memory: AtomicUsize,
+    /// CLIENT NO-EVICT: never evicted for `maxmemory-clients`.
+    pub no_evict: AtomicBool,
     /// When the waiting replies went over the soft output limit (ms), 0
     /// while under it.
     pub output_soft_limit_since_ms: AtomicU64,
@@ -122,6 +127,8 @@ impl ClientHandle {
             last_interaction_ms: AtomicU64::new(ferrite_storage::now_ms()),
             query_buffer_len: AtomicUsize::new(0),
             output_len: AtomicUsize::new(0),
+            memory: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
             output_soft_limit_since_ms: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
@@ -179,6 +186,14 @@ impl ClientHandle {
         self.kind.store(kind as u8, Ordering::Relaxed);
     }
 
+    pub fn kind(&self) -> ClientKind {
+        match self.kind.load(Ordering::Relaxed) {
+            1 => ClientKind::Replica,
+            2 => ClientKind::Master,
+            _ => ClientKind::Normal,
+        }
+    }
+
     /// The client type CLIENT LIST/KILL TYPE filter on (`normal`, `slave`,
     /// `master` or `pubsub`, Redis's `getClientTypeName`).
     pub fn client_type(&self) -> &'static str {
@@ -220,12 +235,15 @@ impl ClientHandle {
             2 => flags.push('M'),
             _ => {}
         }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let qbuf = self.query_buffer_len.load(Ordering::Relaxed);
         let omem = self.output_len.load(Ordering::Relaxed);
-        let tot_mem = qbuf + omem;
+        let tot_mem = self.memory.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
@@ -260,7 +278,6 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     /// CLIENT NO-TOUCH: reads do not update keys' access time.
     pub no_touch: bool,
-    pub no_evict: bool,
     /// The client of a script run: its redis.calls run as it (Redis's
     /// CLIENT_SCRIPT), so commands can answer deterministically.
     pub in_script: bool,
@@ -308,7 +325,6 @@ impl ClientState {
             acl: Default::default(),
             reply_mode: ReplyMode::On,
             no_touch: false,
-            no_evict: false,
             in_script: false,
             unchanged_keys: Vec::new(),
             reported_change: false,

@@ -56,6 +56,7 @@ pub async fn handle(
     if handle.monitor.load(Ordering::SeqCst) {
         server.monitors.fetch_sub(1, Ordering::SeqCst);
     }
+    server.client_memory.release(&handle);
     server.watches.unwatch_all(&mut client);
     server.pubsub.unsubscribe_all(&mut client);
     crate::commands::disable_tracking(&server, &mut client);
@@ -84,7 +85,7 @@ async fn serve_client(
             event = pending.read_or_write(&mut stream, &mut buf) => match event? {
                 SocketEvent::Read(read) => read,
                 SocketEvent::Wrote => {
-                    handle.output_len.store(pending.len(), Ordering::Relaxed);
+                    report_memory(server, client, &buf, &pending);
                     continue;
                 }
             },
@@ -212,13 +213,13 @@ async fn serve_client(
         if over_query_buffer_limit(server, client, &buf) {
             return Ok(());
         }
+        report_memory(server, client, &buf, &pending);
         client.pending_stats.flush(&server.stats);
         held.settle(server, &mut out).await;
         if !out.is_empty() {
             ServerStats::add(&server.stats.net_output_bytes, out.len() as u64);
             pending.send(&mut stream, out.as_bytes())?;
             out.clear();
-            handle.output_len.store(pending.len(), Ordering::Relaxed);
             if over_output_limit(server, client, &pending) {
                 return Ok(());
             }
@@ -300,6 +301,16 @@ async fn wait_while_blocked(
     stream.write_all(out.as_bytes()).await?;
     out.clear();
     Ok(true)
+}
+
+/// Publishes what the client's buffers hold (CLIENT LIST `qbuf`/`omem`/
+/// `tot-mem`) and counts it towards `maxmemory-clients`.
+fn report_memory(server: &Server, client: &ClientState, buf: &BytesMut, pending: &PendingOutput) {
+    let handle = &client.handle;
+    handle.output_len.store(pending.len(), Ordering::Relaxed);
+    server
+        .client_memory
+        .update(server, handle, buf.capacity() + pending.len());
 }
 
 /// True (logged) when the replies waiting for a normal client's socket

@@ -5,6 +5,7 @@ pub mod acl;
 mod background;
 mod blocking;
 mod client;
+mod client_eviction;
 mod command;
 mod command_flags;
 mod commands;

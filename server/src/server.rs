@@ -85,6 +85,8 @@ pub struct Server {
     /// `client-output-buffer-limit normal`: replies waiting for a client's
     /// socket past it close the connection.
     pub normal_output_limits: crate::output::OutputLimits,
+    /// `maxmemory-clients`: what normal clients use, evicted past it.
+    pub client_memory: crate::client_eviction::ClientMemory,
     /// Keyspace notifications (`notify-keyspace-events`); the keyspace
     /// reports new and expired keys to it too.
     pub notifier: Arc<crate::notify::Notifier>,
@@ -148,6 +150,7 @@ impl Server {
             watches: Default::default(),
             pubsub,
             normal_output_limits: Default::default(),
+            client_memory: Default::default(),
             notifier,
             tracking,
             scripting: crate::scripting::Scripting::new()
@@ -184,6 +187,10 @@ impl Server {
         let output_limits = config.get("client-output-buffer-limit");
         self.pubsub.configure_limits(output_limits);
         self.normal_output_limits.configure(output_limits, "normal");
+        self.client_memory.configure(
+            config.get("maxmemory-clients"),
+            self.hot.maxmemory.load(Ordering::Relaxed),
+        );
         let events = crate::notify::parse_flags(config.get("notify-keyspace-events")).unwrap_or(0);
         self.notifier.set_flags(events);
         self.tracking

@@ -76,6 +76,8 @@ pub struct ServerStats {
     pub total_error_replies: AtomicU64,
     /// Keys removed by `maxmemory` eviction (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
+    /// Clients disconnected by `maxmemory-clients` (INFO `evicted_clients`).
+    pub evicted_clients: AtomicU64,
     /// Indexed by command id (see `commands::table`).
     pub commands: Vec<CommandStat>,
     pub errors: Mutex<HashMap<String, u64>>,
@@ -118,6 +120,7 @@ impl ServerStats {
             &self.keyspace_misses,
             &self.total_error_replies,
             &self.evicted_keys,
+            &self.evicted_clients,
         ] {
             counter.store(0, Ordering::Relaxed);
         }

@@ -106,7 +106,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     client.select(0);
     client.reply_mode = crate::client::ReplyMode::On;
     client.no_touch = false;
-    client.no_evict = false;
+    client.handle.no_evict.store(false, Ordering::Relaxed);
     // Redis's clientSetDefaultAuth.
     client.authenticated = !ctx.server.acl.auth_required();
     crate::acl::set_client_user(&ctx.server.acl, client, ctx.server.acl.default_user());

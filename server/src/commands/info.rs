@@ -252,6 +252,11 @@ fn stats_section(server: &Server, out: &mut String) {
         "evicted_keys",
         ServerStats::get(&server.stats.evicted_keys)
     );
+    field!(
+        out,
+        "evicted_clients",
+        ServerStats::get(&server.stats.evicted_clients)
+    );
     field!(out, "keyspace_hits", get(&s.keyspace_hits));
     field!(out, "keyspace_misses", get(&s.keyspace_misses));
     let pubsub = &server.pubsub;

@@ -470,7 +470,8 @@ fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
 }
 
 fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    ctx.client.no_evict = on_off(&args[2])?;
+    let on = on_off(&args[2])?;
+    ctx.client.handle.no_evict.store(on, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
