@@ -2,6 +2,7 @@
 //! client state, the command table and the command implementations.
 
 pub mod acl;
+mod aof;
 mod background;
 mod blocking;
 mod client;
@@ -116,7 +117,13 @@ pub fn run(args: Vec<String>) -> i32 {
             }
             return 1;
         }
-        if persistence::load_at_startup(&server).is_err() {
+        // With `appendonly yes` the AOF is loaded instead of the RDB file.
+        let loaded = if server.config.read().get_bool("appendonly") {
+            aof::load_at_startup(&server)
+        } else {
+            persistence::load_at_startup(&server).map_err(|_| ())
+        };
+        if loaded.is_err() {
             return 1;
         }
         server::serve(server, listeners, unix).await;
