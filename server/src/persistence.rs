@@ -293,6 +293,7 @@ fn background_save(server: &Server) {
     let dirty = p.changes_since_last_save();
     let written = match server.keyspace.begin_snapshot() {
         Some(job) => {
+            crate::background::key_save_delay(server, || false);
             // The libraries as of just after the snapshot's instant: FUNCTION
             // LOAD and friends do not take the gate, so one racing with
             // BGSAVE may or may not be in the file (a full sync's snapshot

@@ -302,6 +302,10 @@ fn stop(server: &Server) {
     let _order = crate::repl::order::write_order_exclusive(server);
     flush_and_sync(server);
     let aof = &server.aof;
+    if aof.stats.rewrite_in_progress.load(Ordering::SeqCst) {
+        // The rewrite thread notices and leaves its files (Redis kills the child).
+        tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
+    }
     aof.generation.fetch_add(1, Ordering::SeqCst);
     aof.inner.lock().appender = None;
     aof.set_state(AofState::Off);
@@ -339,10 +343,7 @@ pub fn spawn_threads(server: Arc<Server>) {
                     return;
                 }
                 ticks += 1;
-                if !server.aof.is_on() {
-                    continue;
-                }
-                if ticks.is_multiple_of(10) {
+                if server.aof.is_on() && ticks.is_multiple_of(10) {
                     fsync_every_second(&server);
                 }
                 rewrite::cron(&server);

@@ -66,7 +66,13 @@ fn snapshot_busy(server: &Server) -> bool {
 pub(super) fn start_append_only(server: &Server, in_exec: bool) -> Result<(), String> {
     let aof = &server.aof;
     aof.set_state(AofState::WaitRewrite);
-    if snapshot_busy(server) {
+    if aof.stats.rewrite_in_progress.load(Ordering::SeqCst) {
+        // Its base would lack what the temp incr file needs: it is
+        // abandoned and a new one starts once it has let go of its snapshot.
+        warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+        aof.generation.fetch_add(1, Ordering::SeqCst);
+        aof.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+    } else if snapshot_busy(server) {
         aof.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
         warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
     } else if in_exec {
@@ -124,7 +130,7 @@ pub(super) fn cron(server: &Server) {
         }
         return;
     }
-    if aof.state() != AofState::On {
+    if aof.state() != AofState::On || rewrites_limited(server) {
         return;
     }
     let (percentage, min_size) = {
@@ -144,6 +150,14 @@ pub(super) fn cron(server: &Server) {
         info!("Starting automatic rewriting of AOF on {growth}% growth");
         let _ = start(server);
     }
+}
+
+/// After three failed rewrites in a row, automatic ones wait a minute
+/// between attempts (a simpler form of Redis's `aofRewriteLimited`).
+fn rewrites_limited(server: &Server) -> bool {
+    let stats = &server.aof.stats;
+    let since = (now_ms() / 1000).saturating_sub(stats.rewrite_started_s.load(Ordering::Relaxed));
+    stats.consecutive_failures.load(Ordering::Relaxed) >= 3 && since < 60
 }
 
 /// Opens `name` in `dir` for appending from scratch.
@@ -180,7 +194,9 @@ fn start(server: &Server) -> Result<bool, ()> {
     super::write_out(server);
     let state = aof.state();
     let generation = aof.generation.load(Ordering::SeqCst);
-    {
+    // With the AOF off only a base is written (Redis's
+    // `openNewIncrAofForAppend` opens nothing then).
+    if state != AofState::Off {
         let mut inner = aof.inner.lock();
         let (name, manifest) = if state == AofState::WaitRewrite {
             (temp_incr_name(&filename), None)
@@ -206,7 +222,9 @@ fn start(server: &Server) -> Result<bool, ()> {
     let Some(job) = server.keyspace.begin_snapshot() else {
         return Ok(false);
     };
-    feeding_changed(server, true);
+    if state == AofState::WaitRewrite {
+        feeding_changed(server, true);
+    }
     let stats = &aof.stats;
     stats.rewrite_in_progress.store(true, Ordering::SeqCst);
     stats.rewrite_scheduled.store(false, Ordering::Relaxed);
@@ -268,22 +286,25 @@ fn run(server: &Server, job: &SnapshotJob, libraries: &[Bytes], generation: u64)
     let started = Instant::now();
     let dir = aof_dir(server);
     let temp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+    let abandoned = || server.aof.generation.load(Ordering::SeqCst) != generation;
+    crate::background::key_save_delay(server, abandoned);
+    // The snapshot always runs to its end: only then can another start.
     server.keyspace.complete_snapshot(job);
-    let rdb_preamble = server.config.read().get_bool("aof-use-rdb-preamble");
-    let written = write_base(server, job, libraries, &dir.join(&temp), rdb_preamble);
     let aof = &server.aof;
     let stats = &aof.stats;
-    let outcome = match written {
-        Err(e) => Err(e),
-        Ok(()) if aof.generation.load(Ordering::SeqCst) != generation => {
-            Err("the AOF was switched off meanwhile".to_string())
-        }
-        Ok(()) => {
-            info!("Successfully created the temporary AOF base file {temp}");
-            info!("Background AOF rewrite terminated with success");
-            finish(server, &dir, &temp, rdb_preamble)
-        }
-    };
+    if abandoned() {
+        // `appendonly no` meanwhile: Redis kills the child, which leaves
+        // nothing and changes no status.
+        stats.rewrite_in_progress.store(false, Ordering::SeqCst);
+        return;
+    }
+    let rdb_preamble = server.config.read().get_bool("aof-use-rdb-preamble");
+    let written = write_base(server, job, libraries, &dir.join(&temp), rdb_preamble);
+    let outcome = written.and_then(|()| {
+        info!("Successfully created the temporary AOF base file {temp}");
+        info!("Background AOF rewrite terminated with success");
+        finish(server, &dir, &temp, rdb_preamble, generation)
+    });
     match outcome {
         Ok(()) => {
             stats.last_rewrite_failed.store(false, Ordering::Relaxed);
@@ -388,10 +409,20 @@ fn as_commands(server: &Server, rdb_bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// Redis's `backgroundRewriteDoneHandler` after a successful child: the
 /// new base, the temp incr file renamed (first rewrite of `appendonly
 /// yes`), older files to history, the manifest persisted, history deleted.
-fn finish(server: &Server, dir: &Path, temp: &str, rdb_preamble: bool) -> Result<(), String> {
+fn finish(
+    server: &Server,
+    dir: &Path,
+    temp: &str,
+    rdb_preamble: bool,
+    generation: u64,
+) -> Result<(), String> {
     let aof = &server.aof;
     let filename = aof_filename(server);
     let mut inner = aof.inner.lock();
+    // Checked under the lock `appendonly no` takes after bumping it.
+    if aof.generation.load(Ordering::SeqCst) != generation {
+        return Err("the AOF was switched off during the rewrite".to_string());
+    }
     let mut manifest = inner.manifest.clone();
     let base = manifest.new_base(&filename, rdb_preamble);
     std::fs::rename(dir.join(temp), dir.join(&base)).map_err(|e| {

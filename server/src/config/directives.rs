@@ -199,6 +199,12 @@ pub const DIRECTIVES: &[Directive] = &[
     d("aof-load-truncated", YES_NO_BOOL, "yes", true),
     d("aof-disable-auto-gc", YES_NO_BOOL, "no", true),
     d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    d(
         "auto-aof-rewrite-percentage",
         int(0, i32::MAX as i64),
         "100",
