@@ -124,7 +124,8 @@ pub fn run(args: Vec<String>) -> i32 {
             persistence::load_at_startup(&server).map_err(|_| ())
         };
         if loaded.is_err() {
-            return 1;
+            // Redis exits there at once (its pid file stays).
+            std::process::exit(1);
         }
         server::serve(server, listeners, unix).await;
         0
