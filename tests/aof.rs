@@ -268,7 +268,12 @@ impl RedisProcess {
             .spawn()
             .expect("starting redis-server");
         let process = RedisProcess { port, child };
-        eventually("redis-server answers", || process.client().is_ok());
+        // PING answers -LOADING until the AOF is loaded.
+        eventually("redis-server has loaded", || {
+            process
+                .client()
+                .is_ok_and(|mut con| redis::cmd("PING").query::<String>(&mut con).is_ok())
+        });
         process
     }
 
