@@ -23,14 +23,7 @@ fn ferrite(dir: &Path, extra: &[&str]) -> Server {
     Server::start_in(dir.to_path_buf(), None, &args)
 }
 
-fn run(con: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
+use common::query as run;
 
 fn text(con: &mut redis::Connection, args: &[&str]) -> String {
     match run(con, args) {

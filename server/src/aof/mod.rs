@@ -100,6 +100,8 @@ pub(crate) struct AofStats {
     pub last_write_failed: AtomicBool,
     /// `aof_rewrite_base_size`: the size when the last rewrite ended.
     pub rewrite_base_size: AtomicU64,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to wait before each write.
+    pub flush_sleep_us: AtomicU64,
 }
 
 impl AofStats {
@@ -201,6 +203,10 @@ pub fn write_out(server: &Server) {
         return;
     }
     let policy = fsync_policy(server);
+    let sleep_us = aof.stats.flush_sleep_us.load(Ordering::Relaxed);
+    if sleep_us > 0 {
+        std::thread::sleep(Duration::from_micros(sleep_us));
+    }
     let written = (&*appender.file).write_all(&appender.pending);
     match written {
         Ok(()) => {
@@ -283,23 +289,45 @@ pub fn before_exit(server: &Server) {
     }
 }
 
-/// `appendonly` changed by CONFIG SET: starts (rewrite first) or stops the
-/// AOF, as Redis's `updateAppendonly`. `in_exec`: inside a transaction,
-/// where the rewrite is only scheduled.
-pub fn set_enabled(server: &Server, enabled: bool, in_exec: bool) -> Result<(), String> {
+/// Where CONFIG SET runs: on its own, or inside a transaction or script
+/// (whose hold of the write order, if any, it shares).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Alone,
+    InExec { holds_write_order: bool },
+}
+
+/// `appendonly` changed by CONFIG SET: starts (rewrite first; only
+/// scheduled inside a transaction) or stops the AOF, as Redis's
+/// `updateAppendonly`.
+pub fn set_enabled(server: &Server, enabled: bool, caller: Caller) -> Result<(), String> {
     let state = server.aof.state();
     if !enabled && state != AofState::Off {
-        stop(server);
+        stop(server, caller)?;
     } else if enabled && state == AofState::Off {
-        rewrite::start_append_only(server, in_exec)?;
+        rewrite::start_append_only(server, caller != Caller::Alone)?;
     }
     Ok(())
 }
 
 /// Switches the AOF off (Redis's `stopAppendOnly`): what is pending is
 /// written and synced, the file closed, a running rewrite abandoned.
-fn stop(server: &Server) {
-    let _order = crate::repl::order::write_order_exclusive(server);
+fn stop(server: &Server, caller: Caller) -> Result<(), String> {
+    let log = &server.replication.log;
+    // Inside a transaction the keyspace is held already: the order (taken
+    // before it) is only waited for briefly, so the lock order holds.
+    let _order = match caller {
+        Caller::Alone => Some(crate::repl::order::write_order_exclusive(server)),
+        Caller::InExec {
+            holds_write_order: true,
+        } => None,
+        Caller::InExec {
+            holds_write_order: false,
+        } => Some(
+            log.order_exclusive_within(Duration::from_millis(100))
+                .ok_or("the write order is busy, try again")?,
+        ),
+    };
     flush_and_sync(server);
     let aof = &server.aof;
     if aof.stats.rewrite_in_progress.load(Ordering::SeqCst) {
@@ -311,6 +339,7 @@ fn stop(server: &Server) {
     aof.set_state(AofState::Off);
     aof.stats.rewrite_scheduled.store(false, Ordering::Relaxed);
     feeding_changed(server, false);
+    Ok(())
 }
 
 /// Makes writes serial (and expired keys collected) while the AOF is fed.
