@@ -69,6 +69,8 @@ struct Inner {
     appender: Option<Appender>,
     /// Bytes of the base file, for `aof_current_size`.
     base_size: u64,
+    /// The second of the last `#TS:` annotation (Redis's `aof_cur_timestamp`).
+    last_timestamp_s: u64,
 }
 
 /// The append-only file's state, shared by the request path, the commands,
@@ -135,13 +137,23 @@ impl Aof {
     }
 
     /// Appends one command run in `db` (`None`: no database) to the pending
-    /// bytes, after a SELECT when the file is in another database. The
-    /// caller holds the write order exclusively.
-    pub fn feed<A: AsRef<[u8]>>(&self, db: Option<usize>, args: &[A]) {
+    /// bytes, after a `#TS:` annotation when `aof-timestamp-enabled` and the
+    /// second changed, and a SELECT when the file is in another database.
+    /// The caller holds the write order exclusively.
+    pub fn feed<A: AsRef<[u8]>>(&self, server: &Server, db: Option<usize>, args: &[A]) {
+        let timestamps = server.config.read().get_bool("aof-timestamp-enabled");
         let mut inner = self.inner.lock();
+        let inner = &mut *inner;
         let Some(appender) = inner.appender.as_mut() else {
             return;
         };
+        let now_s = ferrite_storage::now_ms() / 1000;
+        if timestamps && inner.last_timestamp_s < now_s {
+            inner.last_timestamp_s = now_s;
+            appender
+                .pending
+                .extend_from_slice(timestamp_annotation(now_s).as_bytes());
+        }
         if let Some(db) = db {
             if appender.selected_db != Some(db) {
                 let db_text = db.to_string();
@@ -157,6 +169,11 @@ impl Aof {
     fn current_size(inner: &Inner) -> u64 {
         inner.base_size + inner.appender.as_ref().map_or(0, |a| a.size)
     }
+}
+
+/// Redis's `#TS:<unix seconds>` line (skipped when a file is loaded).
+fn timestamp_annotation(unix_s: u64) -> String {
+    format!("#TS:{unix_s}\r\n")
 }
 
 /// Where the AOF's files live: `appenddirname`, relative to `dir` (the

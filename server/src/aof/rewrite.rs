@@ -361,7 +361,8 @@ fn write_base(
     out.sync_all().map_err(write_error)
 }
 
-/// A base file of commands for `aof-use-rdb-preamble no`: FUNCTION LOAD
+/// A base file of commands for `aof-use-rdb-preamble no`: a `#TS:`
+/// annotation with `aof-timestamp-enabled`, FUNCTION LOAD
 /// for each library, then per key `RESTORE key <abs-ms|0> <payload>
 /// ABSTTL` after a SELECT of its database. (Redis writes each type's own
 /// commands, RPUSH, SADD, ...; RESTORE rebuilds the same values in one
@@ -399,6 +400,10 @@ fn as_commands(server: &Server, rdb_bytes: &[u8]) -> Result<Vec<u8>, String> {
         )
     })?;
     let mut functions = Vec::new();
+    if server.config.read().get_bool("aof-timestamp-enabled") {
+        let now_s = now_ms() / 1000;
+        functions.extend_from_slice(super::timestamp_annotation(now_s).as_bytes());
+    }
     for code in &summary.libraries {
         multibulk(&mut functions, &[&b"FUNCTION"[..], b"LOAD", code]);
     }

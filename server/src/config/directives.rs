@@ -218,8 +218,7 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     // The base is written in one go and synced at the end.
     accepted("aof-rewrite-incremental-fsync", YES_NO_BOOL, "yes"),
-    // No timestamp annotations are written (they are skipped when read).
-    accepted("aof-timestamp-enabled", YES_NO_BOOL, "no"),
+    d("aof-timestamp-enabled", YES_NO_BOOL, "no", true),
     accepted("activerehashing", YES_NO_BOOL, "yes"),
     d("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     accepted(

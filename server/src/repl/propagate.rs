@@ -81,7 +81,7 @@ fn feed_one<A: AsRef<[u8]>>(server: &Server, db: Option<usize>, command: &[A]) {
         server.replication.log.feed(db, command);
     }
     if server.aof.is_on() {
-        server.aof.feed(db, command);
+        server.aof.feed(server, db, command);
     }
 }
 
