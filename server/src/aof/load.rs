@@ -510,7 +510,7 @@ mod tests {
             args,
             vec![Bytes::from_static(b"GET"), Bytes::from_static(b"k")]
         );
-        assert_eq!(next, 27);
+        assert_eq!(next, 26);
         assert!(matches!(parse(b""), Ok(None)));
         assert!(matches!(
             parse(b"*2\r\n$3\r\nGE"),

@@ -298,10 +298,12 @@ fn fsync_every_second(server: &Server) {
 
 /// SHUTDOWN and a signal: the AOF is written and synced before exiting
 /// (Redis's `prepareForShutdown` calls `flushAppendOnlyFile(1)` and fsyncs).
+/// The write order is not waited for: a busy script may hold it (SHUTDOWN
+/// NOSAVE works then). A transaction being fed meanwhile may leave its
+/// MULTI without the EXEC, which loading reverts (`aof-load-truncated`).
 pub fn before_exit(server: &Server) {
     if server.aof.is_on() {
         tracing::info!("Calling fsync() on the AOF file.");
-        let _order = crate::repl::order::write_order_exclusive(server);
         flush_and_sync(server);
     }
 }

@@ -191,7 +191,8 @@ fn start(server: &Server) -> Result<bool, ()> {
     if snapshot_busy(server) || aof.stats.rewrite_in_progress.load(Ordering::SeqCst) {
         return Ok(false);
     }
-    super::write_out(server);
+    // The file being left is complete and on disk before the switch.
+    super::flush_and_sync(server);
     let state = aof.state();
     let generation = aof.generation.load(Ordering::SeqCst);
     // With the AOF off only a base is written (Redis's
