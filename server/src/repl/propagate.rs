@@ -75,14 +75,22 @@ fn feeding(server: &Server) -> bool {
     server.aof.is_on() || feeding_replicas(server)
 }
 
-/// Feeds one command to the replication log (a master's) and the AOF.
+/// Feeds one command to the replication log (a master's) and the AOF;
+/// PUBLISH and SPUBLISH go to replicas only (Redis's `PROPAGATE_REPL`).
 fn feed_one<A: AsRef<[u8]>>(server: &Server, db: Option<usize>, command: &[A]) {
     if feeding_replicas(server) {
         server.replication.log.feed(db, command);
     }
-    if server.aof.is_on() {
+    if server.aof.is_on() && !replicas_only(command) {
         server.aof.feed(server, db, command);
     }
+}
+
+fn replicas_only<A: AsRef<[u8]>>(command: &[A]) -> bool {
+    command.first().is_some_and(|name| {
+        let name = name.as_ref();
+        name.eq_ignore_ascii_case(b"publish") || name.eq_ignore_ascii_case(b"spublish")
+    })
 }
 
 /// A command's (or a cycle's) effects are all fed: the AOF writes them.
