@@ -22,6 +22,11 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text (paths, passwords, flag strings).
     Text,
+    /// A file or directory name inside `dir`, not empty and not a path
+    /// (`appendfilename`, `appenddirname`); `noun` names it in the errors.
+    BaseName {
+        noun: &'static str,
+    },
     /// `save`: pairs of seconds and changes, or empty.
     SavePoints,
     /// `bind`: one or more addresses.
@@ -186,8 +191,18 @@ pub const DIRECTIVES: &[Directive] = &[
         "no",
     ),
     d("appendonly", YES_NO_BOOL, "no", true),
-    d("appendfilename", Kind::Text, "appendonly.aof", false),
-    d("appenddirname", Kind::Text, "appendonlydir", false),
+    d(
+        "appendfilename",
+        Kind::BaseName { noun: "filename" },
+        "appendonly.aof",
+        false,
+    ),
+    d(
+        "appenddirname",
+        Kind::BaseName { noun: "dirname" },
+        "appendonlydir",
+        false,
+    ),
     d(
         "appendfsync",
         Kind::Enum(&["always", "everysec", "no"]),
