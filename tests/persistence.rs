@@ -113,14 +113,7 @@ impl Drop for TempDir {
     }
 }
 
-fn run(con: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
-}
+use common::query as run;
 
 /// Every type in its small and large encodings, over two databases, with
 /// expiries; values long enough for Redis to LZF-compress them.

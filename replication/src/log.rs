@@ -86,6 +86,9 @@ impl Inner {
 pub struct ReplicationLog {
     order: RwLock<()>,
     active: AtomicBool,
+    /// Another consumer of the write order (the append-only file) needs
+    /// writes serialised even while no backlog exists.
+    serial_for_others: AtomicBool,
     inner: Mutex<Inner>,
     /// The offset after each feed: replica links wait on it.
     fed: watch::Sender<u64>,
@@ -107,6 +110,7 @@ impl ReplicationLog {
         ReplicationLog {
             order: RwLock::new(()),
             active: AtomicBool::new(false),
+            serial_for_others: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 ids: ReplicationIds::fresh(),
                 offset: 0,
@@ -125,9 +129,9 @@ impl ReplicationLog {
 
     /// Taken by every write command (see the module documentation).
     pub fn order(&self) -> WriteOrder<'_> {
-        if !self.active.load(Ordering::Acquire) {
+        if !self.serial() {
             let shared = self.order.read();
-            if !self.active.load(Ordering::Acquire) {
+            if !self.serial() {
                 return WriteOrder::Parallel(shared);
             }
         }
@@ -138,9 +142,9 @@ impl ReplicationLog {
     /// async worker find out that the holder is a long one (a script) and
     /// wait somewhere else.
     pub fn order_within(&self, patience: Duration) -> Option<WriteOrder<'_>> {
-        if !self.active.load(Ordering::Acquire) {
+        if !self.serial() {
             let shared = self.order.try_read_for(patience)?;
-            if !self.active.load(Ordering::Acquire) {
+            if !self.serial() {
                 return Some(WriteOrder::Parallel(shared));
             }
         }
@@ -156,6 +160,19 @@ impl ReplicationLog {
     /// [`order_exclusive`](Self::order_exclusive), waiting at most `patience`.
     pub fn order_exclusive_within(&self, patience: Duration) -> Option<RwLockWriteGuard<'_, ()>> {
         self.order.try_write_for(patience)
+    }
+
+    /// Whether writes take the order exclusively.
+    fn serial(&self) -> bool {
+        self.active.load(Ordering::Acquire) || self.serial_for_others.load(Ordering::Acquire)
+    }
+
+    /// Makes writes take the order exclusively (and so run one at a time,
+    /// in the order they append) whether or not a backlog exists: the
+    /// append-only file needs the same total order as the stream. The
+    /// caller holds the order exclusively while it switches this.
+    pub fn set_serial_for_others(&self, serial: bool) {
+        self.serial_for_others.store(serial, Ordering::Release);
     }
 
     /// A backlog exists: writes are appended.

@@ -58,3 +58,26 @@ pub async fn run<T: Send + 'static>(
         .await
         .map_err(|_| std::io::Error::other(format!("the {name} thread ended without a result")))
 }
+
+/// `rdb-key-save-delay` (microseconds per key, a debugging directive
+/// Redis's tests use to make a save or rewrite slow): before a background
+/// walk, waits that long for each key there is, reading the directive again every
+/// few milliseconds (so setting it to 0 ends the wait) and stopping early
+/// once `abandoned` says the work is no longer wanted.
+pub fn key_save_delay(server: &crate::server::Server, abandoned: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    let keys: u64 = {
+        let ks = server.keyspace.read();
+        (0..ks.database_count())
+            .map(|db| ks.counts(db).0 as u64)
+            .sum()
+    };
+    loop {
+        let per_key = server.config.read().get_i64("rdb-key-save-delay").max(0) as u64;
+        let total = std::time::Duration::from_micros(per_key.saturating_mul(keys));
+        if started.elapsed() >= total || abandoned() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -270,7 +270,11 @@ impl<'a> Ctx<'a> {
     /// key with that expiry, for its master's DEL (or, for its own client's
     /// key on a writable replica, its active cycle) to remove.
     pub fn expired_at_once(&self, at_ms: i64, now_ms: u64) -> bool {
-        at_ms <= now_ms as i64 && !self.server.replication.is_replica()
+        // Loading the AOF keeps the expiry too, as Redis's
+        // `checkAlreadyExpired` does while `server.loading`.
+        at_ms <= now_ms as i64
+            && !self.server.replication.is_replica()
+            && !self.client.repl.replaying_aof
     }
 
     /// Runs `f` with the keyspace held exclusively (SWAPDB).

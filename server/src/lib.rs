@@ -2,6 +2,7 @@
 //! client state, the command table and the command implementations.
 
 pub mod acl;
+mod aof;
 mod background;
 mod blocking;
 mod client;
@@ -118,8 +119,15 @@ pub fn run(args: Vec<String>) -> i32 {
             }
             return 1;
         }
-        if persistence::load_at_startup(&server).is_err() {
-            return 1;
+        // With `appendonly yes` the AOF is loaded instead of the RDB file.
+        let loaded = if server.config.read().get_bool("appendonly") {
+            aof::load_at_startup(&server)
+        } else {
+            persistence::load_at_startup(&server).map_err(|_| ())
+        };
+        if loaded.is_err() {
+            // Redis exits there at once (its pid file stays).
+            std::process::exit(1);
         }
         server::serve(server, listeners, unix).await;
         0

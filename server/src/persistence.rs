@@ -101,7 +101,8 @@ impl Persistence {
         true
     }
 
-    /// INFO's persistence section, in Redis's field order.
+    /// INFO's persistence section up to the AOF's fields (`crate::aof`
+    /// adds them), in Redis's field order.
     pub fn info(&self, out: &mut String) {
         let running = self.bgsave_in_progress();
         let current = if running {
@@ -109,7 +110,7 @@ impl Persistence {
         } else {
             -1
         };
-        let fields: [(&str, String); 30] = [
+        let fields: [(&str, String); 18] = [
             ("loading", "0".into()),
             ("async_loading", "0".into()),
             ("current_cow_peak", "0".into()),
@@ -151,18 +152,6 @@ impl Persistence {
                     .load(Ordering::Relaxed)
                     .to_string(),
             ),
-            ("aof_enabled", "0".into()),
-            ("aof_rewrite_in_progress", "0".into()),
-            ("aof_rewrite_scheduled", "0".into()),
-            ("aof_last_rewrite_time_sec", "-1".into()),
-            ("aof_current_rewrite_time_sec", "-1".into()),
-            ("aof_last_bgrewrite_status", "ok".into()),
-            ("aof_rewrites", "0".into()),
-            ("aof_rewrites_consecutive_failures", "0".into()),
-            ("aof_last_write_status", "ok".into()),
-            ("aof_last_cow_size", "0".into()),
-            ("module_fork_in_progress", "0".into()),
-            ("module_fork_last_cow_size", "0".into()),
         ];
         for (name, value) in fields {
             out.push_str(name);
@@ -210,7 +199,8 @@ fn rdb_path(server: &Server) -> PathBuf {
 /// stream it continues (`repl-stream-db`, `repl-id`, `repl-offset`) when there is one, so
 /// a replica restarted from it can resynchronise partially; a full sync's payload does not
 /// (the replica takes both from `+FULLRESYNC`).
-pub(crate) fn aux_fields(on_disk: Option<&Server>) -> Vec<(&'static str, String)> {
+/// `aof_base`: the file is an AOF's base (Redis's `aof-base` AUX field).
+pub(crate) fn aux_fields(on_disk: Option<&Server>, aof_base: bool) -> Vec<(&'static str, String)> {
     let mut aux = vec![
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
@@ -222,7 +212,7 @@ pub(crate) fn aux_fields(on_disk: Option<&Server>) -> Vec<(&'static str, String)
         aux.push(("repl-id", stream.replid));
         aux.push(("repl-offset", stream.offset.to_string()));
     }
-    aux.push(("aof-base", "0".to_string()));
+    aux.push(("aof-base", (aof_base as u8).to_string()));
     aux
 }
 
@@ -271,7 +261,12 @@ fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
     let libraries = server.scripting.library_codes();
     let cutoff = server.keyspace.snapshot_cutoff_ms();
-    let bytes = rdb::write(databases, &aux_fields(Some(server)), &libraries, cutoff);
+    let bytes = rdb::write(
+        databases,
+        &aux_fields(Some(server), false),
+        &libraries,
+        cutoff,
+    );
     write_file(&rdb_path(server), &bytes)?;
     saved(server, dirty);
     info!("DB saved on disk");
@@ -298,13 +293,14 @@ fn background_save(server: &Server) {
     let dirty = p.changes_since_last_save();
     let written = match server.keyspace.begin_snapshot() {
         Some(job) => {
+            crate::background::key_save_delay(server, || false);
             // The libraries as of just after the snapshot's instant: FUNCTION
             // LOAD and friends do not take the gate, so one racing with
             // BGSAVE may or may not be in the file (a full sync's snapshot
             // takes them under the write order, exactly at its offset).
             let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
-            let bytes = job.take_rdb(&aux_fields(Some(server)), &libraries);
+            let bytes = job.take_rdb(&aux_fields(Some(server), false), &libraries);
             write_file(&rdb_path(server), &bytes)
         }
         None => Err("Background save refused: a snapshot is already running".to_string()),
@@ -387,6 +383,12 @@ fn saver_loop(server: &Server) {
                 info!("{changes} changes in {seconds} seconds. Saving...");
                 p.request_bgsave();
             }
+        }
+        if p.bgsave_in_progress() && server.keyspace.snapshot_running() {
+            // BGSAVE SCHEDULE during an AOF rewrite: it starts once the
+            // rewrite's snapshot is done.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         }
         if p.bgsave_in_progress() {
             background_save(server);

@@ -108,6 +108,7 @@ pub struct Server {
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
     pub persistence: crate::persistence::Persistence,
+    pub aof: crate::aof::Aof,
     pub debug_pause_cron: AtomicBool,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the CRC check.
     pub debug_skip_checksum: AtomicBool,
@@ -165,6 +166,7 @@ impl Server {
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
             persistence: Default::default(),
+            aof: Default::default(),
             debug_pause_cron: AtomicBool::new(false),
             debug_skip_checksum: AtomicBool::new(false),
             debug_disable_deny_scripts: AtomicBool::new(false),
@@ -338,6 +340,9 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
         _ = server.shutdown.notified() => false,
     };
     // SHUTDOWN saved already; a signal saves here when save points are set.
+    if signalled {
+        crate::aof::before_exit(&server);
+    }
     if signalled
         && crate::persistence::has_save_points(&server)
         && crate::persistence::save_before_exit(&server).is_err()
@@ -358,6 +363,7 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
 /// background saves (BGSAVE and `save` points).
 fn spawn_background_jobs(server: Arc<Server>) {
     crate::persistence::spawn_saver(server.clone());
+    crate::aof::spawn_threads(server.clone());
     crate::repl::start(server.clone());
     std::thread::Builder::new()
         .name("active-expire".into())

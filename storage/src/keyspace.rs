@@ -56,6 +56,9 @@ pub struct KeyspaceStats {
 #[derive(Debug, Default)]
 pub struct ExpiredLog {
     enabled: AtomicBool,
+    /// Switched on while the append-only file is written (it feeds the
+    /// removals too, whatever the replication log does).
+    for_aof: AtomicBool,
     pending: AtomicUsize,
     keys: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
 }
@@ -63,13 +66,21 @@ pub struct ExpiredLog {
 impl ExpiredLog {
     pub fn set_enabled(&self, enabled: bool) {
         self.enabled.store(enabled, Ordering::Release);
-        if !enabled {
+        if !enabled && !self.for_aof.load(Ordering::Acquire) {
+            self.take();
+        }
+    }
+
+    /// Collects removals for the append-only file too (or no longer).
+    pub fn set_aof_enabled(&self, enabled: bool) {
+        self.for_aof.store(enabled, Ordering::Release);
+        if !enabled && !self.enabled.load(Ordering::Acquire) {
             self.take();
         }
     }
 
     pub fn push(&self, db: usize, key: &[u8]) {
-        if self.enabled.load(Ordering::Relaxed) {
+        if self.enabled.load(Ordering::Relaxed) || self.for_aof.load(Ordering::Relaxed) {
             self.keys.lock().push((db, key.to_vec()));
             self.pending.fetch_add(1, Ordering::Release);
         }
@@ -259,6 +270,11 @@ impl Keyspace {
             self.snapshots
                 .begin(databases.len(), self.snapshot_cutoff_ms()),
         )
+    }
+
+    /// Whether a snapshot (BGSAVE, a full sync, an AOF rewrite) is running.
+    pub fn snapshot_running(&self) -> bool {
+        self.snapshots.is_active()
     }
 
     /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a

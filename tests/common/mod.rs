@@ -245,6 +245,17 @@ pub fn hello3(conn: &mut RawConnection) {
     while conn.read_line() != "*0" {}
 }
 
+/// Runs one command through the redis crate, panicking with the command on
+/// an error reply.
+pub fn query(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
+}
+
 /// Polls `condition` for up to 30 seconds (for what happens
 /// asynchronously: disconnects, a replica's sync on a busy machine).
 pub fn eventually(what: &str, condition: impl FnMut() -> bool) {

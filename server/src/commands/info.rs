@@ -227,6 +227,9 @@ fn human_bytes(bytes: u64) -> String {
 fn persistence_section(server: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
     server.persistence.info(out);
+    for (name, value) in crate::aof::info_fields(server) {
+        field!(out, name, value);
+    }
 }
 
 fn stats_section(server: &Server, out: &mut String) {

@@ -228,6 +228,20 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             })?;
     }
     rebind_if_changed(ctx.server, &staged, pairs)?;
+    let appendonly = staged.get_bool("appendonly");
+    if appendonly != ctx.server.config.read().get_bool("appendonly") {
+        let caller = match ctx.scope {
+            None => crate::aof::Caller::Alone,
+            Some(scope) => crate::aof::Caller::InExec {
+                holds_write_order: scope.holds_write_order(),
+            },
+        };
+        crate::aof::set_enabled(ctx.server, appendonly, caller).map_err(|reason| {
+            CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {reason}"
+            ))
+        })?;
+    }
     ctx.server.apply_config(staged);
     if crate::eviction::over_limit(ctx.server) {
         tracing::warn!(
@@ -362,6 +376,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         tracing::warn!("Error trying to save the DB. Exit anyway.");
     }
+    crate::aof::before_exit(ctx.server);
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
@@ -672,6 +687,25 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("object", 3) => debug_object(ctx, &args[2])?,
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
+        ("aof-flush-sleep", 3) => {
+            let micros = parse_i64(&args[2])?.max(0) as u64;
+            ctx.server
+                .aof
+                .stats
+                .flush_sleep_us
+                .store(micros, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        ("loadaof", 2) => {
+            if ctx.scope.is_some() {
+                // Replaying needs the keyspace the transaction holds.
+                return Err(CmdError::msg(
+                    "ERR DEBUG LOADAOF is not supported inside MULTI or scripts",
+                ));
+            }
+            crate::aof::debug_loadaof(ctx.server);
+            ctx.out.ok();
+        }
         ("quicklist-packed-threshold", 3) => {
             // Redis keeps list elements above this size in nodes of their own.
             // Ferrite's large lists already hold every element in its own
@@ -703,10 +737,14 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "AOF-FLUSH-SLEEP <microsec>",
+                "    Server will sleep before flushing the AOF, this is used for testing.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
                 "OBJECT <key>",

@@ -22,6 +22,11 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text (paths, passwords, flag strings).
     Text,
+    /// A file or directory name inside `dir`, not empty and not a path
+    /// (`appendfilename`, `appenddirname`); `noun` names it in the errors.
+    BaseName {
+        noun: &'static str,
+    },
     /// `save`: pairs of seconds and changes, or empty.
     SavePoints,
     /// `bind`: one or more addresses.
@@ -185,15 +190,50 @@ pub const DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["no", "yes", "clients"]),
         "no",
     ),
-    accepted("appendonly", Kind::Enum(&["no"]), "no"),
-    accepted("appendfilename", Kind::Text, "appendonly.aof"),
-    accepted(
+    d("appendonly", YES_NO_BOOL, "no", true),
+    d(
+        "appendfilename",
+        Kind::BaseName { noun: "filename" },
+        "appendonly.aof",
+        false,
+    ),
+    d(
+        "appenddirname",
+        Kind::BaseName { noun: "dirname" },
+        "appendonlydir",
+        false,
+    ),
+    d(
         "appendfsync",
         Kind::Enum(&["always", "everysec", "no"]),
         "everysec",
+        true,
     ),
-    accepted("no-appendfsync-on-rewrite", YES_NO_BOOL, "no"),
-    accepted("aof-use-rdb-preamble", YES_NO_BOOL, "yes"),
+    d("no-appendfsync-on-rewrite", YES_NO_BOOL, "no", true),
+    d("aof-use-rdb-preamble", YES_NO_BOOL, "yes", true),
+    d("aof-load-truncated", YES_NO_BOOL, "yes", true),
+    d("aof-disable-auto-gc", YES_NO_BOOL, "no", true),
+    d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    d(
+        "auto-aof-rewrite-percentage",
+        int(0, i32::MAX as i64),
+        "100",
+        true,
+    ),
+    d(
+        "auto-aof-rewrite-min-size",
+        mem(0, i64::MAX),
+        "67108864",
+        true,
+    ),
+    // The base is written in one go and synced at the end.
+    accepted("aof-rewrite-incremental-fsync", YES_NO_BOOL, "yes"),
+    d("aof-timestamp-enabled", YES_NO_BOOL, "no", true),
     accepted("activerehashing", YES_NO_BOOL, "yes"),
     d("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     accepted(

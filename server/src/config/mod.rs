@@ -140,6 +140,18 @@ fn canonical_value(
             }
         }
         Kind::Text => Ok(single()?.to_string()),
+        // Redis's `isValidAOFfilename` / `isValidAOFdirname`.
+        Kind::BaseName { noun } => {
+            let value = single()?;
+            let name = directive.name;
+            if value.is_empty() {
+                Err(format!("{name} can't be empty"))
+            } else if value.contains('/') {
+                Err(format!("{name} can't be a path, just a {noun}"))
+            } else {
+                Ok(value.to_string())
+            }
+        }
         Kind::AddressList => {
             if args.is_empty() {
                 return Err("wrong number of arguments".into());

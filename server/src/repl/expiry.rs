@@ -19,7 +19,10 @@ pub fn policy(
     name: &str,
 ) -> ExpiryPolicy {
     let repl = &server.replication;
-    if !repl.is_replica() {
+    if client.repl.replaying_aof {
+        // Nothing expires while the AOF loads (Redis's `keyIsExpired`).
+        ExpiryPolicy::Ignore
+    } else if !repl.is_replica() {
         ExpiryPolicy::Delete
     } else if client.repl.is_master {
         ExpiryPolicy::Ignore

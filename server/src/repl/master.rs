@@ -209,7 +209,7 @@ async fn full_sync(
         let snapshot_server = server.clone();
         let rdb = crate::background::run("repl-snapshot", move || {
             snapshot_server.keyspace.complete_snapshot(&job);
-            job.take_rdb(&crate::persistence::aux_fields(None), &libraries)
+            job.take_rdb(&crate::persistence::aux_fields(None, false), &libraries)
         })
         .await?;
         info!("Background saving terminated with success");
@@ -250,7 +250,7 @@ async fn stream_snapshot(
     let (pieces, mut received) = tokio::sync::mpsc::channel(STREAMED_PIECES_IN_FLIGHT);
     let walker = server.clone();
     let walked = crate::background::spawn("repl-snapshot", move || {
-        let aux = crate::persistence::aux_fields(None);
+        let aux = crate::persistence::aux_fields(None, false);
         let (mut file, header) = RdbStream::start(&aux, &libraries);
         // A send fails only once the link stopped reading: the walk goes on.
         let send = |piece| drop(pieces.blocking_send(piece));

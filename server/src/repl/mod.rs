@@ -188,6 +188,8 @@ pub struct ClientRepl {
     pub woff: u64,
     /// This connection is the link to this server's master.
     pub is_master: bool,
+    /// The client replaying the AOF: what it runs is fed nowhere.
+    pub replaying_aof: bool,
     /// REPLCONF listening-port (0 until announced).
     pub listening_port: u16,
     /// REPLCONF capa psync2: +CONTINUE carries the replid.

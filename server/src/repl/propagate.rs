@@ -8,6 +8,10 @@
 //! `propagatePendingCommands`). Keys lazy expiry removed meanwhile are fed
 //! as DEL (UNLINK with `lazyfree-lazy-expire`) before or with the command
 //! that found them expired; the active expire cycle feeds its own.
+//!
+//! The append-only file gets the same commands (`feed_one`), on a replica
+//! too (the stream it applies), and writes them when each command's
+//! effects are fed (`crate::aof::write_out`).
 
 use std::time::Duration;
 
@@ -60,9 +64,40 @@ fn lazyfree(server: &Server) -> Lazyfree {
     }
 }
 
-/// Whether this server feeds its own writes (a master with a backlog).
-fn feeding(server: &Server) -> bool {
+/// Whether this server feeds its own writes to replicas (a master with a
+/// backlog).
+fn feeding_replicas(server: &Server) -> bool {
     server.replication.log.is_active() && !server.replication.is_replica()
+}
+
+/// Whether writes are fed anywhere: to replicas, or to the AOF.
+fn feeding(server: &Server) -> bool {
+    server.aof.is_on() || feeding_replicas(server)
+}
+
+/// Feeds one command to the replication log (a master's) and the AOF;
+/// PUBLISH and SPUBLISH go to replicas only (Redis's `PROPAGATE_REPL`).
+fn feed_one<A: AsRef<[u8]>>(server: &Server, db: Option<usize>, command: &[A]) {
+    if feeding_replicas(server) {
+        server.replication.log.feed(db, command);
+    }
+    if server.aof.is_on() && !replicas_only(command) {
+        server.aof.feed(server, db, command);
+    }
+}
+
+fn replicas_only<A: AsRef<[u8]>>(command: &[A]) -> bool {
+    command.first().is_some_and(|name| {
+        let name = name.as_ref();
+        name.eq_ignore_ascii_case(b"publish") || name.eq_ignore_ascii_case(b"spublish")
+    })
+}
+
+/// A command's (or a cycle's) effects are all fed: the AOF writes them.
+fn fed(server: &Server) {
+    if server.aof.is_on() {
+        crate::aof::write_out(server);
+    }
 }
 
 /// After command `command_id` ran without error: remembers what it
@@ -79,7 +114,10 @@ pub fn record(
 ) -> Option<bool> {
     let name = server.commands.full_name(command_id);
     let spec = server.commands.spec(command_id);
-    if !(spec.has_flag("write") || ALSO_PROPAGATED.contains(&name)) || !feeding(server) {
+    if !(spec.has_flag("write") || ALSO_PROPAGATED.contains(&name))
+        || !feeding(server)
+        || client.repl.replaying_aof
+    {
         return None;
     }
     let ran = Ran {
@@ -144,8 +182,9 @@ fn feed_expired(server: &Server, held: Option<()>) {
     let mut effects = Vec::new();
     take_expired(server, &mut effects);
     for (db, command) in effects {
-        server.replication.log.feed(Some(db), &command);
+        feed_one(server, Some(db), &command);
     }
+    fed(server);
 }
 
 /// Feeds the client's pending effects: one as is, several wrapped in
@@ -165,27 +204,27 @@ pub fn flush(server: &Server, client: &mut ClientState, name: &str) {
         feed_wrapped(server, &effects, name);
     }
     for (db, command) in &trailing {
-        log.feed(Some(*db), command);
+        feed_one(server, Some(*db), command);
     }
     if !effects.is_empty() || !trailing.is_empty() {
         client.repl.woff = log.master_repl_offset();
+        fed(server);
     }
 }
 
 /// Feeds one command's (or transaction's) effects, wrapped in MULTI/EXEC
 /// when there is more than one.
 fn feed_wrapped(server: &Server, effects: &[(usize, Vec<Bytes>)], name: &str) {
-    let log = &server.replication.log;
     let wrap = effects.len() > 1 && !ARBITRARY_KEYS.contains(&name);
     if wrap {
-        log.feed(Some(effects[0].0), &[&b"MULTI"[..]]);
+        feed_one(server, Some(effects[0].0), &[&b"MULTI"[..]]);
     }
     let last_db = effects[effects.len() - 1].0;
     for (db, command) in effects {
-        log.feed(Some(*db), command);
+        feed_one(server, Some(*db), command);
     }
     if wrap {
-        log.feed(Some(last_db), &[&b"EXEC"[..]]);
+        feed_one(server, Some(last_db), &[&b"EXEC"[..]]);
     }
 }
 
@@ -216,13 +255,15 @@ pub fn served(server: &Server, db: usize, args: &[Bytes], reply: &[u8]) {
     let effects = rewrite::effects(&ks, lazyfree(server), &ran);
     drop(ks);
     for command in effects {
-        server.replication.log.feed(Some(db), &command);
+        feed_one(server, Some(db), &command);
     }
+    fed(server);
 }
 
-/// One active expire cycle; with a log, under the write order, each removed
-/// key fed as DEL. A replica expires only the keys its own clients gave an
-/// expiry (its master's DELs expire the rest), and feeds nothing.
+/// One active expire cycle; with a log or the AOF, under the write order,
+/// each removed key fed as DEL. A replica expires only the keys its own
+/// clients gave an expiry (its master's DELs expire the rest), and feeds
+/// nothing.
 pub fn active_expire_cycle(server: &Server, budget: Duration) {
     if server.replication.is_replica() {
         server.keyspace.expire_replica_keys(budget);

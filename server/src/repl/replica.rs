@@ -517,6 +517,8 @@ async fn load_snapshot(
     })?;
     // The whole keyspace was replaced (Redis's emptyData signals a flush).
     server.tracking.invalidate_all();
+    // The AOF starts over from the new dataset (Redis's restartAOFAfterSYNC).
+    crate::aof::restart_after_sync(server);
     Ok(eof_mark.is_some())
 }
 

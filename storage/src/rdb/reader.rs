@@ -60,6 +60,9 @@ pub struct RdbSummary {
     pub empty_keys: Vec<String>,
     /// False when the file's checksum was 0 ("not computed") or not checked.
     pub checksum_verified: bool,
+    /// Bytes the file took, up to and including its checksum: an AOF with
+    /// an RDB preamble continues with commands from there.
+    pub consumed: usize,
 }
 
 /// Metadata opcodes that apply to the next key.
@@ -173,6 +176,7 @@ pub fn parse(
         }
     }
     summary.checksum_verified = check_crc(&mut reader, bytes, version, verify_checksum)?;
+    summary.consumed = reader.pos;
     Ok(summary)
 }
 
