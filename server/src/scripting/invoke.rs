@@ -108,6 +108,8 @@ pub fn run(
         args,
         out,
     );
+    // Also after an error: the run's dispatcher is gone with its scope.
+    let _ = vm.end_dispatch();
     // The commands the script called count in INFO commandstats, before
     // the script's own command, as in Redis.
     client.pending_stats.flush(&invocation.server.stats);
@@ -120,10 +122,8 @@ pub fn run(
     }
     vm.lua.remove_hook();
     vm.after_run();
-    // Also after an error (the run's dispatcher is gone with its scope).
-    let _ = vm.end_dispatch();
-    let _ = vm.ctl.raw_set("killed", Value::Nil);
-    let _ = vm.ctl.raw_set("pending", Value::Nil);
+    let _ = vm.ctl.raw_set(&vm.names.killed, Value::Nil);
+    let _ = vm.ctl.raw_set(&vm.names.pending, Value::Nil);
     RunEffects(client)
 }
 
@@ -169,8 +169,8 @@ fn run_protected(
             // itself: it is left in `ctl.pending`, where the message
             // handler and the sandbox's pcall pick it up, because a Rust
             // function cannot raise a table.
-            if raise && is_error_table(&reply) {
-                vm.ctl.raw_set("pending", reply)?;
+            if raise && is_error_table(&reply, &vm.names.err) {
+                vm.ctl.raw_set(&vm.names.pending, reply)?;
                 return Err(mlua::Error::runtime("redis.call failed"));
             }
             Ok(reply)
@@ -178,8 +178,8 @@ fn run_protected(
         vm.lend_dispatcher(&dispatch)?;
         let (ok, value): (bool, Value) = match entry {
             Entry::Eval(function) => {
-                vm.globals.raw_set("KEYS", keys_table)?;
-                vm.globals.raw_set("ARGV", args_table)?;
+                vm.globals.raw_set(&vm.names.keys, keys_table)?;
+                vm.globals.raw_set(&vm.names.argv, args_table)?;
                 vm.run_eval.call(function.clone())?
             }
             Entry::Function(function) => {
@@ -187,7 +187,6 @@ fn run_protected(
                     .call((function.clone(), keys_table, args_table))?
             }
         };
-        vm.end_dispatch()?;
         if ok {
             lua_to_reply(out, &value, protocol.get() == Protocol::Resp3);
         } else {
@@ -265,8 +264,8 @@ fn write_script_error(out: &mut ReplyWriter, error: &Value, name: &str) {
 }
 
 /// Whether a redis.call reply is an error table (`{err = ...}`).
-fn is_error_table(reply: &Value) -> bool {
-    matches!(reply, Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|e| !e.is_nil()))
+fn is_error_table(reply: &Value, err: &mlua::String) -> bool {
+    matches!(reply, Value::Table(t) if t.raw_get::<Value>(err).is_ok_and(|e| !e.is_nil()))
 }
 
 /// redis.acl_check_cmd: whether the caller's user may run the command

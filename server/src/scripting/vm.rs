@@ -5,10 +5,10 @@
 //! function libraries another, as in Redis. The sandbox itself is Lua
 //! (`prelude.lua`); this file supplies the parts written in Rust.
 
-use std::cell::Cell;
-use std::ffi::{c_int, CStr};
+use std::cell::{Cell, RefCell};
+use std::ffi::c_int;
 
-use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
+use mlua::{ffi, Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
 
 use super::call_args::CallSlot;
 use super::convert::script_error_table;
@@ -48,6 +48,11 @@ pub struct Vm {
     pub loading: Option<Function>,
     /// What redis.call runs while no script runs (see `lend_dispatcher`).
     outside: Function,
+    /// The registry slot redis.call's C entries call: `outside`, or the
+    /// running script's dispatcher.
+    dispatcher: RefCell<RegistryKey>,
+    /// Lua strings for the names Rust sets and reads on every run.
+    pub names: Names,
     /// Where redis.call's C entry leaves the call's arguments.
     pub call_slot: CallSlot,
     /// Runs since the last garbage-collection step (see `after_run`).
@@ -76,7 +81,8 @@ impl Vm {
             let ctl = ctl.clone();
             lua.create_function(move |lua, _: mlua::MultiValue| outside_call(lua, &ctl))?
         };
-        lua.set_named_registry_value(CALL_KEY_NAME, &outside)?;
+        let dispatcher = lua.create_registry_value(&outside)?;
+        let dispatcher_id = dispatcher.id();
         let call_slot = CallSlot::default();
         let entries: [(&str, ffi::lua_CFunction); 3] = [
             ("call", call_entry),
@@ -85,12 +91,14 @@ impl Vm {
         ];
         for (name, entry) in entries {
             let slot = call_slot.as_ptr().cast_mut().cast::<std::ffi::c_void>();
-            // SAFETY: pushes a C closure whose one upvalue is the slot, which
-            // the `Vm` keeps alive as long as its Lua state.
+            // SAFETY: pushes a C closure whose upvalues are the slot, which
+            // the `Vm` keeps alive as long as its Lua state, and the registry
+            // reference of the dispatcher, which the `Vm` keeps too.
             let function: Function = unsafe {
                 lua.exec_raw((), |state| {
                     ffi::lua_pushlightuserdata(state, slot);
-                    ffi::lua_pushcclosure(state, entry, 1);
+                    ffi::lua_pushinteger(state, dispatcher_id as ffi::lua_Integer);
+                    ffi::lua_pushcclosure(state, entry, 2);
                 })?
             };
             native.set(name, function)?;
@@ -137,7 +145,9 @@ impl Vm {
             run_fcall: exports.get("fcall")?,
             loading: exports.get("loading")?,
             outside,
+            dispatcher: RefCell::new(dispatcher),
             call_slot,
+            names: Names::new(&lua)?,
             runs_since_gc: Cell::new(0),
             ctl,
             lua,
@@ -169,15 +179,15 @@ impl Vm {
     /// operation (`setresp`, `set_repl`) with its argument.
     pub fn lend_dispatcher(&self, dispatcher: &Function) -> mlua::Result<()> {
         self.lua
-            .set_named_registry_value(CALL_KEY_NAME, dispatcher)?;
-        self.ctl.raw_set("run", dispatcher)
+            .replace_registry_value(&mut self.dispatcher.borrow_mut(), dispatcher)?;
+        self.ctl.raw_set(&self.names.run, dispatcher)
     }
 
     /// Ends what `lend_dispatcher` started: redis.call raises again.
     pub fn end_dispatch(&self) -> mlua::Result<()> {
         self.lua
-            .set_named_registry_value(CALL_KEY_NAME, &self.outside)?;
-        self.ctl.raw_set("run", Value::Nil)
+            .replace_registry_value(&mut self.dispatcher.borrow_mut(), &self.outside)?;
+        self.ctl.raw_set(&self.names.run, Value::Nil)
     }
 
     /// Compiles user code under `chunk_name` (`@user_script`,
@@ -193,6 +203,30 @@ impl Vm {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| error_message(&e))
+    }
+}
+
+/// The names of `ctl` fields and globals a run sets, as Lua strings made
+/// once (a `&str` key is hashed into a new Lua string at every use).
+pub struct Names {
+    pub run: mlua::String,
+    pub killed: mlua::String,
+    pub pending: mlua::String,
+    pub keys: mlua::String,
+    pub argv: mlua::String,
+    pub err: mlua::String,
+}
+
+impl Names {
+    fn new(lua: &Lua) -> mlua::Result<Names> {
+        Ok(Names {
+            run: lua.create_string("run")?,
+            killed: lua.create_string("killed")?,
+            pending: lua.create_string("pending")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+            err: lua.create_string("err")?,
+        })
     }
 }
 
@@ -248,11 +282,6 @@ fn error_handler(lua: &Lua, ctl: &Table, error: Value) -> mlua::Result<Table> {
     Ok(table)
 }
 
-/// Registry key of the function redis.call and redis.pcall hand their
-/// arguments to: the running script's dispatcher, or `outside_call`.
-const CALL_KEY: &CStr = c"ferrite.redis_call";
-const CALL_KEY_NAME: &str = "ferrite.redis_call";
-
 /// The `op` redis.call passes to the dispatcher: an error reply raises.
 pub const OP_CALL: i64 = 1;
 /// The `op` redis.pcall passes: an error reply is returned.
@@ -273,9 +302,9 @@ unsafe extern "C-unwind" fn acl_check_entry(state: *mut ffi::lua_State) -> c_int
 }
 
 /// The Lua-facing half of redis.call/pcall/acl_check_cmd, a plain C
-/// function: it leaves its arguments in the VM's `CallSlot` (its upvalue)
-/// and calls the function in the registry slot (the running script's
-/// dispatcher) with `op`. Being a C function, it also keeps the caller's
+/// function: it leaves its arguments in the VM's `CallSlot` (its first
+/// upvalue) and calls the function in the registry slot its second upvalue
+/// names (the running script's dispatcher) with `op`. Being a C function, it also keeps the caller's
 /// frame in `return redis.call(...)`, so errors name the line.
 ///
 /// # Safety
@@ -286,7 +315,8 @@ unsafe extern "C-unwind" fn acl_check_entry(state: *mut ffi::lua_State) -> c_int
 unsafe fn forward(state: *mut ffi::lua_State, op: i64) -> c_int {
     let slot = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1));
     CallSlot::fill(slot.cast_const().cast(), state, ffi::lua_gettop(state));
-    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_KEY.as_ptr());
+    let dispatcher = ffi::lua_tointeger(state, ffi::lua_upvalueindex(2));
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, dispatcher);
     ffi::lua_pushinteger(state, op as ffi::lua_Integer);
     ffi::lua_call(state, 1, 1);
     1
