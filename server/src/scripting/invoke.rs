@@ -23,7 +23,6 @@ use crate::server::Server;
 use crate::stats::ServerStats;
 use crate::transaction::ExclusiveScope;
 
-use super::call_args::CallRequest;
 use super::convert::{error_reply_table, lua_to_reply, reply_to_lua, script_error_table};
 use super::run::RunState;
 use super::vm::{self, error_message, Vm};
@@ -163,8 +162,7 @@ fn run_protected(
                 }
                 _ => return Err(mlua::Error::runtime("redis.call: bad dispatch")),
             };
-            let request = vm.call_slot.take();
-            let reply = call_command(lua, invocation, run_state, client, protocol.get(), request)?;
+            let reply = call_command(lua, vm, invocation, run_state, client, protocol.get())?;
             // redis.call raises a Redis error reply as the error table
             // itself: it is left in `ctl.pending`, where the message
             // handler and the sandbox's pcall pick it up, because a Rust
@@ -188,7 +186,7 @@ fn run_protected(
             }
         };
         if ok {
-            lua_to_reply(out, &value, protocol.get() == Protocol::Resp3);
+            lua_to_reply(out, &vm.names, &value, protocol.get() == Protocol::Resp3);
         } else {
             write_script_error(out, &value, invocation.name);
         }
@@ -325,18 +323,19 @@ fn prelude_op(
     }
 }
 
-/// redis.call/pcall: the arguments become a request, checked as Redis checks
-/// commands from scripts, then executed in the script's scope.
+/// redis.call/pcall: the arguments its C entry left in the call slot
+/// become a request, checked as Redis checks commands from scripts, then
+/// executed in the script's scope.
 fn call_command(
     lua: &Lua,
+    vm: &Vm,
     invocation: &Invocation<'_>,
     run_state: &RunState,
     client: &mut ClientState,
     protocol: Protocol,
-    request: Option<CallRequest>,
 ) -> mlua::Result<Value> {
     let server = invocation.server;
-    let request = match request {
+    let request = match vm.call_slot.take() {
         Some(Ok(request)) => request,
         Some(Err(message)) => return script_error_table(lua, message),
         None => return Err(mlua::Error::runtime("redis.call: bad dispatch")),
@@ -396,7 +395,7 @@ fn call_command(
     let mut out = ReplyWriter::new(protocol);
     // Run in the script's scope: never postponed.
     let _ = execute(server, client, &mut out, &request, Some(invocation.scope));
-    reply_to_lua(lua, out.as_bytes())
+    reply_to_lua(lua, &vm.names, out.as_bytes())
 }
 
 /// A command refused before running: counted as Redis counts it (an error

@@ -214,11 +214,19 @@ pub struct Names {
     pub pending: mlua::String,
     pub keys: mlua::String,
     pub argv: mlua::String,
+    /// The fields of Redis's reply tables (`{err = ...}`, `{ok = ...}`, ...).
     pub err: mlua::String,
+    pub ignore_error_stats_update: mlua::String,
+    pub ok: mlua::String,
+    pub double: mlua::String,
+    pub big_number: mlua::String,
+    pub verbatim_string: mlua::String,
+    pub map: mlua::String,
+    pub set: mlua::String,
 }
 
 impl Names {
-    fn new(lua: &Lua) -> mlua::Result<Names> {
+    pub fn new(lua: &Lua) -> mlua::Result<Names> {
         Ok(Names {
             run: lua.create_string("run")?,
             killed: lua.create_string("killed")?,
@@ -226,6 +234,13 @@ impl Names {
             keys: lua.create_string("KEYS")?,
             argv: lua.create_string("ARGV")?,
             err: lua.create_string("err")?,
+            ignore_error_stats_update: lua.create_string("ignore_error_stats_update")?,
+            ok: lua.create_string("ok")?,
+            double: lua.create_string("double")?,
+            big_number: lua.create_string("big_number")?,
+            verbatim_string: lua.create_string("verbatim_string")?,
+            map: lua.create_string("map")?,
+            set: lua.create_string("set")?,
         })
     }
 }
