@@ -91,8 +91,6 @@ struct PartialMultibulk {
     remaining: usize,
     /// Where parsing resumes.
     position: usize,
-    /// Byte ranges of the arguments parsed so far.
-    args: Vec<(usize, usize)>,
     /// Length of the bulk argument whose `$<len>` line has been read.
     pending_bulk_len: Option<usize>,
 }
@@ -101,7 +99,14 @@ struct PartialMultibulk {
 #[derive(Debug, Default)]
 pub struct RequestParser {
     partial: Option<PartialMultibulk>,
+    /// Byte ranges of the arguments of the multibulk request being parsed,
+    /// kept between requests so that its buffer is allocated once.
+    args: Vec<(usize, usize)>,
 }
+
+/// The most argument ranges `RequestParser::args` keeps room for between
+/// requests (a huge request's room is given back).
+const KEPT_ARGS: usize = 1024;
 
 impl RequestParser {
     pub fn new() -> Self {
@@ -135,16 +140,20 @@ impl RequestParser {
             let Some(partial) = self.partial.as_mut() else {
                 continue; // `*0` or a negative count: an empty request
             };
-            if !continue_multibulk(partial, buf, limits)? {
+            if !continue_multibulk(partial, &mut self.args, buf, limits)? {
                 return Ok(None);
             }
             let done = self.partial.take().expect("partial request exists");
             let frozen = buf.split_to(done.position).freeze();
-            let args = done
+            let args = self
                 .args
                 .iter()
                 .map(|&(start, end)| frozen.slice(start..end))
                 .collect();
+            self.args.clear();
+            if self.args.capacity() > KEPT_ARGS {
+                self.args = Vec::new();
+            }
             return Ok(Some(args));
         }
     }
@@ -174,11 +183,13 @@ impl RequestParser {
             return Ok(true);
         }
         let count = count as usize;
+        // Left over only if the last request was malformed.
+        self.args.clear();
+        // Capped: the count is a claim, not bytes that arrived.
+        self.args.reserve(count.min(KEPT_ARGS));
         self.partial = Some(PartialMultibulk {
             remaining: count,
             position,
-            // Capped: the count is a claim, not bytes that arrived.
-            args: Vec::with_capacity(count.min(1024)),
             pending_bulk_len: None,
         });
         Ok(true)
@@ -188,6 +199,7 @@ impl RequestParser {
 /// Advances through the bulk arguments; true when the request is complete.
 fn continue_multibulk(
     partial: &mut PartialMultibulk,
+    args: &mut Vec<(usize, usize)>,
     buf: &BytesMut,
     limits: &ParseLimits,
 ) -> Result<bool, ProtocolError> {
@@ -223,7 +235,7 @@ fn continue_multibulk(
         if buf.len() < start + len + 2 {
             return Ok(false);
         }
-        partial.args.push((start, start + len));
+        args.push((start, start + len));
         partial.position = start + len + 2;
         partial.pending_bulk_len = None;
         partial.remaining -= 1;
@@ -251,9 +263,19 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// Position of the `\r` ending the line that starts at `from`, once the byte
 /// after it has arrived too (Redis skips two bytes without checking the second).
 fn find_line_end(buf: &[u8], from: usize) -> Option<usize> {
-    let cr = from + memchr::memchr(b'\r', &buf[from..])?;
+    let rest = &buf[from..];
+    // `*<count>` and `$<len>` lines are a few bytes: a plain scan finds
+    // their end before memchr would have set up its vector search.
+    let cr = match rest.iter().take(SHORT_LINE).position(|&b| b == b'\r') {
+        Some(i) => from + i,
+        None if rest.len() <= SHORT_LINE => return None,
+        None => from + SHORT_LINE + memchr::memchr(b'\r', &rest[SHORT_LINE..])?,
+    };
     (cr + 1 < buf.len()).then_some(cr)
 }
+
+/// How far `find_line_end` scans byte by byte before it calls memchr.
+const SHORT_LINE: usize = 24;
 
 /// Strict decimal parse as Redis's `string2ll`: optional `-`, digits, no `+`,
 /// no blanks, no leading zeros.

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -397,6 +397,13 @@ pub enum Executed {
     Postponed,
 }
 
+/// The wall clock as a duration since the Unix epoch (zero before it).
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// Runs one request and writes its reply (or not, per CLIENT REPLY). `scope`
 /// is set for the commands of a transaction that EXEC runs (never postponed).
 pub fn execute(
@@ -443,17 +450,19 @@ pub fn execute(
     // Two clock reads a command, as Redis's `call`: its start is also the
     // time its keys expire by (frozen for it, and for the commands an EXEC
     // or a script runs inside it), its end the client's last interaction.
-    let started = SystemTime::now();
-    let clock = ferrite_storage::freeze_clock_at(ferrite_storage::unix_ms(started));
+    // Both are kept as durations since the epoch, so each read is converted
+    // once and the command's duration is a subtraction.
+    let started = since_epoch();
+    let clock = ferrite_storage::freeze_clock_at(started.as_millis() as u64);
     let outcome = dispatch(server, client, out, request, scope);
     // Blocked clients its writes made ready are served as of the real time.
     drop(clock);
-    let finished = SystemTime::now();
-    let elapsed = finished.duration_since(started).unwrap_or_default();
+    let finished = since_epoch();
+    let elapsed = finished.saturating_sub(started);
     if let Some(blocked) = client.blocked.as_mut() {
         blocked.ran_for = elapsed;
     }
-    client.handle.touch_at(ferrite_storage::unix_ms(finished));
+    client.handle.touch_at(finished.as_millis() as u64);
     match outcome {
         Outcome::Postponed => return Executed::Postponed,
         Outcome::Rejected(command_id) => {

@@ -30,7 +30,7 @@ mod persistence;
 mod pubsub;
 mod redact;
 mod repl;
-mod scripting;
+pub mod scripting;
 mod server;
 mod slowlog;
 mod stats;

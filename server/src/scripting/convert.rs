@@ -6,6 +6,8 @@
 use ferrite_resp::ReplyWriter;
 use mlua::{Lua, Table, Value};
 
+use super::vm::Names;
+
 /// Lua's own `tostring` of a number (`%.14g`).
 pub fn lua_number_text(n: f64) -> String {
     format_g(n, 14)
@@ -50,7 +52,11 @@ pub fn format_g(value: f64, precision: usize) -> String {
 }
 
 /// A table `{ [field] = value }`.
-fn single_field(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> mlua::Result<Value> {
+fn single_field(
+    lua: &Lua,
+    field: impl mlua::IntoLua,
+    value: impl mlua::IntoLua,
+) -> mlua::Result<Value> {
     let table = lua.create_table()?;
     table.raw_set(field, value)?;
     Ok(Value::Table(table))
@@ -80,14 +86,19 @@ pub fn script_error_table(lua: &Lua, message: &str) -> mlua::Result<Value> {
 }
 
 /// Parses one RESP reply at the start of `bytes` into a Lua value.
-pub fn reply_to_lua(lua: &Lua, bytes: &[u8]) -> mlua::Result<Value> {
-    let mut reader = ReplyReader { bytes, at: 0 };
+pub fn reply_to_lua(lua: &Lua, names: &Names, bytes: &[u8]) -> mlua::Result<Value> {
+    let mut reader = ReplyReader {
+        bytes,
+        at: 0,
+        names,
+    };
     reader.value(lua)
 }
 
 struct ReplyReader<'a> {
     bytes: &'a [u8],
     at: usize,
+    names: &'a Names,
 }
 
 impl ReplyReader<'_> {
@@ -128,7 +139,7 @@ impl ReplyReader<'_> {
         match kind {
             b'+' => {
                 let line = self.line()?.to_vec();
-                single_field(lua, "ok", lua.create_string(&line)?)
+                single_field(lua, &self.names.ok, lua.create_string(&line)?)
             }
             b'-' => {
                 let line = self.line()?.to_vec();
@@ -157,7 +168,7 @@ impl ReplyReader<'_> {
                     let value = self.value(lua)?;
                     map.raw_set(key, value)?;
                 }
-                single_field(lua, "map", map)
+                single_field(lua, &self.names.map, map)
             }
             b'~' => {
                 let n = self.number()?;
@@ -165,7 +176,7 @@ impl ReplyReader<'_> {
                 for _ in 0..n {
                     set.raw_set(self.value(lua)?, true)?;
                 }
-                single_field(lua, "set", set)
+                single_field(lua, &self.names.set, set)
             }
             b'|' => {
                 let n = self.number()?;
@@ -187,11 +198,11 @@ impl ReplyReader<'_> {
                     "-inf" => f64::NEG_INFINITY,
                     _ => text.parse().unwrap_or(f64::NAN),
                 };
-                single_field(lua, "double", value)
+                single_field(lua, &self.names.double, value)
             }
             b'(' => {
                 let line = self.line()?.to_vec();
-                single_field(lua, "big_number", lua.create_string(&line)?)
+                single_field(lua, &self.names.big_number, lua.create_string(&line)?)
             }
             b'=' => {
                 let len = self.number()?.max(0) as usize;
@@ -204,7 +215,7 @@ impl ReplyReader<'_> {
                 let verbatim = lua.create_table()?;
                 verbatim.raw_set("string", lua.create_string(text)?)?;
                 verbatim.raw_set("format", lua.create_string(format)?)?;
-                single_field(lua, "verbatim_string", verbatim)
+                single_field(lua, &self.names.verbatim_string, verbatim)
             }
             _ => Err(mlua::Error::runtime("unknown reply type from command")),
         }
@@ -219,109 +230,123 @@ const MAX_DEPTH: usize = 1000;
 /// is the script's `redis.setresp(3)`: booleans are then RESP3 booleans.
 /// Returns whether an error reply was written that must not be counted
 /// again (it came from redis.pcall).
-pub fn lua_to_reply(out: &mut ReplyWriter, value: &Value, resp3_booleans: bool) -> bool {
-    let mut uncounted_error = false;
-    write_value(out, value, resp3_booleans, 0, &mut uncounted_error);
-    uncounted_error
-}
-
-fn write_value(
+pub fn lua_to_reply(
     out: &mut ReplyWriter,
+    names: &Names,
     value: &Value,
     resp3_booleans: bool,
-    depth: usize,
-    uncounted_error: &mut bool,
-) {
-    match value {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => {
-            if resp3_booleans {
-                out.boolean(*b);
-            } else if *b {
-                out.integer(1);
-            } else {
-                out.null();
-            }
-        }
-        Value::Number(n) => out.integer(*n as i64),
-        Value::Integer(i) => out.integer(*i),
-        Value::Table(table) => {
-            if depth >= MAX_DEPTH {
-                out.error("ERR reached lua stack limit");
-                return;
-            }
-            write_table(out, table, resp3_booleans, depth, uncounted_error);
-        }
-        _ => out.null(),
-    }
+) -> bool {
+    let mut writer = ValueWriter {
+        out,
+        names,
+        resp3_booleans,
+        uncounted_error: false,
+    };
+    writer.value(value, 0);
+    writer.uncounted_error
 }
 
-fn write_table(
-    out: &mut ReplyWriter,
-    table: &Table,
+/// The state of one [`lua_to_reply`].
+struct ValueWriter<'a> {
+    out: &'a mut ReplyWriter,
+    names: &'a Names,
+    /// The script's `redis.setresp(3)`: booleans are RESP3 booleans.
     resp3_booleans: bool,
-    depth: usize,
-    uncounted_error: &mut bool,
-) {
-    let field = |name: &str| table.raw_get::<Value>(name).unwrap_or(Value::Nil);
-    if let Value::String(err) = field("err") {
-        let text = String::from_utf8_lossy(&err.as_bytes()).into_owned();
-        out.error(&text);
-        if matches!(field("ignore_error_stats_update"), Value::Boolean(true)) {
-            out.take_last_error_code();
-            *uncounted_error = true;
+    /// An error reply was written that must not be counted again.
+    uncounted_error: bool,
+}
+
+impl ValueWriter<'_> {
+    fn value(&mut self, value: &Value, depth: usize) {
+        match value {
+            Value::String(s) => self.out.bulk(&s.as_bytes()),
+            Value::Boolean(b) => {
+                if self.resp3_booleans {
+                    self.out.boolean(*b);
+                } else if *b {
+                    self.out.integer(1);
+                } else {
+                    self.out.null();
+                }
+            }
+            Value::Number(n) => self.out.integer(*n as i64),
+            Value::Integer(i) => self.out.integer(*i),
+            Value::Table(table) => {
+                if depth >= MAX_DEPTH {
+                    self.out.error("ERR reached lua stack limit");
+                    return;
+                }
+                self.table(table, depth);
+            }
+            _ => self.out.null(),
         }
-        return;
     }
-    if let Value::String(ok) = field("ok") {
-        let text = String::from_utf8_lossy(&ok.as_bytes()).replace(['\r', '\n'], " ");
-        out.simple(&text);
-        return;
-    }
-    if let Value::Number(n) = field("double") {
-        out.double(n);
-        return;
-    }
-    if let Value::String(digits) = field("big_number") {
-        let digits = String::from_utf8_lossy(&digits.as_bytes()).replace(['\r', '\n'], " ");
-        out.big_number(&digits);
-        return;
-    }
-    if let Value::Table(verbatim) = field("verbatim_string") {
-        let format = verbatim.raw_get::<Value>("format").unwrap_or(Value::Nil);
-        let text = verbatim.raw_get::<Value>("string").unwrap_or(Value::Nil);
-        if let (Value::String(format), Value::String(text)) = (format, text) {
-            let format = String::from_utf8_lossy(&format.as_bytes()).into_owned();
-            out.verbatim(&format, &text.as_bytes());
+
+    fn table(&mut self, table: &Table, depth: usize) {
+        let names = self.names;
+        let field = |name: &mlua::String| table.raw_get::<Value>(name).unwrap_or(Value::Nil);
+        if let Value::String(err) = field(&names.err) {
+            let text = String::from_utf8_lossy(&err.as_bytes()).into_owned();
+            self.out.error(&text);
+            if matches!(
+                field(&names.ignore_error_stats_update),
+                Value::Boolean(true)
+            ) {
+                self.out.take_last_error_code();
+                self.uncounted_error = true;
+            }
             return;
         }
-    }
-    // Values are written as they are read, never collected: each live Lua
-    // value holds a slot of mlua's reference stack, which is bounded.
-    if let Value::Table(map) = field("map") {
-        out.map(map.pairs::<Value, Value>().count());
-        for (key, value) in map.pairs::<Value, Value>().flatten() {
-            write_value(out, &key, resp3_booleans, depth + 1, uncounted_error);
-            write_value(out, &value, resp3_booleans, depth + 1, uncounted_error);
+        if let Value::String(ok) = field(&names.ok) {
+            let text = String::from_utf8_lossy(&ok.as_bytes()).replace(['\r', '\n'], " ");
+            self.out.simple(&text);
+            return;
         }
-        return;
-    }
-    if let Value::Table(set) = field("set") {
-        out.set(set.pairs::<Value, Value>().count());
-        for (member, _) in set.pairs::<Value, Value>().flatten() {
-            write_value(out, &member, resp3_booleans, depth + 1, uncounted_error);
+        if let Value::Number(n) = field(&names.double) {
+            self.out.double(n);
+            return;
         }
-        return;
-    }
-    let element = |i: usize| match table.raw_get::<Value>(i) {
-        Ok(Value::Nil) | Err(_) => None,
-        Ok(value) => Some(value),
-    };
-    let len = (1..).take_while(|&i| element(i).is_some()).count();
-    out.array(len);
-    for i in 1..=len {
-        if let Some(value) = element(i) {
-            write_value(out, &value, resp3_booleans, depth + 1, uncounted_error);
+        if let Value::String(digits) = field(&names.big_number) {
+            let digits = String::from_utf8_lossy(&digits.as_bytes()).replace(['\r', '\n'], " ");
+            self.out.big_number(&digits);
+            return;
+        }
+        if let Value::Table(verbatim) = field(&names.verbatim_string) {
+            let format = verbatim.raw_get::<Value>("format").unwrap_or(Value::Nil);
+            let text = verbatim.raw_get::<Value>("string").unwrap_or(Value::Nil);
+            if let (Value::String(format), Value::String(text)) = (format, text) {
+                let format = String::from_utf8_lossy(&format.as_bytes()).into_owned();
+                self.out.verbatim(&format, &text.as_bytes());
+                return;
+            }
+        }
+        // Values are written as they are read, never collected: each live Lua
+        // value holds a slot of mlua's reference stack, which is bounded.
+        if let Value::Table(map) = field(&names.map) {
+            self.out.map(map.pairs::<Value, Value>().count());
+            for (key, value) in map.pairs::<Value, Value>().flatten() {
+                self.value(&key, depth + 1);
+                self.value(&value, depth + 1);
+            }
+            return;
+        }
+        if let Value::Table(set) = field(&names.set) {
+            self.out.set(set.pairs::<Value, Value>().count());
+            for (member, _) in set.pairs::<Value, Value>().flatten() {
+                self.value(&member, depth + 1);
+            }
+            return;
+        }
+        let element = |i: usize| match table.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => None,
+            Ok(value) => Some(value),
+        };
+        let len = (1..).take_while(|&i| element(i).is_some()).count();
+        self.out.array(len);
+        for i in 1..=len {
+            if let Some(value) = element(i) {
+                self.value(&value, depth + 1);
+            }
         }
     }
 }
@@ -344,14 +369,15 @@ mod tests {
     #[test]
     fn replies_become_lua_values() {
         let lua = Lua::new();
-        let value = reply_to_lua(&lua, b"*3\r\n:1\r\n$3\r\nabc\r\n$-1\r\n").unwrap();
+        let names = Names::new(&lua).unwrap();
+        let value = reply_to_lua(&lua, &names, b"*3\r\n:1\r\n$3\r\nabc\r\n$-1\r\n").unwrap();
         let Value::Table(t) = value else {
             panic!("not a table")
         };
         assert_eq!(t.raw_get::<f64>(1).unwrap(), 1.0);
         assert_eq!(t.raw_get::<String>(2).unwrap(), "abc");
         assert!(!t.raw_get::<bool>(3).unwrap());
-        let Value::Table(err) = reply_to_lua(&lua, b"-WRONGTYPE bad\r\n").unwrap() else {
+        let Value::Table(err) = reply_to_lua(&lua, &names, b"-WRONGTYPE bad\r\n").unwrap() else {
             panic!("not a table")
         };
         assert_eq!(err.raw_get::<String>("err").unwrap(), "WRONGTYPE bad");
@@ -365,7 +391,7 @@ mod tests {
             .eval()
             .unwrap();
         let mut out = ReplyWriter::new(Protocol::Resp2);
-        lua_to_reply(&mut out, &value, false);
+        lua_to_reply(&mut out, &Names::new(&lua).unwrap(), &value, false);
         assert_eq!(
             out.as_bytes(),
             b"*4\r\n:1\r\n$3\r\ntwo\r\n*1\r\n:3\r\n$-1\r\n"

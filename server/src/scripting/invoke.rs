@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, Value, VmState};
 
-use ferrite_resp::{format_double, Protocol, ReplyWriter};
+use ferrite_resp::{Protocol, ReplyWriter};
 
 use crate::client::ClientState;
 use crate::connection::execute;
@@ -25,7 +25,7 @@ use crate::transaction::ExclusiveScope;
 
 use super::convert::{error_reply_table, lua_to_reply, reply_to_lua, script_error_table};
 use super::run::RunState;
-use super::vm::{error_message, Vm};
+use super::vm::{self, error_message, Vm};
 
 /// redis.set_repl's flags (Redis's PROPAGATE_REPL and PROPAGATE_AOF|REPL).
 const REPL_REPLICA: i64 = 2;
@@ -107,6 +107,8 @@ pub fn run(
         args,
         out,
     );
+    // Also after an error: the run's dispatcher is gone with its scope.
+    let _ = vm.end_dispatch();
     // The commands the script called count in INFO commandstats, before
     // the script's own command, as in Redis.
     client.pending_stats.flush(&invocation.server.stats);
@@ -119,9 +121,8 @@ pub fn run(
     }
     vm.lua.remove_hook();
     vm.after_run();
-    let _ = vm.ctl.raw_set("run", Value::Nil);
-    let _ = vm.ctl.raw_set("killed", Value::Nil);
-    let _ = vm.ctl.raw_set("pending", Value::Nil);
+    let _ = vm.ctl.raw_set(&vm.names.killed, Value::Nil);
+    let _ = vm.ctl.raw_set(&vm.names.pending, Value::Nil);
     RunEffects(client)
 }
 
@@ -149,61 +150,34 @@ fn run_protected(
     install_hook(vm, run_state.clone(), invocation.threshold);
     let protocol = Cell::new(Protocol::Resp2);
     lua.scope(|scope| {
-        let dispatch = scope.create_function_mut(|lua, mut call: MultiValue| {
-            let op = match call.pop_front() {
-                Some(Value::String(op)) => op.to_string_lossy(),
-                _ => String::new(),
+        // One dispatcher per run, for redis.call/pcall (straight from their
+        // C entry, `vm::pack_and_forward`) and the prelude's `ctl.run`.
+        let dispatch = scope.create_function_mut(|lua, (op, arg): (Value, Value)| {
+            let raise = match op {
+                Value::Integer(vm::OP_CALL) => true,
+                Value::Integer(vm::OP_PCALL) => false,
+                Value::Integer(vm::OP_ACL_CHECK) => return acl_check(lua, invocation, client, vm),
+                Value::String(name) => {
+                    return prelude_op(client, &protocol, &name.to_str()?, arg);
+                }
+                _ => return Err(mlua::Error::runtime("redis.call: bad dispatch")),
             };
-            match op.as_str() {
-                "call" => {
-                    let call = CallArgs::take(&mut call)?;
-                    call_command(lua, invocation, run_state, client, protocol.get(), call)
-                }
-                "acl_check_cmd" => {
-                    let call = CallArgs::take(&mut call)?;
-                    let text = |text: &str| lua.create_string(text).map(Value::String);
-                    let request = match call.request()? {
-                        Ok(request) => request,
-                        Err(message) => return text(message),
-                    };
-                    match crate::acl::command_allowed(invocation.server, &client.acl, &request) {
-                        Some(allowed) => Ok(Value::Boolean(allowed)),
-                        None => text("Invalid command passed to redis.acl_check_cmd()"),
-                    }
-                }
-                "setresp" => {
-                    let version = match call.front() {
-                        Some(Value::Number(n)) => *n as i64,
-                        Some(Value::Integer(n)) => *n,
-                        _ => 2,
-                    };
-                    protocol.set(if version == 3 {
-                        Protocol::Resp3
-                    } else {
-                        Protocol::Resp2
-                    });
-                    Ok(Value::Nil)
-                }
-                "set_repl" => {
-                    // REPL_REPLICA (2) set: later calls' effects reach the
-                    // replicas. Ferrite has no AOF, so REPL_AOF (1) alone
-                    // selects nothing.
-                    let flags = match call.front() {
-                        Some(Value::Number(n)) => *n as i64,
-                        Some(Value::Integer(n)) => *n,
-                        _ => REPL_ALL,
-                    };
-                    client.repl.drop_own_effects = flags & REPL_REPLICA == 0;
-                    Ok(Value::Nil)
-                }
-                _ => Ok(Value::Nil),
+            let reply = call_command(lua, vm, invocation, run_state, client, protocol.get())?;
+            // redis.call raises a Redis error reply as the error table
+            // itself: it is left in `ctl.pending`, where the message
+            // handler and the sandbox's pcall pick it up, because a Rust
+            // function cannot raise a table.
+            if raise && is_error_table(&reply, &vm.names.err) {
+                vm.ctl.raw_set(&vm.names.pending, reply)?;
+                return Err(mlua::Error::runtime("redis.call failed"));
             }
+            Ok(reply)
         })?;
-        vm.ctl.raw_set("run", dispatch)?;
+        vm.lend_dispatcher(&dispatch)?;
         let (ok, value): (bool, Value) = match entry {
             Entry::Eval(function) => {
-                vm.globals.raw_set("KEYS", keys_table)?;
-                vm.globals.raw_set("ARGV", args_table)?;
+                vm.globals.raw_set(&vm.names.keys, keys_table)?;
+                vm.globals.raw_set(&vm.names.argv, args_table)?;
                 vm.run_eval.call(function.clone())?
             }
             Entry::Function(function) => {
@@ -211,9 +185,8 @@ fn run_protected(
                     .call((function.clone(), keys_table, args_table))?
             }
         };
-        vm.ctl.raw_set("run", Value::Nil)?;
         if ok {
-            lua_to_reply(out, &value, protocol.get() == Protocol::Resp3);
+            lua_to_reply(out, &vm.names, &value, protocol.get() == Protocol::Resp3);
         } else {
             write_script_error(out, &value, invocation.name);
         }
@@ -288,65 +261,84 @@ fn write_script_error(out: &mut ReplyWriter, error: &Value, name: &str) {
     }
 }
 
-/// redis.call's arguments as `vm::redis_call` hands them over: a table
-/// and how many there are (a nil argument leaves a hole).
-struct CallArgs {
-    table: mlua::Table,
-    count: usize,
+/// Whether a redis.call reply is an error table (`{err = ...}`).
+fn is_error_table(reply: &Value, err: &mlua::String) -> bool {
+    matches!(reply, Value::Table(t) if t.raw_get::<Value>(err).is_ok_and(|e| !e.is_nil()))
 }
 
-impl CallArgs {
-    /// The table and count the Lua side passes after the operation's name.
-    fn take(call: &mut MultiValue) -> mlua::Result<CallArgs> {
-        match (call.pop_front(), call.pop_front()) {
-            (Some(Value::Table(table)), Some(Value::Integer(count))) => Ok(CallArgs {
-                table,
-                count: count as usize,
-            }),
-            _ => Err(mlua::Error::runtime("redis.call: bad dispatch")),
-        }
+/// redis.acl_check_cmd: whether the caller's user may run the command
+/// its arguments (in the VM's call slot) make, or the error text.
+fn acl_check(
+    lua: &Lua,
+    invocation: &Invocation<'_>,
+    client: &ClientState,
+    vm: &Vm,
+) -> mlua::Result<Value> {
+    let text = |text: &str| lua.create_string(text).map(Value::String);
+    let request = match vm.call_slot.take() {
+        Some(Ok(request)) => request,
+        Some(Err(message)) => return text(message),
+        None => return Err(mlua::Error::runtime("redis.call: bad dispatch")),
+    };
+    match crate::acl::command_allowed(invocation.server, &client.acl, &request) {
+        Some(allowed) => Ok(Value::Boolean(allowed)),
+        None => text("Invalid command passed to redis.acl_check_cmd()"),
     }
+}
 
-    /// The arguments as a request (numbers formatted as Redis formats
-    /// them); `Ok(Err)` is the script error for a bad argument.
-    fn request(&self) -> mlua::Result<Result<Vec<Bytes>, &'static str>> {
-        if self.count == 0 {
-            return Ok(Err(
-                "Please specify at least one argument for this redis lib call",
-            ));
-        }
-        let mut request = Vec::with_capacity(self.count);
-        for i in 1..=self.count {
-            let bytes = match self.table.raw_get::<Value>(i)? {
-                Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-                Value::Number(n) => Bytes::from(format_double(n)),
-                Value::Integer(i) => Bytes::from(i.to_string()),
-                _ => {
-                    return Ok(Err(
-                        "Lua redis lib command arguments must be strings or integers",
-                    ))
-                }
+/// The prelude's operations on the running script (`ctl.run(name, arg)`).
+fn prelude_op(
+    client: &mut ClientState,
+    protocol: &Cell<Protocol>,
+    name: &str,
+    arg: Value,
+) -> mlua::Result<Value> {
+    match name {
+        "setresp" => {
+            let version = match arg {
+                Value::Number(n) => n as i64,
+                Value::Integer(n) => n,
+                _ => 2,
             };
-            request.push(bytes);
+            protocol.set(if version == 3 {
+                Protocol::Resp3
+            } else {
+                Protocol::Resp2
+            });
+            Ok(Value::Nil)
         }
-        Ok(Ok(request))
+        "set_repl" => {
+            // REPL_REPLICA (2) set: later calls' effects reach the
+            // replicas. Ferrite has no AOF, so REPL_AOF (1) alone
+            // selects nothing.
+            let flags = match arg {
+                Value::Number(n) => n as i64,
+                Value::Integer(n) => n,
+                _ => REPL_ALL,
+            };
+            client.repl.drop_own_effects = flags & REPL_REPLICA == 0;
+            Ok(Value::Nil)
+        }
+        _ => Ok(Value::Nil),
     }
 }
 
-/// redis.call/pcall: the arguments become a request, checked as Redis checks
-/// commands from scripts, then executed in the script's scope.
+/// redis.call/pcall: the arguments its C entry left in the call slot
+/// become a request, checked as Redis checks commands from scripts, then
+/// executed in the script's scope.
 fn call_command(
     lua: &Lua,
+    vm: &Vm,
     invocation: &Invocation<'_>,
     run_state: &RunState,
     client: &mut ClientState,
     protocol: Protocol,
-    args: CallArgs,
 ) -> mlua::Result<Value> {
     let server = invocation.server;
-    let request = match args.request()? {
-        Ok(request) => request,
-        Err(message) => return script_error_table(lua, message),
+    let request = match vm.call_slot.take() {
+        Some(Ok(request)) => request,
+        Some(Err(message)) => return script_error_table(lua, message),
+        None => return Err(mlua::Error::runtime("redis.call: bad dispatch")),
     };
     let Some((mut id, mut spec)) = server.commands.lookup(&request[0]) else {
         return reject(
@@ -403,7 +395,7 @@ fn call_command(
     let mut out = ReplyWriter::new(protocol);
     // Run in the script's scope: never postponed.
     let _ = execute(server, client, &mut out, &request, Some(invocation.scope));
-    reply_to_lua(lua, out.as_bytes())
+    reply_to_lua(lua, &vm.names, out.as_bytes())
 }
 
 /// A command refused before running: counted as Redis counts it (an error

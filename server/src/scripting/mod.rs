@@ -5,6 +5,7 @@
 //! rules other clients see while one runs (`run.rs`). The commands are in
 //! `commands/scripting.rs`.
 
+pub mod call_args;
 pub mod convert;
 pub mod eval;
 pub mod functions;

@@ -5,11 +5,12 @@
 //! function libraries another, as in Redis. The sandbox itself is Lua
 //! (`prelude.lua`); this file supplies the parts written in Rust.
 
-use std::cell::Cell;
-use std::ffi::{c_int, CStr};
+use std::cell::{Cell, RefCell};
+use std::ffi::c_int;
 
-use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
+use mlua::{ffi, Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
 
+use super::call_args::CallSlot;
 use super::convert::script_error_table;
 
 use super::libs;
@@ -45,6 +46,15 @@ pub struct Vm {
     /// Functions VM only: `loading(true)` makes the globals the library
     /// API FUNCTION LOAD runs code with, `loading(false)` restores them.
     pub loading: Option<Function>,
+    /// What redis.call runs while no script runs (see `lend_dispatcher`).
+    outside: Function,
+    /// The registry slot redis.call's C entries call: `outside`, or the
+    /// running script's dispatcher.
+    dispatcher: RefCell<RegistryKey>,
+    /// Lua strings for the names Rust sets and reads on every run.
+    pub names: Names,
+    /// Where redis.call's C entry leaves the call's arguments.
+    pub call_slot: CallSlot,
     /// Runs since the last garbage-collection step (see `after_run`).
     runs_since_gc: Cell<u32>,
 }
@@ -64,18 +74,34 @@ impl Vm {
             "handler",
             lua.create_function(move |lua, error| error_handler(lua, &pending, error))?,
         )?;
-        let entries: [(&str, &CStr, ffi::lua_CFunction, bool); 2] = [
-            ("call", CALL_KEY, call_entry, true),
-            ("pcall", PCALL_KEY, pcall_entry, false),
-        ];
-        for (name, key, entry, raise) in entries {
+        // Outside a script run, redis.call's registry slot holds a function
+        // that raises "can only be called inside a script invocation";
+        // `invoke::run` lends the slot its dispatcher for the run's length.
+        let outside = {
             let ctl = ctl.clone();
-            let forward = lua.create_function(move |lua, (args, count): (Table, usize)| {
-                redis_call(lua, &ctl, raise, args, count)
-            })?;
-            lua.set_named_registry_value(key.to_str().map_err(mlua::Error::external)?, forward)?;
-            // SAFETY: the entry only moves values on the Lua stack it is called with.
-            native.set(name, unsafe { lua.create_c_function(entry)? })?;
+            lua.create_function(move |lua, _: mlua::MultiValue| outside_call(lua, &ctl))?
+        };
+        let dispatcher = lua.create_registry_value(&outside)?;
+        let dispatcher_id = dispatcher.id();
+        let call_slot = CallSlot::default();
+        let entries: [(&str, ffi::lua_CFunction); 3] = [
+            ("call", call_entry),
+            ("pcall", pcall_entry),
+            ("acl_check", acl_check_entry),
+        ];
+        for (name, entry) in entries {
+            let slot = call_slot.as_ptr().cast_mut().cast::<std::ffi::c_void>();
+            // SAFETY: pushes a C closure whose upvalues are the slot, which
+            // the `Vm` keeps alive as long as its Lua state, and the registry
+            // reference of the dispatcher, which the `Vm` keeps too.
+            let function: Function = unsafe {
+                lua.exec_raw((), |state| {
+                    ffi::lua_pushlightuserdata(state, slot);
+                    ffi::lua_pushinteger(state, dispatcher_id as ffi::lua_Integer);
+                    ffi::lua_pushcclosure(state, entry, 2);
+                })?
+            };
+            native.set(name, function)?;
         }
         native.set(
             "sha1hex",
@@ -118,6 +144,10 @@ impl Vm {
             run_eval: exports.get("eval")?,
             run_fcall: exports.get("fcall")?,
             loading: exports.get("loading")?,
+            outside,
+            dispatcher: RefCell::new(dispatcher),
+            call_slot,
+            names: Names::new(&lua)?,
             runs_since_gc: Cell::new(0),
             ctl,
             lua,
@@ -141,6 +171,25 @@ impl Vm {
         }
     }
 
+    /// Makes `dispatcher` what redis.call/pcall (registry slot) and the
+    /// prelude's `ctl.run` call, for the run about to start; `end_dispatch`
+    /// takes it back. It is called as `dispatcher(op, a)`: `op` is
+    /// [`OP_CALL`], [`OP_PCALL`] or [`OP_ACL_CHECK`] from the C entries
+    /// (the arguments are then in `call_slot`), or the prelude's name of an
+    /// operation (`setresp`, `set_repl`) with its argument.
+    pub fn lend_dispatcher(&self, dispatcher: &Function) -> mlua::Result<()> {
+        self.lua
+            .replace_registry_value(&mut self.dispatcher.borrow_mut(), dispatcher)?;
+        self.ctl.raw_set(&self.names.run, dispatcher)
+    }
+
+    /// Ends what `lend_dispatcher` started: redis.call raises again.
+    pub fn end_dispatch(&self) -> mlua::Result<()> {
+        self.lua
+            .replace_registry_value(&mut self.dispatcher.borrow_mut(), &self.outside)?;
+        self.ctl.raw_set(&self.names.run, Value::Nil)
+    }
+
     /// Compiles user code under `chunk_name` (`@user_script`,
     /// `@user_function`) with the sandboxed globals. The error is Lua's
     /// message (`user_script:1: ...`).
@@ -154,6 +203,45 @@ impl Vm {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| error_message(&e))
+    }
+}
+
+/// The names of `ctl` fields and globals a run sets, as Lua strings made
+/// once (a `&str` key is hashed into a new Lua string at every use).
+pub struct Names {
+    pub run: mlua::String,
+    pub killed: mlua::String,
+    pub pending: mlua::String,
+    pub keys: mlua::String,
+    pub argv: mlua::String,
+    /// The fields of Redis's reply tables (`{err = ...}`, `{ok = ...}`, ...).
+    pub err: mlua::String,
+    pub ignore_error_stats_update: mlua::String,
+    pub ok: mlua::String,
+    pub double: mlua::String,
+    pub big_number: mlua::String,
+    pub verbatim_string: mlua::String,
+    pub map: mlua::String,
+    pub set: mlua::String,
+}
+
+impl Names {
+    pub fn new(lua: &Lua) -> mlua::Result<Names> {
+        Ok(Names {
+            run: lua.create_string("run")?,
+            killed: lua.create_string("killed")?,
+            pending: lua.create_string("pending")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+            err: lua.create_string("err")?,
+            ignore_error_stats_update: lua.create_string("ignore_error_stats_update")?,
+            ok: lua.create_string("ok")?,
+            double: lua.create_string("double")?,
+            big_number: lua.create_string("big_number")?,
+            verbatim_string: lua.create_string("verbatim_string")?,
+            map: lua.create_string("map")?,
+            set: lua.create_string("set")?,
+        })
     }
 }
 
@@ -209,73 +297,56 @@ fn error_handler(lua: &Lua, ctl: &Table, error: Value) -> mlua::Result<Table> {
     Ok(table)
 }
 
-/// Registry keys of the Rust halves of redis.call and redis.pcall.
-const CALL_KEY: &CStr = c"ferrite.redis_call";
-const PCALL_KEY: &CStr = c"ferrite.redis_pcall";
+/// The `op` redis.call passes to the dispatcher: an error reply raises.
+pub const OP_CALL: i64 = 1;
+/// The `op` redis.pcall passes: an error reply is returned.
+pub const OP_PCALL: i64 = 2;
+/// The `op` redis.acl_check_cmd passes: a boolean, or the error text.
+pub const OP_ACL_CHECK: i64 = 3;
 
 unsafe extern "C-unwind" fn call_entry(state: *mut ffi::lua_State) -> c_int {
-    pack_and_forward(state, CALL_KEY)
+    forward(state, OP_CALL)
 }
 
 unsafe extern "C-unwind" fn pcall_entry(state: *mut ffi::lua_State) -> c_int {
-    pack_and_forward(state, PCALL_KEY)
+    forward(state, OP_PCALL)
 }
 
-/// The Lua-facing half of redis.call/pcall, a plain C function: it packs
-/// its arguments into a table and calls the Rust half (registry `key`)
-/// with (table, count). A Rust function taking the arguments one by one
-/// holds each in mlua's reference stack, which has room for fewer than the
-/// 7,999 + 2 arguments Redis takes (`unpack` of a big table). Being a C
-/// function, it also keeps the caller's frame in `return redis.call(...)`,
-/// so errors name the script's line.
+unsafe extern "C-unwind" fn acl_check_entry(state: *mut ffi::lua_State) -> c_int {
+    forward(state, OP_ACL_CHECK)
+}
+
+/// The Lua-facing half of redis.call/pcall/acl_check_cmd, a plain C
+/// function: it leaves its arguments in the VM's `CallSlot` (its first
+/// upvalue) and calls the function in the registry slot its second upvalue
+/// names (the running script's dispatcher) with `op`. Being a C function, it also keeps the caller's
+/// frame in `return redis.call(...)`, so errors name the line.
 ///
 /// # Safety
-/// Called by Lua as a C function. It keeps nothing that needs dropping, so
-/// an error raised by the Rust half may unwind (longjmp) through it.
-unsafe fn pack_and_forward(state: *mut ffi::lua_State, key: &CStr) -> c_int {
-    let count = ffi::lua_gettop(state);
-    ffi::lua_createtable(state, count, 0);
-    for i in 1..=count {
-        ffi::lua_pushvalue(state, i);
-        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer);
-    }
-    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, key.as_ptr());
-    ffi::lua_insert(state, -2);
-    ffi::lua_pushinteger(state, count as ffi::lua_Integer);
-    ffi::lua_call(state, 2, 1);
+/// Called by Lua as a C closure made in `Vm::new`. Reading the arguments
+/// raises no Lua error, and the frame keeps nothing that needs dropping
+/// when it calls the dispatcher, so an error raised there may unwind
+/// (longjmp) through it.
+unsafe fn forward(state: *mut ffi::lua_State, op: i64) -> c_int {
+    let slot = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1));
+    CallSlot::fill(slot.cast_const().cast(), state, ffi::lua_gettop(state));
+    let dispatcher = ffi::lua_tointeger(state, ffi::lua_upvalueindex(2));
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, dispatcher);
+    ffi::lua_pushinteger(state, op as ffi::lua_Integer);
+    ffi::lua_call(state, 1, 1);
     1
 }
 
-/// redis.call (`raise`) and redis.pcall: runs the command through the
-/// running script's dispatcher (`ctl.run`). redis.call raises a Redis error
-/// reply as the error table itself: it is left in `ctl.pending`, where the
-/// message handler and the sandbox's pcall pick it up, because a Rust
-/// function cannot raise a table.
-fn redis_call(
-    lua: &Lua,
-    ctl: &Table,
-    raise: bool,
-    args: Table,
-    count: usize,
-) -> mlua::Result<Value> {
-    let reply = match ctl.raw_get::<Value>("run")? {
-        Value::Function(run) => run.call::<Value>(("call", args, count))?,
-        _ => {
-            let error = script_error_table(
-                lua,
-                "redis.call/pcall can only be called inside a script invocation",
-            )?;
-            ctl.raw_set("pending", error)?;
-            return Err(mlua::Error::runtime("redis.call outside a script"));
-        }
-    };
-    let failed =
-        matches!(&reply, Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|e| !e.is_nil()));
-    if raise && failed {
-        ctl.raw_set("pending", reply)?;
-        return Err(mlua::Error::runtime("redis.call failed"));
-    }
-    Ok(reply)
+/// redis.call/pcall while no script runs. The error is left in
+/// `ctl.pending`, where the message handler and the sandbox's pcall pick
+/// it up, because a Rust function cannot raise a table.
+fn outside_call(lua: &Lua, ctl: &Table) -> mlua::Result<Value> {
+    let error = script_error_table(
+        lua,
+        "redis.call/pcall can only be called inside a script invocation",
+    )?;
+    ctl.raw_set("pending", error)?;
+    Err(mlua::Error::runtime("redis.call outside a script"))
 }
 
 /// `redis.log(level, message)`: Redis's levels 0-3 mapped onto tracing's.
