@@ -29,6 +29,7 @@ mod redact;
 mod repl;
 mod scripting;
 mod server;
+mod shutdown;
 mod slowlog;
 mod stats;
 mod tracking;

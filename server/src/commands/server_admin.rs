@@ -329,40 +329,34 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first with SAVE, or
-/// by default when save points are configured; a failed save keeps the
-/// server running unless FORCE is given.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: `shutdown::shutdown`
+/// (saves first with SAVE, or by default when save points are configured;
+/// a failed save keeps the server running unless FORCE is given), or ABORT
+/// of a shutdown a signal asked for.
 fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
+    let mut flags = crate::shutdown::ShutdownFlags::default();
+    let mut abort = false;
     for arg in &args[1..] {
-        if is(arg, "save") {
-            save = true;
-        } else if is(arg, "nosave") {
-            nosave = true;
-        } else if is(arg, "abort") {
+        if is(arg, "abort") {
             abort = true;
-        } else if is(arg, "force") {
-            force = true;
-        } else if !is(arg, "now") {
+        } else if !flags.set(arg) {
             return Err(CmdError::Syntax);
         }
     }
-    if (save && nosave) || (abort && args.len() > 2) {
+    let any_flag = flags != crate::shutdown::ShutdownFlags::default();
+    if (abort && any_flag) || (flags.save && flags.nosave) {
         return Err(CmdError::Syntax);
     }
     if abort {
+        if crate::shutdown::abort(ctx.server) {
+            ctx.out.ok();
+            return Ok(());
+        }
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
-    tracing::warn!("User requested shutdown...");
-    let wants_save = save || (!nosave && crate::persistence::has_save_points(ctx.server));
-    if wants_save && crate::persistence::save_before_exit(ctx.server).is_err() {
-        if !force {
-            tracing::warn!("Error trying to save the DB, can't exit.");
-            return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
-        }
-        tracing::warn!("Error trying to save the DB. Exit anyway.");
+    if crate::shutdown::shutdown(ctx.server, flags).is_err() {
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
-    ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
 }

@@ -34,6 +34,8 @@ pub enum Kind {
     KeyspaceEvents,
     /// `latency-tracking-info-percentiles`: numbers in [0, 100], or empty.
     Percentiles,
+    /// `shutdown-on-sigterm`/`-sigint`: `default`, or some of `save nosave now force`.
+    ShutdownFlags,
 }
 
 /// Whether the server acts on the directive yet.
@@ -325,6 +327,16 @@ pub const DIRECTIVES: &[Directive] = &[
     d("hll-sparse-max-bytes", mem(0, MAX), "3000", true),
     d("stream-node-max-entries", int(0, MAX), "100", true),
     d("stream-node-max-bytes", mem(0, MAX), "4096", true),
+    d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    d("shutdown-on-sigint", Kind::ShutdownFlags, "default", true),
+    d("shutdown-on-sigterm", Kind::ShutdownFlags, "default", true),
+    // Not acted on: SHUTDOWN does not wait for lagging replicas (see shutdown.rs).
+    accepted("shutdown-timeout", int(0, i32::MAX as i64), "10"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {

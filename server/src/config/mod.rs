@@ -157,6 +157,7 @@ fn canonical_value(
             .map(crate::notify::format_flags)
             .ok_or_else(|| crate::notify::INVALID_CLASS.to_string()),
         Kind::Percentiles => parse_percentiles(args),
+        Kind::ShutdownFlags => crate::shutdown::ShutdownFlags::canonical(args),
     }
 }
 
