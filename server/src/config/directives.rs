@@ -294,7 +294,7 @@ pub const DIRECTIVES: &[Directive] = &[
         accepted("busy-reply-threshold", int(0, MAX), "5000"),
         &["lua-time-limit"],
     ),
-    accepted("protected-mode", YES_NO_BOOL, "yes"),
+    d("protected-mode", YES_NO_BOOL, "yes", true),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
     accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
     alias(
@@ -337,6 +337,7 @@ pub const DIRECTIVES: &[Directive] = &[
     d("shutdown-on-sigterm", Kind::ShutdownFlags, "default", true),
     // Not acted on: SHUTDOWN does not wait for lagging replicas (see shutdown.rs).
     accepted("shutdown-timeout", int(0, i32::MAX as i64), "10"),
+    d("bind-source-addr", Kind::Text, "", true),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {
