@@ -723,3 +723,68 @@ fn shutdown_stops_a_running_background_save() {
     assert!(!temp.exists());
     assert!(!dir.0.join("dump.rdb").exists());
 }
+
+/// `redis-cli --rdb` / `--functions-rdb` (REPLCONF rdb-only, rdb-filter-only):
+/// the file has the keys and libraries, or the libraries only, and the
+/// connection closes after it.
+#[test]
+fn redis_cli_dumps_the_rdb_or_only_its_functions() {
+    let dir = TempDir::new("ferrite-cli-rdb");
+    let server = ferrite(&dir.0, &["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut con = server.connect();
+    assert_eq!(
+        run(&mut con, &["DEBUG", "POPULATE", "100", "key", "10"]),
+        Value::Okay
+    );
+    assert_eq!(
+        run(&mut con, &["GET", "key:7"]),
+        Value::BulkString(b"value:7\0\0\0".to_vec())
+    );
+    let error = error_text(&mut con, &["DEBUG", "POPULATE", "-1"]);
+    assert!(
+        error.contains("value is out of range, must be positive"),
+        "{error}"
+    );
+    run(
+        &mut con,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)",
+        ],
+    );
+    let error = error_text(&mut con, &["REPLCONF", "rdb-filter-only", "keys"]);
+    assert!(
+        error.contains("Unsupported rdb-filter-only option: keys"),
+        "{error}"
+    );
+    let error = error_text(&mut con, &["REPLCONF", "rdb-only", "2"]);
+    assert!(
+        error.contains("value is out of range, value must between 0 and 1"),
+        "{error}"
+    );
+    for (flag, keys) in [("--rdb", 100), ("--functions-rdb", 0)] {
+        let file = dir.0.join("cli.rdb");
+        let output = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), flag])
+            .arg(&file)
+            .output()
+            .expect("run redis-cli");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("Transfer finished with success"),
+            "{stderr}"
+        );
+        std::fs::rename(&file, dir.0.join("dump.rdb")).unwrap();
+        run(&mut con, &["SET", "should-not-exist", "1"]);
+        assert_eq!(run(&mut con, &["DEBUG", "RELOAD", "NOSAVE"]), Value::Okay);
+        assert_eq!(run(&mut con, &["DBSIZE"]), Value::Int(keys));
+        assert_eq!(run(&mut con, &["FCALL", "func1", "0"]), Value::Int(123));
+        if keys == 0 {
+            assert_eq!(
+                run(&mut con, &["DEBUG", "POPULATE", "100", "key", "10"]),
+                Value::Okay
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrite_storage::{encode_dump_payload, Entry};
+use ferrite_storage::{encode_dump_payload, Entry, StringValue, Value};
 
 use crate::command::{is, parse_f64, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::config::{self, find};
@@ -664,6 +664,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         ("pause-cron", 3) => set_debug_flag(ctx, |s| &s.debug_pause_cron, &args[2])?,
         ("object", 3) => debug_object(ctx, &args[2])?,
+        ("populate", 3..=5) => debug_populate(ctx, &args[2..])?,
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
         ("quicklist-packed-threshold", 3) => {
@@ -705,6 +706,10 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Write <message> to the server log.",
                 "OBJECT <key>",
                 "    Show low level info about the <key> and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas.",
                 "PAUSE-CRON <0|1>",
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
@@ -729,6 +734,46 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ),
         _ => return Err(CmdError::subcommand_syntax(args)),
     }
+    Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: string keys `<prefix>:<n>` (prefix
+/// `key` by default) for n below count, each `value:<n>` cut or zero-padded
+/// to `size` bytes when given, skipping keys that exist, as Redis's. Like
+/// Redis it feeds nothing to replicas and sends no keyspace events.
+fn debug_populate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let positive = |arg: &Bytes| {
+        parse_i64(arg)?
+            .try_into()
+            .map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))
+    };
+    let count: u64 = positive(&args[0])?;
+    let prefix: &[u8] = args.get(1).map_or(b"key", |p| p);
+    let size: u64 = args.get(2).map(positive).transpose()?.unwrap_or(0);
+    if size > super::strings::max_string_len(ctx) {
+        return Err(CmdError::msg(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    let size = size as usize;
+    let ks = ctx.keyspace();
+    for n in 0..count {
+        let name = [prefix, b":", n.to_string().as_bytes()].concat();
+        let key = ks.key(&name);
+        let mut shard = ks.lock(ctx.client.db, &key);
+        if shard.contains(&key) {
+            continue;
+        }
+        let mut value = format!("value:{n}").into_bytes();
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        shard.insert(
+            &key,
+            Entry::new(Value::String(StringValue::from_bytes(&value))),
+        );
+    }
+    ctx.out.ok();
     Ok(())
 }
 
