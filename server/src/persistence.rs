@@ -54,7 +54,7 @@ pub struct Persistence {
     ended: Condvar,
     /// The running background save's snapshot, to hurry it when killed.
     running_job: Mutex<Option<Arc<SnapshotJob>>>,
-    /// SHUTDOWN stopped the running background save: its file is dropped.
+    /// FLUSHALL or SHUTDOWN stopped the running background save: its file is dropped.
     killed: AtomicBool,
 }
 
@@ -350,7 +350,8 @@ fn background_save(server: &Server) {
         None => Err("Background save refused: a snapshot is already running".to_string()),
     };
     match written {
-        // Stopped by SHUTDOWN: not reported, as Redis kills its child silently.
+        // Stopped by FLUSHALL or SHUTDOWN: not an error (Redis kills its
+        // child with SIGUSR1, which leaves the last status as it was).
         Err(_) if p.killed.load(Ordering::SeqCst) => {}
         Ok(()) => {
             saved(server, dirty);
@@ -433,6 +434,7 @@ fn saver_loop(server: &Server) {
         if p.bgsave_in_progress() {
             background_save(server);
             let _guard = p.wake_lock.lock();
+            p.killed.store(false, Ordering::SeqCst);
             p.bgsave_in_progress.store(false, Ordering::SeqCst);
             p.ended.notify_all();
         }
@@ -623,26 +625,37 @@ pub fn debug_reload(
     Ok(())
 }
 
-/// Stops a running background save before the final save, as Redis kills its
-/// saving child ("There is a child saving an .rdb. Killing it!"): the
-/// snapshot walk finishes without `rdb-key-save-delay`'s pauses (Ferrite's
-/// walk cannot be abandoned half way: commands hold captures of it), its file
-/// is not written and its temp file is removed. Returns once it has ended.
-pub fn kill_background_save(server: &Server) {
+/// Stops a running background save, as Redis kills its saving child (FLUSHALL,
+/// SHUTDOWN): the snapshot walk finishes without `rdb-key-save-delay`'s pauses
+/// (Ferrite's walk cannot be abandoned half way: commands hold captures of
+/// it), its file is not written, its temp file is removed and the changes
+/// stay counted. Returns at once; false if no background save was running.
+pub fn stop_background_save(server: &Server) -> bool {
     let p = &server.persistence;
-    let mut guard = p.wake_lock.lock();
+    let _guard = p.wake_lock.lock();
     if !p.bgsave_in_progress() {
-        return;
+        return false;
     }
-    warn!("There is a child saving an .rdb. Killing it!");
     p.killed.store(true, Ordering::SeqCst);
     if let Some(job) = p.running_job.lock().as_ref() {
         job.hurry();
     }
+    true
+}
+
+/// SHUTDOWN's [`stop_background_save`], returning once the save has ended
+/// (the final save must not race it for the temp file). The caller holds no
+/// part of the keyspace gate, which the walk may still need.
+pub fn kill_background_save(server: &Server) {
+    if !stop_background_save(server) {
+        return;
+    }
+    warn!("There is a child saving an .rdb. Killing it!");
+    let p = &server.persistence;
+    let mut guard = p.wake_lock.lock();
     while p.bgsave_in_progress() {
         p.ended.wait_for(&mut guard, Duration::from_millis(100));
     }
-    p.killed.store(false, Ordering::SeqCst);
 }
 
 /// Saving on the way out: SHUTDOWN (SAVE, or by default when save points

@@ -338,6 +338,14 @@ pub const DIRECTIVES: &[Directive] = &[
     // Not acted on: SHUTDOWN does not wait for lagging replicas (see shutdown.rs).
     accepted("shutdown-timeout", int(0, i32::MAX as i64), "10"),
     d("bind-source-addr", Kind::Text, "", true),
+    // Not acted on: the RDB file is loaded before clients are served, so
+    // there is no loading phase to slow down or to serve events in.
+    accepted("key-load-delay", int(i32::MIN as i64, i32::MAX as i64), "0"),
+    accepted(
+        "loading-process-events-interval-bytes",
+        int(1024, i32::MAX as i64),
+        "2097152",
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {
