@@ -10,6 +10,7 @@ mod command_flags;
 mod commands;
 pub mod config;
 mod connection;
+mod crash;
 mod debug_protocol;
 mod digest;
 mod eviction;
@@ -66,6 +67,7 @@ pub fn run(args: Vec<String>) -> i32 {
         eprintln!("Can't open the log file: {error}");
         return 1;
     }
+    crash::install(config.get("logfile"));
     if !config.get("dir").is_empty() {
         if let Err(error) = std::env::set_current_dir(config.get("dir")) {
             tracing::warn!("Can't chdir to '{}': {error}", config.get("dir"));

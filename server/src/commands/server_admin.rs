@@ -665,6 +665,12 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("pause-cron", 3) => set_debug_flag(ctx, |s| &s.debug_pause_cron, &args[2])?,
         ("object", 3) => debug_object(ctx, &args[2])?,
         ("populate", 3..=5) => debug_populate(ctx, &args[2..])?,
+        ("segfault", _) => {
+            // Redis writes through a pointer it made invalid; raising the
+            // signal reaches the same crash report (crash.rs).
+            // SAFETY: raise only delivers a signal to this process.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
         ("quicklist-packed-threshold", 3) => {
@@ -724,6 +730,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Accepted for compatibility: large list elements are always stored apart.",
                 "REPLICATE <string>",
                 "    Replicates the provided string to replicas, allowing data divergence.",
+                "SEGFAULT",
+                "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background.",
                 "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
