@@ -348,6 +348,15 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
 ];
 
+/// Redis's HIDDEN_CONFIG directives (for tests and debugging): CONFIG GET
+/// lists them only when asked for by their exact name, never for a pattern.
+pub const HIDDEN: &[&str] = &[
+    "use-exit-on-panic",
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "loading-process-events-interval-bytes",
+];
+
 pub fn find(name: &str) -> Option<&'static Directive> {
     let lower = name.to_ascii_lowercase();
     DIRECTIVES
