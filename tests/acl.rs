@@ -414,3 +414,51 @@ fn startup_errors_name_the_problem() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// MIGRATE's keys after KEYS (its incomplete key spec: Redis's
+/// `migrateGetKeys`) are checked by ACLs and listed by COMMAND GETKEYS as
+/// Redis does.
+#[test]
+fn migrate_keys_after_keys_are_checked_as_redis_checks_them() {
+    let server = Server::start();
+    let redis = Redis::start(&[]);
+    let setup = [
+        "ACL",
+        "SETUSER",
+        "t",
+        "+@all",
+        "%R~read*",
+        "%W~write*",
+        "%RW~rw*",
+    ];
+    let mut ours = raw(server.port);
+    let mut theirs = raw(redis.port);
+    assert_eq!(call(&mut ours, &setup), call(&mut theirs, &setup));
+    for key in ["rw", "read", "write"] {
+        let cases: [&[&str]; 5] = [
+            &["MIGRATE", "h", "1", key, "0", "500"],
+            &["MIGRATE", "h", "1", "", "0", "500", "KEYS", key],
+            &[
+                "MIGRATE", "h", "1", "", "0", "500", "AUTH", "KEYS", "KEYS", key,
+            ],
+            &[
+                "MIGRATE", "h", "1", "", "0", "500", "AUTH2", "KEYS", "1", "KEYS", key,
+            ],
+            &["MIGRATE", "h", "1", "x", "0", "500", "KEYS", key],
+        ];
+        for case in cases {
+            let dryrun: Vec<&str> = ["ACL", "DRYRUN", "t"].iter().chain(case).copied().collect();
+            assert_eq!(
+                call(&mut ours, &dryrun),
+                call(&mut theirs, &dryrun),
+                "{dryrun:?}"
+            );
+            let getkeys: Vec<&str> = ["COMMAND", "GETKEYS"].iter().chain(case).copied().collect();
+            assert_eq!(
+                call(&mut ours, &getkeys),
+                call(&mut theirs, &getkeys),
+                "{getkeys:?}"
+            );
+        }
+    }
+}

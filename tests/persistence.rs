@@ -3,7 +3,8 @@
 //! libraries that Ferrite loads, Ferrite's SAVE is loaded by Redis, FUNCTION
 //! DUMP payloads move both ways, and Ferrite keeps its data across SHUTDOWN
 //! and DEBUG RELOAD (with its NOFLUSH and MERGE options) and refuses a
-//! corrupt file.
+//! corrupt file; a shutdown (SHUTDOWN or a signal) that cannot save keeps
+//! the server running, as Redis's.
 
 mod common;
 
@@ -65,6 +66,16 @@ impl Process {
 
     fn connect(&self) -> redis::Connection {
         self.try_connect().expect("connect")
+    }
+
+    /// Sends `signal` (TERM, INT) to the process.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal}");
     }
 
     /// Sends SHUTDOWN with `mode` and waits for the process to exit.
@@ -310,6 +321,18 @@ fn info_persistence(con: &mut redis::Connection) -> String {
         .expect("INFO")
 }
 
+/// Waits until the server's log (in `dir`) has `line`; the log.
+fn wait_for_log(dir: &Path, line: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        if log.contains(line) || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_for_file(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() && Instant::now() < deadline {
@@ -545,4 +568,216 @@ fn debug_reload_noflush_adds_the_file_to_what_is_there() {
         .query::<i64>(&mut con)
         .unwrap_err();
     assert_eq!(missing.detail(), Some("Function not found"));
+}
+
+fn error_text(con: &mut redis::Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    match cmd.query::<Value>(con) {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("{}: expected an error, got {v:?}", args.join(" ")),
+    }
+}
+
+#[test]
+fn a_shutdown_that_cannot_save_keeps_the_server_running() {
+    let dir = TempDir::new("ferrite-shutdown-fails");
+    let mut server = ferrite(&dir.0, &["--save", "3600 1"]);
+    let mut con = server.connect();
+    run(&mut con, &["SET", "k", "v"]);
+    // A directory in the file's place: the rename of the temp file fails.
+    std::fs::create_dir(dir.0.join("dump.rdb")).unwrap();
+
+    server.signal("TERM");
+    let log = wait_for_log(&dir.0, "Errors trying to shut down the server.");
+    assert!(
+        log.contains("Received SIGTERM scheduling shutdown..."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Error trying to save the DB, can't exit."),
+        "{log}"
+    );
+    assert_eq!(run(&mut con, &["PING"]), Value::SimpleString("PONG".into()));
+
+    let error = error_text(&mut con, &["SHUTDOWN"]);
+    assert!(
+        error.contains("Errors trying to SHUTDOWN. Check logs."),
+        "{error}"
+    );
+    let error = error_text(&mut con, &["SHUTDOWN", "ABORT"]);
+    assert!(error.contains("No shutdown in progress."), "{error}");
+    let error = error_text(&mut con, &["SHUTDOWN", "ABORT", "NOW"]);
+    assert!(error.contains("syntax error"), "{error}");
+
+    let error = error_text(
+        &mut con,
+        &["CONFIG", "SET", "shutdown-on-sigterm", "save nosave"],
+    );
+    assert!(
+        error.contains("shutdown options SAVE and NOSAVE can't be used simultaneously"),
+        "{error}"
+    );
+    let error = error_text(&mut con, &["CONFIG", "SET", "shutdown-on-sigterm", "later"]);
+    assert!(
+        error.contains(
+            "argument(s) must be one of the following: default, save, nosave, now, force"
+        ),
+        "{error}"
+    );
+    run(
+        &mut con,
+        &["CONFIG", "SET", "shutdown-on-sigterm", "NOW nosave"],
+    );
+    assert_eq!(
+        run(&mut con, &["CONFIG", "GET", "shutdown-on-sigterm"]),
+        Value::Array(vec![
+            Value::BulkString(b"shutdown-on-sigterm".to_vec()),
+            Value::BulkString(b"nosave now".to_vec()),
+        ])
+    );
+    // With NOSAVE the signal's shutdown goes ahead.
+    server.signal("TERM");
+    assert_eq!(
+        wait_exit(&mut server.child, Duration::from_secs(10)),
+        Some(0)
+    );
+}
+
+#[test]
+fn shutdown_abort_cancels_a_signal_the_cron_has_not_acted_on() {
+    let dir = TempDir::new("ferrite-shutdown-abort");
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    run(&mut con, &["DEBUG", "PAUSE-CRON", "1"]);
+    server.signal("TERM");
+    wait_for_log(&dir.0, "Received SIGTERM scheduling shutdown...");
+    assert_eq!(run(&mut con, &["SHUTDOWN", "ABORT"]), Value::Okay);
+    let log = wait_for_log(&dir.0, "Shutdown manually aborted.");
+    assert!(log.contains("Shutdown manually aborted."), "{log}");
+    run(&mut con, &["DEBUG", "PAUSE-CRON", "0"]);
+    assert_eq!(run(&mut con, &["PING"]), Value::SimpleString("PONG".into()));
+    let error = error_text(&mut con, &["SHUTDOWN", "ABORT"]);
+    assert!(error.contains("No shutdown in progress."), "{error}");
+}
+
+#[test]
+fn a_second_sigint_during_the_final_save_exits_and_removes_the_temp_file() {
+    let dir = TempDir::new("ferrite-shutdown-insist");
+    let mut server = ferrite(&dir.0, &["--save", "3600 1"]);
+    let mut con = server.connect();
+    for i in 0..20 {
+        run(&mut con, &["SET", &i.to_string(), "v"]);
+    }
+    // 20 keys at 100 ms each: the final save takes 2 s.
+    run(&mut con, &["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    let temp = dir.0.join(format!("temp-{}.rdb", server.child.id()));
+    server.signal("INT");
+    wait_for_file(&temp);
+    assert!(temp.exists(), "the final save's temp file");
+    server.signal("INT");
+    assert_eq!(
+        wait_exit(&mut server.child, Duration::from_secs(10)),
+        Some(1)
+    );
+    assert!(!temp.exists());
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(log.contains("You insist... exiting now."), "{log}");
+    assert!(!dir.0.join("dump.rdb").exists());
+}
+
+#[test]
+fn shutdown_stops_a_running_background_save() {
+    let dir = TempDir::new("ferrite-shutdown-bgsave");
+    let server = ferrite(&dir.0, &["--save", ""]);
+    let mut con = server.connect();
+    for i in 0..20 {
+        run(&mut con, &["SET", &i.to_string(), "v"]);
+    }
+    // 20 keys at a second each: the background save would take 20 s.
+    run(
+        &mut con,
+        &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
+    );
+    run(&mut con, &["BGSAVE"]);
+    let temp = dir.0.join(format!("temp-{}.rdb", server.child.id()));
+    wait_for_file(&temp);
+    assert!(temp.exists(), "the background save's temp file");
+    drop(con);
+    assert_eq!(server.shutdown("NOSAVE"), Some(0));
+    let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+    assert!(
+        log.contains("There is a child saving an .rdb. Killing it!"),
+        "{log}"
+    );
+    assert!(!log.contains("Background saving terminated"), "{log}");
+    assert!(!temp.exists());
+    assert!(!dir.0.join("dump.rdb").exists());
+}
+
+/// `redis-cli --rdb` / `--functions-rdb` (REPLCONF rdb-only, rdb-filter-only):
+/// the file has the keys and libraries, or the libraries only, and the
+/// connection closes after it.
+#[test]
+fn redis_cli_dumps_the_rdb_or_only_its_functions() {
+    let dir = TempDir::new("ferrite-cli-rdb");
+    let server = ferrite(&dir.0, &["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut con = server.connect();
+    assert_eq!(
+        run(&mut con, &["DEBUG", "POPULATE", "100", "key", "10"]),
+        Value::Okay
+    );
+    assert_eq!(
+        run(&mut con, &["GET", "key:7"]),
+        Value::BulkString(b"value:7\0\0\0".to_vec())
+    );
+    let error = error_text(&mut con, &["DEBUG", "POPULATE", "-1"]);
+    assert!(
+        error.contains("value is out of range, must be positive"),
+        "{error}"
+    );
+    run(
+        &mut con,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)",
+        ],
+    );
+    let error = error_text(&mut con, &["REPLCONF", "rdb-filter-only", "keys"]);
+    assert!(
+        error.contains("Unsupported rdb-filter-only option: keys"),
+        "{error}"
+    );
+    let error = error_text(&mut con, &["REPLCONF", "rdb-only", "2"]);
+    assert!(
+        error.contains("value is out of range, value must between 0 and 1"),
+        "{error}"
+    );
+    for (flag, keys) in [("--rdb", 100), ("--functions-rdb", 0)] {
+        let file = dir.0.join("cli.rdb");
+        let output = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), flag])
+            .arg(&file)
+            .output()
+            .expect("run redis-cli");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("Transfer finished with success"),
+            "{stderr}"
+        );
+        std::fs::rename(&file, dir.0.join("dump.rdb")).unwrap();
+        run(&mut con, &["SET", "should-not-exist", "1"]);
+        assert_eq!(run(&mut con, &["DEBUG", "RELOAD", "NOSAVE"]), Value::Okay);
+        assert_eq!(run(&mut con, &["DBSIZE"]), Value::Int(keys));
+        assert_eq!(run(&mut con, &["FCALL", "func1", "0"]), Value::Int(123));
+        if keys == 0 {
+            assert_eq!(
+                run(&mut con, &["DEBUG", "POPULATE", "100", "key", "10"]),
+                Value::Okay
+            );
+        }
+    }
 }

@@ -178,3 +178,52 @@ fn unix_socket_and_pid_file() {
     assert!(!socket.exists() && !pidfile.exists());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A crash (DEBUG SEGFAULT) writes Redis's bug report with a stack trace to
+/// the log, and the process still dies of the signal.
+#[test]
+fn a_crash_writes_a_bug_report_with_a_stack_trace() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = temp_dir("crash");
+    let log = dir.join("crash.log");
+    let port = common::free_port();
+    let mut child = Command::new(binary())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--enable-debug-command", "yes"])
+        .args(["--logfile", &log.display().to_string()])
+        .spawn()
+        .expect("start ferrite-server");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut con = loop {
+        match client.get_connection() {
+            Ok(con) => break con,
+            Err(e) if std::time::Instant::now() > deadline => panic!("server not up: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let _ = redis::cmd("DEBUG")
+        .arg("SEGFAULT")
+        .query::<redis::Value>(&mut con);
+    let status = child.wait().expect("wait for the server");
+    assert_eq!(status.signal(), Some(11), "{status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("=== REDIS BUG REPORT START: Cut & paste starting from here ==="),
+        "{text}"
+    );
+    assert!(
+        text.contains("Redis 7.0.15 crashed by signal: 11, si_code: -6"),
+        "{text}"
+    );
+    assert!(text.contains("------ STACK TRACE ------"), "{text}");
+    assert!(text.contains("=== REDIS BUG REPORT END."), "{text}");
+}

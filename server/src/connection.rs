@@ -48,6 +48,13 @@ pub async fn handle(
         server.clients.unregister(id);
         return;
     }
+    if crate::protected::refuses(&server, &peer) {
+        ServerStats::add(&server.stats.rejected_connections, 1);
+        let mut stream = stream;
+        let _ = stream.write_all(crate::protected::DENIED).await;
+        server.clients.unregister(id);
+        return;
+    }
     let mut client = ClientState::new(handle.clone(), !server.acl.auth_required());
     crate::acl::set_client_user(&server.acl, &mut client, server.acl.default_user());
     if let Err(e) = serve_client(&server, stream, &mut client).await {

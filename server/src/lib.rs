@@ -12,6 +12,7 @@ mod command_flags;
 mod commands;
 pub mod config;
 mod connection;
+mod crash;
 mod debug_protocol;
 mod digest;
 mod eviction;
@@ -25,13 +26,16 @@ mod memory;
 mod migrate;
 mod notify;
 mod output;
+mod outgoing;
 mod pause;
 mod persistence;
+mod protected;
 mod pubsub;
 mod redact;
 mod repl;
 pub mod scripting;
 mod server;
+mod shutdown;
 mod slowlog;
 mod stats;
 mod tracking;
@@ -66,6 +70,7 @@ pub fn run(args: Vec<String>) -> i32 {
         eprintln!("Can't open the log file: {error}");
         return 1;
     }
+    crash::install(config.get("logfile"));
     if !config.get("dir").is_empty() {
         if let Err(error) = std::env::set_current_dir(config.get("dir")) {
             tracing::warn!("Can't chdir to '{}': {error}", config.get("dir"));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrite_storage::{now_ms, rdb, Db, KeyspaceExclusive, LoadedRdb};
+use ferrite_storage::{now_ms, rdb, Db, KeyspaceExclusive, LoadedRdb, SnapshotJob};
 use parking_lot::{Condvar, Mutex};
 use tracing::{info, warn};
 
@@ -50,6 +50,12 @@ pub struct Persistence {
     /// Wakes the saver thread for a BGSAVE.
     wake: Condvar,
     wake_lock: Mutex<()>,
+    /// Tells [`kill_background_save`] the background save ended.
+    ended: Condvar,
+    /// The running background save's snapshot, to hurry it when killed.
+    running_job: Mutex<Option<Arc<SnapshotJob>>>,
+    /// FLUSHALL or SHUTDOWN stopped the running background save: its file is dropped.
+    killed: AtomicBool,
 }
 
 impl Default for Persistence {
@@ -67,6 +73,9 @@ impl Default for Persistence {
             last_load_keys_expired: AtomicU64::new(0),
             wake: Condvar::new(),
             wake_lock: Mutex::new(()),
+            ended: Condvar::new(),
+            running_job: Mutex::new(None),
+            killed: AtomicBool::new(false),
         }
     }
 }
@@ -216,11 +225,28 @@ pub(crate) fn aux_fields(on_disk: Option<&Server>, aof_base: bool) -> Vec<(&'sta
     aux
 }
 
-/// Writes `bytes` to `temp-<pid>.rdb` beside the target, syncs it and renames
-/// it over the target, so a crash never leaves a partial file in place.
-fn write_file(path: &Path, file_contents: &rdb::RdbFile) -> Result<(), String> {
+/// The temp file saves write to (`temp-<pid>.rdb` in `dir`, the working
+/// directory), as Redis names it.
+fn temp_file_name() -> PathBuf {
+    PathBuf::from(format!("temp-{}.rdb", std::process::id()))
+}
+
+/// Removes the temp file of a save in progress (a second SIGINT exits during
+/// one, as Redis's `rdbRemoveTempFile`).
+pub fn remove_temp_file() {
+    let _ = std::fs::remove_file(temp_file_name());
+}
+
+/// Creates `temp-<pid>.rdb` beside the target, writes the file `produce`
+/// makes into it (the temp file exists while it is made, as Redis's saving
+/// child creates it first), syncs it and renames it over the target, so a
+/// crash never leaves a partial file in place. A failure removes the temp file.
+fn write_file(
+    path: &Path,
+    produce: impl FnOnce() -> Result<rdb::RdbFile, String>,
+) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new(""));
-    let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let temp = dir.join(temp_file_name());
     let mut file = std::fs::File::create(&temp).map_err(|e| {
         let cwd = std::env::current_dir().unwrap_or_default();
         format!(
@@ -228,6 +254,9 @@ fn write_file(path: &Path, file_contents: &rdb::RdbFile) -> Result<(), String> {
             temp.display(),
             cwd.display()
         )
+    })?;
+    let file_contents = produce().inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
     })?;
     let written = file_contents
         .pieces()
@@ -261,13 +290,12 @@ fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let dirty = server.persistence.changes_since_last_save();
     let libraries = server.scripting.library_codes();
     let cutoff = server.keyspace.snapshot_cutoff_ms();
-    let bytes = rdb::write(
-        databases,
-        &aux_fields(Some(server), false),
-        &libraries,
-        cutoff,
-    );
-    write_file(&rdb_path(server), &bytes)?;
+    write_file(&rdb_path(server), || {
+        let file = rdb::write(databases, &aux_fields(Some(server), false), &libraries, cutoff);
+        // Everything waits for SAVE anyway, so the pauses come together.
+        server.keyspace.save_delay.after_keys(file.keys());
+        Ok(file)
+    })?;
     saved(server, dirty);
     info!("DB saved on disk");
     Ok(())
@@ -292,20 +320,29 @@ fn background_save(server: &Server) {
     let p = &server.persistence;
     let dirty = p.changes_since_last_save();
     let written = match server.keyspace.begin_snapshot() {
-        Some(job) => {
-            crate::background::key_save_delay(server, || false);
+        Some(job) => write_file(&rdb_path(server), || {
+            *p.running_job.lock() = Some(job.clone());
+            if p.killed.load(Ordering::SeqCst) {
+                job.hurry();
+            }
             // The libraries as of just after the snapshot's instant: FUNCTION
             // LOAD and friends do not take the gate, so one racing with
             // BGSAVE may or may not be in the file (a full sync's snapshot
             // takes them under the write order, exactly at its offset).
             let libraries = server.scripting.library_codes();
             server.keyspace.complete_snapshot(&job);
-            let bytes = job.take_rdb(&aux_fields(Some(server), false), &libraries);
-            write_file(&rdb_path(server), &bytes)
-        }
+            p.running_job.lock().take();
+            if p.killed.load(Ordering::SeqCst) {
+                return Err("Background save killed".to_string());
+            }
+            Ok(job.take_rdb(&aux_fields(Some(server), false), &libraries))
+        }),
         None => Err("Background save refused: a snapshot is already running".to_string()),
     };
     match written {
+        // Stopped by FLUSHALL or SHUTDOWN: not an error (Redis kills its
+        // child with SIGUSR1, which leaves the last status as it was).
+        Err(_) if p.killed.load(Ordering::SeqCst) => {}
         Ok(()) => {
             saved(server, dirty);
             info!("DB saved on disk");
@@ -392,7 +429,10 @@ fn saver_loop(server: &Server) {
         }
         if p.bgsave_in_progress() {
             background_save(server);
+            let _guard = p.wake_lock.lock();
+            p.killed.store(false, Ordering::SeqCst);
             p.bgsave_in_progress.store(false, Ordering::SeqCst);
+            p.ended.notify_all();
         }
     }
 }
@@ -579,6 +619,39 @@ pub fn debug_reload(
     server.tracking.invalidate_all();
     warn!("DB reloaded by DEBUG RELOAD");
     Ok(())
+}
+
+/// Stops a running background save, as Redis kills its saving child (FLUSHALL,
+/// SHUTDOWN): the snapshot walk finishes without `rdb-key-save-delay`'s pauses
+/// (Ferrite's walk cannot be abandoned half way: commands hold captures of
+/// it), its file is not written, its temp file is removed and the changes
+/// stay counted. Returns at once; false if no background save was running.
+pub fn stop_background_save(server: &Server) -> bool {
+    let p = &server.persistence;
+    let _guard = p.wake_lock.lock();
+    if !p.bgsave_in_progress() {
+        return false;
+    }
+    p.killed.store(true, Ordering::SeqCst);
+    if let Some(job) = p.running_job.lock().as_ref() {
+        job.hurry();
+    }
+    true
+}
+
+/// SHUTDOWN's [`stop_background_save`], returning once the save has ended
+/// (the final save must not race it for the temp file). The caller holds no
+/// part of the keyspace gate, which the walk may still need.
+pub fn kill_background_save(server: &Server) {
+    if !stop_background_save(server) {
+        return;
+    }
+    warn!("There is a child saving an .rdb. Killing it!");
+    let p = &server.persistence;
+    let mut guard = p.wake_lock.lock();
+    while p.bgsave_in_progress() {
+        p.ended.wait_for(&mut guard, Duration::from_millis(100));
+    }
 }
 
 /// Saving on the way out: SHUTDOWN (SAVE, or by default when save points

@@ -107,6 +107,8 @@ pub struct Server {
     pub monitors: AtomicU64,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
+    /// A shutdown a signal asked for, and the sequence's lock.
+    pub shutdown_state: crate::shutdown::ShutdownState,
     pub persistence: crate::persistence::Persistence,
     pub aof: crate::aof::Aof,
     pub debug_pause_cron: AtomicBool,
@@ -165,6 +167,7 @@ impl Server {
             monitors: AtomicU64::new(0),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
+            shutdown_state: Default::default(),
             persistence: Default::default(),
             aof: Default::default(),
             debug_pause_cron: AtomicBool::new(false),
@@ -220,6 +223,9 @@ impl Server {
                 stream_node_max_entries: config.get_i64("stream-node-max-entries"),
                 stream_node_max_bytes: config.get_i64("stream-node-max-bytes"),
             });
+        self.keyspace
+            .save_delay
+            .set(config.get_i64("rdb-key-save-delay"));
         *self.config.write() = config;
         crate::repl::consistency::keep_log_active(self);
     }
@@ -317,39 +323,8 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
             }
         });
     }
-    let terminate = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            match (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                (Ok(mut term), Ok(mut int)) => {
-                    tokio::select! {
-                        _ = term.recv() => warn!("Received SIGTERM scheduling shutdown..."),
-                        _ = int.recv() => warn!("Received SIGINT scheduling shutdown..."),
-                    }
-                }
-                _ => std::future::pending::<()>().await,
-            }
-        }
-    };
-    let signalled = tokio::select! {
-        _ = terminate => true,
-        _ = server.shutdown.notified() => false,
-    };
-    // SHUTDOWN saved already; a signal saves here when save points are set.
-    if signalled {
-        crate::aof::before_exit(&server);
-    }
-    if signalled
-        && crate::persistence::has_save_points(&server)
-        && crate::persistence::save_before_exit(&server).is_err()
-    {
-        warn!("Error trying to save the DB. Exit anyway.");
-    }
-    info!("User requested shutdown...");
+    spawn_signal_listener(server.clone());
+    server.shutdown.notified().await;
     let unixsocket = server.config.read().get("unixsocket").to_string();
     if !unixsocket.is_empty() {
         info!("Removing the unix socket file.");
@@ -358,9 +333,37 @@ pub async fn serve(server: Arc<Server>, listeners: Vec<TcpListener>, unix: Optio
     info!("Ferrite is now ready to exit, bye bye...");
 }
 
-/// Periodic work Redis does in `serverCron`: the active expire cycle (then
-/// the tracking table's limit and BCAST invalidations of expired keys), and
-/// background saves (BGSAVE and `save` points).
+/// Hands SIGTERM and SIGINT to `shutdown::on_signal`, for as long as the
+/// process runs (a second SIGINT during a shutdown exits at once).
+fn spawn_signal_listener(server: Arc<Server>) {
+    use crate::shutdown::Signal;
+    use tokio::signal::unix::{signal, SignalKind};
+    let (term, int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!("Can't listen for shutdown signals: {e}");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let (mut term, mut int) = (term, int);
+        loop {
+            let signal = tokio::select! {
+                _ = term.recv() => Signal::Term,
+                _ = int.recv() => Signal::Int,
+            };
+            crate::shutdown::on_signal(&server, signal);
+        }
+    });
+}
+
+/// Periodic work Redis does in `serverCron`: a shutdown a signal asked for,
+/// the active expire cycle (then the tracking table's limit and BCAST
+/// invalidations of expired keys), and background saves (BGSAVE and `save`
+/// points).
 fn spawn_background_jobs(server: Arc<Server>) {
     crate::persistence::spawn_saver(server.clone());
     crate::aof::spawn_threads(server.clone());
@@ -375,6 +378,7 @@ fn spawn_background_jobs(server: Arc<Server>) {
                 return;
             }
             if !server.debug_pause_cron.load(Ordering::Relaxed) {
+                crate::shutdown::cron(&server);
                 // Redis's slow cycle: at most 25% of each period; none while
                 // clients are paused (the dataset stays as it is).
                 if !server.pause.is_paused() {

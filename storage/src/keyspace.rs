@@ -21,6 +21,7 @@ use crate::expiry::{ExpiryPolicy, ReplicaExpires, TrackedKey};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
+use crate::save_delay::SaveDelay;
 use crate::shard::{Entry, ShardAccess, ShardGuard};
 use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
@@ -191,6 +192,8 @@ pub struct Keyspace {
     expire_cursor: AtomicUsize,
     /// The BGSAVE snapshot in progress: shards are captured before use.
     snapshots: Snapshots,
+    /// `rdb-key-save-delay`, paced by snapshot walks and synchronous saves.
+    pub save_delay: SaveDelay,
 }
 
 impl Keyspace {
@@ -215,6 +218,7 @@ impl Keyspace {
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
+            save_delay: SaveDelay::default(),
         }
     }
 
@@ -311,13 +315,21 @@ impl Keyspace {
     /// The walk: every shard in (database, shard) order, `after_shard(db)`
     /// after each. A job a database swap completed meanwhile has nothing
     /// left to capture, but its keys are still handed out database by
-    /// database.
+    /// database. After each shard, with its lock released, the walk pauses
+    /// for `rdb-key-save-delay` per key it held, unless the job was hurried.
     fn walk_snapshot(&self, job: &SnapshotJob, mut after_shard: impl FnMut(usize)) {
         for db in 0..self.database_count {
             for index in 0..SHARD_COUNT {
                 if !job.is_complete() {
                     let read = self.read();
-                    read.lock_index(db, index).shard.complete_capture();
+                    let mut guard = read.lock_index(db, index);
+                    let keys = guard.len() as u64;
+                    guard.shard.complete_capture();
+                    drop(guard);
+                    drop(read);
+                    if !job.is_hurried() {
+                        self.save_delay.after_keys(keys);
+                    }
                 }
                 after_shard(db);
             }

@@ -23,6 +23,7 @@ mod listpack;
 mod packed;
 mod pattern;
 pub mod rdb;
+mod save_delay;
 mod set;
 mod shard;
 mod snapshot;
@@ -51,6 +52,7 @@ pub use keyspace::{
 pub use lfu::LfuParams;
 pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;
+pub use save_delay::SaveDelay;
 pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
 pub use snapshot::SnapshotJob;

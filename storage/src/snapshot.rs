@@ -57,6 +57,9 @@ pub struct SnapshotJob {
     databases: Vec<Mutex<DbChunk>>,
     /// Every shard was captured; no more capturing happens.
     complete: AtomicBool,
+    /// The walk goes on without `rdb-key-save-delay`'s pauses (its save was
+    /// abandoned: SHUTDOWN stops a BGSAVE).
+    hurried: AtomicBool,
 }
 
 /// The captured keys of one database, in RDB key encoding: one piece per
@@ -175,6 +178,7 @@ impl Snapshots {
             now_ms,
             databases: (0..databases).map(|_| Mutex::default()).collect(),
             complete: AtomicBool::new(false),
+            hurried: AtomicBool::new(false),
         });
         *self.job.lock() = Some(job.clone());
         self.active.store(true, Ordering::Release);
@@ -234,9 +238,27 @@ impl Snapshots {
     }
 }
 
+impl fmt::Debug for SnapshotJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotJob")
+            .field("epoch", &self.epoch)
+            .field("complete", &self.is_complete())
+            .finish()
+    }
+}
+
 impl SnapshotJob {
     pub fn is_complete(&self) -> bool {
         self.complete.load(Ordering::Acquire)
+    }
+
+    /// Makes the walk finish without pausing for `rdb-key-save-delay`.
+    pub fn hurry(&self) {
+        self.hurried.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_hurried(&self) -> bool {
+        self.hurried.load(Ordering::Relaxed)
     }
 
     /// The serialised keys of database `db` captured so far (removed from

@@ -289,7 +289,10 @@ fn run(server: &Server, job: &SnapshotJob, libraries: &[Bytes], generation: u64)
     let temp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
     let abandoned = || server.aof.generation.load(Ordering::SeqCst) != generation;
     crate::background::key_save_delay(server, abandoned);
-    // The snapshot always runs to its end: only then can another start.
+    // The delay above was this rewrite's (it stops when the rewrite is
+    // abandoned); the walk adds none. The snapshot always runs to its end:
+    // only then can another start.
+    job.hurry();
     server.keyspace.complete_snapshot(job);
     let aof = &server.aof;
     let stats = &aof.stats;

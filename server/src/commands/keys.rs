@@ -617,6 +617,9 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     parse_flush_mode(args)?;
+    // As Redis, a running BGSAVE is stopped: its file would hold what is
+    // being deleted.
+    crate::persistence::stop_background_save(ctx.server);
     let ks = ctx.keyspace();
     let all: Vec<usize> = (0..ks.database_count()).collect();
     ctx.server.watches.touch_flushed(&ks, &all);

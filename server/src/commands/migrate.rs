@@ -13,9 +13,41 @@ use bytes::Bytes;
 use ferrite_storage::encode_dump_payload;
 
 use crate::command::{is, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeySpec};
+use crate::key_spec::{flags::*, BeginSearch, FindKeys, KeyRef, KeySpec};
 use crate::migrate::Target;
 use crate::notify::class;
+
+/// MIGRATE's keys where its KEYS spec is incomplete (Redis's
+/// `migrateGetKeys`): the key argument, or every argument after KEYS when
+/// the key argument is empty (none when it is not: a syntax error MIGRATE
+/// reports itself), skipping AUTH's and AUTH2's values on the way.
+fn migrate_keys(args: &[Bytes]) -> Vec<KeyRef> {
+    let (mut first, mut count) = (3, 1);
+    let mut i = 6;
+    while i < args.len() {
+        if is(&args[i], "keys") {
+            if args[3].is_empty() {
+                first = i + 1;
+                count = args.len() - first;
+            } else {
+                count = 0;
+            }
+            break;
+        }
+        if is(&args[i], "auth") {
+            i += 1;
+        } else if is(&args[i], "auth2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    (first..first + count)
+        .map(|pos| KeyRef {
+            pos,
+            flags: RW | ACCESS | DELETE,
+        })
+        .collect()
+}
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, migrate)
     .key_specs(&[
@@ -33,6 +65,7 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, migrate)
             },
         ),
     ])
+    .key_finder(migrate_keys)
     .flags(&["write"])
     .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
     .doc(

@@ -67,11 +67,24 @@ fn check_can_sync(ctx: &Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// A filtered snapshot is only sent diskless (Redis never writes one to
+/// disk), so the replica must read `$EOF:` transfers.
+fn check_filter_capa(ctx: &Ctx<'_>) -> CmdResult {
+    let repl = &ctx.client.repl;
+    if (repl.exclude_data || repl.exclude_functions) && !repl.capa_eof {
+        return Err(CmdError::msg(
+            "ERR Filtered replica requires EOF capability",
+        ));
+    }
+    Ok(())
+}
+
 fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.repl.is_master || ctx.client.repl.deferred.is_some() {
         return Ok(());
     }
     check_can_sync(ctx)?;
+    check_filter_capa(ctx)?;
     ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest { psync: None }));
     Ok(())
 }
@@ -84,6 +97,7 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         accept_failover(ctx, &args[1])?;
     }
     check_can_sync(ctx)?;
+    check_filter_capa(ctx)?;
     let offset = parse_i64(&args[2])?;
     ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
         psync: Some((text(&args[1]), offset)),
@@ -134,6 +148,31 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.client.repl.capa_psync2 = true;
             } else if is(value, "eof") {
                 ctx.client.repl.capa_eof = true;
+            }
+        } else if is(option, "rdb-only") {
+            let rdb_only = parse_i64(value)?;
+            if !(0..=1).contains(&rdb_only) {
+                return Err(CmdError::msg(
+                    "ERR value is out of range, value must between 0 and 1",
+                ));
+            }
+            ctx.client.repl.rdb_only = rdb_only == 1;
+        } else if is(option, "rdb-filter-only") {
+            // Only the "functions" filter exists (Redis 7.0): everything else
+            // is left out of the snapshot.
+            let filters = ferrite_resp::split_args(value)
+                .ok_or_else(|| CmdError::msg("ERR Missing rdb-filter-only values"))?;
+            let repl = &mut ctx.client.repl;
+            repl.exclude_data = true;
+            repl.exclude_functions = true;
+            for filter in &filters {
+                if !is(filter, "functions") {
+                    return Err(CmdError::msg(format!(
+                        "ERR Unsupported rdb-filter-only option: {}",
+                        text(filter)
+                    )));
+                }
+                repl.exclude_functions = false;
             }
         } else if is(option, "ack") || is(option, "getack") {
             // Only meaningful on a replica link, which handles them itself.

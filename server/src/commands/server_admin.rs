@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrite_storage::{encode_dump_payload, Entry};
+use ferrite_storage::{encode_dump_payload, Entry, StringValue, Value};
 
 use crate::command::{is, parse_f64, parse_i64, text, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::config::{self, find};
@@ -343,41 +343,34 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first with SAVE, or
-/// by default when save points are configured; a failed save keeps the
-/// server running unless FORCE is given.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: `shutdown::shutdown`
+/// (saves first with SAVE, or by default when save points are configured;
+/// a failed save keeps the server running unless FORCE is given), or ABORT
+/// of a shutdown a signal asked for.
 fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
+    let mut flags = crate::shutdown::ShutdownFlags::default();
+    let mut abort = false;
     for arg in &args[1..] {
-        if is(arg, "save") {
-            save = true;
-        } else if is(arg, "nosave") {
-            nosave = true;
-        } else if is(arg, "abort") {
+        if is(arg, "abort") {
             abort = true;
-        } else if is(arg, "force") {
-            force = true;
-        } else if !is(arg, "now") {
+        } else if !flags.set(arg) {
             return Err(CmdError::Syntax);
         }
     }
-    if (save && nosave) || (abort && args.len() > 2) {
+    let any_flag = flags != crate::shutdown::ShutdownFlags::default();
+    if (abort && any_flag) || (flags.save && flags.nosave) {
         return Err(CmdError::Syntax);
     }
     if abort {
+        if crate::shutdown::abort(ctx.server) {
+            ctx.out.ok();
+            return Ok(());
+        }
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
-    tracing::warn!("User requested shutdown...");
-    let wants_save = save || (!nosave && crate::persistence::has_save_points(ctx.server));
-    if wants_save && crate::persistence::save_before_exit(ctx.server).is_err() {
-        if !force {
-            tracing::warn!("Error trying to save the DB, can't exit.");
-            return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
-        }
-        tracing::warn!("Error trying to save the DB. Exit anyway.");
+    if crate::shutdown::shutdown(ctx.server, flags).is_err() {
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
-    crate::aof::before_exit(ctx.server);
-    ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
 }
@@ -685,6 +678,13 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         ("pause-cron", 3) => set_debug_flag(ctx, |s| &s.debug_pause_cron, &args[2])?,
         ("object", 3) => debug_object(ctx, &args[2])?,
+        ("populate", 3..=5) => debug_populate(ctx, &args[2..])?,
+        ("segfault", _) => {
+            // Redis writes through a pointer it made invalid; raising the
+            // signal reaches the same crash report (crash.rs).
+            // SAFETY: raise only delivers a signal to this process.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
         ("aof-flush-sleep", 3) => {
@@ -749,6 +749,10 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Write <message> to the server log.",
                 "OBJECT <key>",
                 "    Show low level info about the <key> and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas.",
                 "PAUSE-CRON <0|1>",
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
@@ -763,6 +767,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Accepted for compatibility: large list elements are always stored apart.",
                 "REPLICATE <string>",
                 "    Replicates the provided string to replicas, allowing data divergence.",
+                "SEGFAULT",
+                "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background.",
                 "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
@@ -773,6 +779,46 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ),
         _ => return Err(CmdError::subcommand_syntax(args)),
     }
+    Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: string keys `<prefix>:<n>` (prefix
+/// `key` by default) for n below count, each `value:<n>` cut or zero-padded
+/// to `size` bytes when given, skipping keys that exist, as Redis's. Like
+/// Redis it feeds nothing to replicas and sends no keyspace events.
+fn debug_populate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let positive = |arg: &Bytes| {
+        parse_i64(arg)?
+            .try_into()
+            .map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))
+    };
+    let count: u64 = positive(&args[0])?;
+    let prefix: &[u8] = args.get(1).map_or(b"key", |p| p);
+    let size: u64 = args.get(2).map(positive).transpose()?.unwrap_or(0);
+    if size > super::strings::max_string_len(ctx) {
+        return Err(CmdError::msg(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    let size = size as usize;
+    let ks = ctx.keyspace();
+    for n in 0..count {
+        let name = [prefix, b":", n.to_string().as_bytes()].concat();
+        let key = ks.key(&name);
+        let mut shard = ks.lock(ctx.client.db, &key);
+        if shard.contains(&key) {
+            continue;
+        }
+        let mut value = format!("value:{n}").into_bytes();
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        shard.insert(
+            &key,
+            Entry::new(Value::String(StringValue::from_bytes(&value))),
+        );
+    }
+    ctx.out.ok();
     Ok(())
 }
 

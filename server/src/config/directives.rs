@@ -39,6 +39,8 @@ pub enum Kind {
     KeyspaceEvents,
     /// `latency-tracking-info-percentiles`: numbers in [0, 100], or empty.
     Percentiles,
+    /// `shutdown-on-sigterm`/`-sigint`: `default`, or some of `save nosave now force`.
+    ShutdownFlags,
 }
 
 /// Whether the server acts on the directive yet.
@@ -332,7 +334,7 @@ pub const DIRECTIVES: &[Directive] = &[
         accepted("busy-reply-threshold", int(0, MAX), "5000"),
         &["lua-time-limit"],
     ),
-    accepted("protected-mode", YES_NO_BOOL, "yes"),
+    d("protected-mode", YES_NO_BOOL, "yes", true),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
     accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
     alias(
@@ -365,6 +367,34 @@ pub const DIRECTIVES: &[Directive] = &[
     d("hll-sparse-max-bytes", mem(0, MAX), "3000", true),
     d("stream-node-max-entries", int(0, MAX), "100", true),
     d("stream-node-max-bytes", mem(0, MAX), "4096", true),
+    d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    d("shutdown-on-sigint", Kind::ShutdownFlags, "default", true),
+    d("shutdown-on-sigterm", Kind::ShutdownFlags, "default", true),
+    // Not acted on: SHUTDOWN does not wait for lagging replicas (see shutdown.rs).
+    accepted("shutdown-timeout", int(0, i32::MAX as i64), "10"),
+    d("bind-source-addr", Kind::Text, "", true),
+    // Not acted on: the RDB file is loaded before clients are served, so
+    // there is no loading phase to slow down or to serve events in.
+    accepted("key-load-delay", int(i32::MIN as i64, i32::MAX as i64), "0"),
+    accepted(
+        "loading-process-events-interval-bytes",
+        int(1024, i32::MAX as i64),
+        "2097152",
+    ),
+];
+
+/// Redis's HIDDEN_CONFIG directives (for tests and debugging): CONFIG GET
+/// lists them only when asked for by their exact name, never for a pattern.
+pub const HIDDEN: &[&str] = &[
+    "use-exit-on-panic",
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "loading-process-events-interval-bytes",
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {

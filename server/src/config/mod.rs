@@ -71,10 +71,17 @@ impl Config {
         self.get(name) == "yes"
     }
 
-    /// Directives whose name (or alias) matches the glob, as CONFIG GET lists them.
+    /// Directives whose name (or alias) matches the glob, as CONFIG GET lists
+    /// them (a hidden one only for its exact name).
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
         let mut found = Vec::new();
         for directive in DIRECTIVES {
+            if directives::HIDDEN.contains(&directive.name) {
+                if pattern.eq_ignore_ascii_case(directive.name.as_bytes()) {
+                    found.push((directive.name, self.get(directive.name)));
+                }
+                continue;
+            }
             if glob_match(pattern, directive.name.as_bytes(), true) {
                 found.push((directive.name, self.get(directive.name)));
             }
@@ -169,6 +176,7 @@ fn canonical_value(
             .map(crate::notify::format_flags)
             .ok_or_else(|| crate::notify::INVALID_CLASS.to_string()),
         Kind::Percentiles => parse_percentiles(args),
+        Kind::ShutdownFlags => crate::shutdown::ShutdownFlags::canonical(args),
     }
 }
 

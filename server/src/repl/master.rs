@@ -99,17 +99,37 @@ async fn run_link(
             "Partial resynchronization request from {name} accepted. Sending {pending} bytes of backlog starting from offset {offset}."
         );
     }
+    // A filtered snapshot is always sent diskless, as Redis never writes one to disk.
+    let filter = SnapshotFilter {
+        data: !client.repl.exclude_data,
+        functions: !client.repl.exclude_functions,
+    };
+    let filtered = !filter.data || !filter.functions;
     let diskless = continued.is_none()
         && client.repl.capa_eof
-        && server.config.read().get_bool("repl-diskless-sync");
+        && (filtered || server.config.read().get_bool("repl-diskless-sync"));
     if continued.is_none() {
-        full_sync(server, stream, request, name, id, diskless).await?;
+        full_sync(server, stream, request, name, id, diskless, filter).await?;
+    }
+    if client.repl.rdb_only {
+        info!("RDB transfer completed, rdb only replica ({name}) should be disconnected asap");
+        return Ok(());
     }
     let link = LinkMode {
         acks: request.psync.is_some(),
         stream_on_ack: diskless,
     };
     stream_to_replica(server, stream, client, link, name).await
+}
+
+/// What a full sync's snapshot holds (REPLCONF rdb-filter-only leaves
+/// parts out).
+#[derive(Debug, Clone, Copy)]
+struct SnapshotFilter {
+    /// The keys.
+    data: bool,
+    /// The function libraries.
+    functions: bool,
 }
 
 /// How the stream part of a link behaves.
@@ -155,6 +175,7 @@ async fn full_sync(
     name: &str,
     id: u64,
     diskless: bool,
+    filter: SnapshotFilter,
 ) -> std::io::Result<()> {
     let repl = &server.replication;
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
@@ -197,9 +218,12 @@ async fn full_sync(
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
             .await?;
     }
-    let (job, libraries) = job;
+    let (job, mut libraries) = job;
+    if !filter.functions {
+        libraries.clear();
+    }
     if diskless {
-        stream_snapshot(server, stream, job, libraries, id).await?;
+        stream_snapshot(server, stream, job, libraries, id, filter.data).await?;
         repl.log.set_state(id, ReplicaState::Online);
         info!(
             "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
@@ -235,12 +259,14 @@ const STREAMED_PIECES_IN_FLIGHT: usize = 16;
 /// mark. The file is never held whole: memory stays bounded and the transfer
 /// overlaps the walk. A replica that goes away mid-way only stops the
 /// sending; the walk still completes the snapshot, which must end.
+/// Without `with_keys` (rdb-filter-only) the file has no keys.
 async fn stream_snapshot(
     server: &Arc<Server>,
     stream: &mut impl ClientIo,
     job: Arc<SnapshotJob>,
     libraries: Vec<Bytes>,
     id: u64,
+    with_keys: bool,
 ) -> std::io::Result<()> {
     let mark = crate::server::random_hex(40);
     server.replication.log.set_state(id, ReplicaState::SendBulk);
@@ -255,8 +281,11 @@ async fn stream_snapshot(
         // A send fails only once the link stopped reading: the walk goes on.
         let send = |piece| drop(pieces.blocking_send(piece));
         send(header);
+        // Without keys the walk still runs: it ends the snapshot.
         walker.keyspace.stream_snapshot(&job, |db, piece| {
-            file.keys(db, None, piece, send);
+            if with_keys {
+                file.keys(db, None, piece, send);
+            }
         });
         send(file.finish());
     })?;

@@ -196,6 +196,13 @@ pub struct ClientRepl {
     pub capa_psync2: bool,
     /// REPLCONF capa eof: it reads `$EOF:<mark>` (diskless) snapshots.
     pub capa_eof: bool,
+    /// REPLCONF rdb-only 1: it wants the snapshot and no stream after it
+    /// (redis-cli --rdb); the link closes once the snapshot is sent.
+    pub rdb_only: bool,
+    /// REPLCONF rdb-filter-only: what the snapshot leaves out (Redis's
+    /// `SLAVE_REQ_RDB_EXCLUDE_DATA` / `_FUNCTIONS`).
+    pub exclude_data: bool,
+    pub exclude_functions: bool,
     /// What the connection does once the current reply is written.
     pub deferred: Option<Deferred>,
 }

@@ -202,8 +202,11 @@ async fn run(server: Arc<Server>, generation: u64) {
         update(&server, generation, |l| l.state = LinkState::Connecting);
         info!("Connecting to MASTER {host}:{port}");
         let patience = Patience::of(&server, HANDSHAKE_TIMEOUT);
-        let connect =
-            tokio::time::timeout(patience.limit, TcpStream::connect((host.as_str(), port)));
+        let source = server.config.read().get("bind-source-addr").to_string();
+        let connect = tokio::time::timeout(
+            patience.limit,
+            crate::outgoing::connect(&source, &host, port),
+        );
         match connect
             .await
             .unwrap_or_else(|_| Err(std::io::Error::other(patience.message)))

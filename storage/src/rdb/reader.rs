@@ -210,7 +210,9 @@ fn check_crc(
     if computed != stored {
         return Err(RdbError {
             offset: covered,
-            message: format!("Wrong RDB checksum expected: ({computed:x}) but got ({stored:x})"),
+            message: format!(
+                "Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}): RDB CRC error"
+            ),
         });
     }
     Ok(true)

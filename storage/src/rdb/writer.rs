@@ -40,6 +40,7 @@ pub fn write<C: AsRef<[u8]>>(
 pub struct RdbFile {
     pieces: Vec<Vec<u8>>,
     len: usize,
+    keys: u64,
 }
 
 impl RdbFile {
@@ -55,6 +56,11 @@ impl RdbFile {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many keys the file holds.
+    pub fn keys(&self) -> u64 {
+        self.keys
     }
 
     /// The pieces, to be sent or written one after another.
@@ -92,6 +98,7 @@ pub(crate) fn assemble<C: AsRef<[u8]>>(
         if chunk.keys == 0 {
             continue;
         }
+        file.keys += chunk.keys;
         let counts = Some((chunk.keys, chunk.volatile));
         for piece in chunk.pieces {
             stream.keys(index, counts, piece, |piece| file.push(piece));
