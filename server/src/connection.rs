@@ -151,10 +151,22 @@ async fn serve_client(
             }
             match deferred {
                 Some(Deferred::Sync(request)) => {
-                    stream.write_all(out.as_bytes()).await?;
-                    let server = server.clone();
-                    return crate::repl::master::serve_replica(server, stream, client, request)
-                        .await;
+                    match crate::repl::master::prepare_sync(server, client, &request).await {
+                        Ok(()) => {
+                            stream.write_all(out.as_bytes()).await?;
+                            let server = server.clone();
+                            return crate::repl::master::serve_replica(
+                                server, stream, client, request,
+                            )
+                            .await;
+                        }
+                        Err(refusal) => {
+                            out.error(refusal);
+                            server
+                                .stats
+                                .record_error(refusal.split(' ').next().unwrap_or("ERR"));
+                        }
+                    }
                 }
                 Some(Deferred::Wait {
                     replicas,

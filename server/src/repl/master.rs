@@ -30,6 +30,34 @@ use crate::server::Server;
 pub struct SyncRequest {
     /// PSYNC's replid and offset; `None` for the old SYNC (no +FULLRESYNC line).
     pub psync: Option<(String, i64)>,
+    /// `PSYNC ... FAILOVER`: this replica's master asks it to take over.
+    pub take_over: bool,
+}
+
+/// Redis's refusal of a (P)SYNC while this server fails over.
+pub const FAILING_OVER: &str = "NOMASTERLINK Can't SYNC while failing over";
+
+/// What a (P)SYNC the command accepted does before the link starts: for
+/// `PSYNC ... FAILOVER` the replica becomes a master first (applying what
+/// its master sent, `replica::take_over`); then, as Redis checks after
+/// that switch, a server failing over itself refuses it. The error is the
+/// reply to send instead.
+pub async fn prepare_sync(
+    server: &Server,
+    client: &ClientState,
+    request: &SyncRequest,
+) -> Result<(), &'static str> {
+    if request.take_over {
+        super::replica::take_over(server).await;
+        info!(
+            "MASTER MODE enabled (failover request from '{}')",
+            client.handle.info_line()
+        );
+        if super::failover::phase(server) != super::failover::Phase::None {
+            return Err(FAILING_OVER);
+        }
+    }
+    Ok(())
 }
 
 /// How often a replica link wakes to check that it was not dropped.

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::failover;
@@ -66,6 +67,9 @@ pub struct MasterLink {
     pub db: usize,
     /// The master client's handle while connected (killed to drop the link).
     pub client: Option<Arc<ClientHandle>>,
+    /// While the stream is applied: asks the link to apply what it has
+    /// received so far (`catch_up`), answering on the oneshot.
+    pub catch_up: Option<mpsc::UnboundedSender<oneshot::Sender<()>>>,
 }
 
 /// Distinguishes link tasks: a task whose generation is no longer current stops.
@@ -111,6 +115,7 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         master_replid: cached_replid,
         db: 0,
         client: None,
+        catch_up: None,
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
@@ -170,6 +175,32 @@ pub fn promote(server: &Server, order_held: bool) {
     server.keyspace.stats().expired_log.set_enabled(true);
 }
 
+/// `PSYNC <replid> <offset> FAILOVER` from this replica's master: applies
+/// every byte of the stream the link has received (the old master wrote
+/// them before it asked), then becomes a master. Single-threaded Redis
+/// reads its master's socket before it gets to a new connection's PSYNC;
+/// here the link task runs apart from the connection that received the
+/// PSYNC, and promoting without asking it first would leave out the old
+/// master's last writes, so neither it nor its other replicas could
+/// continue partially (`sync_partial_ok` would not rise). Nothing is
+/// waited for beyond what the socket already holds, as in Redis.
+pub async fn take_over(server: &Server) {
+    let catch_up = server
+        .replication
+        .master
+        .lock()
+        .as_ref()
+        .and_then(|l| l.catch_up.clone());
+    if let Some(catch_up) = catch_up {
+        let (done, applied) = oneshot::channel();
+        // A link that ended meanwhile drops the request: nothing to apply.
+        if catch_up.send(done).is_ok() {
+            let _ = applied.await;
+        }
+    }
+    promote(server, false);
+}
+
 fn current(generation: u64) -> bool {
     GENERATION.load(Ordering::SeqCst) == generation
 }
@@ -223,6 +254,7 @@ async fn run(server: Arc<Server>, generation: u64) {
         }
         update(&server, generation, |l| {
             l.client = None;
+            l.catch_up = None;
             if l.state != LinkState::Connect {
                 l.down_since = Some(Instant::now());
             }
@@ -542,14 +574,21 @@ async fn apply_stream(
         .as_ref()
         .map_or(0, |l| l.db);
     client.select(db);
+    let (catch_up, mut catch_up_requests) = mpsc::unbounded_channel();
     let connected = update(server, generation, |l| {
         l.state = LinkState::Connected;
         l.down_since = None;
         l.last_io = Some(Instant::now());
         l.client = Some(handle.clone());
+        l.catch_up = Some(catch_up);
     });
     let result = if connected {
-        apply_loop(server, &mut stream, &mut buf, &mut client, generation).await
+        let link = Link {
+            stream: &mut stream,
+            buf: &mut buf,
+            catch_up: &mut catch_up_requests,
+        };
+        apply_loop(server, link, &mut client, generation).await
     } else {
         Ok(()) // REPLICAOF replaced this link meanwhile
     };
@@ -558,13 +597,26 @@ async fn apply_stream(
     result
 }
 
+/// The master's connection as the stream loop reads it.
+struct Link<'a> {
+    stream: &'a mut TcpStream,
+    /// Received bytes not yet parsed.
+    buf: &'a mut BytesMut,
+    /// `take_over`'s requests to apply everything received.
+    catch_up: &'a mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+}
+
 async fn apply_loop(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
+    link: Link<'_>,
     client: &mut ClientState,
     generation: u64,
 ) -> std::io::Result<()> {
+    let Link {
+        stream,
+        buf,
+        catch_up,
+    } = link;
     let handle = client.handle.clone();
     let mut parser = RequestParser::new();
     let mut out = ReplyWriter::new(Protocol::Resp2);
@@ -580,6 +632,10 @@ async fn apply_loop(
     // paused replica keeps reading its master's stream but applies none of
     // it meanwhile, as Redis postpones its master client too.
     let mut postponed: Option<(Vec<Bytes>, PostponedGuard<'_>)> = None;
+    // Catch-up requests answered once what was received is applied, and
+    // whether the master closed the link meanwhile.
+    let mut caught_up: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut closed = false;
     loop {
         loop {
             let request = match postponed.take() {
@@ -617,6 +673,12 @@ async fn apply_loop(
                 update(server, generation, |l| l.reploff += applied.len() as i64);
             }
         }
+        for done in caught_up.drain(..) {
+            let _ = done.send(());
+        }
+        if closed {
+            return Ok(());
+        }
         tokio::select! {
             _ = handle.killed() => return Ok(()),
             _ = server.pause.changed(), if postponed.is_some() => {}
@@ -630,18 +692,63 @@ async fn apply_loop(
                 }
                 send_ack(server, stream).await?;
             }
+            Some(done) = catch_up.recv() => {
+                let read;
+                (read, closed) = read_received(stream, buf)?;
+                if read > 0 {
+                    last_io = received(server, generation, &mut raw, buf, read);
+                }
+                caught_up.push(done);
+            }
             read = stream.read_buf(buf) => {
                 let read = read?;
                 if read == 0 {
                     return Ok(());
                 }
-                raw.extend_from_slice(&buf[buf.len() - read..]);
-                last_io = Instant::now();
-                update(server, generation, |l| {
-                    l.read_reploff += read as i64;
-                    l.last_io = Some(last_io);
-                });
+                last_io = received(server, generation, &mut raw, buf, read);
             }
+        }
+    }
+}
+
+/// Counts the last `read` bytes of `buf` as received from the master
+/// (kept in `raw` to forward once applied); returns the time of the read.
+fn received(
+    server: &Server,
+    generation: u64,
+    raw: &mut BytesMut,
+    buf: &BytesMut,
+    read: usize,
+) -> Instant {
+    raw.extend_from_slice(&buf[buf.len() - read..]);
+    let now = Instant::now();
+    update(server, generation, |l| {
+        l.read_reploff += read as i64;
+        l.last_io = Some(now);
+    });
+    now
+}
+
+/// Reads what the master's socket already holds, without waiting, and
+/// whether the master closed it. The socket is read directly: tokio's
+/// readiness may not have seen those bytes yet (a process resumed after
+/// SIGSTOP), and `try_read` trusts it. The master pauses its writes while
+/// it fails over, so this ends once the socket is empty.
+fn read_received(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<(usize, bool)> {
+    use std::io::Read;
+    let socket = socket2::SockRef::from(stream);
+    let mut chunk = [0u8; 16 * 1024];
+    let mut total = 0;
+    loop {
+        match (&*socket).read(&mut chunk) {
+            Ok(0) => return Ok((total, true)),
+            Ok(read) => {
+                buf.extend_from_slice(&chunk[..read]);
+                total += read;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok((total, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
