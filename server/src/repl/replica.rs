@@ -92,16 +92,20 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         }
     }
     let was_master = !repl.is_replica();
-    let (cached_replid, reploff) = if was_master {
+    let (cached_replid, reploff, db) = if was_master {
         // Redis's replicationCacheMasterUsingMyself: our own history is
         // what the new master may continue.
         let status = repl.log.status();
-        (Some(status.ids.replid), status.master_repl_offset as i64)
+        (Some(status.ids.replid), status.master_repl_offset as i64, 0)
     } else {
+        // The cached master: where its stream stands, and the database it
+        // had selected, which a partial resync continues in (the stream
+        // selects again only when the database changes).
         let link = master.as_ref();
         (
             link.and_then(|l| l.master_replid.clone()),
             link.map_or(-1, |l| l.reploff),
+            link.map_or(0, |l| l.db),
         )
     };
     *master = Some(MasterLink {
@@ -113,7 +117,7 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         reploff,
         read_reploff: reploff,
         master_replid: cached_replid,
-        db: 0,
+        db,
         client: None,
         catch_up: None,
     });
@@ -142,10 +146,14 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
 /// with SIGSTOP and expect WAIT to count them out).
 pub fn spawn_supervisor(server: Arc<Server>) {
     tokio::task::spawn_local(async move {
+        // Two REPLICAOFs in quick succession wake it twice (a permit is
+        // stored) for one generation: that generation gets one link only.
+        let mut spawned = 0;
         loop {
             server.replication.link_requested.notified().await;
             let generation = server.replication.start_link.load(Ordering::SeqCst);
-            if current(generation) {
+            if current(generation) && generation != spawned {
+                spawned = generation;
                 tokio::task::spawn_local(run(server.clone(), generation));
             }
         }
@@ -592,7 +600,6 @@ async fn apply_stream(
     } else {
         Ok(()) // REPLICAOF replaced this link meanwhile
     };
-    update(server, generation, |l| l.db = client.db);
     server.clients.unregister(handle.id);
     result
 }
@@ -638,6 +645,11 @@ async fn apply_loop(
     let mut closed = false;
     loop {
         loop {
+            // A link REPLICAOF replaced applies nothing more: the new one
+            // continues from the offset this one counted.
+            if !current(generation) {
+                return Ok(());
+            }
             let request = match postponed.take() {
                 Some((request, _waiting)) => request,
                 None => {
@@ -670,7 +682,10 @@ async fn apply_loop(
             if client.multi.is_none() {
                 let applied = raw.split_to(pending);
                 server.replication.log.feed_raw(&applied);
-                update(server, generation, |l| l.reploff += applied.len() as i64);
+                update(server, generation, |l| {
+                    l.reploff += applied.len() as i64;
+                    l.db = client.db;
+                });
             }
         }
         for done in caught_up.drain(..) {
