@@ -704,3 +704,94 @@ fn a_replica_gone_mid_transfer_leaves_the_snapshot_finished() {
     let reply: String = redis::cmd("BGSAVE").query(&mut con).expect("bgsave");
     assert_eq!(reply, "Background saving started");
 }
+
+/// A replica pointed at another master and back continues its master's
+/// stream partially in the database that stream had selected: the master
+/// selects again only when its database changes. (It applied the rest in
+/// database 0.) The two REPLICAOFs follow each other at once, which also
+/// started two links for the second master (two partial resyncs, the
+/// stream applied twice).
+#[test]
+fn a_partial_resync_after_replicaof_elsewhere_continues_in_the_selected_db() {
+    let (master, replica) = master_and_replica();
+    let mut db9 = redis::Client::open(format!("redis://127.0.0.1:{}/9", master.port))
+        .expect("client")
+        .get_connection()
+        .expect("connection");
+    redis::cmd("SET")
+        .arg("k")
+        .arg("before")
+        .query::<()>(&mut db9)
+        .expect("set");
+    wait_in_sync(master.port, replica.port);
+    let nowhere = common::free_port().to_string();
+    cmd(replica.port, &["REPLICAOF", "127.0.0.1", &nowhere]);
+    redis::cmd("SET")
+        .arg("k")
+        .arg("after")
+        .query::<()>(&mut db9)
+        .expect("set");
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(field(&info(master.port, "stats"), "sync_partial_ok"), "1");
+    assert_eq!(contents(replica.port), contents(master.port));
+}
+
+/// Replicas asking for a diskless sync together share one snapshot: with
+/// `repl-diskless-sync-max-replicas 2` the second's arrival starts it (the
+/// delay would be an hour), both get the same `+FULLRESYNC` offset and
+/// EOF mark, and INFO counts one snapshot in `rdb_bgsave_in_progress`
+/// while `rdb-key-save-delay` keeps it running.
+#[test]
+fn replicas_that_wait_together_share_one_diskless_snapshot() {
+    let master = Server::start_with(&[
+        "--repl-diskless-sync-delay",
+        "3600",
+        "--repl-diskless-sync-max-replicas",
+        "2",
+    ]);
+    for i in 0..10 {
+        cmd(master.port, &["SET", &format!("k{i}"), "v"]);
+    }
+    let handshake = |raw: &mut common::RawConnection| {
+        raw.send(b"REPLCONF capa eof capa psync2\r\n");
+        assert_eq!(raw.read_line(), "+OK");
+        raw.send(b"PSYNC ? -1\r\n");
+    };
+    let mut first = master.raw();
+    handshake(&mut first);
+    common::wait_until("the first replica to wait", || {
+        field(&info(master.port, "replication"), "slave0").contains("state=wait_bgsave")
+    });
+    assert_eq!(
+        field(&info(master.port, "persistence"), "rdb_bgsave_in_progress"),
+        "0"
+    );
+    cmd(
+        master.port,
+        &["CONFIG", "SET", "rdb-key-save-delay", "200000"],
+    );
+    let mut second = master.raw();
+    handshake(&mut second);
+    let fullresync = |raw: &mut common::RawConnection| loop {
+        let line = raw.read_line();
+        let line = line.trim_start_matches('\n');
+        if !line.is_empty() {
+            return line.to_string();
+        }
+    };
+    let (a, b) = (fullresync(&mut first), fullresync(&mut second));
+    assert!(a.starts_with("+FULLRESYNC "), "{a}");
+    assert_eq!(a, b);
+    assert_eq!(
+        field(&info(master.port, "persistence"), "rdb_bgsave_in_progress"),
+        "1"
+    );
+    let (a, b) = (first.read_line(), second.read_line());
+    assert!(a.starts_with("$EOF:"), "{a}");
+    assert_eq!(a, b);
+    cmd(master.port, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+}

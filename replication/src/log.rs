@@ -255,7 +255,6 @@ impl ReplicationLog {
         let next = inner.offset + 1;
         let now = Instant::now();
         let limit = inner.limit;
-        let mut keep_from: Option<u64> = None;
         for replica in inner.replicas.iter_mut() {
             let Some(cursor) = replica.cursor else {
                 continue;
@@ -267,14 +266,30 @@ impl ReplicationLog {
                 );
                 replica.dropped = true;
                 replica.cursor = None;
-                continue;
             }
-            keep_from = Some(keep_from.map_or(cursor, |k| k.min(cursor)));
         }
+        Self::trim_locked(inner);
+        self.fed.send_replace(inner.offset);
+    }
+
+    /// Trims the backlog to its size, keeping what an attached replica
+    /// still needs (the buffer Redis 7.0 shares between the backlog and its
+    /// replicas shrinks once no replica holds its oldest blocks).
+    fn trim_locked(inner: &mut Inner) {
+        let keep_from = inner.replicas.iter().filter_map(|r| r.cursor).min();
         if let Some(backlog) = inner.backlog.as_mut() {
             backlog.trim(keep_from);
         }
-        self.fed.send_replace(inner.offset);
+    }
+
+    /// Bytes allocated for the replication buffer, which the backlog and
+    /// the replicas' pending output share (INFO `mem_total_replication_buffers`).
+    pub fn buffer_memory(&self) -> usize {
+        self.inner
+            .lock()
+            .backlog
+            .as_ref()
+            .map_or(0, Backlog::allocated)
     }
 
     /// A replica link starts (SYNC/PSYNC received).
@@ -288,6 +303,7 @@ impl ReplicationLog {
     pub fn remove_replica(&self, id: u64) {
         let mut inner = self.inner.lock();
         inner.replicas.retain(|r| r.id != id);
+        Self::trim_locked(&mut inner);
         if inner.replicas.is_empty() {
             inner.no_replicas_since = Some(Instant::now());
         }

@@ -101,8 +101,10 @@ impl Persistence {
         true
     }
 
-    /// INFO's persistence section, in Redis's field order.
-    pub fn info(&self, out: &mut String) {
+    /// INFO's persistence section, in Redis's field order. A full sync's
+    /// snapshot (`replication_snapshot`) counts as a background save in
+    /// `rdb_bgsave_in_progress`, as Redis's RDB child does for a SYNC.
+    pub fn info(&self, out: &mut String, replication_snapshot: bool) {
         let running = self.bgsave_in_progress();
         let current = if running {
             now_s().saturating_sub(self.bgsave_started_s.load(Ordering::Relaxed)) as i64
@@ -122,7 +124,10 @@ impl Persistence {
                 "rdb_changes_since_last_save",
                 self.changes_since_last_save().to_string(),
             ),
-            ("rdb_bgsave_in_progress", (running as u8).to_string()),
+            (
+                "rdb_bgsave_in_progress",
+                ((running || replication_snapshot) as u8).to_string(),
+            ),
             ("rdb_last_save_time", self.last_save_s().to_string()),
             (
                 "rdb_last_bgsave_status",

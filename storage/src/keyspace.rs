@@ -172,6 +172,8 @@ pub struct Keyspace {
     database_count: usize,
     /// Collection encoding thresholds (CONFIG SET changes them).
     pub encoding_limits: EncodingLimitsCell,
+    /// `rdb-key-save-delay` and `key-load-delay` (CONFIG SET changes them).
+    pub debug_delays: crate::DebugDelays,
     /// Who hears about keys appearing and expiring (keyspace notifications).
     pub events: KeyEvents,
     hasher: RandomState,
@@ -188,6 +190,7 @@ impl Keyspace {
         Keyspace {
             database_count: databases,
             encoding_limits: EncodingLimitsCell::default(),
+            debug_delays: crate::DebugDelays::default(),
             events: KeyEvents::default(),
             gate: RwLock::new((0..databases).map(|_| Db::default()).collect()),
             hasher: RandomState::new(),
@@ -261,6 +264,11 @@ impl Keyspace {
         )
     }
 
+    /// Whether a snapshot (a BGSAVE's or a full sync's) is being taken.
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshots.is_active()
+    }
+
     /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a
     /// full sync): now on a master, where they are gone for every reader;
     /// 0 (none) on a replica, which keeps the keys its master has not
@@ -301,7 +309,9 @@ impl Keyspace {
             for index in 0..SHARD_COUNT {
                 if !job.is_complete() {
                     let read = self.read();
-                    read.lock_index(db, index).shard.complete_capture();
+                    let saved = read.lock_index(db, index).shard.complete_capture();
+                    drop(read);
+                    self.debug_delays.after_saving(saved);
                 }
                 after_shard(db);
             }
@@ -402,7 +412,9 @@ impl Keyspace {
         let now = now_ms();
         let keep_expired = self.stats.is_replica();
         let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
+        let mut expired = Vec::new();
         let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
+            self.debug_delays.after_loading_key();
             let Some(db) = databases.get(parsed.db) else {
                 return Err(format!(
                     "FATAL: Data file was created with a Redis server configured to handle more than {count} databases"
@@ -411,6 +423,7 @@ impl Keyspace {
             let expire_at = match parsed.expire_at_ms {
                 Some(at) if at <= now as i64 && !keep_expired => {
                     keys_expired += 1;
+                    expired.push((parsed.db, parsed.key));
                     return Ok(());
                 }
                 Some(at) => Some(at as u64),
@@ -444,6 +457,7 @@ impl Keyspace {
             databases,
             keys_loaded,
             keys_expired,
+            expired,
             summary,
         })
     }
@@ -543,6 +557,9 @@ pub struct LoadedRdb {
     pub keys_loaded: u64,
     /// Keys whose expiry had passed: dropped, as a master's loader does.
     pub keys_expired: u64,
+    /// Those keys (database, name), which a master starting up feeds its
+    /// replicas as DEL (Redis's `RDBFLAGS_FEED_REPL`).
+    pub expired: Vec<(usize, Vec<u8>)>,
     pub summary: RdbSummary,
 }
 

@@ -7,6 +7,7 @@
 
 pub mod bits;
 mod db;
+mod debug_delay;
 mod dense;
 mod dump;
 mod encoding;
@@ -36,6 +37,7 @@ pub mod crc64;
 pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
+pub use debug_delay::DebugDelays;
 pub use dump::{
     decode_dump_payload, decode_function_payload, encode_dump_payload, encode_function_payload,
     DumpError,

@@ -53,6 +53,9 @@ pub struct Directive {
     /// CONFIG SET may change it at run time.
     pub mutable: bool,
     pub support: Support,
+    /// Redis's `HIDDEN_CONFIG` (debugging knobs): CONFIG GET lists it only
+    /// when asked for by its exact name, never for a pattern.
+    pub hidden: bool,
 }
 
 const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
@@ -63,6 +66,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
         default,
         mutable,
         support: Support::Implemented,
+        hidden: false,
     }
 }
 
@@ -74,11 +78,17 @@ const fn accepted(name: &'static str, kind: Kind, default: &'static str) -> Dire
         default,
         mutable: true,
         support: Support::Accepted,
+        hidden: false,
     }
 }
 
 const fn alias(mut directive: Directive, aliases: &'static [&'static str]) -> Directive {
     directive.aliases = aliases;
+    directive
+}
+
+const fn hidden(mut directive: Directive) -> Directive {
+    directive.hidden = true;
     directive
 }
 
@@ -208,10 +218,11 @@ pub const DIRECTIVES: &[Directive] = &[
         "5",
         true,
     ),
-    accepted(
+    d(
         "repl-diskless-sync-max-replicas",
         int(0, i32::MAX as i64),
         "0",
+        true,
     ),
     accepted(
         "repl-diskless-load",
@@ -294,7 +305,25 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     accepted("protected-mode", YES_NO_BOOL, "yes"),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
-    accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
+    hidden(accepted("use-exit-on-panic", YES_NO_BOOL, "no")),
+    hidden(d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    )),
+    hidden(d(
+        "key-load-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    )),
+    hidden(accepted("watchdog-period", int(0, i32::MAX as i64), "0")),
+    hidden(accepted(
+        "loading-process-events-interval-bytes",
+        int(1024, i32::MAX as i64),
+        "2097152",
+    )),
     alias(
         d(
             "list-max-listpack-size",

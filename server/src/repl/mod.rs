@@ -7,6 +7,7 @@
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
 pub mod consistency;
+mod diskless;
 pub mod expiry;
 pub mod failover;
 pub mod gate;
@@ -46,6 +47,8 @@ pub struct Replication {
     long_holds: AtomicUsize,
     /// `replica-ack-mode` and `replica-ack-timeout` (`consistency`).
     pub acks: consistency::AckPolicy,
+    /// Replicas waiting for a shared diskless snapshot (`diskless`).
+    diskless: diskless::DisklessGroup,
     /// The FAILOVER under way (`failover`), and the wake-up of its task.
     pub failover: Mutex<failover::Failover>,
     failover_requested: tokio::sync::Notify,
@@ -58,6 +61,18 @@ impl Replication {
 
     pub(crate) fn set_replica(&self, replica: bool) {
         self.replica.store(replica, Ordering::Release);
+    }
+
+    /// CONFIG RESETSTAT: the sync counters of INFO stats, as Redis's
+    /// `resetServerStats`.
+    pub fn reset_stats(&self) {
+        for counter in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Whether the link to this replica's master is up.
