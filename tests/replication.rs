@@ -795,3 +795,52 @@ fn replicas_that_wait_together_share_one_diskless_snapshot() {
     assert_eq!(a, b);
     cmd(master.port, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
 }
+
+/// A master restarted from the RDB file it saved keeps the stream the file
+/// continues as replid2, with an empty backlog from the file's offset
+/// (Redis's `loadDataFromDisk`), so its replica continues partially.
+#[test]
+fn master_restarted_from_its_rdb_continues_its_stream_as_replid2() {
+    let dir = temp_dir("restarted-master");
+    let master = Server::start_in(dir.clone(), None, &[]);
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    write_dataset(master.port, "before");
+    wait_in_sync(master.port, replica.port);
+    let before = info(master.port, "replication");
+    let replid = field(&before, "master_replid");
+    let offset: u64 = field(&before, "master_repl_offset")
+        .parse()
+        .expect("offset");
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut connect(master.port));
+    assert_eq!(master.exit_keeping_dir(), Some(0));
+    let master = Server::start_in(dir, None, &[]);
+    let after = info(master.port, "replication");
+    assert_ne!(field(&after, "master_replid"), replid);
+    assert_eq!(field(&after, "master_replid2"), replid);
+    assert_eq!(
+        field(&after, "second_repl_offset"),
+        (offset + 1).to_string()
+    );
+    assert_eq!(field(&after, "master_repl_offset"), offset.to_string());
+    assert_eq!(field(&after, "repl_backlog_active"), "1");
+    assert_eq!(
+        field(&after, "repl_backlog_first_byte_offset"),
+        (offset + 1).to_string()
+    );
+    assert_eq!(field(&after, "repl_backlog_histlen"), "0");
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    let stats = info(master.port, "stats");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+    assert_eq!(field(&stats, "sync_full"), "0");
+    assert_eq!(contents(replica.port), contents(master.port));
+}

@@ -476,7 +476,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     if crate::repl::configured_master(server).is_some() {
         server.keyspace.set_replica(true);
     }
-    let Some(loaded) = read_rdb(server, count).inspect_err(|e| {
+    let Some(mut loaded) = read_rdb(server, count).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");
     })?
@@ -484,6 +484,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         return Ok(());
     };
     let stream = crate::repl::RdbStreamInfo::from_aux(&loaded.summary.aux);
+    let loaded_expired = std::mem::take(&mut loaded.expired);
     let functions = functions_of(&loaded).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");
@@ -495,7 +496,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     if let Some(stream) = stream {
-        crate::repl::resume_from_rdb(server, stream);
+        crate::repl::resume_from_rdb(server, stream, &loaded_expired);
     }
     Ok(())
 }

@@ -270,16 +270,14 @@ impl Keyspace {
     }
 
     /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a
-    /// full sync): now on a master, where they are gone for every reader;
-    /// 0 (none) on a replica, which keeps the keys its master has not
-    /// deleted yet, so its own replicas hold them too until the master's DEL
-    /// reaches them through it (Redis saves every key it holds).
+    /// full sync): none (0), as Redis saves every key it holds. A master
+    /// restarted from its file drops the expired ones while loading and
+    /// feeds them to its replicas as DEL (they count in
+    /// `rdb_last_load_keys_expired`); a replica keeps the keys its master
+    /// has not deleted yet, so its own replicas hold them too until the
+    /// master's DEL reaches them through it.
     pub fn snapshot_cutoff_ms(&self) -> u64 {
-        if self.stats.is_replica() {
-            0
-        } else {
-            now_ms()
-        }
+        0
     }
 
     /// Captures every shard `job` has not captured yet, one shard lock at a

@@ -673,6 +673,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("object", 3) => debug_object(ctx, &args[2])?,
         ("replicate", n) if n >= 3 => debug_replicate(ctx, &args[2..])?,
         ("reload", _) => debug_reload(ctx, &args[2..])?,
+        ("populate", 3..=5) => debug_populate(ctx, &args[2..])?,
         ("quicklist-packed-threshold", 3) => {
             // Redis keeps list elements above this size in nodes of their own.
             // Ferrite's large lists already hold every element in its own
@@ -712,6 +713,11 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Write <message> to the server log.",
                 "OBJECT <key>",
                 "    Show low level info about the <key> and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
                 "PAUSE-CRON <0|1>",
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
@@ -736,6 +742,45 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ),
         _ => return Err(CmdError::subcommand_syntax(args)),
     }
+    Ok(())
+}
+
+/// DEBUG POPULATE <count> [<prefix>] [<size>], as Redis's: keys `<prefix>:<n>` (`key` by
+/// default, the name cut at 127 bytes) holding `value:<n>`, cut or padded with zero bytes to
+/// `size` when given; existing keys are left alone, and nothing is fed to replicas.
+fn debug_populate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let positive = |arg: &Bytes| match parse_i64(arg)? {
+        n if n < 0 => Err(CmdError::msg("ERR value is out of range, must be positive")),
+        n => Ok(n as u64),
+    };
+    let count = positive(&args[0])?;
+    let prefix: &[u8] = args.get(1).map_or(b"key", |p| p.as_ref());
+    let size = match args.get(2) {
+        Some(size) => positive(size)?,
+        None => 0,
+    };
+    if size > super::strings::max_string_len(ctx) {
+        return Err(CmdError::msg(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    let ks = ctx.keyspace();
+    for j in 0..count {
+        let mut name = prefix.to_vec();
+        name.extend_from_slice(format!(":{j}").as_bytes());
+        name.truncate(127);
+        let key = ks.key(&name);
+        let mut shard = ks.lock(ctx.client.db, &key);
+        if shard.contains(&key) {
+            continue;
+        }
+        let mut value = format!("value:{j}").into_bytes();
+        if size > 0 {
+            value.resize(size as usize, 0);
+        }
+        shard.insert(&key, Entry::new(super::strings::new_string(&value)));
+    }
+    ctx.out.ok();
     Ok(())
 }
 

@@ -688,6 +688,9 @@ async fn apply_loop(
                 });
             }
         }
+        // The batch's command statistics are published, as a client
+        // connection publishes them after its batch.
+        client.pending_stats.flush(&server.stats);
         for done in caught_up.drain(..) {
             let _ = done.send(());
         }
