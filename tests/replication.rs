@@ -844,3 +844,29 @@ fn master_restarted_from_its_rdb_continues_its_stream_as_replid2() {
     assert_eq!(field(&stats, "sync_full"), "0");
     assert_eq!(contents(replica.port), contents(master.port));
 }
+
+/// A client blocked on a master that becomes a replica gets Redis's
+/// UNBLOCKED error and its connection closes (`disconnectAllBlockedClients`):
+/// served later by the new master's stream, it would pop what the master
+/// keeps.
+#[test]
+fn clients_blocked_on_a_master_that_becomes_a_replica_are_unblocked_and_closed() {
+    let master = Server::start();
+    let becomes_replica = Server::start();
+    let mut blocked = becomes_replica.raw();
+    blocked.send(b"BLPOP foo 0\r\n");
+    becomes_replica.wait_blocked(1);
+    cmd(
+        becomes_replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    assert_eq!(
+        blocked.read_line(),
+        "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+    );
+    assert!(blocked.is_closed());
+    wait_in_sync(master.port, becomes_replica.port);
+    cmd(master.port, &["RPUSH", "foo", "a", "b", "c"]);
+    wait_in_sync(master.port, becomes_replica.port);
+    assert_eq!(contents(becomes_replica.port), contents(master.port));
+}

@@ -123,6 +123,9 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
+    // Redis's disconnectAllBlockedClients: clients blocked on keys as a
+    // master's (or the old master's replica's) get an error and go.
+    server.blocking.unblock_all_for_role_change();
     // `replicaof` shows the master being replicated, however it was chosen
     // (REPLICAOF, FAILOVER), as Redis derives it from its masterhost.
     server.config.write().set_master(Some((host, port)));
