@@ -226,3 +226,47 @@ fn abort_and_timeout_leave_the_master_a_master() {
     signal(&pid, "-CONT");
     wait_in_sync(master.port, replica.port);
 }
+
+/// A replica asked to take over applies what its master had already sent
+/// it before it becomes a master, so the old master (and its other
+/// replicas, which got the same stream) continue it partially. With FORCE
+/// the old master fails over to a target that has not acknowledged its
+/// last writes; single-threaded Redis reads its master's socket before it
+/// gets to a new connection's PSYNC. Here the target is stopped while its
+/// master writes and the PSYNC FAILOVER arrives on a new connection, so on
+/// SIGCONT both sockets are readable at once; repeated because which one
+/// a multi-threaded server served first was a race.
+#[test]
+fn failover_target_applies_the_stream_it_received_before_taking_over() {
+    let master = Server::start();
+    let replica = Server::start();
+    let pid = field(&info(replica.port, "server"), "process_id");
+    for round in 0..10 {
+        replicate(&replica, &master);
+        signal(&pid, "-STOP");
+        cmd(master.port, &["SET", "case", &round.to_string()]);
+        let status = info(master.port, "replication");
+        let replid = field(&status, "master_replid");
+        let offset: u64 = field(&status, "master_repl_offset")
+            .parse()
+            .expect("offset");
+        let mut old_master = replica.raw();
+        old_master.send(
+            format!(
+                "REPLCONF capa psync2\r\nPSYNC {replid} {} FAILOVER\r\n",
+                offset + 1
+            )
+            .as_bytes(),
+        );
+        signal(&pid, "-CONT");
+        assert_eq!(old_master.read_line(), "+OK");
+        let reply = old_master.read_line();
+        assert!(reply.starts_with("+CONTINUE "), "round {round}: {reply}");
+        assert_eq!(
+            cmd(replica.port, &["GET", "case"]),
+            redis::Value::BulkString(round.to_string().into_bytes()),
+            "round {round}"
+        );
+        assert_eq!(field(&info(replica.port, "replication"), "role"), "master");
+    }
+}

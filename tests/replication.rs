@@ -704,3 +704,169 @@ fn a_replica_gone_mid_transfer_leaves_the_snapshot_finished() {
     let reply: String = redis::cmd("BGSAVE").query(&mut con).expect("bgsave");
     assert_eq!(reply, "Background saving started");
 }
+
+/// A replica pointed at another master and back continues its master's
+/// stream partially in the database that stream had selected: the master
+/// selects again only when its database changes. (It applied the rest in
+/// database 0.) The two REPLICAOFs follow each other at once, which also
+/// started two links for the second master (two partial resyncs, the
+/// stream applied twice).
+#[test]
+fn a_partial_resync_after_replicaof_elsewhere_continues_in_the_selected_db() {
+    let (master, replica) = master_and_replica();
+    let mut db9 = redis::Client::open(format!("redis://127.0.0.1:{}/9", master.port))
+        .expect("client")
+        .get_connection()
+        .expect("connection");
+    redis::cmd("SET")
+        .arg("k")
+        .arg("before")
+        .query::<()>(&mut db9)
+        .expect("set");
+    wait_in_sync(master.port, replica.port);
+    let nowhere = common::free_port().to_string();
+    cmd(replica.port, &["REPLICAOF", "127.0.0.1", &nowhere]);
+    redis::cmd("SET")
+        .arg("k")
+        .arg("after")
+        .query::<()>(&mut db9)
+        .expect("set");
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    assert_eq!(field(&info(master.port, "stats"), "sync_partial_ok"), "1");
+    assert_eq!(contents(replica.port), contents(master.port));
+}
+
+/// Replicas asking for a diskless sync together share one snapshot: with
+/// `repl-diskless-sync-max-replicas 2` the second's arrival starts it (the
+/// delay would be an hour), both get the same `+FULLRESYNC` offset and
+/// EOF mark, and INFO counts one snapshot in `rdb_bgsave_in_progress`
+/// while `rdb-key-save-delay` keeps it running.
+#[test]
+fn replicas_that_wait_together_share_one_diskless_snapshot() {
+    let master = Server::start_with(&[
+        "--repl-diskless-sync-delay",
+        "3600",
+        "--repl-diskless-sync-max-replicas",
+        "2",
+    ]);
+    for i in 0..10 {
+        cmd(master.port, &["SET", &format!("k{i}"), "v"]);
+    }
+    let handshake = |raw: &mut common::RawConnection| {
+        raw.send(b"REPLCONF capa eof capa psync2\r\n");
+        assert_eq!(raw.read_line(), "+OK");
+        raw.send(b"PSYNC ? -1\r\n");
+    };
+    let mut first = master.raw();
+    handshake(&mut first);
+    common::wait_until("the first replica to wait", || {
+        field(&info(master.port, "replication"), "slave0").contains("state=wait_bgsave")
+    });
+    assert_eq!(
+        field(&info(master.port, "persistence"), "rdb_bgsave_in_progress"),
+        "0"
+    );
+    cmd(
+        master.port,
+        &["CONFIG", "SET", "rdb-key-save-delay", "200000"],
+    );
+    let mut second = master.raw();
+    handshake(&mut second);
+    let fullresync = |raw: &mut common::RawConnection| loop {
+        let line = raw.read_line();
+        let line = line.trim_start_matches('\n');
+        if !line.is_empty() {
+            return line.to_string();
+        }
+    };
+    let (a, b) = (fullresync(&mut first), fullresync(&mut second));
+    assert!(a.starts_with("+FULLRESYNC "), "{a}");
+    assert_eq!(a, b);
+    assert_eq!(
+        field(&info(master.port, "persistence"), "rdb_bgsave_in_progress"),
+        "1"
+    );
+    let (a, b) = (first.read_line(), second.read_line());
+    assert!(a.starts_with("$EOF:"), "{a}");
+    assert_eq!(a, b);
+    cmd(master.port, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+}
+
+/// A master restarted from the RDB file it saved keeps the stream the file
+/// continues as replid2, with an empty backlog from the file's offset
+/// (Redis's `loadDataFromDisk`), so its replica continues partially.
+#[test]
+fn master_restarted_from_its_rdb_continues_its_stream_as_replid2() {
+    let dir = temp_dir("restarted-master");
+    let master = Server::start_in(dir.clone(), None, &[]);
+    let replica = Server::start();
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    write_dataset(master.port, "before");
+    wait_in_sync(master.port, replica.port);
+    let before = info(master.port, "replication");
+    let replid = field(&before, "master_replid");
+    let offset: u64 = field(&before, "master_repl_offset")
+        .parse()
+        .expect("offset");
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut connect(master.port));
+    assert_eq!(master.exit_keeping_dir(), Some(0));
+    let master = Server::start_in(dir, None, &[]);
+    let after = info(master.port, "replication");
+    assert_ne!(field(&after, "master_replid"), replid);
+    assert_eq!(field(&after, "master_replid2"), replid);
+    assert_eq!(
+        field(&after, "second_repl_offset"),
+        (offset + 1).to_string()
+    );
+    assert_eq!(field(&after, "master_repl_offset"), offset.to_string());
+    assert_eq!(field(&after, "repl_backlog_active"), "1");
+    assert_eq!(
+        field(&after, "repl_backlog_first_byte_offset"),
+        (offset + 1).to_string()
+    );
+    assert_eq!(field(&after, "repl_backlog_histlen"), "0");
+    cmd(
+        replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_in_sync(master.port, replica.port);
+    let stats = info(master.port, "stats");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+    assert_eq!(field(&stats, "sync_full"), "0");
+    assert_eq!(contents(replica.port), contents(master.port));
+}
+
+/// A client blocked on a master that becomes a replica gets Redis's
+/// UNBLOCKED error and its connection closes (`disconnectAllBlockedClients`):
+/// served later by the new master's stream, it would pop what the master
+/// keeps.
+#[test]
+fn clients_blocked_on_a_master_that_becomes_a_replica_are_unblocked_and_closed() {
+    let master = Server::start();
+    let becomes_replica = Server::start();
+    let mut blocked = becomes_replica.raw();
+    blocked.send(b"BLPOP foo 0\r\n");
+    becomes_replica.wait_blocked(1);
+    cmd(
+        becomes_replica.port,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    assert_eq!(
+        blocked.read_line(),
+        "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+    );
+    assert!(blocked.is_closed());
+    wait_in_sync(master.port, becomes_replica.port);
+    cmd(master.port, &["RPUSH", "foo", "a", "b", "c"]);
+    wait_in_sync(master.port, becomes_replica.port);
+    assert_eq!(contents(becomes_replica.port), contents(master.port));
+}

@@ -272,7 +272,6 @@ impl ReplicationLog {
         let next = inner.offset + 1;
         let now = Instant::now();
         let limit = inner.limit;
-        let mut keep_from: Option<u64> = None;
         for replica in inner.replicas.iter_mut() {
             let Some(cursor) = replica.cursor else {
                 continue;
@@ -284,14 +283,30 @@ impl ReplicationLog {
                 );
                 replica.dropped = true;
                 replica.cursor = None;
-                continue;
             }
-            keep_from = Some(keep_from.map_or(cursor, |k| k.min(cursor)));
         }
+        Self::trim_locked(inner);
+        self.fed.send_replace(inner.offset);
+    }
+
+    /// Trims the backlog to its size, keeping what an attached replica
+    /// still needs (the buffer Redis 7.0 shares between the backlog and its
+    /// replicas shrinks once no replica holds its oldest blocks).
+    fn trim_locked(inner: &mut Inner) {
+        let keep_from = inner.replicas.iter().filter_map(|r| r.cursor).min();
         if let Some(backlog) = inner.backlog.as_mut() {
             backlog.trim(keep_from);
         }
-        self.fed.send_replace(inner.offset);
+    }
+
+    /// Bytes allocated for the replication buffer, which the backlog and
+    /// the replicas' pending output share (INFO `mem_total_replication_buffers`).
+    pub fn buffer_memory(&self) -> usize {
+        self.inner
+            .lock()
+            .backlog
+            .as_ref()
+            .map_or(0, Backlog::allocated)
     }
 
     /// A replica link starts (SYNC/PSYNC received).
@@ -305,6 +320,7 @@ impl ReplicationLog {
     pub fn remove_replica(&self, id: u64) {
         let mut inner = self.inner.lock();
         inner.replicas.retain(|r| r.id != id);
+        Self::trim_locked(&mut inner);
         if inner.replicas.is_empty() {
             inner.no_replicas_since = Some(Instant::now());
         }
@@ -495,6 +511,24 @@ impl ReplicationLog {
         self.fed.send_replace(offset);
     }
 
+    /// A master started from an RDB file that continues stream `replid` up
+    /// to `offset` (Redis's `loadDataFromDisk`): its fresh id stays, the
+    /// file's becomes replid2 up to `offset + 1`, and an empty backlog
+    /// starts there, so its former replicas can continue partially. The
+    /// next command fed selects its database.
+    pub fn resume_as_master(&self, replid: &str, offset: u64) {
+        let mut inner = self.inner.lock();
+        inner.ids.replid2 = replid.to_string();
+        inner.ids.second_repl_offset = offset as i64 + 1;
+        inner.offset = offset;
+        inner.getack_end = 0;
+        inner.backlog = Some(Backlog::new(offset + 1, inner.backlog_size));
+        inner.selected_db = None;
+        inner.no_replicas_since = Some(Instant::now());
+        self.active.store(true, Ordering::Release);
+        self.fed.send_replace(offset);
+    }
+
     /// `+CONTINUE <replid>` with a new id (the master was promoted): the old
     /// id stays valid up to here.
     pub fn master_changed_id(&self, replid: &str) {
@@ -613,6 +647,23 @@ mod tests {
         assert!(log.is_dropped(1));
         assert_eq!(log.read_for(1), StreamRead::Closed);
         assert_eq!(log.status().backlog_histlen, 16);
+    }
+
+    #[test]
+    fn a_master_resumed_from_a_file_continues_its_old_id_as_replid2() {
+        let log = ReplicationLog::new();
+        let old = "b".repeat(40);
+        log.resume_as_master(&old, 500);
+        let status = log.status();
+        assert_ne!(status.ids.replid, old);
+        assert_eq!(status.ids.replid2, old);
+        assert_eq!(status.ids.second_repl_offset, 501);
+        assert_eq!(status.master_repl_offset, 500);
+        assert_eq!(status.backlog_first_byte_offset, 501);
+        assert_eq!(status.backlog_histlen, 0);
+        log.add_replica(replica(3));
+        assert!(log.try_continue(3, &old, 501).is_some());
+        assert!(log.try_continue(3, &old, 502).is_none());
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub enum Wake {
     UnblockedWithError,
     /// CLIENT UNBLOCK [TIMEOUT]: reply as if the timeout passed.
     UnblockedAsTimeout,
+    /// The server became a replica (Redis's `disconnectAllBlockedClients`):
+    /// an error, then the connection closes.
+    RoleChanged,
 }
 
 /// The null a blocking command replies with on timeout.
@@ -271,6 +274,21 @@ impl BlockingRegistry {
         self.blocked
             .store(registry.by_client.len(), Ordering::Relaxed);
         removed
+    }
+
+    /// REPLICAOF host port: every blocked client stops waiting with
+    /// [`Wake::RoleChanged`], since the keys it waits for now change only
+    /// through the master's stream, which must not serve it.
+    pub fn unblock_all_for_role_change(&self) {
+        let mut registry = self.registry.lock();
+        let ids: Vec<u64> = registry.by_client.keys().copied().collect();
+        for id in ids {
+            if let Some(waiter) = remove(&mut registry, id) {
+                let _ = waiter.wake.send(Wake::RoleChanged);
+            }
+        }
+        self.blocked
+            .store(registry.by_client.len(), Ordering::Relaxed);
     }
 
     /// CLIENT UNBLOCK: wakes a blocked client; false if it was not blocked.

@@ -171,10 +171,22 @@ async fn serve_client(
             }
             match deferred {
                 Some(Deferred::Sync(request)) => {
-                    pending.write_all(&mut stream, out.as_bytes()).await?;
-                    let server = server.clone();
-                    return crate::repl::master::serve_replica(server, stream, client, request)
-                        .await;
+                    match crate::repl::master::prepare_sync(server, client, &request).await {
+                        Ok(()) => {
+                            pending.write_all(&mut stream, out.as_bytes()).await?;
+                            let server = server.clone();
+                            return crate::repl::master::serve_replica(
+                                server, stream, client, request,
+                            )
+                            .await;
+                        }
+                        Err(refusal) => {
+                            out.error(refusal);
+                            server
+                                .stats
+                                .record_error(refusal.split(' ').next().unwrap_or("ERR"));
+                        }
+                    }
                 }
                 Some(Deferred::Wait {
                     replicas,
@@ -294,13 +306,24 @@ async fn wait_while_blocked(
                 crate::commands::log_if_slow(server, client, request, ran_for, id);
             }
         }
-        Some(Wake::UnblockedWithError) => {
-            out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        Some(wake @ (Wake::UnblockedWithError | Wake::RoleChanged)) => {
+            let closes = matches!(wake, Wake::RoleChanged);
+            out.error(if closes {
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+            } else {
+                "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+            });
             // Counted as the blocked command's failure, as in Redis.
             server.stats.record_error("UNBLOCKED");
             if let Some(id) = command_id {
                 ServerStats::add(&server.stats.commands[id].failed_calls, 1);
                 crate::commands::log_if_slow(server, client, request, ran_for, id);
+            }
+            if closes {
+                // Redis's CLIENT_CLOSE_AFTER_REPLY.
+                stream.write_all(out.as_bytes()).await?;
+                out.clear();
+                return Ok(false);
             }
         }
         Some(Wake::UnblockedAsTimeout) | None => blocked.timeout_reply.write(out),

@@ -110,9 +110,10 @@ impl Persistence {
         true
     }
 
-    /// INFO's persistence section up to the AOF's fields (`crate::aof`
-    /// adds them), in Redis's field order.
-    pub fn info(&self, out: &mut String) {
+    /// INFO's persistence section, in Redis's field order. A full sync's
+    /// snapshot (`replication_snapshot`) counts as a background save in
+    /// `rdb_bgsave_in_progress`, as Redis's RDB child does for a SYNC.
+    pub fn info(&self, out: &mut String, replication_snapshot: bool) {
         let running = self.bgsave_in_progress();
         let current = if running {
             now_s().saturating_sub(self.bgsave_started_s.load(Ordering::Relaxed)) as i64
@@ -132,7 +133,10 @@ impl Persistence {
                 "rdb_changes_since_last_save",
                 self.changes_since_last_save().to_string(),
             ),
-            ("rdb_bgsave_in_progress", (running as u8).to_string()),
+            (
+                "rdb_bgsave_in_progress",
+                ((running || replication_snapshot) as u8).to_string(),
+            ),
             ("rdb_last_save_time", self.last_save_s().to_string()),
             (
                 "rdb_last_bgsave_status",
@@ -291,9 +295,17 @@ fn save_locked(server: &Server, databases: &[Db]) -> Result<(), String> {
     let libraries = server.scripting.library_codes();
     let cutoff = server.keyspace.snapshot_cutoff_ms();
     write_file(&rdb_path(server), || {
-        let file = rdb::write(databases, &aux_fields(Some(server), false), &libraries, cutoff);
+        let file = rdb::write(
+            databases,
+            &aux_fields(Some(server), false),
+            &libraries,
+            cutoff,
+        );
         // Everything waits for SAVE anyway, so the pauses come together.
-        server.keyspace.save_delay.after_keys(file.keys());
+        server
+            .keyspace
+            .debug_delays
+            .after_saving(file.keys() as usize);
         Ok(file)
     })?;
     saved(server, dirty);
@@ -513,7 +525,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     if crate::repl::configured_master(server).is_some() {
         server.keyspace.set_replica(true);
     }
-    let Some(loaded) = read_rdb(server, count).inspect_err(|e| {
+    let Some(mut loaded) = read_rdb(server, count).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");
     })?
@@ -521,6 +533,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         return Ok(());
     };
     let stream = crate::repl::RdbStreamInfo::from_aux(&loaded.summary.aux);
+    let loaded_expired = std::mem::take(&mut loaded.expired);
     let functions = functions_of(&loaded).inspect_err(|e| {
         warn!("{e}");
         warn!("Terminating server after rdb file reading failure.");
@@ -532,7 +545,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     if let Some(stream) = stream {
-        crate::repl::resume_from_rdb(server, stream);
+        crate::repl::resume_from_rdb(server, stream, &loaded_expired);
     }
     Ok(())
 }

@@ -223,9 +223,10 @@ impl Server {
                 stream_node_max_entries: config.get_i64("stream-node-max-entries"),
                 stream_node_max_bytes: config.get_i64("stream-node-max-bytes"),
             });
-        self.keyspace
-            .save_delay
-            .set(config.get_i64("rdb-key-save-delay"));
+        self.keyspace.debug_delays.set(
+            config.get_i64("rdb-key-save-delay") as i32,
+            config.get_i64("key-load-delay") as i32,
+        );
         *self.config.write() = config;
         crate::repl::consistency::keep_log_active(self);
     }

@@ -21,7 +21,6 @@ use crate::expiry::{ExpiryPolicy, ReplicaExpires, TrackedKey};
 use crate::lfu::LfuParams;
 use crate::now_ms;
 use crate::rdb::{self, RdbError, RdbSummary};
-use crate::save_delay::SaveDelay;
 use crate::shard::{Entry, ShardAccess, ShardGuard};
 use crate::snapshot::{SnapshotJob, Snapshots};
 use crate::value::ValueType;
@@ -184,6 +183,8 @@ pub struct Keyspace {
     database_count: usize,
     /// Collection encoding thresholds (CONFIG SET changes them).
     pub encoding_limits: EncodingLimitsCell,
+    /// `rdb-key-save-delay` and `key-load-delay` (CONFIG SET changes them).
+    pub debug_delays: crate::DebugDelays,
     /// Who hears about keys appearing and expiring (keyspace notifications).
     pub events: KeyEvents,
     hasher: RandomState,
@@ -192,8 +193,6 @@ pub struct Keyspace {
     expire_cursor: AtomicUsize,
     /// The BGSAVE snapshot in progress: shards are captured before use.
     snapshots: Snapshots,
-    /// `rdb-key-save-delay`, paced by snapshot walks and synchronous saves.
-    pub save_delay: SaveDelay,
 }
 
 impl Keyspace {
@@ -202,6 +201,7 @@ impl Keyspace {
         Keyspace {
             database_count: databases,
             encoding_limits: EncodingLimitsCell::default(),
+            debug_delays: crate::DebugDelays::default(),
             events: KeyEvents::default(),
             gate: RwLock::new((0..databases).map(|_| Db::default()).collect()),
             hasher: RandomState::new(),
@@ -218,7 +218,6 @@ impl Keyspace {
             },
             expire_cursor: AtomicUsize::new(0),
             snapshots: Snapshots::default(),
-            save_delay: SaveDelay::default(),
         }
     }
 
@@ -282,16 +281,14 @@ impl Keyspace {
     }
 
     /// Keys expired at this time are left out of snapshots (BGSAVE, SAVE, a
-    /// full sync): now on a master, where they are gone for every reader;
-    /// 0 (none) on a replica, which keeps the keys its master has not
-    /// deleted yet, so its own replicas hold them too until the master's DEL
-    /// reaches them through it (Redis saves every key it holds).
+    /// full sync): none (0), as Redis saves every key it holds. A master
+    /// restarted from its file drops the expired ones while loading and
+    /// feeds them to its replicas as DEL (they count in
+    /// `rdb_last_load_keys_expired`); a replica keeps the keys its master
+    /// has not deleted yet, so its own replicas hold them too until the
+    /// master's DEL reaches them through it.
     pub fn snapshot_cutoff_ms(&self) -> u64 {
-        if self.stats.is_replica() {
-            0
-        } else {
-            now_ms()
-        }
+        0
     }
 
     /// Captures every shard `job` has not captured yet, one shard lock at a
@@ -322,13 +319,10 @@ impl Keyspace {
             for index in 0..SHARD_COUNT {
                 if !job.is_complete() {
                     let read = self.read();
-                    let mut guard = read.lock_index(db, index);
-                    let keys = guard.len() as u64;
-                    guard.shard.complete_capture();
-                    drop(guard);
+                    let saved = read.lock_index(db, index).shard.complete_capture();
                     drop(read);
                     if !job.is_hurried() {
-                        self.save_delay.after_keys(keys);
+                        self.debug_delays.after_saving(saved);
                     }
                 }
                 after_shard(db);
@@ -430,7 +424,9 @@ impl Keyspace {
         let now = now_ms();
         let keep_expired = self.stats.is_replica();
         let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
+        let mut expired = Vec::new();
         let summary = rdb::parse(bytes, &limits, verify_checksum, |parsed| {
+            self.debug_delays.after_loading_key();
             let Some(db) = databases.get(parsed.db) else {
                 return Err(format!(
                     "FATAL: Data file was created with a Redis server configured to handle more than {count} databases"
@@ -439,6 +435,7 @@ impl Keyspace {
             let expire_at = match parsed.expire_at_ms {
                 Some(at) if at <= now as i64 && !keep_expired => {
                     keys_expired += 1;
+                    expired.push((parsed.db, parsed.key));
                     return Ok(());
                 }
                 Some(at) => Some(at as u64),
@@ -472,6 +469,7 @@ impl Keyspace {
             databases,
             keys_loaded,
             keys_expired,
+            expired,
             summary,
         })
     }
@@ -571,6 +569,9 @@ pub struct LoadedRdb {
     pub keys_loaded: u64,
     /// Keys whose expiry had passed: dropped, as a master's loader does.
     pub keys_expired: u64,
+    /// Those keys (database, name), which a master starting up feeds its
+    /// replicas as DEL (Redis's `RDBFLAGS_FEED_REPL`).
+    pub expired: Vec<(usize, Vec<u8>)>,
     pub summary: RdbSummary,
 }
 

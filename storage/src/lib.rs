@@ -7,6 +7,7 @@
 
 pub mod bits;
 mod db;
+mod debug_delay;
 mod dense;
 mod dump;
 mod encoding;
@@ -23,7 +24,6 @@ mod listpack;
 mod packed;
 mod pattern;
 pub mod rdb;
-mod save_delay;
 mod set;
 mod shard;
 mod snapshot;
@@ -37,6 +37,7 @@ pub mod crc64;
 pub mod lzf;
 
 pub use db::{Db, KeyHash, ScanBatch};
+pub use debug_delay::DebugDelays;
 pub use dump::{
     decode_dump_payload, decode_function_payload, encode_dump_payload, encode_function_payload,
     DumpError,
@@ -52,7 +53,6 @@ pub use keyspace::{
 pub use lfu::LfuParams;
 pub use list::{Iter as ListIter, ListEnd, ListValue};
 pub use pattern::glob_match;
-pub use save_delay::SaveDelay;
 pub use set::{Member, SetValue};
 pub use shard::{Entry, Shard, ShardGuard};
 pub use snapshot::SnapshotJob;

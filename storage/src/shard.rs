@@ -80,14 +80,18 @@ pub struct Shard {
 impl Shard {
     /// Completes a running snapshot's capture of this shard: every key not
     /// preserved yet is serialised as it is (unchanged since the start).
-    pub(crate) fn complete_capture(&mut self) {
-        if let Some(capture) = self.capture.take() {
-            capture.complete(
-                self.table
-                    .iter()
-                    .map(|slot| (slot.key.as_slice(), &slot.entry)),
-            );
-        }
+    /// Returns how many keys the shard holds if it was still to capture
+    /// (what a saving process would have serialised for it), else 0.
+    pub(crate) fn complete_capture(&mut self) -> usize {
+        let Some(capture) = self.capture.take() else {
+            return 0;
+        };
+        capture.complete(
+            self.table
+                .iter()
+                .map(|slot| (slot.key.as_slice(), &slot.entry)),
+        );
+        self.table.len()
     }
 
     /// Preserves `key` for a running snapshot before it is used.

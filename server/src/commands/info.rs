@@ -210,6 +210,20 @@ fn memory_section(server: &Server, out: &mut String) {
     // Everything allocated counts for `maxmemory` (Redis leaves out its
     // replication buffers and AOF buffer).
     field!(out, "mem_not_counted_for_evict", 0);
+    // Redis's split of the one replication buffer: up to the backlog's
+    // size it is the backlog's, the rest the replicas' (`getMemoryOverheadData`).
+    let repl = &server.replication;
+    let buffers = repl.log.buffer_memory();
+    let backlog_size = config.get_i64("repl-backlog-size").max(0) as usize;
+    let has_replicas = !repl.log.status().replicas.is_empty();
+    let replicas_share = if has_replicas {
+        buffers.saturating_sub(backlog_size)
+    } else {
+        0
+    };
+    field!(out, "mem_replication_backlog", buffers - replicas_share);
+    field!(out, "mem_total_replication_buffers", buffers);
+    field!(out, "mem_clients_slaves", replicas_share);
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "lazyfree_pending_objects", 0);
 }
@@ -226,7 +240,9 @@ fn human_bytes(bytes: u64) -> String {
 
 fn persistence_section(server: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    server.persistence.info(out);
+    server
+        .persistence
+        .info(out, server.keyspace.snapshot_running());
     for (name, value) in crate::aof::info_fields(server) {
         field!(out, name, value);
     }

@@ -49,7 +49,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// link is down.
 fn check_can_sync(ctx: &Ctx<'_>) -> CmdResult {
     if failover::phase(ctx.server) != failover::Phase::None {
-        return Err(CmdError::msg("NOMASTERLINK Can't SYNC while failing over"));
+        return Err(CmdError::msg(crate::repl::master::FAILING_OVER));
     }
     let repl = &ctx.server.replication;
     if repl.is_replica() {
@@ -85,7 +85,10 @@ fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     check_can_sync(ctx)?;
     check_filter_capa(ctx)?;
-    ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest { psync: None }));
+    ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
+        psync: None,
+        take_over: false,
+    }));
     Ok(())
 }
 
@@ -93,22 +96,26 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.client.repl.is_master || ctx.client.repl.deferred.is_some() {
         return Ok(());
     }
-    if args.len() > 3 && is(&args[3], "failover") {
-        accept_failover(ctx, &args[1])?;
+    let take_over = args.len() > 3 && is(&args[3], "failover");
+    if take_over {
+        check_failover_request(ctx, &args[1])?;
+    } else {
+        check_can_sync(ctx)?;
     }
-    check_can_sync(ctx)?;
     check_filter_capa(ctx)?;
     let offset = parse_i64(&args[2])?;
     ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
         psync: Some((text(&args[1]), offset)),
+        take_over,
     }));
     Ok(())
 }
 
 /// `PSYNC <replid> <offset> FAILOVER` from this replica's master handing
-/// over (Redis's `syncCommand`): the replica becomes a master, then serves
-/// the PSYNC as any other.
-fn accept_failover(ctx: &mut Ctx<'_>, replid: &[u8]) -> CmdResult {
+/// over (Redis's `syncCommand`): checked here; the connection task then
+/// has the replica become a master (`repl::master::prepare_sync`) and
+/// serves the PSYNC as any other.
+fn check_failover_request(ctx: &mut Ctx<'_>, replid: &[u8]) -> CmdResult {
     let replid = text(replid);
     tracing::warn!("Failover request received for replid {replid}.");
     if !ctx.server.replication.is_replica() {
@@ -121,11 +128,6 @@ fn accept_failover(ctx: &mut Ctx<'_>, replid: &[u8]) -> CmdResult {
             "ERR PSYNC FAILOVER replid must match my replid.",
         ));
     }
-    replica::promote(ctx.server, false);
-    tracing::info!(
-        "MASTER MODE enabled (failover request from '{}')",
-        ctx.client.handle.info_line()
-    );
     Ok(())
 }
 

@@ -291,6 +291,7 @@ fn rebind_if_changed(
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.server.stats.reset();
     ctx.server.keyspace.stats().reset();
+    ctx.server.replication.reset_stats();
     ctx.out.ok();
     Ok(())
 }

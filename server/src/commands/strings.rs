@@ -51,7 +51,7 @@ fn string_value(value: Value) -> Entry {
     Entry::new(value)
 }
 
-fn new_string(bytes: &[u8]) -> Value {
+pub(super) fn new_string(bytes: &[u8]) -> Value {
     Value::String(StringValue::from_bytes(bytes))
 }
 

@@ -60,6 +60,9 @@ pub struct Directive {
     /// CONFIG SET may change it at run time.
     pub mutable: bool,
     pub support: Support,
+    /// Redis's `HIDDEN_CONFIG` (debugging knobs): CONFIG GET lists it only
+    /// when asked for by its exact name, never for a pattern.
+    pub hidden: bool,
 }
 
 const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
@@ -70,6 +73,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
         default,
         mutable,
         support: Support::Implemented,
+        hidden: false,
     }
 }
 
@@ -81,11 +85,17 @@ const fn accepted(name: &'static str, kind: Kind, default: &'static str) -> Dire
         default,
         mutable: true,
         support: Support::Accepted,
+        hidden: false,
     }
 }
 
 const fn alias(mut directive: Directive, aliases: &'static [&'static str]) -> Directive {
     directive.aliases = aliases;
+    directive
+}
+
+const fn hidden(mut directive: Directive) -> Directive {
+    directive.hidden = true;
     directive
 }
 
@@ -216,12 +226,6 @@ pub const DIRECTIVES: &[Directive] = &[
     d("aof-load-truncated", YES_NO_BOOL, "yes", true),
     d("aof-disable-auto-gc", YES_NO_BOOL, "no", true),
     d(
-        "rdb-key-save-delay",
-        int(i32::MIN as i64, i32::MAX as i64),
-        "0",
-        true,
-    ),
-    d(
         "auto-aof-rewrite-percentage",
         int(0, i32::MAX as i64),
         "100",
@@ -250,10 +254,11 @@ pub const DIRECTIVES: &[Directive] = &[
         "5",
         true,
     ),
-    accepted(
+    d(
         "repl-diskless-sync-max-replicas",
         int(0, i32::MAX as i64),
         "0",
+        true,
     ),
     accepted(
         "repl-diskless-load",
@@ -336,7 +341,25 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d("protected-mode", YES_NO_BOOL, "yes", true),
     accepted("crash-memcheck-enabled", YES_NO_BOOL, "yes"),
-    accepted("use-exit-on-panic", YES_NO_BOOL, "no"),
+    hidden(accepted("use-exit-on-panic", YES_NO_BOOL, "no")),
+    hidden(d(
+        "rdb-key-save-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    )),
+    hidden(d(
+        "key-load-delay",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "0",
+        true,
+    )),
+    hidden(accepted("watchdog-period", int(0, i32::MAX as i64), "0")),
+    hidden(accepted(
+        "loading-process-events-interval-bytes",
+        int(1024, i32::MAX as i64),
+        "2097152",
+    )),
     alias(
         d(
             "list-max-listpack-size",
@@ -367,34 +390,11 @@ pub const DIRECTIVES: &[Directive] = &[
     d("hll-sparse-max-bytes", mem(0, MAX), "3000", true),
     d("stream-node-max-entries", int(0, MAX), "100", true),
     d("stream-node-max-bytes", mem(0, MAX), "4096", true),
-    d(
-        "rdb-key-save-delay",
-        int(i32::MIN as i64, i32::MAX as i64),
-        "0",
-        true,
-    ),
     d("shutdown-on-sigint", Kind::ShutdownFlags, "default", true),
     d("shutdown-on-sigterm", Kind::ShutdownFlags, "default", true),
     // Not acted on: SHUTDOWN does not wait for lagging replicas (see shutdown.rs).
     accepted("shutdown-timeout", int(0, i32::MAX as i64), "10"),
     d("bind-source-addr", Kind::Text, "", true),
-    // Not acted on: the RDB file is loaded before clients are served, so
-    // there is no loading phase to slow down or to serve events in.
-    accepted("key-load-delay", int(i32::MIN as i64, i32::MAX as i64), "0"),
-    accepted(
-        "loading-process-events-interval-bytes",
-        int(1024, i32::MAX as i64),
-        "2097152",
-    ),
-];
-
-/// Redis's HIDDEN_CONFIG directives (for tests and debugging): CONFIG GET
-/// lists them only when asked for by their exact name, never for a pattern.
-pub const HIDDEN: &[&str] = &[
-    "use-exit-on-panic",
-    "rdb-key-save-delay",
-    "key-load-delay",
-    "loading-process-events-interval-bytes",
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {

@@ -71,15 +71,13 @@ impl Config {
         self.get(name) == "yes"
     }
 
-    /// Directives whose name (or alias) matches the glob, as CONFIG GET lists
-    /// them (a hidden one only for its exact name).
+    /// Directives whose name (or alias) matches the glob, as CONFIG GET lists them:
+    /// hidden ones only for their exact name (a pattern without `*`, `?` or `[`).
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
         let mut found = Vec::new();
+        let is_glob = pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
         for directive in DIRECTIVES {
-            if directives::HIDDEN.contains(&directive.name) {
-                if pattern.eq_ignore_ascii_case(directive.name.as_bytes()) {
-                    found.push((directive.name, self.get(directive.name)));
-                }
+            if directive.hidden && is_glob {
                 continue;
             }
             if glob_match(pattern, directive.name.as_bytes(), true) {
@@ -336,6 +334,16 @@ mod tests {
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2 3"
         );
         assert_eq!(config.matching(b"maxmemory").len(), 1);
+        // Hidden directives answer their exact name only.
+        assert_eq!(
+            config.matching(b"KEY-LOAD-DELAY"),
+            [("key-load-delay", "0")]
+        );
+        assert!(config
+            .matching(b"*")
+            .iter()
+            .all(|(n, _)| *n != "key-load-delay"));
+        assert!(config.matching(b"key-load-dela?").is_empty());
         let percentiles = "latency-tracking-info-percentiles";
         config
             .set(percentiles, &strings(&["0.0 50.0 99.90"]), false)

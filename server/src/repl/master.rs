@@ -12,15 +12,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
 use ferrite_resp::{ParseLimits, RequestParser};
-use ferrite_storage::rdb::RdbStream;
-use ferrite_storage::SnapshotJob;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
+use super::diskless::SnapshotFilter;
 use crate::client::ClientState;
 use crate::connection::ClientIo;
 use crate::server::Server;
@@ -30,6 +28,34 @@ use crate::server::Server;
 pub struct SyncRequest {
     /// PSYNC's replid and offset; `None` for the old SYNC (no +FULLRESYNC line).
     pub psync: Option<(String, i64)>,
+    /// `PSYNC ... FAILOVER`: this replica's master asks it to take over.
+    pub take_over: bool,
+}
+
+/// Redis's refusal of a (P)SYNC while this server fails over.
+pub const FAILING_OVER: &str = "NOMASTERLINK Can't SYNC while failing over";
+
+/// What a (P)SYNC the command accepted does before the link starts: for
+/// `PSYNC ... FAILOVER` the replica becomes a master first (applying what
+/// its master sent, `replica::take_over`); then, as Redis checks after
+/// that switch, a server failing over itself refuses it. The error is the
+/// reply to send instead.
+pub async fn prepare_sync(
+    server: &Server,
+    client: &ClientState,
+    request: &SyncRequest,
+) -> Result<(), &'static str> {
+    if request.take_over {
+        super::replica::take_over(server).await;
+        info!(
+            "MASTER MODE enabled (failover request from '{}')",
+            client.handle.info_line()
+        );
+        if super::failover::phase(server) != super::failover::Phase::None {
+            return Err(FAILING_OVER);
+        }
+    }
+    Ok(())
 }
 
 /// How often a replica link wakes to check that it was not dropped.
@@ -122,16 +148,6 @@ async fn run_link(
     stream_to_replica(server, stream, client, link, name).await
 }
 
-/// What a full sync's snapshot holds (REPLCONF rdb-filter-only leaves
-/// parts out).
-#[derive(Debug, Clone, Copy)]
-struct SnapshotFilter {
-    /// The keys.
-    data: bool,
-    /// The function libraries.
-    functions: bool,
-}
-
 /// How the stream part of a link behaves.
 #[derive(Debug, Clone, Copy)]
 struct LinkMode {
@@ -165,9 +181,9 @@ fn refusal_reason(server: &Server, replid: &str, offset: i64) {
 
 /// Starts a snapshot at the current offset and sends it: disk-style as
 /// `$<len>\r\n<rdb>`, or `diskless` (`repl-diskless-sync`, to a replica
-/// with capa eof) as `$EOF:<40 random chars>\r\n<rdb><the same 40 chars>`
-/// after `repl-diskless-sync-delay` seconds of newline keepalives. Each
-/// replica gets its own snapshot: the delay does not gather replicas.
+/// with capa eof) streamed with the replicas that wait for one together
+/// (`diskless`). Disk-style syncs each take their own snapshot (Redis
+/// lets a replica join a BGSAVE to disk already running for another).
 async fn full_sync(
     server: &Arc<Server>,
     stream: &mut impl ClientIo,
@@ -179,17 +195,9 @@ async fn full_sync(
 ) -> std::io::Result<()> {
     let repl = &server.replication;
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
-    let delay = server
-        .config
-        .read()
-        .get_i64("repl-diskless-sync-delay")
-        .max(0);
-    if diskless && delay > 0 {
-        info!("Delay next BGSAVE for diskless SYNC");
-        for _ in 0..delay {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            stream.write_all(b"\n").await?;
-        }
+    if diskless {
+        let psync = request.psync.is_some();
+        return super::diskless::full_sync(server, stream, psync, name, id, filter).await;
     }
     let (replid, offset, job) = loop {
         let started = {
@@ -208,94 +216,31 @@ async fn full_sync(
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    info!(
-        "Starting BGSAVE for SYNC with target: {}",
-        if diskless { "replicas sockets" } else { "disk" }
-    );
+    info!("Starting BGSAVE for SYNC with target: disk");
     if request.psync.is_some() {
         info!("Full resync requested by replica {name}");
         stream
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
             .await?;
     }
-    let (job, mut libraries) = job;
-    if !filter.functions {
-        libraries.clear();
-    }
-    if diskless {
-        stream_snapshot(server, stream, job, libraries, id, filter.data).await?;
-        repl.log.set_state(id, ReplicaState::Online);
-        info!(
-            "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
-        );
-        info!("Background RDB transfer terminated with success");
-    } else {
-        let snapshot_server = server.clone();
-        let rdb = crate::background::run("repl-snapshot", move || {
-            snapshot_server.keyspace.complete_snapshot(&job);
-            job.take_rdb(&crate::persistence::aux_fields(None, false), &libraries)
-        })
-        .await?;
-        info!("Background saving terminated with success");
-        repl.log.set_state(id, ReplicaState::SendBulk);
-        stream
-            .write_all(format!("${}\r\n", rdb.len()).as_bytes())
-            .await?;
-        for piece in rdb.pieces() {
-            stream.write_all(piece).await?;
-        }
-        repl.log.set_state(id, ReplicaState::Online);
-        info!("Synchronization with replica {name} succeeded");
-    }
-    Ok(())
-}
-
-/// Pieces of a streamed snapshot on their way from the walk to the socket:
-/// a shard's keys each, so a few megabytes at most are in flight.
-const STREAMED_PIECES_IN_FLIGHT: usize = 16;
-
-/// Diskless: sends `$EOF:<mark>`, then the snapshot's file as the walk
-/// serialises it (on its own low-priority thread, `background`), then the
-/// mark. The file is never held whole: memory stays bounded and the transfer
-/// overlaps the walk. A replica that goes away mid-way only stops the
-/// sending; the walk still completes the snapshot, which must end.
-/// Without `with_keys` (rdb-filter-only) the file has no keys.
-async fn stream_snapshot(
-    server: &Arc<Server>,
-    stream: &mut impl ClientIo,
-    job: Arc<SnapshotJob>,
-    libraries: Vec<Bytes>,
-    id: u64,
-    with_keys: bool,
-) -> std::io::Result<()> {
-    let mark = crate::server::random_hex(40);
-    server.replication.log.set_state(id, ReplicaState::SendBulk);
+    let (job, libraries) = job;
+    let snapshot_server = server.clone();
+    let rdb = crate::background::run("repl-snapshot", move || {
+        snapshot_server.keyspace.complete_snapshot(&job);
+        job.take_rdb(&crate::persistence::aux_fields(None, false), &libraries)
+    })
+    .await?;
+    info!("Background saving terminated with success");
+    repl.log.set_state(id, ReplicaState::SendBulk);
     stream
-        .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+        .write_all(format!("${}\r\n", rdb.len()).as_bytes())
         .await?;
-    let (pieces, mut received) = tokio::sync::mpsc::channel(STREAMED_PIECES_IN_FLIGHT);
-    let walker = server.clone();
-    let walked = crate::background::spawn("repl-snapshot", move || {
-        let aux = crate::persistence::aux_fields(None, false);
-        let (mut file, header) = RdbStream::start(&aux, &libraries);
-        // A send fails only once the link stopped reading: the walk goes on.
-        let send = |piece| drop(pieces.blocking_send(piece));
-        send(header);
-        // Without keys the walk still runs: it ends the snapshot.
-        walker.keyspace.stream_snapshot(&job, |db, piece| {
-            if with_keys {
-                file.keys(db, None, piece, send);
-            }
-        });
-        send(file.finish());
-    })?;
-    while let Some(piece) = received.recv().await {
-        stream.write_all(&piece).await?;
+    for piece in rdb.pieces() {
+        stream.write_all(piece).await?;
     }
-    walked
-        .await
-        .map_err(|_| std::io::Error::other("the snapshot walk ended without finishing"))?;
-    stream.write_all(mark.as_bytes()).await
+    repl.log.set_state(id, ReplicaState::Online);
+    info!("Synchronization with replica {name} succeeded");
+    Ok(())
 }
 
 /// Sends the stream as it grows and reads the replica's ACKs.

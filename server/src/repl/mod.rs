@@ -7,6 +7,7 @@
 //! (ids, backlog, cursors, ACKs) is the `ferrite_replication` crate.
 
 pub mod consistency;
+mod diskless;
 pub mod expiry;
 pub mod failover;
 pub mod gate;
@@ -46,6 +47,8 @@ pub struct Replication {
     long_holds: AtomicUsize,
     /// `replica-ack-mode` and `replica-ack-timeout` (`consistency`).
     pub acks: consistency::AckPolicy,
+    /// Replicas waiting for a shared diskless snapshot (`diskless`).
+    diskless: diskless::DisklessGroup,
     /// The FAILOVER under way (`failover`), and the wake-up of its task.
     pub failover: Mutex<failover::Failover>,
     failover_requested: tokio::sync::Notify,
@@ -58,6 +61,18 @@ impl Replication {
 
     pub(crate) fn set_replica(&self, replica: bool) {
         self.replica.store(replica, Ordering::Release);
+    }
+
+    /// CONFIG RESETSTAT: the sync counters of INFO stats, as Redis's
+    /// `resetServerStats`.
+    pub fn reset_stats(&self) {
+        for counter in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Whether the link to this replica's master is up.
@@ -157,11 +172,26 @@ pub fn rdb_stream_info(server: &crate::server::Server) -> Option<RdbStreamInfo> 
     })
 }
 
-/// Redis's loadDataFromDisk for a replica (`replicaof` is set): the loaded file's stream
-/// becomes this server's history and its cached master, so the first PSYNC asks to
-/// continue from it. A master ignores it (Redis keeps it as replid2; Ferrite does not yet).
-pub fn resume_from_rdb(server: &crate::server::Server, stream: RdbStreamInfo) {
+/// Redis's loadDataFromDisk: the stream a loaded file continues. A replica
+/// (`replicaof` set) adopts it as its history and its cached master, so the
+/// first PSYNC asks to continue from it; a master keeps it as replid2 with
+/// an empty backlog from its offset (`ReplicationLog::resume_as_master`),
+/// into which the keys the load dropped as expired are fed as DEL (UNLINK
+/// with `lazyfree-lazy-expire`), so its former replicas continue partially.
+pub fn resume_from_rdb(
+    server: &crate::server::Server,
+    stream: RdbStreamInfo,
+    expired: &[(usize, Vec<u8>)],
+) {
     let Some((host, port)) = configured_master(server) else {
+        let _order = order::write_order_exclusive(server);
+        let log = &server.replication.log;
+        log.resume_as_master(&stream.replid, stream.offset);
+        server.keyspace.stats().expired_log.set_enabled(true);
+        let del = propagate::expiry_deletion(server);
+        for (db, key) in expired {
+            log.feed(Some(*db), &[del, key.as_slice()]);
+        }
         return;
     };
     server

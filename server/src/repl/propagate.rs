@@ -158,14 +158,22 @@ pub fn record(
     Some(changed)
 }
 
+/// The command an expired key is fed as: DEL, or UNLINK with `lazyfree-lazy-expire`.
+pub(crate) fn expiry_deletion(server: &Server) -> &'static [u8] {
+    if lazyfree(server).expire {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
 /// Lazy-expired keys waiting in the storage log, as DEL/UNLINK effects.
 fn take_expired(server: &Server, effects: &mut Vec<(usize, Vec<Bytes>)>) {
     let log = &server.keyspace.stats().expired_log;
     if !log.has_pending() {
         return;
     }
-    let unlink = lazyfree(server).expire;
-    let name = Bytes::from_static(if unlink { b"UNLINK" } else { b"DEL" });
+    let name = Bytes::from_static(expiry_deletion(server));
     effects.extend(
         log.take()
             .into_iter()

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use ferrite_resp::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::failover;
@@ -66,6 +67,9 @@ pub struct MasterLink {
     pub db: usize,
     /// The master client's handle while connected (killed to drop the link).
     pub client: Option<Arc<ClientHandle>>,
+    /// While the stream is applied: asks the link to apply what it has
+    /// received so far (`catch_up`), answering on the oneshot.
+    pub catch_up: Option<mpsc::UnboundedSender<oneshot::Sender<()>>>,
 }
 
 /// Distinguishes link tasks: a task whose generation is no longer current stops.
@@ -88,16 +92,20 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         }
     }
     let was_master = !repl.is_replica();
-    let (cached_replid, reploff) = if was_master {
+    let (cached_replid, reploff, db) = if was_master {
         // Redis's replicationCacheMasterUsingMyself: our own history is
         // what the new master may continue.
         let status = repl.log.status();
-        (Some(status.ids.replid), status.master_repl_offset as i64)
+        (Some(status.ids.replid), status.master_repl_offset as i64, 0)
     } else {
+        // The cached master: where its stream stands, and the database it
+        // had selected, which a partial resync continues in (the stream
+        // selects again only when the database changes).
         let link = master.as_ref();
         (
             link.and_then(|l| l.master_replid.clone()),
             link.map_or(-1, |l| l.reploff),
+            link.map_or(0, |l| l.db),
         )
     };
     *master = Some(MasterLink {
@@ -109,11 +117,15 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
         reploff,
         read_reploff: reploff,
         master_replid: cached_replid,
-        db: 0,
+        db,
         client: None,
+        catch_up: None,
     });
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     drop(master);
+    // Redis's disconnectAllBlockedClients: clients blocked on keys as a
+    // master's (or the old master's replica's) get an error and go.
+    server.blocking.unblock_all_for_role_change();
     // `replicaof` shows the master being replicated, however it was chosen
     // (REPLICAOF, FAILOVER), as Redis derives it from its masterhost.
     server.config.write().set_master(Some((host, port)));
@@ -137,10 +149,14 @@ pub fn replicate(server: &Server, host: &str, port: u16) -> bool {
 /// with SIGSTOP and expect WAIT to count them out).
 pub fn spawn_supervisor(server: Arc<Server>) {
     tokio::task::spawn_local(async move {
+        // Two REPLICAOFs in quick succession wake it twice (a permit is
+        // stored) for one generation: that generation gets one link only.
+        let mut spawned = 0;
         loop {
             server.replication.link_requested.notified().await;
             let generation = server.replication.start_link.load(Ordering::SeqCst);
-            if current(generation) {
+            if current(generation) && generation != spawned {
+                spawned = generation;
                 tokio::task::spawn_local(run(server.clone(), generation));
             }
         }
@@ -168,6 +184,32 @@ pub fn promote(server: &Server, order_held: bool) {
     repl.log.promote();
     repl.log.drop_replicas();
     server.keyspace.stats().expired_log.set_enabled(true);
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` from this replica's master: applies
+/// every byte of the stream the link has received (the old master wrote
+/// them before it asked), then becomes a master. Single-threaded Redis
+/// reads its master's socket before it gets to a new connection's PSYNC;
+/// here the link task runs apart from the connection that received the
+/// PSYNC, and promoting without asking it first would leave out the old
+/// master's last writes, so neither it nor its other replicas could
+/// continue partially (`sync_partial_ok` would not rise). Nothing is
+/// waited for beyond what the socket already holds, as in Redis.
+pub async fn take_over(server: &Server) {
+    let catch_up = server
+        .replication
+        .master
+        .lock()
+        .as_ref()
+        .and_then(|l| l.catch_up.clone());
+    if let Some(catch_up) = catch_up {
+        let (done, applied) = oneshot::channel();
+        // A link that ended meanwhile drops the request: nothing to apply.
+        if catch_up.send(done).is_ok() {
+            let _ = applied.await;
+        }
+    }
+    promote(server, false);
 }
 
 fn current(generation: u64) -> bool {
@@ -226,6 +268,7 @@ async fn run(server: Arc<Server>, generation: u64) {
         }
         update(&server, generation, |l| {
             l.client = None;
+            l.catch_up = None;
             if l.state != LinkState::Connect {
                 l.down_since = Some(Instant::now());
             }
@@ -547,29 +590,48 @@ async fn apply_stream(
         .as_ref()
         .map_or(0, |l| l.db);
     client.select(db);
+    let (catch_up, mut catch_up_requests) = mpsc::unbounded_channel();
     let connected = update(server, generation, |l| {
         l.state = LinkState::Connected;
         l.down_since = None;
         l.last_io = Some(Instant::now());
         l.client = Some(handle.clone());
+        l.catch_up = Some(catch_up);
     });
     let result = if connected {
-        apply_loop(server, &mut stream, &mut buf, &mut client, generation).await
+        let link = Link {
+            stream: &mut stream,
+            buf: &mut buf,
+            catch_up: &mut catch_up_requests,
+        };
+        apply_loop(server, link, &mut client, generation).await
     } else {
         Ok(()) // REPLICAOF replaced this link meanwhile
     };
-    update(server, generation, |l| l.db = client.db);
     server.clients.unregister(handle.id);
     result
 }
 
+/// The master's connection as the stream loop reads it.
+struct Link<'a> {
+    stream: &'a mut TcpStream,
+    /// Received bytes not yet parsed.
+    buf: &'a mut BytesMut,
+    /// `take_over`'s requests to apply everything received.
+    catch_up: &'a mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+}
+
 async fn apply_loop(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
+    link: Link<'_>,
     client: &mut ClientState,
     generation: u64,
 ) -> std::io::Result<()> {
+    let Link {
+        stream,
+        buf,
+        catch_up,
+    } = link;
     let handle = client.handle.clone();
     let mut parser = RequestParser::new();
     let mut out = ReplyWriter::new(Protocol::Resp2);
@@ -585,8 +647,17 @@ async fn apply_loop(
     // paused replica keeps reading its master's stream but applies none of
     // it meanwhile, as Redis postpones its master client too.
     let mut postponed: Option<(Vec<Bytes>, PostponedGuard<'_>)> = None;
+    // Catch-up requests answered once what was received is applied, and
+    // whether the master closed the link meanwhile.
+    let mut caught_up: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut closed = false;
     loop {
         loop {
+            // A link REPLICAOF replaced applies nothing more: the new one
+            // continues from the offset this one counted.
+            if !current(generation) {
+                return Ok(());
+            }
             let request = match postponed.take() {
                 Some((request, _waiting)) => request,
                 None => {
@@ -619,8 +690,20 @@ async fn apply_loop(
             if client.multi.is_none() {
                 let applied = raw.split_to(pending);
                 server.replication.log.feed_raw(&applied);
-                update(server, generation, |l| l.reploff += applied.len() as i64);
+                update(server, generation, |l| {
+                    l.reploff += applied.len() as i64;
+                    l.db = client.db;
+                });
             }
+        }
+        // The batch's command statistics are published, as a client
+        // connection publishes them after its batch.
+        client.pending_stats.flush(&server.stats);
+        for done in caught_up.drain(..) {
+            let _ = done.send(());
+        }
+        if closed {
+            return Ok(());
         }
         tokio::select! {
             _ = handle.killed() => return Ok(()),
@@ -635,18 +718,63 @@ async fn apply_loop(
                 }
                 send_ack(server, stream).await?;
             }
+            Some(done) = catch_up.recv() => {
+                let read;
+                (read, closed) = read_received(stream, buf)?;
+                if read > 0 {
+                    last_io = received(server, generation, &mut raw, buf, read);
+                }
+                caught_up.push(done);
+            }
             read = stream.read_buf(buf) => {
                 let read = read?;
                 if read == 0 {
                     return Ok(());
                 }
-                raw.extend_from_slice(&buf[buf.len() - read..]);
-                last_io = Instant::now();
-                update(server, generation, |l| {
-                    l.read_reploff += read as i64;
-                    l.last_io = Some(last_io);
-                });
+                last_io = received(server, generation, &mut raw, buf, read);
             }
+        }
+    }
+}
+
+/// Counts the last `read` bytes of `buf` as received from the master
+/// (kept in `raw` to forward once applied); returns the time of the read.
+fn received(
+    server: &Server,
+    generation: u64,
+    raw: &mut BytesMut,
+    buf: &BytesMut,
+    read: usize,
+) -> Instant {
+    raw.extend_from_slice(&buf[buf.len() - read..]);
+    let now = Instant::now();
+    update(server, generation, |l| {
+        l.read_reploff += read as i64;
+        l.last_io = Some(now);
+    });
+    now
+}
+
+/// Reads what the master's socket already holds, without waiting, and
+/// whether the master closed it. The socket is read directly: tokio's
+/// readiness may not have seen those bytes yet (a process resumed after
+/// SIGSTOP), and `try_read` trusts it. The master pauses its writes while
+/// it fails over, so this ends once the socket is empty.
+fn read_received(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<(usize, bool)> {
+    use std::io::Read;
+    let socket = socket2::SockRef::from(stream);
+    let mut chunk = [0u8; 16 * 1024];
+    let mut total = 0;
+    loop {
+        match (&*socket).read(&mut chunk) {
+            Ok(0) => return Ok((total, true)),
+            Ok(read) => {
+                buf.extend_from_slice(&chunk[..read]);
+                total += read;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok((total, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
