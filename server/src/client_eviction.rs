@@ -36,8 +36,14 @@ impl ClientMemory {
     /// Records that `handle`'s client now uses `bytes`, then evicts clients
     /// while normal clients together use more than the limit.
     pub fn update(&self, server: &Server, handle: &ClientHandle, bytes: usize) {
+        if handle.kind() != ClientKind::Normal {
+            // Replication links do not count (and one that was a normal
+            // client until its SYNC takes back what it counted).
+            self.release(handle);
+            return;
+        }
         let before = handle.memory.swap(bytes, Ordering::Relaxed);
-        if handle.kind() != ClientKind::Normal || before == bytes {
+        if before == bytes {
             return;
         }
         let total = if bytes > before {
@@ -55,10 +61,12 @@ impl ClientMemory {
         }
     }
 
-    /// Takes a departing (or evicted) client's memory out of the sum.
+    /// Takes a departing (or evicted) client's memory out of the sum. Only
+    /// normal clients ever have memory recorded, so whatever is recorded
+    /// is in the sum, whatever the client has become since.
     pub fn release(&self, handle: &ClientHandle) {
         let bytes = handle.memory.swap(0, Ordering::Relaxed) as u64;
-        if handle.kind() == ClientKind::Normal && bytes != 0 {
+        if bytes != 0 {
             self.total.fetch_sub(bytes, Ordering::Relaxed);
         }
     }
