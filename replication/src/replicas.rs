@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 /// A replica's state as INFO prints it (`slave0:...,state=...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
-    /// Waiting for its snapshot to start.
+    /// Waiting for its snapshot, or receiving a diskless one as it is made.
     WaitBgsave,
-    /// Receiving the snapshot.
+    /// Receiving a snapshot made before it is sent.
     SendBulk,
     /// Receiving the command stream.
     Online,

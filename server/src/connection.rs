@@ -758,6 +758,11 @@ fn dispatch<'s>(
     {
         return refuse(server, client, command_id, refusal, out);
     }
+    if let Some(refusal) = crate::loading::refusal(&server.loading, client, spec, full_name)
+        .filter(|_| !queued_in_exec)
+    {
+        return refuse(server, client, command_id, refusal, out);
+    }
     // A paused server postpones the command, to be processed again once
     // the pause ends or eases (Redis's blockPostponeClient). The commands
     // EXEC and scripts run are judged with them.

@@ -21,6 +21,7 @@ mod key_spec;
 mod latency;
 mod lcs;
 mod listen;
+mod loading;
 mod log;
 mod memory;
 mod migrate;

@@ -113,7 +113,13 @@ impl Persistence {
     /// INFO's persistence section, in Redis's field order. A full sync's
     /// snapshot (`replication_snapshot`) counts as a background save in
     /// `rdb_bgsave_in_progress`, as Redis's RDB child does for a SYNC.
-    pub fn info(&self, out: &mut String, replication_snapshot: bool) {
+    pub fn info(
+        &self,
+        out: &mut String,
+        replication_snapshot: bool,
+        loading: &crate::loading::LoadingState,
+    ) {
+        let (loading, async_loading) = loading.flags();
         let running = self.bgsave_in_progress();
         let current = if running {
             now_s().saturating_sub(self.bgsave_started_s.load(Ordering::Relaxed)) as i64
@@ -121,8 +127,8 @@ impl Persistence {
             -1
         };
         let fields: [(&str, String); 18] = [
-            ("loading", "0".into()),
-            ("async_loading", "0".into()),
+            ("loading", loading.to_string()),
+            ("async_loading", async_loading.to_string()),
             ("current_cow_peak", "0".into()),
             ("current_cow_size", "0".into()),
             ("current_cow_size_age", "0".into()),

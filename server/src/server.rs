@@ -110,6 +110,8 @@ pub struct Server {
     /// A shutdown a signal asked for, and the sequence's lock.
     pub shutdown_state: crate::shutdown::ShutdownState,
     pub persistence: crate::persistence::Persistence,
+    /// A dataset load in progress (INFO `loading`, `-LOADING` refusals).
+    pub loading: crate::loading::LoadingState,
     pub aof: crate::aof::Aof,
     pub debug_pause_cron: AtomicBool,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the CRC check.
@@ -169,6 +171,7 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             shutdown_state: Default::default(),
             persistence: Default::default(),
+            loading: Default::default(),
             aof: Default::default(),
             debug_pause_cron: AtomicBool::new(false),
             debug_skip_checksum: AtomicBool::new(false),

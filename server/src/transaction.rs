@@ -35,6 +35,12 @@ pub struct MultiState {
     /// A queued command lacks the `stale` flag (Redis's `mstate.cmd_inv_flags`):
     /// EXEC is then refused on a stale replica with `replica-serve-stale-data no`.
     pub denies_stale: bool,
+    /// A queued command lacks the `loading` flag: EXEC is refused with
+    /// -LOADING while a blocking load runs (`loading::refusal`).
+    pub denies_loading: bool,
+    /// A queued command has the `no_async_loading` flag: EXEC is refused
+    /// with -LOADING during an async load.
+    pub denies_async_loading: bool,
 }
 
 impl MultiState {
@@ -56,6 +62,8 @@ impl MultiState {
             multi.writes |= spec.has_flag("write");
             multi.may_replicate |= spec.has_flag("write") || spec.has_flag("may_replicate");
             multi.denies_stale |= !spec.has_flag("stale");
+            multi.denies_loading |= !spec.has_flag("loading");
+            multi.denies_async_loading |= spec.has_flag("no_async_loading");
             client
                 .handle
                 .multi_queued

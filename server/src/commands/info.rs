@@ -242,8 +242,11 @@ fn persistence_section(server: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
     server
         .persistence
-        .info(out, server.keyspace.snapshot_running());
+        .info(out, server.keyspace.snapshot_running(), &server.loading);
     for (name, value) in crate::aof::info_fields(server) {
+        field!(out, name, value);
+    }
+    for (name, value) in server.loading.progress_fields() {
         field!(out, name, value);
     }
 }

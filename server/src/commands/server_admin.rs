@@ -204,6 +204,9 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "ERR wrong number of arguments for 'config|set' command",
         ));
     }
+    if ctx.server.loading.any() && names_config_denied_while_loading(pairs) {
+        return Err(CmdError::msg(crate::loading::LOADING_ERROR));
+    }
     let mut staged = ctx.server.config.read().clone();
     let mut seen: Vec<&'static str> = Vec::new();
     for pair in pairs.chunks(2) {
@@ -253,6 +256,21 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// Redis's `DENY_LOADING_CONFIG` directives: a CONFIG SET naming one while a
+/// load runs gets -LOADING, which takes precedence over the errors of later
+/// pairs (not over an unknown or immutable directive named before it).
+fn names_config_denied_while_loading(pairs: &[Bytes]) -> bool {
+    const DENIED: [&str; 3] = ["appendonly", "repl-diskless-load", "dir"];
+    for pair in pairs.chunks(2) {
+        match find(&text(&pair[0])) {
+            Some(directive) if DENIED.contains(&directive.name) => return true,
+            Some(directive) if directive.mutable => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Listens on the new `port`/`bind` of a CONFIG SET before anything of it
@@ -649,6 +667,29 @@ fn set_debug_flag(
     Ok(())
 }
 
+/// DEBUG SLEEP: Redis's one thread sleeps, so nothing in the server runs meanwhile
+/// (no replies, no replication keepalives, no cron); tests rely on that to make a
+/// server unresponsive. This worker sleeps, and every other runtime worker is given
+/// a task that sleeps until the same deadline. The tasks are spawned from a plain
+/// thread so they go to the runtime's shared queue, where any idle or yielding
+/// worker takes one (a task spawned from this worker would sit in its own queue).
+fn sleep_whole_server(duration: Duration) {
+    let deadline = std::time::Instant::now() + duration;
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let others = runtime.metrics().num_workers().saturating_sub(1);
+        std::thread::spawn(move || {
+            for _ in 0..others {
+                runtime.spawn(async move {
+                    std::thread::sleep(
+                        deadline.saturating_duration_since(std::time::Instant::now()),
+                    )
+                });
+            }
+        });
+    }
+    std::thread::sleep(duration);
+}
+
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.server.config.read().get("enable-debug-command") == "no" {
         return Err(CmdError::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
@@ -661,7 +702,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         ("sleep", 3) => {
             let seconds = parse_f64(&args[2])?;
-            std::thread::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+            sleep_whole_server(Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
             ctx.out.ok();
         }
         ("set-active-expire", 3) => {

@@ -136,6 +136,8 @@ pub const DIRECTIVES: &[Directive] = &[
     d("dir", Kind::Text, "", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d("hz", int(1, 500), "10", true),
+    // Redis raises hz with the number of clients; Ferrite's cron runs at `hz`.
+    accepted("dynamic-hz", YES_NO_BOOL, "yes"),
     // Ferrite's meaning: the number of threads executing connections (tokio
     // workers); 0 means one per CPU core.
     d("io-threads", int(0, 128), "0", false),

@@ -110,7 +110,8 @@ pub async fn full_sync(
         let line = format!("+FULLRESYNC {} {}\r\n", started.replid, started.offset);
         writer.write_all(line.as_bytes()).await?;
     }
-    repl.log.set_state(id, ReplicaState::SendBulk);
+    // The replica stays `wait_bgsave` while the file streams, as Redis's
+    // does while its child writes to the socket (`send_bulk` is a file's).
     let header = format!("$EOF:{}\r\n", started.mark);
     writer.write_all(header.as_bytes()).await?;
     tokio::select! {

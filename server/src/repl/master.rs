@@ -135,7 +135,12 @@ async fn run_link(
         && client.repl.capa_eof
         && (filtered || server.config.read().get_bool("repl-diskless-sync"));
     if continued.is_none() {
-        full_sync(server, stream, request, name, id, diskless, filter).await?;
+        // CLIENT KILL ends a link in the middle of its full sync too.
+        let handle = client.handle.clone();
+        tokio::select! {
+            synced = full_sync(server, stream, request, name, id, diskless, filter) => synced?,
+            _ = handle.killed() => return Ok(()),
+        }
     }
     if client.repl.rdb_only {
         info!("RDB transfer completed, rdb only replica ({name}) should be disconnected asap");

@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use super::failover;
 use crate::client::{ClientAddr, ClientHandle, ClientKind, ClientState};
 use crate::connection::Executed;
+use crate::loading::LoadingMode;
 use crate::pause::PostponedGuard;
 use crate::server::Server;
 
@@ -454,7 +455,7 @@ async fn sync_and_stream(
         };
         info!("Full resync from master: {replid}:{offset}");
         update(server, generation, |l| l.state = LinkState::Sync);
-        let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation).await?;
+        let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation, &replid).await?;
         server.replication.log.adopt_master(&replid, offset);
         update(server, generation, |l| {
             l.master_replid = Some(replid.clone());
@@ -488,12 +489,14 @@ async fn sync_and_stream(
 }
 
 /// Reads the snapshot (`$<len>` or `$EOF:<mark>` framing) and installs it.
-/// Returns whether the EOF-mark framing was used.
+/// Returns whether the EOF-mark framing was used. `master_replid` is the
+/// one the master's +FULLRESYNC gave.
 async fn load_snapshot(
     server: &Arc<Server>,
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     generation: u64,
+    master_replid: &str,
 ) -> std::io::Result<bool> {
     let patience = Patience::of(server, TRANSFER_TIMEOUT);
     let header = read_line(stream, buf, patience).await?;
@@ -507,39 +510,61 @@ async fn load_snapshot(
             "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
         )));
     };
-    let mut rdb = Vec::new();
     let eof_mark = size.strip_prefix("EOF:").filter(|m| m.len() >= 40);
-    if let Some(mark) = eof_mark {
-        let mark = mark.as_bytes()[..40].to_vec();
-        info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
-        loop {
-            rdb.extend_from_slice(buf);
-            buf.clear();
-            if rdb.ends_with(&mark) {
-                rdb.truncate(rdb.len() - 40);
-                break;
-            }
-            if read_more(stream, buf, patience).await? == 0 {
-                return Err(std::io::Error::other("master closed the connection"));
-            }
-        }
+    let len = match eof_mark {
+        Some(_) => None,
+        None => Some(
+            size.parse::<usize>()
+                .map_err(|_| std::io::Error::other(format!("Bad payload length: {size}")))?,
+        ),
+    };
+    let load = SocketLoad::for_transfer(server, master_replid);
+    let target = if load.is_some() {
+        "to parser"
     } else {
-        let len: usize = size
-            .parse()
-            .map_err(|_| std::io::Error::other(format!("Bad payload length: {size}")))?;
-        info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-        while buf.len() < len {
-            if read_more(stream, buf, patience).await? == 0 {
-                return Err(std::io::Error::other("master closed the connection"));
-            }
+        "to disk"
+    };
+    match len {
+        None => {
+            info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}")
         }
-        rdb.extend_from_slice(&buf.split_to(len));
+        Some(len) => info!("MASTER <-> REPLICA sync: receiving {len} bytes from master {target}"),
     }
+    // A diskless load shows as loading from the first byte, as Redis's
+    // parser reading the socket does; the old data stays until the new is
+    // installed, whatever the mode.
+    let socket_loading = load.map(|load| {
+        if load.flushes {
+            info!("MASTER <-> REPLICA sync: Flushing old data");
+        }
+        info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        server.loading.begin(load.mode, len.unwrap_or(0) as u64)
+    });
+    let received = receive_payload(server, stream, buf, patience, eof_mark, len).await;
+    let rdb = match received {
+        Ok(rdb) => rdb,
+        Err(error) if socket_loading.is_some() => {
+            warn!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            warn!(
+                "Internal error in RDB reading offset {} -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.",
+                server.loading.loaded()
+            );
+            return Err(std::io::Error::other(format!(
+                "Failed trying to load the MASTER synchronization DB from socket: {error}"
+            )));
+        }
+        Err(error) => return Err(error),
+    };
     if !current(generation) {
         return Err(std::io::Error::other("replication target changed"));
     }
-    info!("MASTER <-> REPLICA sync: Flushing old data");
-    info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let _loading_until_installed = socket_loading.unwrap_or_else(|| {
+        info!("MASTER <-> REPLICA sync: Flushing old data");
+        info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        server
+            .loading
+            .begin(LoadingMode::Blocking, rdb.len() as u64)
+    });
     let loader = server.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         let count = loader.keyspace.database_count();
@@ -566,6 +591,79 @@ async fn load_snapshot(
     // The AOF starts over from the new dataset (Redis's restartAOFAfterSYNC).
     crate::aof::restart_after_sync(server);
     Ok(eof_mark.is_some())
+}
+
+/// The snapshot's bytes: up to the EOF mark, or `len` of them.
+async fn receive_payload(
+    server: &Server,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    patience: Patience,
+    eof_mark: Option<&str>,
+    len: Option<usize>,
+) -> std::io::Result<Vec<u8>> {
+    let mut rdb = Vec::new();
+    if let Some(mark) = eof_mark {
+        let mark = &mark.as_bytes()[..40];
+        loop {
+            rdb.extend_from_slice(buf);
+            buf.clear();
+            server.loading.set_loaded(rdb.len() as u64);
+            if rdb.ends_with(mark) {
+                rdb.truncate(rdb.len() - 40);
+                return Ok(rdb);
+            }
+            if read_more(stream, buf, patience).await? == 0 {
+                return Err(std::io::Error::other("master closed the connection"));
+            }
+        }
+    }
+    let len = len.unwrap_or(0);
+    while buf.len() < len {
+        server.loading.set_loaded(buf.len() as u64);
+        if read_more(stream, buf, patience).await? == 0 {
+            return Err(std::io::Error::other("master closed the connection"));
+        }
+    }
+    rdb.extend_from_slice(&buf.split_to(len));
+    Ok(rdb)
+}
+
+/// How a full sync's snapshot is loaded when `repl-diskless-load` has it
+/// read straight from the socket (Redis's `useDisklessLoad`): `swapdb`
+/// always, `on-empty-db` when every database is empty.
+struct SocketLoad {
+    mode: LoadingMode,
+    /// `on-empty-db` empties the dataset first (Redis logs it; it was empty).
+    flushes: bool,
+}
+
+impl SocketLoad {
+    fn for_transfer(server: &Server, master_replid: &str) -> Option<SocketLoad> {
+        let setting = server.config.read().get("repl-diskless-load").to_string();
+        match setting.as_str() {
+            // An async load: the old data is an earlier point of the same
+            // history, so it is served until the new one is in place.
+            "swapdb" => Some(SocketLoad {
+                mode: if server.replication.log.ids().replid == master_replid {
+                    LoadingMode::Async
+                } else {
+                    LoadingMode::Blocking
+                },
+                flushes: false,
+            }),
+            "on-empty-db" if keyspace_is_empty(server) => Some(SocketLoad {
+                mode: LoadingMode::Blocking,
+                flushes: true,
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn keyspace_is_empty(server: &Server) -> bool {
+    let keyspace = server.keyspace.read();
+    (0..keyspace.database_count()).all(|db| keyspace.counts(db).0 == 0)
 }
 
 /// Applies the master's stream until the link drops.
