@@ -175,8 +175,10 @@ async fn serve_client(
                         Ok(()) => {
                             pending.write_all(&mut stream, out.as_bytes()).await?;
                             let server = server.clone();
+                            // What the replica sent after its (P)SYNC is the link's.
+                            let leftover = std::mem::take(&mut buf);
                             return crate::repl::master::serve_replica(
-                                server, stream, client, request,
+                                server, stream, leftover, client, request,
                             )
                             .await;
                         }

@@ -1,15 +1,25 @@
-//! Log lines in Redis's format (`pid:M 23 Nov 2026 15:57:36.123 * message`), so
-//! operators and Redis's test suite find what they look for. Levels map as
+//! Log lines in Redis's format (`pid:M 23 Nov 2026 15:57:36.123 * message`;
+//! `S` instead of `M` while the server is a replica), so operators and Redis's
+//! test suite find what they look for. Levels map as
 //! Redis's: debug `.` (TRACE), verbose `-` (DEBUG), notice `*` (INFO),
 //! warning `#` (WARN and ERROR).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+/// Whether the server replicates a master: the role letter of every line.
+static REPLICA_ROLE: AtomicBool = AtomicBool::new(false);
+
+/// The role the log lines show from now on.
+pub fn set_replica_role(replica: bool) {
+    REPLICA_ROLE.store(replica, Ordering::Relaxed);
+}
 
 struct RedisFormat {
     pid: u32,
@@ -32,7 +42,12 @@ where
             Level::INFO => '*',
             Level::WARN | Level::ERROR => '#',
         };
-        write!(writer, "{}:M {} {} ", self.pid, timestamp(), mark)?;
+        let role = if REPLICA_ROLE.load(Ordering::Relaxed) {
+            'S'
+        } else {
+            'M'
+        };
+        write!(writer, "{}:{role} {} {} ", self.pid, timestamp(), mark)?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }

@@ -309,6 +309,16 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Closes a client's connection. A replica also leaves the replication
+/// log at once, as Redis frees it within the command: what is written next
+/// may trim the backlog past its offset (its link task ends on its own).
+fn kill_client(server: &crate::server::Server, handle: &crate::client::ClientHandle) {
+    handle.kill();
+    if handle.kind() == crate::client::ClientKind::Replica {
+        server.replication.log.remove_replica(handle.id);
+    }
+}
+
 fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let all = ctx.server.clients.all();
     if args.len() == 3 {
@@ -318,7 +328,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let Some(target) = target else {
             return Err(CmdError::msg("ERR No such client"));
         };
-        target.kill();
+        kill_client(ctx.server, target);
         ctx.out.ok();
         return Ok(());
     }
@@ -381,7 +391,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             _ => true,
         });
         if matches {
-            handle.kill();
+            kill_client(ctx.server, &handle);
             killed += 1;
         }
     }

@@ -103,7 +103,12 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         check_can_sync(ctx)?;
     }
     check_filter_capa(ctx)?;
-    let offset = parse_i64(&args[2])?;
+    let Ok(offset) = parse_i64(&args[2]) else {
+        let name = crate::repl::master::replica_name(ctx.client);
+        tracing::info!("Replica {name} asks for synchronization");
+        tracing::warn!("Replica {name} asks for synchronization but with a wrong offset");
+        return Err(CmdError::msg("ERR value is not an integer or out of range"));
+    };
     ctx.client.repl.deferred = Some(Deferred::Sync(SyncRequest {
         psync: Some((text(&args[1]), offset)),
         take_over,

@@ -16,11 +16,11 @@ use bytes::Bytes;
 use ferrite_replication::ReplicaState;
 use ferrite_storage::rdb::RdbStream;
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::connection::ClientIo;
+use super::replica_input::ReplicaInput;
 use crate::server::Server;
 
 /// The replicas waiting for the next diskless snapshot.
@@ -77,12 +77,13 @@ const CHECK_PERIOD: Duration = Duration::from_millis(100);
 /// what it sends meanwhile is discarded.
 pub async fn full_sync(
     server: &Arc<Server>,
-    stream: &mut impl ClientIo,
+    writer: &mut (impl AsyncWrite + Unpin),
+    input: &mut ReplicaInput<impl AsyncRead + Unpin>,
     psync: bool,
     name: &str,
     id: u64,
     filter: SnapshotFilter,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let repl = &server.replication;
     let (start, started) = oneshot::channel();
     repl.diskless.waiting.lock().push(Waiting {
@@ -95,15 +96,9 @@ pub async fn full_sync(
     if server.config.read().get_i64("repl-diskless-sync-delay") > 0 {
         info!("Delay next BGSAVE for diskless SYNC");
     }
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut link = Link {
-        server,
-        id,
-        reader: &mut reader,
-    };
     let started = tokio::select! {
-        started = wait_for_start(server, &mut writer, started) => started?,
-        gone = link.gone() => return gone,
+        started = wait_for_start(server, writer, started) => started?,
+        gone = input.gone(server) => return gone.map(|()| false),
     };
     if psync {
         info!("Full resync requested by replica {name}");
@@ -115,15 +110,15 @@ pub async fn full_sync(
     let header = format!("$EOF:{}\r\n", started.mark);
     writer.write_all(header.as_bytes()).await?;
     tokio::select! {
-        sent = send_file(&mut writer, started.pieces) => sent?,
-        gone = link.gone() => return gone,
+        sent = send_file(writer, started.pieces) => sent?,
+        gone = input.gone(server) => return gone.map(|()| false),
     }
     writer.write_all(started.mark.as_bytes()).await?;
     repl.log.set_state(id, ReplicaState::Online);
     info!(
         "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Forwards the walk's pieces until the file is complete.
@@ -139,36 +134,6 @@ async fn send_file(
                 return Err(std::io::Error::other(
                     "the snapshot walk ended without finishing",
                 ))
-            }
-        }
-    }
-}
-
-/// The replica's side of a link waiting for or receiving its file.
-struct Link<'a, R> {
-    server: &'a Server,
-    id: u64,
-    reader: &'a mut R,
-}
-
-impl<R: AsyncRead + Unpin> Link<'_, R> {
-    /// Resolves once the replica closed its connection (or it failed), or
-    /// was dropped: the link ends.
-    async fn gone(&mut self) -> std::io::Result<()> {
-        let mut scratch = [0u8; 512];
-        let mut check = tokio::time::interval(CHECK_PERIOD);
-        loop {
-            tokio::select! {
-                read = self.reader.read(&mut scratch) => {
-                    if read? == 0 {
-                        return Ok(());
-                    }
-                }
-                _ = check.tick() => {
-                    if self.server.replication.log.is_dropped(self.id) {
-                        return Ok(());
-                    }
-                }
             }
         }
     }

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferrite_replication::{Replica, ReplicaState, StreamRead};
-use ferrite_resp::{ParseLimits, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tracing::{info, warn};
 
 use super::diskless::SnapshotFilter;
+use super::replica_input::{Received, ReplicaInput};
 use crate::client::ClientState;
 use crate::connection::ClientIo;
 use crate::server::Server;
@@ -65,6 +65,7 @@ const CHECK_PERIOD: Duration = Duration::from_millis(100);
 pub async fn serve_replica(
     server: Arc<Server>,
     mut stream: impl ClientIo,
+    leftover: BytesMut,
     client: &mut ClientState,
     request: SyncRequest,
 ) -> std::io::Result<()> {
@@ -81,7 +82,9 @@ pub async fn serve_replica(
         handle.info_line(),
     ));
     info!("Replica {name} asks for synchronization");
-    let result = run_link(&server, &mut stream, client, &request, &name).await;
+    let (reader, mut writer) = tokio::io::split(&mut stream);
+    let mut input = ReplicaInput::new(reader, leftover, handle.clone());
+    let result = run_link(&server, &mut writer, &mut input, client, &request, &name).await;
     log.remove_replica(id);
     info!("Connection with replica {name} lost.");
     result
@@ -89,7 +92,8 @@ pub async fn serve_replica(
 
 async fn run_link(
     server: &Arc<Server>,
-    stream: &mut impl ClientIo,
+    stream: &mut (impl AsyncWrite + Unpin),
+    input: &mut ReplicaInput<impl AsyncRead + Unpin>,
     client: &mut ClientState,
     request: &SyncRequest,
     name: &str,
@@ -135,11 +139,9 @@ async fn run_link(
         && client.repl.capa_eof
         && (filtered || server.config.read().get_bool("repl-diskless-sync"));
     if continued.is_none() {
-        // CLIENT KILL ends a link in the middle of its full sync too.
-        let handle = client.handle.clone();
-        tokio::select! {
-            synced = full_sync(server, stream, request, name, id, diskless, filter) => synced?,
-            _ = handle.killed() => return Ok(()),
+        let synced = full_sync(server, stream, input, request, name, id, diskless, filter);
+        if !synced.await? {
+            return Ok(());
         }
     }
     if client.repl.rdb_only {
@@ -150,7 +152,7 @@ async fn run_link(
         acks: request.psync.is_some(),
         stream_on_ack: diskless,
     };
-    stream_to_replica(server, stream, client, link, name).await
+    stream_to_replica(server, stream, input, client, link, name).await
 }
 
 /// How the stream part of a link behaves.
@@ -189,21 +191,40 @@ fn refusal_reason(server: &Server, replid: &str, offset: i64) {
 /// with capa eof) streamed with the replicas that wait for one together
 /// (`diskless`). Disk-style syncs each take their own snapshot (Redis
 /// lets a replica join a BGSAVE to disk already running for another).
+/// Returns whether the replica got its file; if not, the link ends (see
+/// [`ReplicaInput::gone`]).
+#[allow(clippy::too_many_arguments)]
 async fn full_sync(
     server: &Arc<Server>,
-    stream: &mut impl ClientIo,
+    stream: &mut (impl AsyncWrite + Unpin),
+    input: &mut ReplicaInput<impl AsyncRead + Unpin>,
     request: &SyncRequest,
     name: &str,
     id: u64,
     diskless: bool,
     filter: SnapshotFilter,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let repl = &server.replication;
     repl.sync_full.fetch_add(1, Ordering::Relaxed);
     if diskless {
         let psync = request.psync.is_some();
-        return super::diskless::full_sync(server, stream, psync, name, id, filter).await;
+        return super::diskless::full_sync(server, stream, input, psync, name, id, filter).await;
     }
+    tokio::select! {
+        sent = send_snapshot_file(server, stream, request, name, id) => sent.map(|()| true),
+        gone = input.gone(server) => gone.map(|()| false),
+    }
+}
+
+/// A disk-style full sync: the snapshot is built, then sent as `$<len>`.
+async fn send_snapshot_file(
+    server: &Arc<Server>,
+    stream: &mut (impl AsyncWrite + Unpin),
+    request: &SyncRequest,
+    name: &str,
+    id: u64,
+) -> std::io::Result<()> {
+    let repl = &server.replication;
     let (replid, offset, job) = loop {
         let started = {
             let _order = super::order::write_order_exclusive(server);
@@ -251,7 +272,8 @@ async fn full_sync(
 /// Sends the stream as it grows and reads the replica's ACKs.
 async fn stream_to_replica(
     server: &Arc<Server>,
-    stream: &mut impl ClientIo,
+    writer: &mut (impl AsyncWrite + Unpin),
+    input: &mut ReplicaInput<impl AsyncRead + Unpin>,
     client: &mut ClientState,
     link: LinkMode,
     name: &str,
@@ -261,13 +283,6 @@ async fn stream_to_replica(
     let handle = client.handle.clone();
     let log = &server.replication.log;
     let mut fed = log.subscribe();
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(1024);
-    let mut parser = RequestParser::new();
-    let limits = ParseLimits {
-        max_bulk_len: 1 << 20,
-        unauthenticated: false,
-    };
     loop {
         if !held {
             loop {
@@ -290,29 +305,16 @@ async fn stream_to_replica(
                     return Ok(());
                 }
             }
-            read = reader.read_buf(&mut buf) => {
-                if read? == 0 {
-                    return Ok(());
-                }
-                while let Ok(Some(request)) = parser.next_request(&mut buf, &limits) {
-                    handle.touch();
-                    let is_ack = request.len() >= 3
-                        && request[0].eq_ignore_ascii_case(b"replconf")
-                        && request[1].eq_ignore_ascii_case(b"ack");
-                    if let Some(offset) = is_ack
-                        .then(|| std::str::from_utf8(&request[2]).ok()?.parse::<u64>().ok())
-                        .flatten()
-                    {
-                        log.ack(id, offset);
-                        if held {
-                            held = false;
-                            info!("Synchronization with replica {name} succeeded");
-                        }
-                    } else if !request.is_empty() {
-                        warn!("Replica sent an unexpected command on its link: {:?}", String::from_utf8_lossy(&request[0]));
+            received = input.next(server) => match received? {
+                Received::Ack(offset) => {
+                    log.ack(id, offset);
+                    if held {
+                        held = false;
+                        info!("Synchronization with replica {name} succeeded");
                     }
                 }
-            }
+                Received::End => return Ok(()),
+            },
         }
     }
 }
@@ -336,7 +338,7 @@ fn timed_out(server: &Server, client: &ClientState) -> bool {
 }
 
 /// Redis's `replicationGetSlaveName`: `ip:port` as the replica announced it.
-fn replica_name(client: &ClientState) -> String {
+pub fn replica_name(client: &ClientState) -> String {
     let ip = client.handle.peer.ip();
     match client.repl.listening_port {
         0 => format!("{ip}:<unknown-replica-port>"),

@@ -17,6 +17,7 @@ pub mod master;
 pub mod order;
 pub mod propagate;
 pub mod replica;
+mod replica_input;
 mod reply;
 pub mod rewrite;
 pub mod wait;
@@ -61,6 +62,7 @@ impl Replication {
 
     pub(crate) fn set_replica(&self, replica: bool) {
         self.replica.store(replica, Ordering::Release);
+        crate::log::set_replica_role(replica);
     }
 
     /// CONFIG RESETSTAT: the sync counters of INFO stats, as Redis's

@@ -246,6 +246,7 @@ async fn run(server: Arc<Server>, generation: u64) {
         info!("Connecting to MASTER {host}:{port}");
         let patience = Patience::of(&server, HANDSHAKE_TIMEOUT);
         let source = server.config.read().get("bind-source-addr").to_string();
+        let mut retry_at_once = false;
         let connect = tokio::time::timeout(
             patience.limit,
             crate::outgoing::connect(&source, &host, port),
@@ -257,12 +258,20 @@ async fn run(server: Arc<Server>, generation: u64) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 info!("MASTER <-> REPLICA sync started");
-                if let Err(e) = sync_and_stream(&server, stream, generation).await {
-                    warn!("{e}");
-                }
-                if current(generation) {
-                    info!("Connection with master lost.");
-                    info!("Caching the disconnected master state.");
+                match sync_and_stream(&server, stream, generation).await {
+                    Err(LinkEnd::TransferFailed(e)) => {
+                        warn!("{e}");
+                        retry_at_once = true;
+                    }
+                    ended => {
+                        if let Err(LinkEnd::Other(e)) = ended {
+                            warn!("{e}");
+                        }
+                        if current(generation) {
+                            info!("Connection with master lost.");
+                            info!("Caching the disconnected master state.");
+                        }
+                    }
                 }
             }
             Err(e) => warn!("Error condition on socket for SYNC: {e}"),
@@ -275,6 +284,10 @@ async fn run(server: Arc<Server>, generation: u64) {
             }
             l.state = LinkState::Connect;
         });
+        if retry_at_once && current(generation) {
+            info!("Reconnecting to MASTER {host}:{port} after failure");
+            continue;
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -340,11 +353,29 @@ fn command(args: &[&str]) -> Vec<u8> {
     out
 }
 
+/// Why a link ended: a full sync's transfer or load that failed is retried
+/// at once (Redis's `cancelReplicationHandshake(1)`), anything else after
+/// the usual second.
+enum LinkEnd {
+    TransferFailed(std::io::Error),
+    Other(std::io::Error),
+}
+
+fn link_failed(message: String) -> LinkEnd {
+    LinkEnd::Other(std::io::Error::other(message))
+}
+
+impl From<std::io::Error> for LinkEnd {
+    fn from(error: std::io::Error) -> LinkEnd {
+        LinkEnd::Other(error)
+    }
+}
+
 async fn sync_and_stream(
     server: &Arc<Server>,
     mut stream: TcpStream,
     generation: u64,
-) -> std::io::Result<()> {
+) -> Result<(), LinkEnd> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let patience = Patience::of(server, HANDSHAKE_TIMEOUT);
     update(server, generation, |l| l.state = LinkState::Handshake);
@@ -354,7 +385,7 @@ async fn sync_and_stream(
         || pong.starts_with("-NOPERM")
         || pong.starts_with("-ERR operation not permitted");
     if pong.starts_with('-') && !auth_error {
-        return Err(std::io::Error::other(format!(
+        return Err(link_failed(format!(
             "Error reply to PING from master: '{pong}'"
         )));
     }
@@ -397,9 +428,7 @@ async fn sync_and_stream(
         let reply = read_line(&mut stream, &mut buf, patience).await?;
         if reply.starts_with('-') {
             if step == "auth" {
-                return Err(std::io::Error::other(format!(
-                    "Unable to AUTH to MASTER: {reply}"
-                )));
+                return Err(link_failed(format!("Unable to AUTH to MASTER: {reply}")));
             }
             info!("(Non critical) Master does not understand REPLCONF {step}: {reply}");
         }
@@ -438,7 +467,7 @@ async fn sync_and_stream(
             failover::finish(server);
         } else {
             failover::abort(server, "Failover target rejected psync request");
-            return Err(std::io::Error::other(format!(
+            return Err(link_failed(format!(
                 "Unexpected reply to PSYNC from master: {reply}"
             )));
         }
@@ -449,13 +478,15 @@ async fn sync_and_stream(
             parts.next().map(str::to_string),
             parts.next().and_then(|o| o.parse::<u64>().ok()),
         ) else {
-            return Err(std::io::Error::other(format!(
+            return Err(link_failed(format!(
                 "Master replied with wrong +FULLRESYNC syntax: {reply}"
             )));
         };
         info!("Full resync from master: {replid}:{offset}");
         update(server, generation, |l| l.state = LinkState::Sync);
-        let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation, &replid).await?;
+        let eof_mark = load_snapshot(server, &mut stream, &mut buf, generation, &replid)
+            .await
+            .map_err(LinkEnd::TransferFailed)?;
         server.replication.log.adopt_master(&replid, offset);
         update(server, generation, |l| {
             l.master_replid = Some(replid.clone());
@@ -481,11 +512,11 @@ async fn sync_and_stream(
         }
         info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
     } else {
-        return Err(std::io::Error::other(format!(
+        return Err(link_failed(format!(
             "Unexpected reply to PSYNC from master: {reply}"
         )));
     }
-    apply_stream(server, stream, buf, generation).await
+    Ok(apply_stream(server, stream, buf, generation).await?)
 }
 
 /// Reads the snapshot (`$<len>` or `$EOF:<mark>` framing) and installs it.
